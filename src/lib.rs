@@ -1,0 +1,1 @@
+//! notion-bulk: apply many Notion page updates from CSV or JSONL.
