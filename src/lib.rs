@@ -1,1 +1,21 @@
-//! notion-bulk: apply many Notion page updates from CSV or JSONL.
+//! notion-bulk applies many Notion page updates (`PATCH /v1/pages/{id}`) from a CSV or JSONL
+//! file, as fast as the integration's rate limit allows, and records exactly one outcome per
+//! input row.
+//!
+//! ```text
+//! reader (job: CSV / JSONL / job file)  ->  mapper (mapping: row -> validated PATCH body)
+//!   ->  dispatcher (rate limiter + worker pool + retry, per-page order)
+//!   ->  reporter (report: one outcome per row: report file, progress, summary)
+//! ```
+//!
+//! `plan` runs the first two stages offline. See `docs/ARCHITECTURE.md`.
+
+pub mod cli;
+pub mod config;
+pub mod exit;
+pub mod job;
+pub mod mapping;
+pub mod notion;
+pub mod plan;
+pub mod report;
+pub mod spelling;

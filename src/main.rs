@@ -1,1 +1,40 @@
-fn main() {}
+//! The `notion-bulk` binary: parse the command line, run, print any error once, exit with the
+//! code SPEC §2 gives.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use notion_bulk::cli::{Cli, Command};
+use notion_bulk::config::PlanConfig;
+use notion_bulk::exit::Exit;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Plan(args) => PlanConfig::try_from(args)
+            .map_err(anyhow::Error::from)
+            .and_then(|config| {
+                let stdout = io::stdout();
+                let mut out = io::BufWriter::with_capacity(256 * 1024, stdout.lock());
+                notion_bulk::plan::run(&config, &mut out, &mut io::stderr())
+            }),
+    };
+    match result {
+        Ok(exit) => ExitCode::from(exit.code()),
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(io::stderr(), "error: {e:#}");
+            ExitCode::from(Exit::Usage.code())
+        }
+    }
+}
+
+/// `notion-bulk plan big.csv | head` should end quietly.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}

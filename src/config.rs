@@ -1,0 +1,257 @@
+//! The validated settings each command runs with. The command line and the job file are
+//! merged here (the command line wins); nothing past this point sees clap or TOML types.
+
+use std::path::PathBuf;
+
+use crate::job::jobfile::{single_char, JobFile};
+use crate::job::{InputFormat, InputPath};
+use crate::mapping::{EmptyCells, MappingOptions};
+use crate::notion::Version;
+
+/// A setting that cannot be used; the run exits 2 before reading any row.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// What the input is and how to read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputConfig {
+    pub path: InputPath,
+    pub format: InputFormat,
+    pub mapping: MappingOptions,
+    /// The job file the settings came from, if any.
+    pub job: Option<JobFile>,
+}
+
+/// The flags every command that reads rows shares, as given (before merging with a job file).
+#[derive(Debug, Clone, Default)]
+pub struct InputFlags {
+    pub input: String,
+    pub format: Option<String>,
+    pub id_column: Option<String>,
+    pub delimiter: Option<String>,
+    pub separator: Option<String>,
+    pub empty: Option<String>,
+    pub time_zone: Option<String>,
+    pub notion_version: Option<String>,
+}
+
+/// Settings of `plan`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanConfig {
+    pub input: InputConfig,
+    /// Where invalid and skipped rows are recorded; none unless asked for.
+    pub report: Option<PathBuf>,
+}
+
+impl InputConfig {
+    /// Merges the flags with the job file named by `flags.input` (when it ends in `.toml`).
+    pub fn resolve(flags: &InputFlags) -> Result<InputConfig, ConfigError> {
+        let job = if flags.input.to_ascii_lowercase().ends_with(".toml") {
+            Some(JobFile::load(flags.input.as_ref()).map_err(|e| ConfigError(e.to_string()))?)
+        } else {
+            None
+        };
+        let from_job = |f: fn(&JobFile) -> Option<String>| job.as_ref().and_then(f);
+        let path = match &job {
+            Some(j) => InputPath::File(j.input.clone().ok_or_else(|| {
+                ConfigError(format!(
+                    "job file {} names no input: add input = \"rows.csv\"",
+                    flags.input
+                ))
+            })?),
+            None => InputPath::from_arg(&flags.input),
+        };
+        let version = flags
+            .notion_version
+            .clone()
+            .or_else(|| from_job(|j| j.notion_version.clone()))
+            .map(|v| v.parse::<Version>().map_err(ConfigError))
+            .transpose()?
+            .unwrap_or_default();
+        let format_name = flags
+            .format
+            .clone()
+            .or_else(|| from_job(|j| j.format.clone()));
+        let delimiter = flags
+            .delimiter
+            .clone()
+            .or_else(|| from_job(|j| j.delimiter.clone()))
+            .map(|d| single_char(&d, "--delimiter").map_err(ConfigError))
+            .transpose()?;
+        let format = match (format_name.as_deref(), &path) {
+            (Some("csv"), _) => InputFormat::Csv { delimiter: b',' },
+            (Some("tsv"), _) => InputFormat::Csv { delimiter: b'\t' },
+            (Some("jsonl" | "ndjson"), _) => InputFormat::Jsonl,
+            (Some(other), _) => {
+                return Err(ConfigError(format!("unknown --format {other:?}: expected csv, tsv or jsonl")))
+            }
+            (None, InputPath::Stdin) => {
+                return Err(ConfigError("reading standard input needs --format csv or --format jsonl".into()))
+            }
+            (None, InputPath::File(p)) => InputFormat::from_extension(p).ok_or_else(|| {
+                ConfigError(format!(
+                    "cannot tell the format of {} from its extension: name it .csv, .tsv, .jsonl or .ndjson, or pass --format",
+                    p.display()
+                ))
+            })?,
+        };
+        let format = match (format, delimiter) {
+            (InputFormat::Csv { .. }, Some(d)) => {
+                if !d.is_ascii() {
+                    return Err(ConfigError(format!(
+                        "--delimiter must be an ASCII character, got {d:?}"
+                    )));
+                }
+                InputFormat::Csv { delimiter: d as u8 }
+            }
+            (f, _) => f,
+        };
+        let separator = flags
+            .separator
+            .clone()
+            .or_else(|| from_job(|j| j.separator.clone()))
+            .map(|s| single_char(&s, "--separator").map_err(ConfigError))
+            .transpose()?
+            .unwrap_or(';');
+        let empty = match flags
+            .empty
+            .clone()
+            .or_else(|| from_job(|j| j.empty.clone()))
+            .as_deref()
+        {
+            None | Some("skip") => EmptyCells::Skip,
+            Some("clear") => EmptyCells::Clear,
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "unknown --empty {other:?}: expected skip or clear"
+                )))
+            }
+        };
+        let columns = match &job {
+            Some(j) => j
+                .column_mappings()
+                .map_err(|e| ConfigError(format!("job file {}: {e}", flags.input)))?,
+            None => Vec::new(),
+        };
+        let mapping = MappingOptions {
+            version,
+            id_column: flags
+                .id_column
+                .clone()
+                .or_else(|| from_job(|j| j.id_column.clone()))
+                .unwrap_or_else(|| "page_id".into()),
+            separator,
+            empty,
+            time_zone: flags
+                .time_zone
+                .clone()
+                .or_else(|| from_job(|j| j.time_zone.clone())),
+            columns,
+        };
+        Ok(InputConfig {
+            path,
+            format,
+            mapping,
+            job,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(input: &str) -> InputFlags {
+        InputFlags {
+            input: input.into(),
+            ..InputFlags::default()
+        }
+    }
+
+    #[test]
+    fn defaults_and_formats_from_extensions() {
+        let c = InputConfig::resolve(&flags("rows.csv")).unwrap();
+        assert_eq!(c.format, InputFormat::Csv { delimiter: b',' });
+        assert_eq!(c.mapping, MappingOptions::default());
+        assert_eq!(
+            InputConfig::resolve(&flags("rows.tsv")).unwrap().format,
+            InputFormat::Csv { delimiter: b'\t' }
+        );
+        assert_eq!(
+            InputConfig::resolve(&flags("rows.ndjson")).unwrap().format,
+            InputFormat::Jsonl
+        );
+        let err = InputConfig::resolve(&flags("rows.txt")).unwrap_err();
+        assert!(err.0.contains("cannot tell the format"), "{err}");
+        let err = InputConfig::resolve(&flags("-")).unwrap_err();
+        assert!(err.0.contains("--format"), "{err}");
+    }
+
+    #[test]
+    fn each_flag_is_checked() {
+        let mut f = flags("-");
+        f.format = Some("jsonl".into());
+        assert_eq!(InputConfig::resolve(&f).unwrap().path, InputPath::Stdin);
+        let mut f = flags("a.csv");
+        f.delimiter = Some(";".into());
+        f.separator = Some("|".into());
+        f.empty = Some("clear".into());
+        f.notion_version = Some("2022-06-28".into());
+        let c = InputConfig::resolve(&f).unwrap();
+        assert_eq!(c.format, InputFormat::Csv { delimiter: b';' });
+        assert_eq!(
+            (c.mapping.separator, c.mapping.empty, c.mapping.version),
+            ('|', EmptyCells::Clear, Version::V2022_06_28)
+        );
+        type Set = fn(&mut InputFlags);
+        let cases: [(Set, &str); 5] = [
+            (
+                |f: &mut InputFlags| f.empty = Some("blank".into()),
+                "unknown --empty",
+            ),
+            (
+                |f: &mut InputFlags| f.notion_version = Some("2020-01-01".into()),
+                "unknown Notion-Version",
+            ),
+            (
+                |f: &mut InputFlags| f.delimiter = Some("ab".into()),
+                "one character",
+            ),
+            (|f: &mut InputFlags| f.delimiter = Some("§".into()), "ASCII"),
+            (
+                |f: &mut InputFlags| f.format = Some("xml".into()),
+                "unknown --format",
+            ),
+        ];
+        for (set, expected) in cases {
+            let mut f = flags("a.csv");
+            set(&mut f);
+            let err = InputConfig::resolve(&f).unwrap_err();
+            assert!(err.0.contains(expected), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_command_line_wins_over_the_job_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = dir.path().join("job.toml");
+        std::fs::write(
+            &job,
+            "input = \"rows.tsv\"\nseparator = \"|\"\nid_column = \"Page\"\n",
+        )
+        .unwrap();
+        let mut f = flags(job.to_str().unwrap());
+        let c = InputConfig::resolve(&f).unwrap();
+        assert_eq!(c.path, InputPath::File(dir.path().join("rows.tsv")));
+        assert_eq!(
+            (c.mapping.separator, c.mapping.id_column.as_str()),
+            ('|', "Page")
+        );
+        f.separator = Some(",".into());
+        assert_eq!(InputConfig::resolve(&f).unwrap().mapping.separator, ',');
+        std::fs::write(&job, "format = \"csv\"\n").unwrap();
+        let err = InputConfig::resolve(&flags(job.to_str().unwrap())).unwrap_err();
+        assert!(err.0.contains("names no input"), "{err}");
+    }
+}

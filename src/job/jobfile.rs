@@ -1,0 +1,239 @@
+//! Job files: a TOML file that names the input, how its columns map to properties, and default
+//! values for any flag. Every path in a job file is relative to the job file's folder. Keys are
+//! the flags' names with `_` for `-` (`max_attempts = 8`); the command line wins over the file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::mapping::ColumnMapping;
+use crate::notion::PropertyType;
+
+/// A job file as written.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct JobFile {
+    /// The rows to apply, relative to the job file.
+    pub input: Option<PathBuf>,
+    /// `csv` or `jsonl`, when the input's extension does not say.
+    pub format: Option<String>,
+    pub id_column: Option<String>,
+    pub delimiter: Option<String>,
+    pub separator: Option<String>,
+    pub empty: Option<String>,
+    /// IANA time zone for date-times written without an offset.
+    pub time_zone: Option<String>,
+    pub notion_version: Option<String>,
+    pub token_env: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub api_base: Option<String>,
+    pub schema_from: Option<String>,
+    pub schema_file: Option<PathBuf>,
+    pub report: Option<PathBuf>,
+    // apply's flags
+    pub rate: Option<f64>,
+    pub burst: Option<u32>,
+    pub concurrency: Option<usize>,
+    pub max_attempts: Option<u32>,
+    pub timeout: Option<f64>,
+    pub max_errors: Option<u64>,
+    pub max_runtime: Option<String>,
+    pub failed_out: Option<PathBuf>,
+    pub backup: Option<PathBuf>,
+    pub summary_json: Option<PathBuf>,
+    pub progress: Option<String>,
+    /// Seed file for `apply --sandbox`.
+    pub sandbox_seed: Option<PathBuf>,
+    /// Column -> property mapping: `Status = "status"` or a table.
+    #[serde(default)]
+    pub columns: BTreeMap<String, ColumnEntry>,
+}
+
+/// One `[columns]` entry: a type name alone, or a table.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum ColumnEntry {
+    Type(String),
+    Table(ColumnTable),
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnTable {
+    pub property: Option<String>,
+    #[serde(rename = "type")]
+    pub ty: Option<String>,
+    pub separator: Option<String>,
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub ignore: bool,
+}
+
+/// A job file that cannot be used; the run exits 2.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("cannot read job file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("job file {path} is not valid: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl JobFile {
+    /// Reads a job file and makes its paths relative to the current folder.
+    pub fn load(path: &Path) -> Result<JobFile, JobError> {
+        let text = std::fs::read_to_string(path).map_err(|source| JobError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut job: JobFile = toml::from_str(&text).map_err(|e| JobError::Invalid {
+            path: path.display().to_string(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        let dir = path.parent().unwrap_or(Path::new(""));
+        for p in [
+            &mut job.input,
+            &mut job.token_file,
+            &mut job.schema_file,
+            &mut job.report,
+            &mut job.failed_out,
+            &mut job.backup,
+            &mut job.summary_json,
+            &mut job.sandbox_seed,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
+        }
+        Ok(job)
+    }
+
+    /// The `[columns]` table as mappings, each checked.
+    pub fn column_mappings(&self) -> Result<Vec<ColumnMapping>, String> {
+        self.columns
+            .iter()
+            .map(|(column, entry)| {
+                let table = match entry {
+                    ColumnEntry::Type(ty) => ColumnTable {
+                        ty: Some(ty.clone()),
+                        ..ColumnTable::default()
+                    },
+                    ColumnEntry::Table(t) => t.clone(),
+                };
+                let ty = table
+                    .ty
+                    .as_deref()
+                    .map(str::parse::<PropertyType>)
+                    .transpose()
+                    .map_err(|e| format!("[columns] {column:?}: {e}"))?;
+                let separator = table
+                    .separator
+                    .as_deref()
+                    .map(|s| single_char(s, "separator"))
+                    .transpose()
+                    .map_err(|e| format!("[columns] {column:?}: {e}"))?;
+                Ok(ColumnMapping {
+                    column: column.clone(),
+                    property: table.property,
+                    ty,
+                    separator,
+                    time_zone: table.time_zone,
+                    ignore: table.ignore,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A one-character setting such as a delimiter or separator; `\t` and `tab` mean a tab.
+pub fn single_char(text: &str, what: &str) -> Result<char, String> {
+    match text {
+        "\\t" | "tab" => return Ok('\t'),
+        _ => {}
+    }
+    let mut chars = text.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) => Ok(c),
+        _ => Err(format!("{what} must be one character, got {text:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_relative_to_the_job_file_and_columns_parse() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("job.toml");
+        std::fs::write(
+            &path,
+            r#"
+input = "rows.csv"
+id_column = "Page"
+rate = 2.5
+sandbox_seed = "seed.json"
+
+[columns]
+Status = "status"
+State = { property = "Status 2", type = "select" }
+Tags = { type = "multi_select", separator = "|" }
+Comment = { ignore = true }
+"#,
+        )
+        .unwrap();
+        let job = JobFile::load(&path).unwrap();
+        assert_eq!(job.input, Some(dir.path().join("rows.csv")));
+        assert_eq!(job.sandbox_seed, Some(dir.path().join("seed.json")));
+        assert_eq!(job.rate, Some(2.5));
+        let columns = job.column_mappings().unwrap();
+        assert_eq!(columns.len(), 4);
+        let tags = columns.iter().find(|c| c.column == "Tags").unwrap();
+        assert_eq!(
+            (tags.ty, tags.separator),
+            (Some(PropertyType::MultiSelect), Some('|'))
+        );
+        let state = columns.iter().find(|c| c.column == "State").unwrap();
+        assert_eq!(state.property.as_deref(), Some("Status 2"));
+        assert!(
+            columns
+                .iter()
+                .find(|c| c.column == "Comment")
+                .unwrap()
+                .ignore
+        );
+    }
+
+    #[test]
+    fn bad_job_files_say_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("job.toml");
+        std::fs::write(&path, "input = \"a.csv\"\nconcurency = 3\n").unwrap();
+        let err = JobFile::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("concurency") && err.contains("job.toml"),
+            "{err}"
+        );
+        std::fs::write(&path, "[columns]\nStatus = \"statsu\"\n").unwrap();
+        let err = JobFile::load(&path).unwrap().column_mappings().unwrap_err();
+        assert!(err.contains("did you mean \"status\""), "{err}");
+        let err = JobFile::load(&dir.path().join("missing.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot read job file"), "{err}");
+    }
+
+    #[test]
+    fn single_chars() {
+        assert_eq!(single_char(";", "separator"), Ok(';'));
+        assert_eq!(single_char("\\t", "delimiter"), Ok('\t'));
+        assert!(single_char(";;", "separator").is_err());
+        assert!(single_char("", "separator").is_err());
+    }
+}

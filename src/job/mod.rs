@@ -1,0 +1,357 @@
+//! Reading rows: CSV (`.csv`, `.tsv`), JSONL (`.jsonl`, `.ndjson`) or standard input, streamed
+//! one row at a time so memory stays flat whatever the file size; and job files (`.toml`) that
+//! name an input and its mapping.
+
+pub mod jobfile;
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// Where rows come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputPath {
+    Stdin,
+    File(PathBuf),
+}
+
+impl InputPath {
+    pub fn from_arg(arg: &str) -> InputPath {
+        if arg == "-" {
+            InputPath::Stdin
+        } else {
+            InputPath::File(PathBuf::from(arg))
+        }
+    }
+
+    /// For messages: the path, or "standard input".
+    pub fn display(&self) -> String {
+        match self {
+            InputPath::Stdin => "standard input".into(),
+            InputPath::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// How rows are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFormat {
+    Csv { delimiter: u8 },
+    Jsonl,
+}
+
+impl InputFormat {
+    /// The format a file's extension implies: `.csv`, `.tsv` (tab), `.jsonl`, `.ndjson`.
+    pub fn from_extension(path: &Path) -> Option<InputFormat> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "csv" => Some(InputFormat::Csv { delimiter: b',' }),
+            "tsv" | "tab" => Some(InputFormat::Csv { delimiter: b'\t' }),
+            "jsonl" | "ndjson" => Some(InputFormat::Jsonl),
+            _ => None,
+        }
+    }
+}
+
+/// One input row: its 1-based data row number, the line it starts on, and its raw record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceRow {
+    pub row: u64,
+    pub line: u64,
+    pub record: Record,
+}
+
+/// A row's raw content, kept as read so that `--failed-out` can write it back as it was.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Csv(csv::ByteRecord),
+    /// One JSONL line without its line ending.
+    Json(Vec<u8>),
+}
+
+/// The input cannot be read at all (as opposed to a bad row).
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("cannot open {path}: {source}")]
+    Open { path: String, source: io::Error },
+    #[error("cannot read {path} after row {row}: {source}")]
+    Read {
+        path: String,
+        row: u64,
+        source: io::Error,
+    },
+    #[error("{path}: the header row is not valid UTF-8: save the file as UTF-8")]
+    HeaderEncoding { path: String },
+    #[error("{path} is empty: expected a header row")]
+    NoHeader { path: String },
+}
+
+/// A streaming reader of rows.
+pub struct Source {
+    path: String,
+    next_row: u64,
+    kind: Kind,
+}
+
+enum Kind {
+    Csv {
+        reader: csv::Reader<Box<dyn Read + Send>>,
+        headers: Vec<String>,
+        /// Lines end in CRLF: the csv reader then counts a record from the previous line's
+        /// `\n`, one line early.
+        crlf: bool,
+    },
+    Jsonl {
+        reader: BufReader<Box<dyn Read + Send>>,
+        line: u64,
+    },
+}
+
+impl Source {
+    /// Opens the input; for CSV, reads the header row.
+    pub fn open(path: &InputPath, format: InputFormat) -> Result<Source, SourceError> {
+        let name = path.display();
+        let raw: Box<dyn Read + Send> = match path {
+            InputPath::Stdin => Box::new(io::stdin()),
+            InputPath::File(p) => Box::new(File::open(p).map_err(|source| SourceError::Open {
+                path: name.clone(),
+                source,
+            })?),
+        };
+        let kind = match format {
+            InputFormat::Csv { delimiter } => {
+                let (raw, crlf) = without_bom(raw).map_err(|source| SourceError::Read {
+                    path: name.clone(),
+                    row: 0,
+                    source,
+                })?;
+                let mut reader = csv::ReaderBuilder::new()
+                    .delimiter(delimiter)
+                    .flexible(true)
+                    .has_headers(true)
+                    .buffer_capacity(256 * 1024)
+                    .from_reader(raw);
+                let header = reader.byte_headers().map_err(|e| SourceError::Read {
+                    path: name.clone(),
+                    row: 0,
+                    source: io::Error::other(e),
+                })?;
+                if header.is_empty() {
+                    return Err(SourceError::NoHeader { path: name });
+                }
+                let headers = header
+                    .iter()
+                    .map(|h| std::str::from_utf8(h).map(|s| s.trim().to_owned()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|_| SourceError::HeaderEncoding { path: name.clone() })?;
+                Kind::Csv {
+                    reader,
+                    headers,
+                    crlf,
+                }
+            }
+            InputFormat::Jsonl => Kind::Jsonl {
+                reader: BufReader::with_capacity(256 * 1024, raw),
+                line: 0,
+            },
+        };
+        Ok(Source {
+            path: name,
+            next_row: 1,
+            kind,
+        })
+    }
+
+    /// The CSV header, trimmed, without a byte-order mark; `None` for JSONL.
+    pub fn headers(&self) -> Option<&[String]> {
+        match &self.kind {
+            Kind::Csv { headers, .. } => Some(headers),
+            Kind::Jsonl { .. } => None,
+        }
+    }
+
+    /// A row to pass to [`Source::read`] again and again, so the loop allocates nothing.
+    pub fn empty_row(&self) -> SourceRow {
+        SourceRow {
+            row: 0,
+            line: 0,
+            record: match self.kind {
+                Kind::Csv { .. } => Record::Csv(csv::ByteRecord::new()),
+                Kind::Jsonl { .. } => Record::Json(Vec::new()),
+            },
+        }
+    }
+
+    /// Reads the next row into `row`; `false` at the end of the input.
+    pub fn read(&mut self, row: &mut SourceRow) -> Result<bool, SourceError> {
+        let read_error = |source, row| SourceError::Read {
+            path: self.path.clone(),
+            row,
+            source,
+        };
+        let found = match (&mut self.kind, &mut row.record) {
+            (Kind::Csv { reader, crlf, .. }, Record::Csv(record)) => {
+                let found = reader
+                    .read_byte_record(record)
+                    .map_err(|e| read_error(io::Error::other(e), self.next_row - 1))?;
+                row.line = record.position().map_or(0, |p| p.line()) + u64::from(*crlf);
+                found
+            }
+            (Kind::Jsonl { reader, line }, Record::Json(buf)) => loop {
+                buf.clear();
+                let n = reader
+                    .read_until(b'\n', buf)
+                    .map_err(|e| read_error(e, self.next_row - 1))?;
+                if n == 0 {
+                    break false;
+                }
+                *line += 1;
+                while matches!(buf.last(), Some(b'\n' | b'\r')) {
+                    buf.pop();
+                }
+                if buf.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                row.line = *line;
+                break true;
+            },
+            _ => unreachable!("a row from Source::empty_row matches its source"),
+        };
+        if found {
+            row.row = self.next_row;
+            self.next_row += 1;
+        }
+        Ok(found)
+    }
+}
+
+/// The input without a leading UTF-8 byte-order mark, and whether its first line ends in CRLF.
+fn without_bom(mut raw: Box<dyn Read + Send>) -> io::Result<(Box<dyn Read + Send>, bool)> {
+    let mut head = Vec::with_capacity(64 * 1024);
+    (&mut raw).take(64 * 1024).read_to_end(&mut head)?;
+    if head.starts_with(b"\xEF\xBB\xBF") {
+        head.drain(..3);
+    }
+    let crlf = head
+        .iter()
+        .position(|&b| b == b'\n')
+        .is_some_and(|i| i > 0 && head[i - 1] == b'\r');
+    Ok((Box::new(io::Cursor::new(head).chain(raw)), crlf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file(contents: &[u8], ext: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::Builder::new().suffix(ext).tempfile().unwrap();
+        f.write_all(contents).unwrap();
+        f
+    }
+
+    fn rows(source: &mut Source) -> Vec<SourceRow> {
+        let mut row = source.empty_row();
+        let mut out = Vec::new();
+        while source.read(&mut row).unwrap() {
+            out.push(row.clone());
+        }
+        out
+    }
+
+    #[test]
+    fn csv_with_bom_crlf_and_quoted_newlines() {
+        let f = file(
+            b"\xEF\xBB\xBFpage_id , Notes:text\r\nabc,\"two\r\nlines\"\r\ndef,x\r\n",
+            ".csv",
+        );
+        {
+            let g = file(
+                b"a,b
+c,d
+e,f
+",
+                ".csv",
+            );
+            let mut s = Source::open(
+                &InputPath::File(g.path().into()),
+                InputFormat::Csv { delimiter: b',' },
+            )
+            .unwrap();
+            assert_eq!(
+                rows(&mut s)
+                    .iter()
+                    .map(|r| (r.row, r.line))
+                    .collect::<Vec<_>>(),
+                [(1, 2), (2, 3)]
+            );
+        }
+        let format = InputFormat::from_extension(f.path()).unwrap();
+        let mut source = Source::open(&InputPath::File(f.path().into()), format).unwrap();
+        assert_eq!(source.headers().unwrap(), ["page_id", "Notes:text"]);
+        let rows = rows(&mut source);
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[0].row, rows[0].line), (1, 2));
+        assert_eq!((rows[1].row, rows[1].line), (2, 4));
+        let Record::Csv(r) = &rows[0].record else {
+            panic!()
+        };
+        assert_eq!(&r[1], b"two\r\nlines");
+    }
+
+    #[test]
+    fn tsv_and_jsonl_by_extension() {
+        assert_eq!(
+            InputFormat::from_extension(Path::new("a.TSV")),
+            Some(InputFormat::Csv { delimiter: b'\t' })
+        );
+        assert_eq!(
+            InputFormat::from_extension(Path::new("a.ndjson")),
+            Some(InputFormat::Jsonl)
+        );
+        assert_eq!(InputFormat::from_extension(Path::new("a.txt")), None);
+    }
+
+    #[test]
+    fn jsonl_skips_blank_lines_but_counts_them() {
+        let f = file(b"{\"a\":1}\r\n\n  \n{\"b\":2}", ".jsonl");
+        let mut source =
+            Source::open(&InputPath::File(f.path().into()), InputFormat::Jsonl).unwrap();
+        let rows = rows(&mut source);
+        assert_eq!(
+            rows.iter().map(|r| (r.row, r.line)).collect::<Vec<_>>(),
+            [(1, 1), (2, 4)]
+        );
+        assert_eq!(rows[1].record, Record::Json(b"{\"b\":2}".to_vec()));
+    }
+
+    #[test]
+    fn unreadable_inputs() {
+        let err = Source::open(
+            &InputPath::File("/no/such/file.csv".into()),
+            InputFormat::Csv { delimiter: b',' },
+        )
+        .err()
+        .unwrap();
+        assert!(
+            err.to_string().contains("cannot open /no/such/file.csv"),
+            "{err}"
+        );
+        let f = file(b"", ".csv");
+        let err = Source::open(
+            &InputPath::File(f.path().into()),
+            InputFormat::Csv { delimiter: b',' },
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("is empty"), "{err}");
+        let f = file(b"page_id,N\xff:text\n", ".csv");
+        let err = Source::open(
+            &InputPath::File(f.path().into()),
+            InputFormat::Csv { delimiter: b',' },
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("not valid UTF-8"), "{err}");
+    }
+}

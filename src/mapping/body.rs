@@ -1,0 +1,201 @@
+//! The PATCH body of one row, its JSON form, and its hash over sorted keys (SPEC §6
+//! `body_hash`).
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::mapping::value::PropertyValue;
+
+/// What one row asks Notion to change on one page.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Body {
+    pub properties: Properties,
+    /// `Some(Value::Null)` removes the icon.
+    pub icon: Option<Value>,
+    /// `Some(Value::Null)` removes the cover.
+    pub cover: Option<Value>,
+    pub in_trash: Option<bool>,
+    pub is_locked: Option<bool>,
+    pub template: Option<Value>,
+    pub erase_content: Option<bool>,
+}
+
+/// Property values keyed by property name (or id), in input order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Properties {
+    /// Built from CSV cells or flat JSONL values.
+    Typed(Vec<(Arc<str>, PropertyValue)>),
+    /// A native JSONL line's `properties`, validated and sent as given.
+    Native(Map<String, Value>),
+}
+
+impl Default for Properties {
+    fn default() -> Properties {
+        Properties::Typed(Vec::new())
+    }
+}
+
+impl Properties {
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Properties::Typed(values) => values.is_empty(),
+            Properties::Native(map) => map.is_empty(),
+        }
+    }
+
+    /// The property names (or ids) this body writes.
+    pub fn names(&self) -> Vec<&str> {
+        match self {
+            Properties::Typed(values) => values.iter().map(|(n, _)| n.as_ref()).collect(),
+            Properties::Native(map) => map.keys().map(String::as_str).collect(),
+        }
+    }
+}
+
+impl Body {
+    /// A body that changes nothing is not sent: its row is `skipped`.
+    pub fn is_empty(&self) -> bool {
+        self.properties.is_empty()
+            && self.icon.is_none()
+            && self.cover.is_none()
+            && self.in_trash.is_none()
+            && self.is_locked.is_none()
+            && self.template.is_none()
+            && self.erase_content.is_none()
+    }
+
+    /// The body as a JSON value (for hashing and tests; the hot path serialises directly).
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).expect("a body always serialises")
+    }
+
+    /// SHA-256 (hex) of the body serialised with sorted keys and no white space.
+    pub fn hash(&self) -> String {
+        canonical_hash(&self.to_value())
+    }
+}
+
+impl Serialize for Body {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        match &self.properties {
+            Properties::Typed(values) if !values.is_empty() => {
+                map.serialize_entry("properties", &TypedProperties(values))?
+            }
+            Properties::Native(values) if !values.is_empty() => {
+                map.serialize_entry("properties", values)?
+            }
+            _ => {}
+        }
+        if let Some(icon) = &self.icon {
+            map.serialize_entry("icon", icon)?;
+        }
+        if let Some(cover) = &self.cover {
+            map.serialize_entry("cover", cover)?;
+        }
+        if let Some(v) = self.in_trash {
+            map.serialize_entry("in_trash", &v)?;
+        }
+        if let Some(v) = self.is_locked {
+            map.serialize_entry("is_locked", &v)?;
+        }
+        if let Some(v) = &self.template {
+            map.serialize_entry("template", v)?;
+        }
+        if let Some(v) = self.erase_content {
+            map.serialize_entry("erase_content", &v)?;
+        }
+        map.end()
+    }
+}
+
+struct TypedProperties<'a>(&'a [(Arc<str>, PropertyValue)]);
+
+impl Serialize for TypedProperties<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in self.0 {
+            map.serialize_entry(&**name, value)?;
+        }
+        map.end()
+    }
+}
+
+/// SHA-256 (lowercase hex) of `value` written with every object's keys sorted, no white space,
+/// and serde_json's formatting of strings and numbers.
+pub fn canonical_hash(value: &Value) -> String {
+    let mut out = Vec::with_capacity(256);
+    write_canonical(value, &mut out);
+    let digest = Sha256::digest(&out);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push(b'{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut *out, key).expect("writing to a Vec");
+                out.push(b':');
+                write_canonical(&map[key], out);
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(b']');
+        }
+        scalar => serde_json::to_writer(&mut *out, scalar).expect("writing to a Vec"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn serialises_only_what_is_set_in_a_fixed_order() {
+        let body = Body {
+            properties: Properties::Typed(vec![("Done".into(), PropertyValue::Checkbox(true))]),
+            icon: Some(Value::Null),
+            in_trash: Some(false),
+            ..Body::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"properties":{"Done":{"checkbox":true}},"icon":null,"in_trash":false}"#
+        );
+        assert!(!body.is_empty());
+        assert!(Body::default().is_empty());
+        assert_eq!(serde_json::to_string(&Body::default()).unwrap(), "{}");
+    }
+
+    #[test]
+    fn hash_ignores_key_order_but_not_values() {
+        let a = json!({"b": 1, "a": {"y": [1, {"q": true, "p": null}], "x": "s"}});
+        let b = json!({"a": {"x": "s", "y": [1, {"p": null, "q": true}]}, "b": 1});
+        let c = json!({"a": {"x": "s", "y": [{"p": null, "q": true}, 1]}, "b": 1});
+        assert_eq!(canonical_hash(&a), canonical_hash(&b));
+        assert_ne!(canonical_hash(&a), canonical_hash(&c));
+        // Known value: sha256 of `{"a":1}`.
+        assert_eq!(
+            canonical_hash(&json!({"a": 1})),
+            "015abd7f5cc57a2dd94b7590f04ad8084273905ee33ec5cebeae62276a97f862"
+        );
+    }
+}

@@ -1,0 +1,681 @@
+//! One cell's text (or one flat-JSONL value) to a typed [`PropertyValue`], with every check
+//! of SPEC §3 and notion-api.md §1.4. Errors are the reason alone; the caller names the row and
+//! the column.
+
+use crate::mapping::text::{split_text, utf16_len, MAX_ARRAY_ITEMS, MAX_TEXT_UNITS};
+use crate::mapping::value::{DateValue, ExternalFile, PropertyValue};
+use crate::notion::{NotionId, PropertyType};
+
+/// The most UTF-16 units in a URL (url property, file URL).
+pub const MAX_URL_UNITS: usize = 2000;
+/// The most UTF-16 units in an email or phone number (Notion's OpenAPI `stringRequest`).
+pub const MAX_SHORT_UNITS: usize = 100;
+/// The most UTF-16 units in a select, status or multi-select option name, or a file name.
+pub const MAX_NAME_UNITS: usize = 100;
+
+/// How to read the cells of one column.
+#[derive(Debug, Clone, Copy)]
+pub struct CellRules<'a> {
+    /// Separator between the values of a multi-valued cell.
+    pub separator: char,
+    /// IANA time zone for date-times written without an offset.
+    pub time_zone: Option<&'a str>,
+}
+
+/// Converts a non-empty cell.
+pub fn parse_cell(ty: PropertyType, cell: &str, rules: CellRules) -> Result<PropertyValue, String> {
+    if ty.is_multi_valued() {
+        return parse_items(ty, cell.split(rules.separator));
+    }
+    let trimmed = cell.trim();
+    Ok(match ty {
+        PropertyType::Title => PropertyValue::Title(text_pieces(cell)?),
+        PropertyType::RichText => PropertyValue::RichText(text_pieces(cell)?),
+        PropertyType::Number => PropertyValue::Number(Some(parse_number(trimmed)?)),
+        PropertyType::Select => PropertyValue::Select(Some(option_name(trimmed)?)),
+        PropertyType::Status => PropertyValue::Status(Some(option_name(trimmed)?)),
+        PropertyType::Date => PropertyValue::Date(Some(parse_date(trimmed, rules.time_zone)?)),
+        PropertyType::Checkbox => PropertyValue::Checkbox(parse_bool(trimmed)?),
+        PropertyType::Url => PropertyValue::Url(Some(bounded(trimmed, MAX_URL_UNITS, "URL")?)),
+        PropertyType::Email => {
+            PropertyValue::Email(Some(bounded(trimmed, MAX_SHORT_UNITS, "email")?))
+        }
+        PropertyType::PhoneNumber => {
+            PropertyValue::PhoneNumber(Some(bounded(trimmed, MAX_SHORT_UNITS, "phone number")?))
+        }
+        read_only => return Err(read_only_reason(read_only)),
+    })
+}
+
+/// Converts the values of a multi-valued property, given one by one (split from a cell, or a
+/// JSON array). Blank values are passed over.
+pub fn parse_items<'a>(
+    ty: PropertyType,
+    items: impl Iterator<Item = &'a str>,
+) -> Result<PropertyValue, String> {
+    let items: Vec<&str> = items.map(str::trim).filter(|s| !s.is_empty()).collect();
+    if items.len() > MAX_ARRAY_ITEMS {
+        return Err(format!(
+            "{} values; Notion takes at most {MAX_ARRAY_ITEMS} in one {ty} property",
+            items.len()
+        ));
+    }
+    Ok(match ty {
+        PropertyType::MultiSelect => PropertyValue::MultiSelect(
+            items
+                .into_iter()
+                .map(option_name)
+                .collect::<Result<_, _>>()?,
+        ),
+        PropertyType::People => {
+            PropertyValue::People(items.into_iter().map(user_id).collect::<Result<_, _>>()?)
+        }
+        PropertyType::Relation => PropertyValue::Relation(
+            items
+                .into_iter()
+                .map(|s| NotionId::parse(s).map_err(|e| e.to_string()))
+                .collect::<Result<_, _>>()?,
+        ),
+        PropertyType::Files => PropertyValue::Files(
+            items
+                .into_iter()
+                .map(external_file)
+                .collect::<Result<_, _>>()?,
+        ),
+        other => return Err(format!("a {other} property takes one value, not a list")),
+    })
+}
+
+/// Why a read-only type cannot be written.
+pub fn read_only_reason(ty: PropertyType) -> String {
+    format!(
+        "{ty} properties are read-only: Notion computes them and a page update cannot set them; \
+         drop the column (or leave its cells empty)"
+    )
+}
+
+fn text_pieces(text: &str) -> Result<Vec<String>, String> {
+    let pieces = split_text(text);
+    if pieces.len() > MAX_ARRAY_ITEMS {
+        return Err(format!(
+            "text of {} UTF-16 units is too long: Notion takes at most {MAX_ARRAY_ITEMS} pieces of \
+             {MAX_TEXT_UNITS} ({} units)",
+            utf16_len(text),
+            MAX_ARRAY_ITEMS * MAX_TEXT_UNITS
+        ));
+    }
+    Ok(pieces.into_iter().map(str::to_owned).collect())
+}
+
+fn bounded(text: &str, max: usize, what: &str) -> Result<String, String> {
+    let units = utf16_len(text);
+    if units > max {
+        return Err(format!(
+            "{what} is {units} characters long; Notion takes at most {max}"
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+/// A select, status or multi-select option name: 1 to 100 characters, no comma.
+fn option_name(name: &str) -> Result<String, String> {
+    if name.contains(',') {
+        return Err(format!(
+            "option {name:?} contains a comma, which Notion does not allow in option names \
+             (if it is a list, separate the values with the separator)"
+        ));
+    }
+    let units = utf16_len(name);
+    if units > MAX_NAME_UNITS {
+        return Err(format!(
+            "option name is {units} characters long; Notion takes at most {MAX_NAME_UNITS}"
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+fn user_id(text: &str) -> Result<NotionId, String> {
+    if text.contains('@') {
+        return Err(format!(
+            "{text:?} looks like an email; people cells take Notion user ids (emails are not resolved)"
+        ));
+    }
+    NotionId::parse(text).map_err(|_| format!("{text:?} is not a Notion user id (32 hex digits)"))
+}
+
+/// A decimal number, with optional sign, fraction and exponent; never NaN or infinite.
+pub fn parse_number(text: &str) -> Result<serde_json::Number, String> {
+    let invalid = || {
+        format!(
+            "{text:?} is not a number: write digits with a dot for decimals and no thousands \
+             separators (e.g. -1234.5 or 1.5e3)"
+        )
+    };
+    let body = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok =
+        digits(int_part) && digits(frac_part) && !(int_part.is_empty() && frac_part.is_empty());
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+        !e.is_empty() && digits(e)
+    });
+    if !mantissa_ok || !exponent_ok {
+        return Err(invalid());
+    }
+    if !mantissa.contains('.') && exponent.is_none() {
+        if let Ok(i) = text.strip_prefix('+').unwrap_or(text).parse::<i64>() {
+            return Ok(i.into());
+        }
+    }
+    let value: f64 = text.parse().map_err(|_| invalid())?;
+    serde_json::Number::from_f64(value)
+        .filter(|_| value.is_finite())
+        .ok_or_else(|| format!("{text:?} is too large for a number"))
+}
+
+/// true/false, yes/no, 1/0, x (checked), case-insensitive.
+pub fn parse_bool(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" | "x" => Ok(true),
+        "false" | "no" | "0" => Ok(false),
+        _ => Err(format!(
+            "{text:?} is not a checkbox value: use true/false, yes/no, 1/0, or x for checked"
+        )),
+    }
+}
+
+/// An ISO 8601 date or date-time, or a range `start/end`.
+pub fn parse_date(text: &str, time_zone: Option<&str>) -> Result<DateValue, String> {
+    let (start_text, end_text) = match text.split_once('/') {
+        Some((s, e)) => (s.trim(), Some(e.trim())),
+        None => (text, None),
+    };
+    let start = DatePart::parse(start_text, time_zone)?;
+    let end = end_text
+        .map(|e| DatePart::parse(e, time_zone))
+        .transpose()?;
+    if let Some(end) = &end {
+        if end.sort_key() < start.sort_key() && start.comparable(end) {
+            return Err(format!("date range {text:?} ends before it starts"));
+        }
+    }
+    let needs_zone = !start.has_offset && start.has_time
+        || end.as_ref().is_some_and(|e| !e.has_offset && e.has_time);
+    Ok(DateValue {
+        start: start.text,
+        end: end.map(|e| e.text),
+        time_zone: if needs_zone {
+            time_zone.map(str::to_owned)
+        } else {
+            None
+        },
+    })
+}
+
+struct DatePart {
+    text: String,
+    has_time: bool,
+    has_offset: bool,
+    /// Seconds since the epoch (local for dates and zone-less times, UTC with an offset).
+    instant: i64,
+}
+
+impl DatePart {
+    fn parse(text: &str, time_zone: Option<&str>) -> Result<DatePart, String> {
+        use chrono::{NaiveDate, NaiveTime};
+        let invalid = |why: &str| {
+            format!(
+                "{text:?} is not a valid date{why}: expected YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] with \
+                 Z or an offset like +02:00, or a range start/end"
+            )
+        };
+        let (date_text, time_text) = match text.find(['T', 't', ' ']) {
+            Some(i) => (&text[..i], Some(&text[i + 1..])),
+            None => (text, None),
+        };
+        if date_text.len() != 10
+            || date_text.as_bytes()[4] != b'-'
+            || date_text.as_bytes()[7] != b'-'
+        {
+            return Err(invalid(""));
+        }
+        let date = NaiveDate::parse_from_str(date_text, "%Y-%m-%d")
+            .map_err(|_| invalid(" (no such day)"))?;
+        let Some(time_text) = time_text else {
+            let instant = date.and_time(NaiveTime::MIN).and_utc().timestamp();
+            return Ok(DatePart {
+                text: date_text.to_owned(),
+                has_time: false,
+                has_offset: false,
+                instant,
+            });
+        };
+        let (clock, offset_seconds) = split_offset(time_text).ok_or_else(|| invalid(""))?;
+        let time = parse_clock(clock).ok_or_else(|| invalid(" (bad time of day)"))?;
+        let has_offset = offset_seconds.is_some();
+        match (has_offset, time_zone) {
+            (true, Some(tz)) => {
+                return Err(format!(
+                    "{text:?} carries a UTC offset, but the job also sets time_zone {tz:?}: give one or the other"
+                ))
+            }
+            (false, None) => {
+                return Err(format!(
+                    "{text:?} has a time but no UTC offset: add one (Z, +02:00) or set time_zone for this column in the job file"
+                ))
+            }
+            _ => {}
+        }
+        let instant = date.and_time(time).and_utc().timestamp() - offset_seconds.unwrap_or(0);
+        Ok(DatePart {
+            text: format!("{date_text}T{time_text}"),
+            has_time: true,
+            has_offset,
+            instant,
+        })
+    }
+
+    fn sort_key(&self) -> i64 {
+        self.instant
+    }
+
+    /// Only parts of the same kind compare meaningfully.
+    fn comparable(&self, other: &DatePart) -> bool {
+        self.has_offset == other.has_offset
+    }
+}
+
+/// Splits `HH:MM[:SS[.fff]]` from a trailing `Z`, `±HH:MM` or `±HHMM`; the offset in seconds.
+fn split_offset(time: &str) -> Option<(&str, Option<i64>)> {
+    if let Some(clock) = time.strip_suffix(['Z', 'z']) {
+        return Some((clock, Some(0)));
+    }
+    if let Some(i) = time.rfind(['+', '-']) {
+        let (clock, offset) = time.split_at(i);
+        let sign = if offset.starts_with('-') { -1 } else { 1 };
+        let digits: String = offset[1..].chars().filter(|c| *c != ':').collect();
+        if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let hours: i64 = digits[..2].parse().ok()?;
+        let minutes: i64 = digits[2..].parse().ok()?;
+        if hours > 14 || minutes > 59 {
+            return None;
+        }
+        return Some((clock, Some(sign * (hours * 3600 + minutes * 60))));
+    }
+    Some((time, None))
+}
+
+fn parse_clock(clock: &str) -> Option<chrono::NaiveTime> {
+    let (hms, frac) = clock.split_once('.').unwrap_or((clock, ""));
+    if !frac.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 9 {
+        return None;
+    }
+    let parts: Vec<&str> = hms.split(':').collect();
+    if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.len() != 2) {
+        return None;
+    }
+    let n = |s: &str| s.parse::<u32>().ok();
+    let nanos = if frac.is_empty() {
+        0
+    } else {
+        n(&format!("{frac:0<9}"))?
+    };
+    chrono::NaiveTime::from_hms_nano_opt(
+        n(parts[0])?,
+        n(parts[1])?,
+        n(parts.get(2).unwrap_or(&"00"))?,
+        nanos,
+    )
+}
+
+/// An external file: the URL, and a name from its last non-empty path segment.
+fn external_file(url: &str) -> Result<ExternalFile, String> {
+    let units = utf16_len(url);
+    if units > MAX_URL_UNITS {
+        return Err(format!(
+            "file URL is {units} characters long; Notion takes at most {MAX_URL_UNITS}"
+        ));
+    }
+    let parsed = url::Url::parse(url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+        .ok_or_else(|| format!("{url:?} is not an http(s) URL; files cells take links to files"))?;
+    let host = parsed.host_str().unwrap_or_default();
+    let segment = parsed
+        .path_segments()
+        .and_then(|mut segments| segments.rfind(|s| !s.is_empty()))
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        });
+    let name = match segment {
+        Some(name) if !name.trim().is_empty() && utf16_len(&name) <= MAX_NAME_UNITS => name,
+        _ => truncate_units(host, MAX_NAME_UNITS).to_owned(),
+    };
+    Ok(ExternalFile {
+        name,
+        url: url.to_owned(),
+    })
+}
+
+fn truncate_units(text: &str, max: usize) -> &str {
+    let mut units = 0;
+    for (i, c) in text.char_indices() {
+        units += c.len_utf16();
+        if units > max {
+            return &text[..i];
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const RULES: CellRules = CellRules {
+        separator: ';',
+        time_zone: None,
+    };
+
+    fn cell(ty: PropertyType, text: &str) -> Result<serde_json::Value, String> {
+        parse_cell(ty, text, RULES).map(|v| serde_json::to_value(v).unwrap())
+    }
+
+    #[test]
+    fn title_and_rich_text_split_long_text() {
+        assert_eq!(
+            cell(PropertyType::Title, "Ship it").unwrap(),
+            json!({"title": [{"type": "text", "text": {"content": "Ship it"}}]})
+        );
+        let long = format!("{}😀", "a".repeat(1999));
+        let PropertyValue::RichText(pieces) =
+            parse_cell(PropertyType::RichText, &long, RULES).unwrap()
+        else {
+            panic!("not rich text")
+        };
+        assert_eq!(pieces, vec!["a".repeat(1999), "😀".to_owned()]);
+        // 100 pieces of 2000 fit, one more unit does not.
+        assert!(cell(PropertyType::RichText, &"b".repeat(200_000)).is_ok());
+        let err = cell(PropertyType::RichText, &"b".repeat(200_001)).unwrap_err();
+        assert!(err.contains("too long"), "{err}");
+        // Emoji count two units each: 100,001 emoji are 200,002 units.
+        assert!(cell(PropertyType::Title, &"😀".repeat(100_000)).is_ok());
+        assert!(cell(PropertyType::Title, &"😀".repeat(100_001)).is_err());
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(
+            cell(PropertyType::Number, "42").unwrap(),
+            json!({"number": 42})
+        );
+        assert_eq!(
+            cell(PropertyType::Number, "-3.5").unwrap(),
+            json!({"number": -3.5})
+        );
+        assert_eq!(
+            cell(PropertyType::Number, "+7").unwrap(),
+            json!({"number": 7})
+        );
+        assert_eq!(
+            cell(PropertyType::Number, "1.5e3").unwrap(),
+            json!({"number": 1500.0})
+        );
+        assert_eq!(
+            cell(PropertyType::Number, " 12 ").unwrap(),
+            json!({"number": 12})
+        );
+        for bad in [
+            "NaN",
+            "inf",
+            "-infinity",
+            "1,5",
+            "1 000",
+            "0x10",
+            "e5",
+            "1e",
+            ".",
+            "--1",
+            "12abc",
+        ] {
+            let err = cell(PropertyType::Number, bad).unwrap_err();
+            assert!(err.contains("is not a number"), "{bad}: {err}");
+        }
+        let err = cell(PropertyType::Number, "1e999").unwrap_err();
+        assert!(err.contains("too large"), "{err}");
+    }
+
+    #[test]
+    fn select_and_status_names() {
+        assert_eq!(
+            cell(PropertyType::Select, " High ").unwrap(),
+            json!({"select": {"name": "High"}})
+        );
+        assert_eq!(
+            cell(PropertyType::Status, "Done").unwrap(),
+            json!({"status": {"name": "Done"}})
+        );
+        let err = cell(PropertyType::Select, "a,b").unwrap_err();
+        assert!(err.contains("comma"), "{err}");
+        assert!(cell(PropertyType::Select, &"s".repeat(100)).is_ok());
+        let err = cell(PropertyType::Status, &"s".repeat(101)).unwrap_err();
+        assert!(err.contains("at most 100"), "{err}");
+        // 50 emoji are 100 units; 51 are 102.
+        assert!(cell(PropertyType::Select, &"😀".repeat(50)).is_ok());
+        assert!(cell(PropertyType::Select, &"😀".repeat(51)).is_err());
+    }
+
+    #[test]
+    fn multi_select_lists() {
+        assert_eq!(
+            cell(PropertyType::MultiSelect, "a; b;;c;").unwrap(),
+            json!({"multi_select": [{"name": "a"}, {"name": "b"}, {"name": "c"}]})
+        );
+        let hundred: Vec<String> = (0..100).map(|i| format!("t{i}")).collect();
+        assert!(cell(PropertyType::MultiSelect, &hundred.join(";")).is_ok());
+        let many: Vec<String> = (0..101).map(|i| format!("t{i}")).collect();
+        let err = cell(PropertyType::MultiSelect, &many.join(";")).unwrap_err();
+        assert!(
+            err.contains("101 values") && err.contains("at most 100"),
+            "{err}"
+        );
+        let err = cell(PropertyType::MultiSelect, "ok;not,ok").unwrap_err();
+        assert!(err.contains("comma"), "{err}");
+        let rules = CellRules {
+            separator: '|',
+            ..RULES
+        };
+        let value = parse_cell(PropertyType::MultiSelect, "a|b", rules).unwrap();
+        assert_eq!(
+            value,
+            PropertyValue::MultiSelect(vec!["a".into(), "b".into()])
+        );
+    }
+
+    #[test]
+    fn dates() {
+        let date = |t: &str| cell(PropertyType::Date, t);
+        assert_eq!(
+            date("2024-05-01").unwrap(),
+            json!({"date": {"start": "2024-05-01", "end": null}})
+        );
+        assert_eq!(
+            date("2024-05-01/2024-05-03").unwrap(),
+            json!({"date": {"start": "2024-05-01", "end": "2024-05-03"}})
+        );
+        assert_eq!(
+            date("2024-05-01T09:30:00+02:00").unwrap(),
+            json!({"date": {"start": "2024-05-01T09:30:00+02:00", "end": null}})
+        );
+        assert_eq!(
+            date("2024-05-01T09:30Z/2024-05-01T10:00Z").unwrap(),
+            json!({"date": {"start": "2024-05-01T09:30Z", "end": "2024-05-01T10:00Z"}})
+        );
+        assert!(date("2024-05-01T09:30:00.123-05:00").is_ok());
+        for bad in [
+            "2024-02-30",
+            "2024-13-01",
+            "01/05/2024",
+            "2024-5-1",
+            "tomorrow",
+            "2024-05-01T25:00Z",
+            "2024-05-01T09:30+2",
+        ] {
+            assert!(
+                date(bad).unwrap_err().contains("is not a valid date"),
+                "{bad}"
+            );
+        }
+        let err = date("2024-05-03/2024-05-01").unwrap_err();
+        assert!(err.contains("ends before it starts"), "{err}");
+        let err = date("2024-05-01T09:30").unwrap_err();
+        assert!(err.contains("no UTC offset"), "{err}");
+    }
+
+    #[test]
+    fn dates_with_a_job_time_zone() {
+        let rules = CellRules {
+            separator: ';',
+            time_zone: Some("Europe/Paris"),
+        };
+        let value = serde_json::to_value(
+            parse_cell(PropertyType::Date, "2024-05-01T09:30", rules).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            value,
+            json!({"date": {"start": "2024-05-01T09:30", "end": null, "time_zone": "Europe/Paris"}})
+        );
+        // A plain date needs no zone.
+        let value =
+            serde_json::to_value(parse_cell(PropertyType::Date, "2024-05-01", rules).unwrap())
+                .unwrap();
+        assert_eq!(value, json!({"date": {"start": "2024-05-01", "end": null}}));
+        let err = parse_cell(PropertyType::Date, "2024-05-01T09:30Z", rules).unwrap_err();
+        assert!(err.contains("give one or the other"), "{err}");
+    }
+
+    #[test]
+    fn checkboxes() {
+        for yes in ["true", "TRUE", "yes", "Yes", "1", "x", "X"] {
+            assert_eq!(
+                cell(PropertyType::Checkbox, yes).unwrap(),
+                json!({"checkbox": true}),
+                "{yes}"
+            );
+        }
+        for no in ["false", "No", "0"] {
+            assert_eq!(
+                cell(PropertyType::Checkbox, no).unwrap(),
+                json!({"checkbox": false}),
+                "{no}"
+            );
+        }
+        let err = cell(PropertyType::Checkbox, "maybe").unwrap_err();
+        assert!(err.contains("not a checkbox value"), "{err}");
+    }
+
+    #[test]
+    fn urls_emails_phones() {
+        assert_eq!(
+            cell(PropertyType::Url, "https://a.b/c").unwrap(),
+            json!({"url": "https://a.b/c"})
+        );
+        let long_url = format!("https://a.b/{}", "x".repeat(2000 - 12));
+        assert!(cell(PropertyType::Url, &long_url).is_ok());
+        assert!(cell(PropertyType::Url, &format!("{long_url}x"))
+            .unwrap_err()
+            .contains("at most 2000"));
+        assert_eq!(
+            cell(PropertyType::Email, "a@b.co").unwrap(),
+            json!({"email": "a@b.co"})
+        );
+        assert!(cell(PropertyType::Email, &format!("{}@b.co", "a".repeat(96))).is_err());
+        assert_eq!(
+            cell(PropertyType::PhoneNumber, "+1 415 555 0100").unwrap(),
+            json!({"phone_number": "+1 415 555 0100"})
+        );
+        assert!(cell(PropertyType::PhoneNumber, &"1".repeat(101))
+            .unwrap_err()
+            .contains("at most 100"));
+    }
+
+    #[test]
+    fn people_and_relations() {
+        assert_eq!(
+            cell(
+                PropertyType::People,
+                "9531985d5d9d49f89818e811892f902b; 36F675CC-81E7-4EF5-A8E2-5D940ED90475"
+            )
+            .unwrap(),
+            json!({"people": [{"id": "9531985d-5d9d-49f8-9818-e811892f902b"}, {"id": "36f675cc-81e7-4ef5-a8e2-5d940ed90475"}]})
+        );
+        assert!(cell(PropertyType::People, "ada@example.com")
+            .unwrap_err()
+            .contains("looks like an email"));
+        assert!(cell(PropertyType::People, "Ada")
+            .unwrap_err()
+            .contains("not a Notion user id"));
+        assert_eq!(
+            cell(
+                PropertyType::Relation,
+                "https://www.notion.so/acme/Task-8d116ece173847d9bd9c172411e20b8f"
+            )
+            .unwrap(),
+            json!({"relation": [{"id": "8d116ece-1738-47d9-bd9c-172411e20b8f"}]})
+        );
+        let err = cell(PropertyType::Relation, "8d116ece;nope").unwrap_err();
+        assert!(err.contains("not a Notion page id"), "{err}");
+        let ids: Vec<String> = (0..101u128).map(|i| format!("{i:032x}")).collect();
+        assert!(cell(PropertyType::Relation, &ids[..100].join(";")).is_ok());
+        assert!(cell(PropertyType::Relation, &ids.join(";"))
+            .unwrap_err()
+            .contains("at most 100"));
+    }
+
+    #[test]
+    fn files_take_their_name_from_the_url() {
+        assert_eq!(
+            cell(
+                PropertyType::Files,
+                "https://cdn.example.com/docs/Q3%20report.pdf?x=1"
+            )
+            .unwrap(),
+            json!({"files": [{"name": "Q3 report.pdf", "type": "external", "external": {"url": "https://cdn.example.com/docs/Q3%20report.pdf?x=1"}}]})
+        );
+        let value = cell(PropertyType::Files, "https://cdn.example.com/").unwrap();
+        assert_eq!(value["files"][0]["name"], "cdn.example.com");
+        let long_name = format!("https://cdn.example.com/{}", "n".repeat(101));
+        assert_eq!(
+            cell(PropertyType::Files, &long_name).unwrap()["files"][0]["name"],
+            "cdn.example.com"
+        );
+        assert!(cell(PropertyType::Files, "report.pdf")
+            .unwrap_err()
+            .contains("not an http(s) URL"));
+        assert!(cell(PropertyType::Files, "ftp://x.y/a").is_err());
+    }
+
+    #[test]
+    fn read_only_types_are_refused() {
+        for ty in [
+            PropertyType::Formula,
+            PropertyType::Rollup,
+            PropertyType::UniqueId,
+            PropertyType::CreatedTime,
+        ] {
+            let err = cell(ty, "1").unwrap_err();
+            assert!(err.contains("read-only"), "{ty}: {err}");
+        }
+    }
+}

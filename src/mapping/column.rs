@@ -1,0 +1,288 @@
+//! Resolving a CSV header (or a flat JSONL key) once into what its cells mean: the page id,
+//! a page-level field, a typed property, or nothing. Header problems end the run before any
+//! row is read.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::mapping::page::PageField;
+use crate::mapping::MappingOptions;
+use crate::notion::PropertyType;
+use crate::spelling;
+
+/// How the job file maps one input column (or flat JSONL key).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ColumnMapping {
+    /// The column's header as it appears in the input.
+    pub column: String,
+    /// The property it writes, when named differently from the column.
+    pub property: Option<String>,
+    pub ty: Option<PropertyType>,
+    /// Separator for this column's multi-valued cells, instead of the run's.
+    pub separator: Option<char>,
+    /// IANA time zone for this column's date-times written without an offset.
+    pub time_zone: Option<String>,
+    /// Leave the column out entirely.
+    pub ignore: bool,
+}
+
+/// What one column's cells mean.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnPlan {
+    Id,
+    Ignore,
+    Page(PageField),
+    Property(PropertyColumn),
+}
+
+/// A column that writes one property.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PropertyColumn {
+    /// The header, for messages.
+    pub column: Arc<str>,
+    /// The property name (or id) written in the body.
+    pub property: Arc<str>,
+    pub ty: PropertyType,
+    pub separator: char,
+    pub time_zone: Option<String>,
+}
+
+/// A problem with the header itself; the run exits 2 before reading any row.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct HeaderError(pub String);
+
+/// Resolves one header or key. `Ok(None)` means the key has no type from any source: for CSV
+/// that is a header error, for flat JSONL a row error.
+pub fn resolve(header: &str, options: &MappingOptions) -> Result<Option<ColumnPlan>, String> {
+    let mapping = options.columns.iter().find(|m| m.column == header);
+    if header == options.id_column {
+        return Ok(Some(ColumnPlan::Id));
+    }
+    if mapping.is_some_and(|m| m.ignore) {
+        return Ok(Some(ColumnPlan::Ignore));
+    }
+    if header.starts_with('@') {
+        return PageField::from_header(header)
+            .map(|f| Some(ColumnPlan::Page(f)))
+            .ok_or_else(|| {
+                let names = PageField::ALL.map(|(n, _)| n);
+                let hint = spelling::closest(header, names)
+                    .map(|n| format!(" (did you mean {n:?}?)"))
+                    .unwrap_or_default();
+                format!(
+                    "column {header:?} is not a page-level column{hint}: those are {}",
+                    names.join(", ")
+                )
+            });
+    }
+    // `Name:type`: the type follows the last colon, unless the job maps the whole header.
+    let (name, typed) = match (mapping, header.rsplit_once(':')) {
+        (None, Some((name, ty))) if !name.is_empty() => (name, Some(ty)),
+        _ => (header, None),
+    };
+    let header_type = typed
+        .map(|t| {
+            t.parse::<PropertyType>()
+                .map_err(|e| format!("column {header:?}: {e}"))
+        })
+        .transpose()?;
+    let mapped_type = mapping.and_then(|m| m.ty);
+    if let (Some(h), Some(m)) = (header_type, mapped_type) {
+        if h != m {
+            return Err(format!(
+                "column {header:?} says type {h} but the job file maps it as {m}: make them agree"
+            ));
+        }
+    }
+    let Some(ty) = header_type.or(mapped_type) else {
+        return Ok(None);
+    };
+    let property = mapping
+        .and_then(|m| m.property.clone())
+        .unwrap_or_else(|| name.trim().to_owned());
+    if property.is_empty() {
+        return Err(format!("column {header:?} names no property"));
+    }
+    Ok(Some(ColumnPlan::Property(PropertyColumn {
+        column: header.into(),
+        property: property.into(),
+        ty,
+        separator: mapping
+            .and_then(|m| m.separator)
+            .unwrap_or(options.separator),
+        time_zone: mapping
+            .and_then(|m| m.time_zone.clone())
+            .or_else(|| options.time_zone.clone()),
+    })))
+}
+
+/// Resolves a whole CSV header: every column, the id column present, no column or property
+/// twice, every job-file mapping used.
+pub fn resolve_header(
+    headers: &[String],
+    options: &MappingOptions,
+) -> Result<Vec<ColumnPlan>, HeaderError> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, h) in headers.iter().enumerate() {
+        if let Some(first) = seen.insert(h.as_str(), i) {
+            return Err(HeaderError(format!(
+                "column {h:?} appears twice in the header (columns {} and {}): rename or drop one",
+                first + 1,
+                i + 1
+            )));
+        }
+    }
+    if !headers.iter().any(|h| *h == options.id_column) {
+        let hint = spelling::closest(&options.id_column, headers.iter().map(String::as_str))
+            .map(|n| {
+                format!(
+                    " Did you mean {n:?}? Pass --id-column {n:?} or set id_column in the job file."
+                )
+            })
+            .unwrap_or_else(|| " Name the id column with --id-column.".into());
+        return Err(HeaderError(format!(
+            "the input has no id column {:?}; its columns are: {}.{hint}",
+            options.id_column,
+            headers.join(", ")
+        )));
+    }
+    for m in &options.columns {
+        if !headers.contains(&m.column) {
+            let hint = spelling::closest(&m.column, headers.iter().map(String::as_str))
+                .map(|n| format!(" (did you mean {n:?}?)"))
+                .unwrap_or_default();
+            return Err(HeaderError(format!(
+                "the job file maps column {:?}, which the input does not have{hint}",
+                m.column
+            )));
+        }
+    }
+    let mut plans = Vec::with_capacity(headers.len());
+    let mut properties: HashMap<Arc<str>, Arc<str>> = HashMap::new();
+    for header in headers {
+        let plan = resolve(header, options).map_err(HeaderError)?.ok_or_else(|| {
+            HeaderError(format!(
+                "column {header:?} has no type: write the header as \"{header}:<type>\" (e.g. \"{header}:select\"), \
+                 or map it in the job file's [columns], or set it to ignore"
+            ))
+        })?;
+        if let ColumnPlan::Property(p) = &plan {
+            if let Some(other) = properties.insert(p.property.clone(), p.column.clone()) {
+                return Err(HeaderError(format!(
+                    "columns {other:?} and {:?} both write property {:?}: keep one",
+                    p.column, p.property
+                )));
+            }
+        }
+        plans.push(plan);
+    }
+    Ok(plans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn options() -> MappingOptions {
+        MappingOptions::default()
+    }
+
+    #[test]
+    fn typed_headers_and_page_columns() {
+        let plans = resolve_header(
+            &headers(&[
+                "page_id",
+                "Status:status",
+                "Due:date",
+                "@icon",
+                "Ratio: a:b:number",
+            ]),
+            &options(),
+        )
+        .unwrap();
+        assert_eq!(plans[0], ColumnPlan::Id);
+        let ColumnPlan::Property(status) = &plans[1] else {
+            panic!()
+        };
+        assert_eq!(
+            (&*status.property, status.ty),
+            ("Status", PropertyType::Status)
+        );
+        assert_eq!(plans[3], ColumnPlan::Page(PageField::Icon));
+        let ColumnPlan::Property(ratio) = &plans[4] else {
+            panic!()
+        };
+        assert_eq!(&*ratio.property, "Ratio: a:b");
+    }
+
+    #[test]
+    fn header_problems() {
+        let err =
+            resolve_header(&headers(&["page_id", "A:select", "A:select"]), &options()).unwrap_err();
+        assert!(err.0.contains("appears twice"), "{err}");
+        let err = resolve_header(&headers(&["Page ID", "A:select"]), &options()).unwrap_err();
+        assert!(
+            err.0.contains("no id column") && err.0.contains("did you mean \"Page ID\"")
+                || err.0.contains("Did you mean \"Page ID\""),
+            "{err}"
+        );
+        let err = resolve_header(&headers(&["page_id", "A:selcet"]), &options()).unwrap_err();
+        assert!(err.0.contains("did you mean \"select\""), "{err}");
+        let err = resolve_header(&headers(&["page_id", "Status"]), &options()).unwrap_err();
+        assert!(err.0.contains("has no type"), "{err}");
+        let err = resolve_header(&headers(&["page_id", "@icno"]), &options()).unwrap_err();
+        assert!(err.0.contains("did you mean \"@icon\""), "{err}");
+        let err =
+            resolve_header(&headers(&["page_id", "A:select", "A:status"]), &options()).unwrap_err();
+        assert!(err.0.contains("both write property"), "{err}");
+    }
+
+    #[test]
+    fn job_mappings_rename_type_and_ignore() {
+        let mut opts = options();
+        opts.columns = vec![
+            ColumnMapping {
+                column: "State".into(),
+                property: Some("Status".into()),
+                ty: Some(PropertyType::Status),
+                ..Default::default()
+            },
+            ColumnMapping {
+                column: "Tags".into(),
+                ty: Some(PropertyType::MultiSelect),
+                separator: Some('|'),
+                ..Default::default()
+            },
+            ColumnMapping {
+                column: "Comment".into(),
+                ignore: true,
+                ..Default::default()
+            },
+        ];
+        let plans =
+            resolve_header(&headers(&["page_id", "State", "Tags", "Comment"]), &opts).unwrap();
+        let ColumnPlan::Property(state) = &plans[1] else {
+            panic!()
+        };
+        assert_eq!(
+            (&*state.property, state.ty),
+            ("Status", PropertyType::Status)
+        );
+        let ColumnPlan::Property(tags) = &plans[2] else {
+            panic!()
+        };
+        assert_eq!(tags.separator, '|');
+        assert_eq!(plans[3], ColumnPlan::Ignore);
+        let err =
+            resolve_header(&headers(&["page_id", "Stat", "Tags", "Comment"]), &opts).unwrap_err();
+        assert!(
+            err.0.contains("maps column \"State\"") && err.0.contains("did you mean \"Stat\""),
+            "{err}"
+        );
+    }
+}

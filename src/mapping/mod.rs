@@ -1,0 +1,481 @@
+//! Row -> validated PATCH body. A [`Mapper`] is built once from the header (CSV) or the
+//! options (JSONL); after that, each input row becomes exactly one [`Mapped`]: an update to
+//! send, a row that changes nothing (`skipped`), or an invalid row with every problem named.
+
+pub mod body;
+pub mod cell;
+pub mod column;
+pub mod native;
+pub mod page;
+mod sequence;
+pub mod text;
+pub mod value;
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+pub use body::{Body, Properties};
+pub use column::{ColumnMapping, ColumnPlan, HeaderError, PropertyColumn};
+pub use sequence::TemplateGate;
+pub use value::PropertyValue;
+
+use crate::job::{Record, SourceRow};
+use crate::notion::{NotionId, Version};
+use cell::CellRules;
+
+/// What an empty CSV cell (or empty flat-JSONL string) means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EmptyCells {
+    /// Leave the property as it is.
+    #[default]
+    Skip,
+    /// Clear the property.
+    Clear,
+}
+
+/// Everything the mapper needs to know, from the flags and the job file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MappingOptions {
+    pub version: Version,
+    pub id_column: String,
+    pub separator: char,
+    pub empty: EmptyCells,
+    /// IANA time zone for date-times written without an offset, for every date column.
+    pub time_zone: Option<String>,
+    pub columns: Vec<ColumnMapping>,
+}
+
+impl Default for MappingOptions {
+    fn default() -> MappingOptions {
+        MappingOptions {
+            version: Version::default(),
+            id_column: "page_id".into(),
+            separator: ';',
+            empty: EmptyCells::Skip,
+            time_zone: None,
+            columns: Vec::new(),
+        }
+    }
+}
+
+/// One thing wrong with a row: the column (or key) and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub column: Option<String>,
+    pub reason: String,
+}
+
+impl Problem {
+    pub fn at(column: &str, reason: impl Into<String>) -> Problem {
+        Problem {
+            column: Some(column.to_owned()),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn row(reason: impl Into<String>) -> Problem {
+        Problem {
+            column: None,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.column {
+            Some(c) => write!(f, "column {c:?}: {}", self.reason),
+            None => f.write_str(&self.reason),
+        }
+    }
+}
+
+/// An input row that cannot be sent, with everything wrong with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowError {
+    pub row: u64,
+    pub line: u64,
+    pub page_id: Option<NotionId>,
+    pub problems: Vec<Problem>,
+}
+
+impl RowError {
+    /// The problems without the row: what goes in the report's `message`.
+    pub fn message(&self) -> String {
+        self.problems
+            .iter()
+            .map(Problem::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "row {} (line {}): {}",
+            self.row,
+            self.line,
+            self.message()
+        )
+    }
+}
+
+/// A row that became a request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageUpdate {
+    pub row: u64,
+    pub line: u64,
+    pub page_id: NotionId,
+    pub body: Body,
+}
+
+/// The one result of mapping one input row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mapped {
+    Update(PageUpdate),
+    /// The row changes nothing and is not sent.
+    Skipped {
+        row: u64,
+        page_id: NotionId,
+    },
+    Invalid(RowError),
+}
+
+impl Mapped {
+    pub fn row(&self) -> u64 {
+        match self {
+            Mapped::Update(u) => u.row,
+            Mapped::Skipped { row, .. } => *row,
+            Mapped::Invalid(e) => e.row,
+        }
+    }
+
+    pub fn page_id(&self) -> Option<NotionId> {
+        match self {
+            Mapped::Update(u) => Some(u.page_id),
+            Mapped::Skipped { page_id, .. } => Some(*page_id),
+            Mapped::Invalid(e) => e.page_id,
+        }
+    }
+}
+
+/// Turns input rows into [`Mapped`] results.
+#[derive(Debug)]
+pub struct Mapper {
+    options: MappingOptions,
+    /// For CSV: one plan per column, resolved from the header.
+    columns: Vec<ColumnPlan>,
+    /// For flat JSONL: keys resolved so far (`None`: the key has no type).
+    keys: HashMap<String, Result<Option<ColumnPlan>, String>>,
+}
+
+impl Mapper {
+    /// A mapper for a CSV file with this header.
+    pub fn for_csv(headers: &[String], options: MappingOptions) -> Result<Mapper, HeaderError> {
+        let columns = column::resolve_header(headers, &options)?;
+        Ok(Mapper {
+            options,
+            columns,
+            keys: HashMap::new(),
+        })
+    }
+
+    /// A mapper for JSONL lines.
+    pub fn for_jsonl(options: MappingOptions) -> Result<Mapper, HeaderError> {
+        for m in &options.columns {
+            column::resolve(&m.column, &options).map_err(HeaderError)?;
+        }
+        Ok(Mapper {
+            options,
+            columns: Vec::new(),
+            keys: HashMap::new(),
+        })
+    }
+
+    pub fn options(&self) -> &MappingOptions {
+        &self.options
+    }
+
+    /// Maps one row.
+    pub fn map(&mut self, source: &SourceRow) -> Mapped {
+        let result = match &source.record {
+            Record::Csv(record) => self.map_csv(record),
+            Record::Json(line) => self.map_json(line),
+        };
+        match result {
+            Ok((page_id, body)) if body.is_empty() => Mapped::Skipped {
+                row: source.row,
+                page_id,
+            },
+            Ok((page_id, body)) => Mapped::Update(PageUpdate {
+                row: source.row,
+                line: source.line,
+                page_id,
+                body,
+            }),
+            Err((page_id, problems)) => Mapped::Invalid(RowError {
+                row: source.row,
+                line: source.line,
+                page_id,
+                problems,
+            }),
+        }
+    }
+
+    fn map_csv(
+        &self,
+        record: &csv::ByteRecord,
+    ) -> Result<(NotionId, Body), (Option<NotionId>, Vec<Problem>)> {
+        if record.len() != self.columns.len() {
+            return Err((
+                None,
+                vec![Problem::row(format!(
+                    "the line has {} fields but the header has {}: check for an unquoted delimiter or a stray quote",
+                    record.len(),
+                    self.columns.len(),
+                ))],
+            ));
+        }
+        let mut problems = Vec::new();
+        let mut page_id = None;
+        let mut body = Body::default();
+        let mut values = Vec::with_capacity(self.columns.len());
+        for (plan, raw) in self.columns.iter().zip(record.iter()) {
+            let header = || column_name(plan, &self.options);
+            let cell = match std::str::from_utf8(raw) {
+                Ok(cell) => cell,
+                Err(e) => {
+                    problems.push(Problem::at(
+                        &header(),
+                        format!(
+                            "the cell is not valid UTF-8 (bad byte at offset {}): save the file as UTF-8",
+                            e.valid_up_to()
+                        ),
+                    ));
+                    continue;
+                }
+            };
+            if let Err(reason) = self.apply_text(plan, cell, &mut page_id, &mut body, &mut values) {
+                problems.push(Problem::at(&header(), reason));
+            }
+        }
+        body.properties = Properties::Typed(values);
+        finish(page_id, body, problems, &self.options.id_column)
+    }
+
+    /// Applies one cell's text to the row being built.
+    fn apply_text(
+        &self,
+        plan: &ColumnPlan,
+        cell: &str,
+        page_id: &mut Option<NotionId>,
+        body: &mut Body,
+        values: &mut Vec<(std::sync::Arc<str>, PropertyValue)>,
+    ) -> Result<(), String> {
+        let empty = cell.trim().is_empty();
+        match plan {
+            ColumnPlan::Ignore => {}
+            ColumnPlan::Id => {
+                *page_id = Some(NotionId::parse(cell).map_err(|e| e.to_string())?);
+            }
+            ColumnPlan::Page(field) if empty => {
+                if self.options.empty == EmptyCells::Clear {
+                    field.clear(body);
+                }
+            }
+            ColumnPlan::Page(field) => field.apply(cell, body, self.options.version)?,
+            ColumnPlan::Property(p) if empty => {
+                if self.options.empty == EmptyCells::Clear {
+                    let value =
+                        PropertyValue::cleared(p.ty).ok_or_else(|| cell::read_only_reason(p.ty))?;
+                    values.push((p.property.clone(), value));
+                }
+            }
+            ColumnPlan::Property(p) => {
+                let rules = CellRules {
+                    separator: p.separator,
+                    time_zone: p.time_zone.as_deref(),
+                };
+                values.push((p.property.clone(), cell::parse_cell(p.ty, cell, rules)?));
+            }
+        }
+        Ok(())
+    }
+
+    fn map_json(
+        &mut self,
+        line: &[u8],
+    ) -> Result<(NotionId, Body), (Option<NotionId>, Vec<Problem>)> {
+        let text = std::str::from_utf8(line).map_err(|e| {
+            (
+                None,
+                vec![Problem::row(format!(
+                    "the line is not valid UTF-8 (bad byte at offset {}): save the file as UTF-8",
+                    e.valid_up_to()
+                ))],
+            )
+        })?;
+        let object: Map<String, Value> = match serde_json::from_str(text) {
+            Ok(Value::Object(map)) => map,
+            Ok(other) => {
+                return Err((
+                    None,
+                    vec![Problem::row(format!(
+                        "expected a JSON object per line, found {}",
+                        json_kind(&other)
+                    ))],
+                ))
+            }
+            Err(e) => {
+                return Err((
+                    None,
+                    vec![Problem::row(format!("the line is not valid JSON: {e}"))],
+                ))
+            }
+        };
+        let is_native = object.contains_key("properties")
+            || object
+                .keys()
+                .all(|k| native::NATIVE_KEYS.contains(&k.as_str()));
+        if is_native {
+            return native::native_body(object, self.options.version);
+        }
+        self.map_flat(object)
+    }
+
+    fn map_flat(
+        &mut self,
+        object: Map<String, Value>,
+    ) -> Result<(NotionId, Body), (Option<NotionId>, Vec<Problem>)> {
+        let mut problems = Vec::new();
+        let mut page_id = None;
+        let mut body = Body::default();
+        let mut values = Vec::new();
+        for (key, value) in &object {
+            let plan = match self.key_plan(key) {
+                Ok(Some(plan)) => plan,
+                Ok(None) => {
+                    problems.push(Problem::at(key, format!(
+                        "no type for key {key:?}: write it as \"{key}:<type>\" (e.g. \"{key}:select\") or map it in the job file's [columns]"
+                    )));
+                    continue;
+                }
+                Err(reason) => {
+                    problems.push(Problem::at(key, reason));
+                    continue;
+                }
+            };
+            let result = match (&plan, value) {
+                (ColumnPlan::Property(p), Value::Null) => PropertyValue::cleared(p.ty)
+                    .ok_or_else(|| cell::read_only_reason(p.ty))
+                    .map(|v| values.push((p.property.clone(), v))),
+                (ColumnPlan::Property(p), Value::Array(items)) if p.ty.is_multi_valued() => {
+                    json_strings(items)
+                        .and_then(|items| cell::parse_items(p.ty, items.into_iter()))
+                        .map(|v| values.push((p.property.clone(), v)))
+                }
+                (ColumnPlan::Page(field), Value::Null) => {
+                    field.clear(&mut body);
+                    Ok(())
+                }
+                (_, Value::String(text)) => {
+                    self.apply_text(&plan, text, &mut page_id, &mut body, &mut values)
+                }
+                (_, Value::Number(n)) => {
+                    self.apply_text(&plan, &n.to_string(), &mut page_id, &mut body, &mut values)
+                }
+                (_, Value::Bool(b)) => self.apply_text(
+                    &plan,
+                    if *b { "true" } else { "false" },
+                    &mut page_id,
+                    &mut body,
+                    &mut values,
+                ),
+                (_, other) => Err(format!(
+                    "expected a string, number, boolean, list or null, found {}",
+                    json_kind(other)
+                )),
+            };
+            if let Err(reason) = result {
+                problems.push(Problem::at(key, reason));
+            }
+        }
+        body.properties = Properties::Typed(values);
+        finish(page_id, body, problems, &self.options.id_column)
+    }
+
+    fn key_plan(&mut self, key: &str) -> Result<Option<ColumnPlan>, String> {
+        if !self.keys.contains_key(key) {
+            let plan = column::resolve(key, &self.options);
+            self.keys.insert(key.to_owned(), plan);
+        }
+        self.keys[key].clone()
+    }
+}
+
+fn finish(
+    page_id: Option<NotionId>,
+    body: Body,
+    mut problems: Vec<Problem>,
+    id_column: &str,
+) -> Result<(NotionId, Body), (Option<NotionId>, Vec<Problem>)> {
+    match page_id {
+        Some(id) if problems.is_empty() => Ok((id, body)),
+        Some(id) => Err((Some(id), problems)),
+        None => {
+            if !problems
+                .iter()
+                .any(|p| p.column.as_deref() == Some(id_column))
+            {
+                problems.insert(
+                    0,
+                    Problem::at(id_column, "empty: every row needs the page to update"),
+                );
+            }
+            Err((None, problems))
+        }
+    }
+}
+
+fn column_name(plan: &ColumnPlan, options: &MappingOptions) -> String {
+    match plan {
+        ColumnPlan::Id => options.id_column.clone(),
+        ColumnPlan::Property(p) => p.column.to_string(),
+        ColumnPlan::Page(f) => PageField::ALL
+            .iter()
+            .find(|(_, x)| x == f)
+            .map(|(n, _)| n.to_string())
+            .unwrap_or_default(),
+        ColumnPlan::Ignore => String::new(),
+    }
+}
+
+fn json_strings(items: &[Value]) -> Result<Vec<&str>, String> {
+    items
+        .iter()
+        .map(|v| match v {
+            Value::String(s) => Ok(s.as_str()),
+            other => Err(format!(
+                "expected a list of strings, found {} in it",
+                json_kind(other)
+            )),
+        })
+        .collect()
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+use page::PageField;

@@ -1,0 +1,330 @@
+//! Native JSONL lines: objects shaped like the official SDK's `pages.update()` argument. They
+//! are sent as given, after the version rules, a check of every text against Notion's UTF-16
+//! limit, and validation against the official `patch-page` request schema.
+
+use std::sync::OnceLock;
+
+use jsonschema::Validator;
+use serde_json::{Map, Value};
+
+use crate::mapping::body::{Body, Properties};
+use crate::mapping::text::{utf16_len, MAX_TEXT_UNITS};
+use crate::mapping::Problem;
+use crate::notion::{NotionId, PropertyType, Version, PATCH_PAGE_SCHEMA};
+
+/// The keys a native line may carry.
+pub const NATIVE_KEYS: [&str; 9] = [
+    "page_id",
+    "properties",
+    "icon",
+    "cover",
+    "in_trash",
+    "archived",
+    "is_locked",
+    "template",
+    "erase_content",
+];
+
+/// Turns a native line into its page and body, or says everything wrong with it.
+pub fn native_body(
+    mut line: Map<String, Value>,
+    version: Version,
+) -> Result<(NotionId, Body), (Option<NotionId>, Vec<Problem>)> {
+    let mut problems = Vec::new();
+    let page_id = match line.remove("page_id") {
+        Some(Value::String(text)) => match NotionId::parse(&text) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                problems.push(Problem::at("page_id", e.to_string()));
+                None
+            }
+        },
+        Some(other) => {
+            problems.push(Problem::at(
+                "page_id",
+                format!("expected a string, found {other}"),
+            ));
+            None
+        }
+        None => {
+            problems.push(Problem::at(
+                "page_id",
+                "missing: every line needs the page to update",
+            ));
+            None
+        }
+    };
+    for key in line.keys() {
+        if !NATIVE_KEYS.contains(&key.as_str()) {
+            problems.push(Problem::at(
+                key,
+                format!(
+                    "unknown key {key:?}: a native line takes {}",
+                    NATIVE_KEYS.join(", ")
+                ),
+            ));
+        }
+    }
+    let mut take_bool = |key: &str, problems: &mut Vec<Problem>| match line.remove(key) {
+        None => None,
+        Some(Value::Bool(b)) => Some(b),
+        Some(other) => {
+            problems.push(Problem::at(
+                key,
+                format!("expected true or false, found {other}"),
+            ));
+            None
+        }
+    };
+    let in_trash = take_bool("in_trash", &mut problems);
+    let archived = take_bool("archived", &mut problems);
+    let is_locked = take_bool("is_locked", &mut problems);
+    let erase_content = take_bool("erase_content", &mut problems);
+    let in_trash = match (in_trash, archived) {
+        (Some(a), Some(b)) if a != b => {
+            problems.push(Problem::at(
+                "archived",
+                "in_trash and archived disagree; archived is an old name for in_trash: give one",
+            ));
+            None
+        }
+        (a, b) => a.or(b),
+    };
+    let template = line.remove("template");
+    if !version.has_page_locking_and_templates() {
+        for (key, present) in [
+            ("is_locked", is_locked.is_some()),
+            ("template", template.is_some()),
+            ("erase_content", erase_content.is_some()),
+        ] {
+            if present {
+                problems.push(Problem::at(
+                    key,
+                    format!(
+                        "{key} needs Notion-Version 2025-09-03 or later; this run uses {version}"
+                    ),
+                ));
+            }
+        }
+    }
+    let properties = match line.remove("properties") {
+        None => Map::new(),
+        Some(Value::Object(map)) => map,
+        Some(other) => {
+            problems.push(Problem::at(
+                "properties",
+                format!("expected an object of property values, found {other}"),
+            ));
+            Map::new()
+        }
+    };
+    for (name, value) in &properties {
+        if let Err(reason) = check_property(value) {
+            problems.push(Problem::at(name, reason));
+        }
+    }
+    let body = Body {
+        properties: Properties::Native(properties),
+        icon: line.remove("icon"),
+        cover: line.remove("cover"),
+        in_trash,
+        is_locked,
+        template,
+        erase_content,
+    };
+    if problems.is_empty() {
+        if let Some(problem) = schema_problem(&body.to_value()) {
+            problems.push(problem);
+        }
+    }
+    match (page_id, problems.is_empty()) {
+        (Some(id), true) => Ok((id, body)),
+        (id, _) => Err((id, problems)),
+    }
+}
+
+/// One property value: a known writable type, its texts within Notion's UTF-16 limit, and
+/// valid against that type's branch of the schema (for a precise message).
+fn check_property(value: &Value) -> Result<(), String> {
+    let Value::Object(map) = value else {
+        return Err(format!(
+            "expected an object like {{\"select\": {{\"name\": \"…\"}}}}, found {value}"
+        ));
+    };
+    let type_key = map
+        .keys()
+        .find(|k| k.as_str() != "type" && k.as_str() != "id")
+        .map(String::as_str)
+        .unwrap_or_default();
+    let ty: Option<PropertyType> = type_key
+        .parse()
+        .ok()
+        .filter(|t: &PropertyType| t.as_str() == type_key);
+    match ty {
+        Some(t) if t.is_read_only() => return Err(crate::mapping::cell::read_only_reason(t)),
+        Some(_) => {}
+        None => {
+            return Err(format!(
+                "{type_key:?} is not a writable property type; a value looks like {{\"<type>\": …}} with type one of title, rich_text, number, select, status, multi_select, date, checkbox, url, email, phone_number, people, relation, files"
+            ))
+        }
+    }
+    if let Some(Value::Array(items)) = map.get(type_key) {
+        for (i, item) in items.iter().enumerate() {
+            if let Some(Value::String(content)) = item.pointer("/text/content") {
+                let units = utf16_len(content);
+                if units > MAX_TEXT_UNITS {
+                    return Err(format!(
+                        "{type_key}[{i}].text.content is {units} UTF-16 units long; Notion takes at most {MAX_TEXT_UNITS} per item"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The first way `body` breaks the official schema, named by its path in Notion's style.
+pub fn schema_problem(body: &Value) -> Option<Problem> {
+    let validator = patch_page_validator();
+    let error = validator.iter_errors(body).next()?;
+    let path = error.instance_path().to_string();
+    let mut segments = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.replace("~1", "/").replace("~0", "~"));
+    let top = segments.next();
+    let column = match top.as_deref() {
+        Some("properties") => segments.next(),
+        other => other.map(str::to_owned),
+    };
+    let location = if path.is_empty() {
+        "body".to_owned()
+    } else {
+        format!("body{}", path.replace('/', "."))
+    };
+    Some(Problem {
+        column,
+        reason: format!("{location} does not match Notion's schema: {error}"),
+    })
+}
+
+/// The compiled `patch-page` request schema (formats not asserted: its date fields say `date`
+/// but Notion takes date-times).
+pub fn patch_page_validator() -> &'static Validator {
+    static VALIDATOR: OnceLock<Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        let schema: Value =
+            serde_json::from_str(PATCH_PAGE_SCHEMA).expect("the bundled schema is JSON");
+        jsonschema::options()
+            .should_validate_formats(false)
+            .build(&schema)
+            .expect("the bundled schema compiles")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const PAGE: &str = "8d116ece-1738-47d9-bd9c-172411e20b8f";
+
+    fn native(line: Value, version: Version) -> Result<Value, Vec<Problem>> {
+        let Value::Object(map) = line else { panic!() };
+        native_body(map, version)
+            .map(|(_, body)| body.to_value())
+            .map_err(|(_, problems)| problems)
+    }
+
+    #[test]
+    fn a_valid_line_is_sent_as_given_with_archived_renamed() {
+        let line = json!({
+            "page_id": PAGE,
+            "properties": {"Status": {"status": {"name": "Done"}}, "Notes": {"rich_text": [{"text": {"content": "hi"}, "annotations": {"bold": true}}]}},
+            "icon": {"emoji": "✅"},
+            "archived": false
+        });
+        let body = native(line, Version::V2025_09_03).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "properties": {"Status": {"status": {"name": "Done"}}, "Notes": {"rich_text": [{"text": {"content": "hi"}, "annotations": {"bold": true}}]}},
+                "icon": {"emoji": "✅"},
+                "in_trash": false
+            })
+        );
+    }
+
+    #[test]
+    fn unknown_keys_read_only_types_and_bad_shapes_are_named() {
+        let problems = native(
+            json!({"page_id": PAGE, "colour": "red"}),
+            Version::V2025_09_03,
+        )
+        .unwrap_err();
+        assert_eq!(problems[0].column.as_deref(), Some("colour"));
+        assert!(problems[0].reason.contains("unknown key"), "{problems:?}");
+
+        let problems = native(
+            json!({"page_id": PAGE, "properties": {"Score": {"formula": {"number": 1}}}}),
+            Version::V2025_09_03,
+        )
+        .unwrap_err();
+        assert!(problems[0].reason.contains("read-only"), "{problems:?}");
+
+        let problems = native(
+            json!({"page_id": PAGE, "properties": {"Status": {"status": {"nam": "Done"}}}}),
+            Version::V2025_09_03,
+        )
+        .unwrap_err();
+        assert_eq!(problems[0].column.as_deref(), Some("Status"));
+        assert!(
+            problems[0].reason.contains("body.properties.Status"),
+            "{problems:?}"
+        );
+
+        let problems = native(json!({"page_id": "nope"}), Version::V2025_09_03).unwrap_err();
+        assert!(
+            problems[0].reason.contains("not a Notion page id"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn text_limits_count_utf16_units() {
+        let ok = "😀".repeat(1000);
+        let too_long = "😀".repeat(1001); // 1001 code points pass JSON Schema, 2002 units do not.
+        assert!(native(json!({"page_id": PAGE, "properties": {"Name": {"title": [{"text": {"content": ok}}]}}}), Version::V2025_09_03).is_ok());
+        let problems = native(json!({"page_id": PAGE, "properties": {"Name": {"title": [{"text": {"content": too_long}}]}}}), Version::V2025_09_03).unwrap_err();
+        assert!(
+            problems[0].reason.contains("2002 UTF-16 units"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn version_rules() {
+        for key in ["is_locked", "erase_content"] {
+            let problems =
+                native(json!({"page_id": PAGE, key: true}), Version::V2022_06_28).unwrap_err();
+            assert!(
+                problems[0].reason.contains("2025-09-03 or later"),
+                "{problems:?}"
+            );
+            assert!(native(json!({"page_id": PAGE, key: true}), Version::V2025_09_03).is_ok());
+        }
+        let problems = native(
+            json!({"page_id": PAGE, "template": {"type": "default"}}),
+            Version::V2022_06_28,
+        )
+        .unwrap_err();
+        assert_eq!(problems[0].column.as_deref(), Some("template"));
+        let problems = native(
+            json!({"page_id": PAGE, "in_trash": true, "archived": false}),
+            Version::V2026_03_11,
+        )
+        .unwrap_err();
+        assert!(problems[0].reason.contains("disagree"), "{problems:?}");
+    }
+}

@@ -1,0 +1,99 @@
+//! The one rule that spans rows: a `template` row must be the last row of its page (templates
+//! apply asynchronously, so a later write could land under the template's values). Template
+//! rows are held back until the end of the input, which keeps their page's order, and become
+//! invalid if a later row names the same page. Memory grows with the number of template rows
+//! only.
+
+use std::collections::HashMap;
+
+use crate::mapping::{Mapped, Problem};
+use crate::notion::NotionId;
+
+/// Holds template rows until no later row can name their page.
+#[derive(Debug, Default)]
+pub struct TemplateGate {
+    held: HashMap<NotionId, Mapped>,
+}
+
+impl TemplateGate {
+    /// Takes the next mapped row in input order; returns what may go on now, in order.
+    pub fn admit(&mut self, mapped: Mapped) -> Vec<Mapped> {
+        let mut out = Vec::new();
+        if let Some(page) = mapped.page_id() {
+            if let Some(Mapped::Update(held)) = self.held.remove(&page) {
+                out.push(Mapped::Invalid(crate::mapping::RowError {
+                    row: held.row,
+                    line: held.line,
+                    page_id: Some(page),
+                    problems: vec![Problem::at(
+                        "template",
+                        format!(
+                            "a template row must be the last row of its page, but row {} also changes page {page}; \
+                             move the template row after it",
+                            mapped.row()
+                        ),
+                    )],
+                }));
+            }
+        }
+        match mapped {
+            Mapped::Update(update) if update.body.template.is_some() => {
+                self.held.insert(update.page_id, Mapped::Update(update));
+            }
+            other => out.push(other),
+        }
+        out
+    }
+
+    /// At the end of the input: the template rows held back, in input order.
+    pub fn finish(&mut self) -> Vec<Mapped> {
+        let mut rows: Vec<Mapped> = self.held.drain().map(|(_, m)| m).collect();
+        rows.sort_by_key(Mapped::row);
+        rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::{Body, PageUpdate};
+    use serde_json::json;
+
+    fn update(row: u64, page: u128, template: bool) -> Mapped {
+        Mapped::Update(PageUpdate {
+            row,
+            line: row + 1,
+            page_id: NotionId::from_u128(page),
+            body: Body {
+                template: template.then(|| json!({"type": "default"})),
+                in_trash: Some(false),
+                ..Body::default()
+            },
+        })
+    }
+
+    #[test]
+    fn template_rows_wait_for_the_end_and_fail_if_their_page_comes_again() {
+        let mut gate = TemplateGate::default();
+        assert!(gate.admit(update(1, 1, true)).is_empty());
+        assert!(gate.admit(update(2, 2, true)).is_empty());
+        let out = gate.admit(update(3, 3, false));
+        assert_eq!(out.iter().map(Mapped::row).collect::<Vec<_>>(), [3]);
+        // Page 1 comes again: its template row (row 1) is invalid, row 4 goes on.
+        let out = gate.admit(update(4, 1, false));
+        assert_eq!(out.len(), 2);
+        let Mapped::Invalid(err) = &out[0] else {
+            panic!("{out:?}")
+        };
+        assert_eq!(err.row, 1);
+        assert!(
+            err.message().contains("row 4 also changes page"),
+            "{}",
+            err.message()
+        );
+        assert_eq!(out[1].row(), 4);
+        // At the end only page 2's template row is left.
+        let rest = gate.finish();
+        assert_eq!(rest.iter().map(Mapped::row).collect::<Vec<_>>(), [2]);
+    }
+}

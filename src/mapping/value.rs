@@ -1,0 +1,326 @@
+//! Typed property values, one variant per writable Notion type, and the one place that turns
+//! them into the JSON Notion expects in a PATCH body.
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use crate::notion::{NotionId, PropertyType};
+
+/// A value to write to one property. Clearing is the variant's empty form (`None` or an empty
+/// list; `false` for a checkbox), as SPEC §3's table says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PropertyValue {
+    /// Text already split into pieces of at most 2000 UTF-16 units.
+    Title(Vec<String>),
+    RichText(Vec<String>),
+    Number(Option<serde_json::Number>),
+    Select(Option<String>),
+    Status(Option<String>),
+    MultiSelect(Vec<String>),
+    Date(Option<DateValue>),
+    Checkbox(bool),
+    Url(Option<String>),
+    Email(Option<String>),
+    PhoneNumber(Option<String>),
+    People(Vec<NotionId>),
+    Relation(Vec<NotionId>),
+    Files(Vec<ExternalFile>),
+}
+
+/// A date or date range; `time_zone` is set only for date-times written without an offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DateValue {
+    pub start: String,
+    pub end: Option<String>,
+    pub time_zone: Option<String>,
+}
+
+/// A file hosted elsewhere, linked by URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalFile {
+    pub name: String,
+    pub url: String,
+}
+
+impl PropertyValue {
+    /// The cleared value of a writable type; `None` for read-only types.
+    pub fn cleared(ty: PropertyType) -> Option<PropertyValue> {
+        Some(match ty {
+            PropertyType::Title => PropertyValue::Title(vec![]),
+            PropertyType::RichText => PropertyValue::RichText(vec![]),
+            PropertyType::Number => PropertyValue::Number(None),
+            PropertyType::Select => PropertyValue::Select(None),
+            PropertyType::Status => PropertyValue::Status(None),
+            PropertyType::MultiSelect => PropertyValue::MultiSelect(vec![]),
+            PropertyType::Date => PropertyValue::Date(None),
+            PropertyType::Checkbox => PropertyValue::Checkbox(false),
+            PropertyType::Url => PropertyValue::Url(None),
+            PropertyType::Email => PropertyValue::Email(None),
+            PropertyType::PhoneNumber => PropertyValue::PhoneNumber(None),
+            PropertyType::People => PropertyValue::People(vec![]),
+            PropertyType::Relation => PropertyValue::Relation(vec![]),
+            PropertyType::Files => PropertyValue::Files(vec![]),
+            _ => return None,
+        })
+    }
+
+    /// The property type this value writes.
+    pub fn property_type(&self) -> PropertyType {
+        match self {
+            PropertyValue::Title(_) => PropertyType::Title,
+            PropertyValue::RichText(_) => PropertyType::RichText,
+            PropertyValue::Number(_) => PropertyType::Number,
+            PropertyValue::Select(_) => PropertyType::Select,
+            PropertyValue::Status(_) => PropertyType::Status,
+            PropertyValue::MultiSelect(_) => PropertyType::MultiSelect,
+            PropertyValue::Date(_) => PropertyType::Date,
+            PropertyValue::Checkbox(_) => PropertyType::Checkbox,
+            PropertyValue::Url(_) => PropertyType::Url,
+            PropertyValue::Email(_) => PropertyType::Email,
+            PropertyValue::PhoneNumber(_) => PropertyType::PhoneNumber,
+            PropertyValue::People(_) => PropertyType::People,
+            PropertyValue::Relation(_) => PropertyType::Relation,
+            PropertyValue::Files(_) => PropertyType::Files,
+        }
+    }
+}
+
+/// `{"<type>": <value>}`: the value object Notion takes under `properties.<name>`.
+impl Serialize for PropertyValue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        let key = self.property_type().as_str();
+        match self {
+            PropertyValue::Title(pieces) | PropertyValue::RichText(pieces) => {
+                map.serialize_entry(key, &RichTextItems(pieces))?
+            }
+            PropertyValue::Number(n) => map.serialize_entry(key, n)?,
+            PropertyValue::Select(name) | PropertyValue::Status(name) => {
+                map.serialize_entry(key, &name.as_deref().map(Named))?
+            }
+            PropertyValue::MultiSelect(names) => map.serialize_entry(key, &NamedList(names))?,
+            PropertyValue::Date(date) => map.serialize_entry(key, date)?,
+            PropertyValue::Checkbox(b) => map.serialize_entry(key, b)?,
+            PropertyValue::Url(s) | PropertyValue::Email(s) | PropertyValue::PhoneNumber(s) => {
+                map.serialize_entry(key, s)?
+            }
+            PropertyValue::People(ids) | PropertyValue::Relation(ids) => {
+                map.serialize_entry(key, &IdList(ids))?
+            }
+            PropertyValue::Files(files) => map.serialize_entry(key, files)?,
+        }
+        map.end()
+    }
+}
+
+/// `[{"name": ...}, ...]`
+struct NamedList<'a>(&'a [String]);
+
+impl Serialize for NamedList<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|n| Named(n)))
+    }
+}
+
+/// `[{"id": ...}, ...]`
+struct IdList<'a>(&'a [NotionId]);
+
+impl Serialize for IdList<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|id| IdRef(*id)))
+    }
+}
+
+/// `[{"type":"text","text":{"content":"..."}}, ...]`
+struct RichTextItems<'a>(&'a [String]);
+
+impl Serialize for RichTextItems<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|piece| TextItem(piece)))
+    }
+}
+
+struct TextItem<'a>(&'a str);
+
+impl Serialize for TextItem<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("type", "text")?;
+        map.serialize_entry("text", &Content(self.0))?;
+        map.end()
+    }
+}
+
+struct Content<'a>(&'a str);
+
+impl Serialize for Content<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry("content", self.0)?;
+        map.end()
+    }
+}
+
+/// `{"name": "..."}`
+struct Named<'a>(&'a str);
+
+impl Serialize for Named<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry("name", self.0)?;
+        map.end()
+    }
+}
+
+/// `{"id": "<dashed id>"}`
+struct IdRef(NotionId);
+
+impl Serialize for IdRef {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry("id", &self.0)?;
+        map.end()
+    }
+}
+
+impl Serialize for DateValue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("start", &self.start)?;
+        map.serialize_entry("end", &self.end)?;
+        if let Some(tz) = &self.time_zone {
+            map.serialize_entry("time_zone", tz)?;
+        }
+        map.end()
+    }
+}
+
+impl Serialize for ExternalFile {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry("name", &self.name)?;
+        map.serialize_entry("type", "external")?;
+        map.serialize_entry("external", &Url(&self.url))?;
+        map.end()
+    }
+}
+
+/// `{"url": "..."}`
+struct Url<'a>(&'a str);
+
+impl Serialize for Url<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry("url", self.0)?;
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn id(n: u128) -> NotionId {
+        NotionId::from_u128(n)
+    }
+
+    #[test]
+    fn every_type_serialises_set_and_clear() {
+        let cases = [
+            (
+                PropertyValue::Title(vec!["a".into(), "b".into()]),
+                json!({"title": [{"type":"text","text":{"content":"a"}},{"type":"text","text":{"content":"b"}}]}),
+            ),
+            (
+                PropertyValue::RichText(vec!["x".into()]),
+                json!({"rich_text": [{"type":"text","text":{"content":"x"}}]}),
+            ),
+            (
+                PropertyValue::Number(Some(42.into())),
+                json!({"number": 42}),
+            ),
+            (
+                PropertyValue::Select(Some("High".into())),
+                json!({"select": {"name": "High"}}),
+            ),
+            (
+                PropertyValue::Status(Some("Done".into())),
+                json!({"status": {"name": "Done"}}),
+            ),
+            (
+                PropertyValue::MultiSelect(vec!["a".into(), "b".into()]),
+                json!({"multi_select": [{"name":"a"},{"name":"b"}]}),
+            ),
+            (
+                PropertyValue::Date(Some(DateValue {
+                    start: "2024-05-01".into(),
+                    end: Some("2024-05-03".into()),
+                    time_zone: None,
+                })),
+                json!({"date": {"start": "2024-05-01", "end": "2024-05-03"}}),
+            ),
+            (
+                PropertyValue::Date(Some(DateValue {
+                    start: "2024-05-01T09:00".into(),
+                    end: None,
+                    time_zone: Some("Europe/Paris".into()),
+                })),
+                json!({"date": {"start": "2024-05-01T09:00", "end": null, "time_zone": "Europe/Paris"}}),
+            ),
+            (PropertyValue::Checkbox(true), json!({"checkbox": true})),
+            (
+                PropertyValue::Url(Some("https://x.y".into())),
+                json!({"url": "https://x.y"}),
+            ),
+            (
+                PropertyValue::Email(Some("a@b.c".into())),
+                json!({"email": "a@b.c"}),
+            ),
+            (
+                PropertyValue::PhoneNumber(Some("+1 555".into())),
+                json!({"phone_number": "+1 555"}),
+            ),
+            (
+                PropertyValue::People(vec![id(1)]),
+                json!({"people": [{"id": "00000000-0000-0000-0000-000000000001"}]}),
+            ),
+            (
+                PropertyValue::Relation(vec![id(2)]),
+                json!({"relation": [{"id": "00000000-0000-0000-0000-000000000002"}]}),
+            ),
+            (
+                PropertyValue::Files(vec![ExternalFile {
+                    name: "a.pdf".into(),
+                    url: "https://x.y/a.pdf".into(),
+                }]),
+                json!({"files": [{"name": "a.pdf", "type": "external", "external": {"url": "https://x.y/a.pdf"}}]}),
+            ),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(serde_json::to_value(&value).unwrap(), expected);
+            let cleared = PropertyValue::cleared(value.property_type()).unwrap();
+            assert_eq!(cleared.property_type(), value.property_type());
+        }
+        let clears = [
+            (PropertyType::Title, json!({"title": []})),
+            (PropertyType::RichText, json!({"rich_text": []})),
+            (PropertyType::Number, json!({"number": null})),
+            (PropertyType::Select, json!({"select": null})),
+            (PropertyType::Status, json!({"status": null})),
+            (PropertyType::MultiSelect, json!({"multi_select": []})),
+            (PropertyType::Date, json!({"date": null})),
+            (PropertyType::Checkbox, json!({"checkbox": false})),
+            (PropertyType::Url, json!({"url": null})),
+            (PropertyType::Email, json!({"email": null})),
+            (PropertyType::PhoneNumber, json!({"phone_number": null})),
+            (PropertyType::People, json!({"people": []})),
+            (PropertyType::Relation, json!({"relation": []})),
+            (PropertyType::Files, json!({"files": []})),
+        ];
+        for (ty, expected) in clears {
+            let value = PropertyValue::cleared(ty).unwrap();
+            assert_eq!(serde_json::to_value(&value).unwrap(), expected, "{ty}");
+        }
+        assert_eq!(PropertyValue::cleared(PropertyType::Formula), None);
+    }
+}

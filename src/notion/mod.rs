@@ -1,0 +1,14 @@
+//! What the tool knows of the Notion API: ids, API versions, property types, and the official
+//! `patch-page` request schema (`patch-page.schema.json`, extracted from Notion's OpenAPI
+//! description by `scripts/extract-patch-schema.py`).
+
+mod page_id;
+mod property_type;
+mod version;
+
+pub use page_id::{IdError, NotionId};
+pub use property_type::PropertyType;
+pub use version::Version;
+
+/// The `patch-page` request-body schema from Notion's OpenAPI description, self-contained.
+pub const PATCH_PAGE_SCHEMA: &str = include_str!("patch-page.schema.json");
