@@ -133,7 +133,7 @@ pub fn resolve_header(
             )));
         }
     }
-    if !headers.iter().any(|h| *h == options.id_column) {
+    if !headers.contains(&options.id_column) {
         let hint = spelling::closest(&options.id_column, headers.iter().map(String::as_str))
             .map(|n| {
                 format!(

@@ -134,6 +134,8 @@ pub struct PageUpdate {
 }
 
 /// The one result of mapping one input row.
+// Most rows are updates: boxing the large variant would cost an allocation per row.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mapped {
     Update(PageUpdate),

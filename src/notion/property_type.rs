@@ -120,7 +120,7 @@ impl FromStr for PropertyType {
             return Ok(*t);
         }
         let known: Vec<&str> = NAMES.iter().map(|(n, _)| *n).collect();
-        Err(match spelling::closest(&name, known.iter().copied()) {
+        Err(match spelling::closest(name, known.iter().copied()) {
             Some(near) => format!("unknown property type {text:?} (did you mean {near:?}?)"),
             None => format!(
                 "unknown property type {text:?}: expected one of {}",
