@@ -19,3 +19,4 @@ pub mod notion;
 pub mod plan;
 pub mod report;
 pub mod spelling;
+pub mod dispatch;

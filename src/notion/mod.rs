@@ -2,6 +2,7 @@
 //! `patch-page` request schema (`patch-page.schema.json`, extracted from Notion's OpenAPI
 //! description by `scripts/extract-patch-schema.py`).
 
+pub mod client;
 mod page_id;
 mod property_type;
 mod version;

@@ -1,0 +1,307 @@
+//! The one rate limiter all workers share. Every attempt takes a permit from a GCRA limiter
+//! (governor) running on tokio's clock, so tests can drive it with paused time. A 429 or 529
+//! pauses every worker until its Retry-After has passed and lowers the rate, once per pause;
+//! the rate climbs back toward `--rate` while requests succeed.
+
+use std::num::NonZeroU32;
+use std::ops::Add;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use governor::clock::{Clock, Reference};
+use governor::nanos::Nanos;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::middleware::NoOpMiddleware;
+use governor::{Quota, RateLimiter};
+use tokio::time::Instant;
+
+/// The lowest rate the limiter falls to, in requests per second.
+const MIN_RATE: f64 = 0.1;
+/// A pause without a Retry-After header: 1 s, doubling while 429s go on, at most 60 s.
+const FIRST_PAUSE: Duration = Duration::from_secs(1);
+const MAX_PAUSE: Duration = Duration::from_secs(60);
+
+/// tokio's clock, for governor.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioClock;
+
+/// A tokio instant, as governor needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TokioInstant(Instant);
+
+impl Add<Nanos> for TokioInstant {
+    type Output = TokioInstant;
+
+    fn add(self, other: Nanos) -> TokioInstant {
+        TokioInstant(self.0 + Duration::from(other))
+    }
+}
+
+impl Reference for TokioInstant {
+    fn duration_since(&self, earlier: TokioInstant) -> Nanos {
+        self.0.saturating_duration_since(earlier.0).into()
+    }
+
+    fn saturating_sub(&self, duration: Nanos) -> TokioInstant {
+        TokioInstant(self.0.checked_sub(duration.into()).unwrap_or(self.0))
+    }
+}
+
+impl Clock for TokioClock {
+    type Instant = TokioInstant;
+
+    fn now(&self) -> TokioInstant {
+        TokioInstant(Instant::now())
+    }
+}
+
+type Gcra = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<TokioInstant>>;
+
+/// Why the limiter is holding every worker back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pause {
+    pub until: Instant,
+    pub reason: String,
+}
+
+/// The shared limiter.
+pub struct Limiter {
+    max_rate: f64,
+    burst: NonZeroU32,
+    state: Mutex<State>,
+}
+
+struct State {
+    gcra: Arc<Gcra>,
+    rate: f64,
+    /// The rate at which the server last said "too many".
+    ceiling: f64,
+    pause: Option<Pause>,
+    /// When the current (or last) pause began: a 429 to a request sent before it belongs to
+    /// that pause and does not lower the rate again.
+    pause_started: Option<Instant>,
+    /// The next pause length when the server gives no Retry-After.
+    next_default_pause: Duration,
+    last_raise: Instant,
+    pauses: u64,
+}
+
+impl Limiter {
+    /// A limiter allowing `rate` requests per second with bursts of `burst`.
+    pub fn new(rate: f64, burst: u32) -> Limiter {
+        let burst = NonZeroU32::new(burst.max(1)).expect("at least 1");
+        let now = Instant::now();
+        Limiter {
+            max_rate: rate,
+            burst,
+            state: Mutex::new(State {
+                gcra: Arc::new(gcra(rate, burst)),
+                rate,
+                ceiling: rate,
+                pause: None,
+                pause_started: None,
+                next_default_pause: FIRST_PAUSE,
+                last_raise: now,
+                pauses: 0,
+            }),
+        }
+    }
+
+    /// Waits for a permit: first for any pause to end, then for the rate.
+    pub async fn acquire(&self) {
+        loop {
+            let (pause_until, gcra) = {
+                let mut state = self.state.lock().expect("limiter lock");
+                let now = Instant::now();
+                if state.pause.as_ref().is_some_and(|p| p.until <= now) {
+                    state.pause = None;
+                }
+                (state.pause.as_ref().map(|p| p.until), state.gcra.clone())
+            };
+            if let Some(until) = pause_until {
+                tokio::time::sleep_until(until).await;
+                continue;
+            }
+            match gcra.check() {
+                Ok(()) => return,
+                Err(not_until) => {
+                    let wait = not_until.wait_time_from(TokioClock.now());
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// The server said "too many" (429) or "overloaded" (529) to a request sent at `sent_at`.
+    /// Pauses every worker until `retry_after` has passed (1 s doubling up to 60 s when the
+    /// server gave none) and lowers the rate, once per pause.
+    pub fn pause(&self, retry_after: Option<Duration>, sent_at: Instant, reason: &str) {
+        let mut state = self.state.lock().expect("limiter lock");
+        let now = Instant::now();
+        let wait = match retry_after {
+            Some(d) => d.min(Duration::from_secs(3600)),
+            None => {
+                let d = state.next_default_pause;
+                state.next_default_pause = (d * 2).min(MAX_PAUSE);
+                d
+            }
+        };
+        let until = now + wait;
+        let same_pause = state.pause_started.is_some_and(|started| sent_at < started);
+        if !same_pause {
+            state.pauses += 1;
+            state.pause_started = Some(now);
+            state.ceiling = state.rate;
+            let lowered = (state.rate * 0.7).max(MIN_RATE);
+            self.set_rate(&mut state, lowered);
+        }
+        match &mut state.pause {
+            Some(p) if p.until >= until => {}
+            _ => {
+                state.pause = Some(Pause {
+                    until,
+                    reason: reason.to_owned(),
+                })
+            }
+        }
+        state.last_raise = until;
+    }
+
+    /// A request succeeded: the default pause resets, and at most once a second the rate
+    /// climbs: quickly back to 90 % of the last ceiling, then slowly past it, up to `--rate`.
+    pub fn succeeded(&self) {
+        let mut state = self.state.lock().expect("limiter lock");
+        state.next_default_pause = FIRST_PAUSE;
+        let now = Instant::now();
+        if state.rate >= self.max_rate || now.saturating_duration_since(state.last_raise) < Duration::from_secs(1) {
+            return;
+        }
+        state.last_raise = now;
+        let step = if state.rate < 0.9 * state.ceiling { 0.1 } else { 0.01 };
+        let raised = (state.rate + step * state.ceiling.max(1.0)).min(self.max_rate);
+        state.ceiling = state.ceiling.max(raised);
+        self.set_rate(&mut state, raised);
+    }
+
+    fn set_rate(&self, state: &mut State, rate: f64) {
+        state.rate = rate;
+        let gcra = gcra(rate, self.burst);
+        // Start the new limiter empty, so a change of rate never allows a fresh burst.
+        let _ = gcra.check_n(self.burst);
+        state.gcra = Arc::new(gcra);
+    }
+
+    /// The rate now, in requests per second.
+    pub fn rate(&self) -> f64 {
+        self.state.lock().expect("limiter lock").rate
+    }
+
+    /// The pause in force, if any.
+    pub fn pause_in_force(&self) -> Option<Pause> {
+        let state = self.state.lock().expect("limiter lock");
+        state.pause.clone().filter(|p| p.until > Instant::now())
+    }
+
+    /// How many pauses there have been.
+    pub fn pauses(&self) -> u64 {
+        self.state.lock().expect("limiter lock").pauses
+    }
+}
+
+fn gcra(rate: f64, burst: NonZeroU32) -> Gcra {
+    let period = Duration::from_secs_f64(1.0 / rate.max(MIN_RATE));
+    let quota = Quota::with_period(period)
+        .expect("a positive period")
+        .allow_burst(burst);
+    RateLimiter::direct_with_clock(quota, TokioClock)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Permits granted in `window` from now, acquiring as fast as allowed.
+    async fn permits_in(limiter: &Limiter, window: Duration) -> u32 {
+        let end = Instant::now() + window;
+        let mut n = 0;
+        loop {
+            limiter.acquire().await;
+            if Instant::now() >= end {
+                return n;
+            }
+            n += 1;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn grants_the_burst_then_the_rate() {
+        let limiter = Limiter::new(10.0, 3);
+        let start = Instant::now();
+        for _ in 0..3 {
+            limiter.acquire().await;
+        }
+        assert_eq!(Instant::now(), start, "the burst is immediate");
+        limiter.acquire().await;
+        assert_eq!(Instant::now() - start, Duration::from_millis(100));
+        // Over 10 s: 100 more permits at 10/s.
+        let n = permits_in(&limiter, Duration::from_secs(10)).await;
+        assert!((99..=101).contains(&n), "{n}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_holds_everyone_until_retry_after_and_lowers_the_rate_once() {
+        let limiter = Limiter::new(10.0, 1);
+        limiter.acquire().await;
+        let sent = Instant::now();
+        limiter.pause(Some(Duration::from_secs(2)), sent, "429 rate_limited");
+        // A second 429 for a request sent before the pause: same pause, no second cut.
+        limiter.pause(Some(Duration::from_secs(2)), sent, "429 rate_limited");
+        assert_eq!(limiter.pauses(), 1);
+        assert!((limiter.rate() - 7.0).abs() < 1e-9, "{}", limiter.rate());
+        let pause = limiter.pause_in_force().unwrap();
+        assert_eq!(pause.reason, "429 rate_limited");
+        limiter.acquire().await;
+        assert!(Instant::now() >= sent + Duration::from_secs(2));
+        // A 429 for a request sent after the pause began is a new pause.
+        limiter.pause(Some(Duration::from_secs(1)), Instant::now(), "529 service_overload");
+        assert_eq!(limiter.pauses(), 2);
+        assert!((limiter.rate() - 4.9).abs() < 1e-9, "{}", limiter.rate());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn missing_retry_after_doubles_from_one_second_and_resets_on_success() {
+        let limiter = Limiter::new(10.0, 1);
+        let mut waits = Vec::new();
+        for _ in 0..8 {
+            let start = Instant::now();
+            limiter.pause(None, start, "429");
+            waits.push(limiter.pause_in_force().unwrap().until - start);
+            tokio::time::advance(waits.last().copied().unwrap()).await;
+        }
+        let secs: Vec<u64> = waits.iter().map(Duration::as_secs).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 32, 60, 60]);
+        limiter.succeeded();
+        let start = Instant::now();
+        limiter.pause(None, start, "429");
+        assert_eq!(limiter.pause_in_force().unwrap().until - start, Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_rate_climbs_back_while_requests_succeed_but_never_past_the_ceiling() {
+        let limiter = Limiter::new(20.0, 1);
+        limiter.pause(Some(Duration::from_secs(1)), Instant::now(), "429");
+        assert!((limiter.rate() - 14.0).abs() < 1e-9);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let mut rates = vec![];
+        for _ in 0..30 {
+            tokio::time::advance(Duration::from_secs(1)).await;
+            limiter.succeeded();
+            rates.push(limiter.rate());
+        }
+        assert!(rates.windows(2).all(|w| w[1] >= w[0]), "{rates:?}");
+        assert_eq!(*rates.last().unwrap(), 20.0);
+        // Fast up to 90 % of the ceiling (20): 14 -> 16 -> 18, then 1 % steps.
+        assert!((rates[0] - 16.0).abs() < 1e-9 && (rates[1] - 18.0).abs() < 1e-9, "{rates:?}");
+        assert!((rates[2] - 18.2).abs() < 1e-9, "{rates:?}");
+    }
+}

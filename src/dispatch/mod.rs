@@ -1,0 +1,380 @@
+//! The dispatcher: rows for different pages run concurrently up to `--concurrency`, rows for
+//! the same page run one after another in input order, the first request of a run goes alone,
+//! and every row ends in exactly one [`RowResult`] sent to the reporter. Workers never print.
+
+pub mod limiter;
+pub mod retry;
+mod worker;
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use crate::job::SourceRow;
+use crate::mapping::{Mapped, PageUpdate};
+use crate::notion::client::Client;
+use crate::notion::NotionId;
+use crate::report::Outcome;
+use limiter::Limiter;
+
+/// How the dispatcher behaves.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub concurrency: usize,
+    pub max_attempts: u32,
+    pub max_errors: Option<u64>,
+    /// The first backoff ceiling; it doubles per retry up to `backoff_max`.
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+}
+
+/// Why a run stops taking new rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// The server refused the token (401).
+    TokenRefused,
+    /// `--max-errors` rows ended failed or unknown.
+    MaxErrors(u64),
+    /// The first rows sent all failed with one non-retryable answer.
+    SameFailure,
+    /// SIGINT or SIGTERM.
+    Interrupted,
+    /// `--max-runtime` reached.
+    Deadline,
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopReason::TokenRefused => f.write_str("the server refused the token (401 unauthorized)"),
+            StopReason::MaxErrors(n) => write!(f, "--max-errors {n} reached"),
+            StopReason::SameFailure => write!(f, "the first {FIRST_ROWS} rows sent all failed the same way"),
+            StopReason::Interrupted => f.write_str("interrupted by a signal"),
+            StopReason::Deadline => f.write_str("--max-runtime reached"),
+        }
+    }
+}
+
+/// The stop flag every part of the run watches. The first reason set wins.
+#[derive(Debug, Clone)]
+pub struct Stop {
+    tx: Arc<watch::Sender<Option<StopReason>>>,
+}
+
+impl Default for Stop {
+    fn default() -> Stop {
+        Stop {
+            tx: Arc::new(watch::channel(None).0),
+        }
+    }
+}
+
+impl Stop {
+    pub fn set(&self, reason: StopReason) {
+        self.tx.send_if_modified(|r| {
+            if r.is_none() {
+                *r = Some(reason);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    pub fn reason(&self) -> Option<StopReason> {
+        *self.tx.borrow()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<Option<StopReason>> {
+        self.tx.subscribe()
+    }
+}
+
+/// Counters the progress display and the summary read.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub requests: AtomicU64,
+    pub rate_limited: AtomicU64,
+    pub retries: AtomicU64,
+    pub in_flight: AtomicU64,
+}
+
+/// What every worker shares.
+pub struct Shared {
+    pub client: Client,
+    pub limiter: Arc<Limiter>,
+    pub settings: Settings,
+    pub stats: Arc<Stats>,
+    pub stop: Stop,
+}
+
+/// A row to send, with its raw record (for `--failed-out`) and its body ready to go.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub update: PageUpdate,
+    pub source: SourceRow,
+    pub body_bytes: Vec<u8>,
+    pub body_hash: String,
+}
+
+/// What the reader hands the dispatcher: a mapped row and its raw record.
+#[derive(Debug)]
+pub struct Item {
+    pub mapped: Mapped,
+    pub source: SourceRow,
+}
+
+/// How one row ended.
+#[derive(Debug, Clone)]
+pub struct RowResult {
+    pub row: u64,
+    pub page_id: Option<NotionId>,
+    pub outcome: Outcome,
+    pub http_status: Option<u16>,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub attempts: u32,
+    pub duration: Duration,
+    pub request_id: Option<String>,
+    pub body_hash: Option<String>,
+    pub source: Option<SourceRow>,
+    /// Whether a request was sent for it.
+    pub sent: bool,
+}
+
+/// The number of first rows whose identical refusal ends the run.
+pub const FIRST_ROWS: usize = 20;
+
+/// Runs every item to its end. Returns when the input is exhausted and nothing is in flight,
+/// or when a stop was asked for and the rows in flight have ended.
+pub async fn dispatch(shared: Arc<Shared>, mut items: mpsc::Receiver<Item>, results: mpsc::Sender<RowResult>) {
+    let concurrency = shared.settings.concurrency.max(1);
+    let mut tasks: JoinSet<(NotionId, Option<RowResult>)> = JoinSet::new();
+    // Pages with a row in flight, and the rows queued behind it.
+    let mut lanes: HashMap<NotionId, VecDeque<Job>> = HashMap::new();
+    let mut queued = 0usize;
+    let mut input_done = false;
+    let mut first_ended = false;
+    let mut sent_any = false;
+    let mut guard = Accounting::new(shared.settings.max_errors);
+    let mut stop_rx = shared.stop.subscribe();
+    let spawn = |tasks: &mut JoinSet<(NotionId, Option<RowResult>)>, job: Job| {
+        let shared = shared.clone();
+        tasks.spawn(async move { (job.update.page_id, worker::run(shared, job).await) });
+    };
+    loop {
+        let stopping = shared.stop.reason().is_some();
+        if (input_done || stopping) && tasks.is_empty() {
+            break;
+        }
+        let can_take = !stopping
+            && !input_done
+            && tasks.len() + queued < concurrency
+            && (first_ended || !sent_any);
+        tokio::select! {
+            biased;
+            Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                let (page, result) = joined.expect("a worker never panics");
+                first_ended = true;
+                if let Some(result) = result {
+                    if let Some(reason) = guard.account(&result) {
+                        shared.stop.set(reason);
+                    }
+                    if results.send(result).await.is_err() {
+                        return;
+                    }
+                }
+                match lanes.get_mut(&page).and_then(VecDeque::pop_front) {
+                    Some(next) if shared.stop.reason().is_none() => {
+                        queued -= 1;
+                        spawn(&mut tasks, next);
+                    }
+                    _ => {
+                        if let Some(rest) = lanes.remove(&page) {
+                            queued -= rest.len();
+                        }
+                    }
+                }
+            }
+            _ = stop_rx.changed() => {}
+            item = items.recv(), if can_take => {
+                let Some(item) = item else {
+                    input_done = true;
+                    continue;
+                };
+                match item.mapped {
+                    Mapped::Update(update) => {
+                        let body_bytes = serde_json::to_vec(&update.body).expect("a body serialises");
+                        let job = Job {
+                            body_hash: update.body.hash(),
+                            update,
+                            source: item.source,
+                            body_bytes,
+                        };
+                        match lanes.get_mut(&job.update.page_id) {
+                            Some(lane) => {
+                                lane.push_back(job);
+                                queued += 1;
+                            }
+                            None => {
+                                lanes.insert(job.update.page_id, VecDeque::new());
+                                sent_any = true;
+                                spawn(&mut tasks, job);
+                            }
+                        }
+                    }
+                    other => {
+                        if results.send(unsent(other, item.source)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The result of a row that needs no request (invalid or skipped).
+pub fn unsent(mapped: Mapped, source: SourceRow) -> RowResult {
+    let (outcome, message) = match &mapped {
+        Mapped::Invalid(e) => (Outcome::Invalid, Some(e.message())),
+        Mapped::Skipped { .. } => (Outcome::Skipped, Some("nothing to change: every cell of the row is empty".to_owned())),
+        Mapped::Update(_) => unreachable!("updates are sent"),
+    };
+    RowResult {
+        row: mapped.row(),
+        page_id: mapped.page_id(),
+        outcome,
+        http_status: None,
+        code: None,
+        message,
+        attempts: 0,
+        duration: Duration::ZERO,
+        request_id: None,
+        body_hash: None,
+        source: Some(source),
+        sent: false,
+    }
+}
+
+/// `--max-errors` and the first-rows rule.
+struct Accounting {
+    max_errors: Option<u64>,
+    errors: u64,
+    first: Vec<(Outcome, Option<u16>, Option<String>)>,
+}
+
+impl Accounting {
+    fn new(max_errors: Option<u64>) -> Accounting {
+        Accounting {
+            max_errors,
+            errors: 0,
+            first: Vec::with_capacity(FIRST_ROWS),
+        }
+    }
+
+    fn account(&mut self, result: &RowResult) -> Option<StopReason> {
+        if matches!(result.outcome, Outcome::Failed | Outcome::Unknown) {
+            self.errors += 1;
+        }
+        if self.first.len() < FIRST_ROWS {
+            self.first.push((result.outcome, result.http_status, result.code.clone()));
+            if self.first.len() == FIRST_ROWS && same_refusal(&self.first) {
+                return Some(StopReason::SameFailure);
+            }
+        }
+        match self.max_errors {
+            Some(max) if self.errors >= max => Some(StopReason::MaxErrors(max)),
+            _ => None,
+        }
+    }
+}
+
+/// All failed with one client-error status and code (a missing share or capability).
+fn same_refusal(first: &[(Outcome, Option<u16>, Option<String>)]) -> bool {
+    let Some((_, status, code)) = first.first() else { return false };
+    status.is_some_and(|s| (400..500).contains(&s) && s != 409 && s != 429)
+        && first.iter().all(|(o, s, c)| *o == Outcome::Failed && s == status && c == code)
+}
+
+/// The first-rows rule's message, for the summary.
+pub fn same_refusal_hint(status: u16, code: Option<&str>) -> &'static str {
+    match (status, code) {
+        (404, _) => "Notion answers 404 for pages that are not shared with the integration: share the database (••• > Connections) and run again",
+        (403, _) => "the integration lacks a capability (it needs \"Update content\"): change it in the integration's settings",
+        (400, Some("validation_error")) => "every body was refused: check the property names and types against the database (notion-bulk plan shows the bodies)",
+        _ => "every row was refused the same way: fix the cause before sending the rest",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(outcome: Outcome, status: Option<u16>, code: Option<&str>) -> RowResult {
+        RowResult {
+            row: 1,
+            page_id: Some(NotionId::from_u128(1)),
+            outcome,
+            http_status: status,
+            code: code.map(str::to_owned),
+            message: None,
+            attempts: 1,
+            duration: Duration::ZERO,
+            request_id: None,
+            body_hash: None,
+            source: None,
+            sent: true,
+        }
+    }
+
+    #[test]
+    fn twenty_identical_refusals_stop_the_run() {
+        let mut a = Accounting::new(None);
+        for _ in 0..FIRST_ROWS - 1 {
+            assert_eq!(a.account(&result(Outcome::Failed, Some(404), Some("object_not_found"))), None);
+        }
+        assert_eq!(
+            a.account(&result(Outcome::Failed, Some(404), Some("object_not_found"))),
+            Some(StopReason::SameFailure)
+        );
+    }
+
+    #[test]
+    fn one_success_or_a_different_refusal_among_the_first_rows_does_not() {
+        for odd in [result(Outcome::Ok, Some(200), None), result(Outcome::Failed, Some(400), Some("validation_error"))] {
+            let mut a = Accounting::new(None);
+            a.account(&odd);
+            for _ in 0..FIRST_ROWS * 2 {
+                assert_eq!(a.account(&result(Outcome::Failed, Some(404), Some("object_not_found"))), None);
+            }
+        }
+        // Retryable failures (ran out of attempts) are not a refusal.
+        let mut a = Accounting::new(None);
+        for _ in 0..FIRST_ROWS {
+            assert_eq!(a.account(&result(Outcome::Failed, Some(409), Some("conflict_error"))), None);
+        }
+    }
+
+    #[test]
+    fn max_errors_counts_failed_and_unknown() {
+        let mut a = Accounting::new(Some(3));
+        assert_eq!(a.account(&result(Outcome::Ok, Some(200), None)), None);
+        assert_eq!(a.account(&result(Outcome::Failed, Some(400), None)), None);
+        assert_eq!(a.account(&result(Outcome::Unknown, None, None)), None);
+        assert_eq!(a.account(&result(Outcome::Unknown, Some(504), None)), Some(StopReason::MaxErrors(3)));
+    }
+
+    #[test]
+    fn the_first_reason_to_stop_wins() {
+        let stop = Stop::default();
+        stop.set(StopReason::Interrupted);
+        stop.set(StopReason::Deadline);
+        assert_eq!(stop.reason(), Some(StopReason::Interrupted));
+    }
+}

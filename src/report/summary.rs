@@ -1,0 +1,114 @@
+//! The end-of-run summary: counts by outcome and by code, requests, 429s, retries, wall time
+//! and effective rate; on stderr for people and as JSON for scripts (`--summary-json`).
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::report::Outcome;
+
+/// Rows by outcome.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub ok: u64,
+    pub failed: u64,
+    pub unknown: u64,
+    pub invalid: u64,
+    pub skipped: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, outcome: Outcome) {
+        *match outcome {
+            Outcome::Ok => &mut self.ok,
+            Outcome::Failed => &mut self.failed,
+            Outcome::Unknown => &mut self.unknown,
+            Outcome::Invalid => &mut self.invalid,
+            Outcome::Skipped => &mut self.skipped,
+        } += 1;
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.ok + self.failed + self.unknown + self.invalid + self.skipped
+    }
+
+    /// Rows that did not end ok or skipped.
+    pub fn not_ok(&self) -> u64 {
+        self.failed + self.unknown + self.invalid
+    }
+}
+
+/// The summary of one run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Rows that ended in this run, by outcome.
+    pub rows: Counts,
+    /// Rows that did not end ok, by HTTP status and Notion code (`400 validation_error`,
+    /// `timeout`, ...).
+    pub by_code: BTreeMap<String, u64>,
+    pub requests: u64,
+    pub rate_limited: u64,
+    pub retries: u64,
+    pub wall_time_s: f64,
+    /// Requests per second over the whole run.
+    pub effective_rate: f64,
+    /// Why the run stopped early, if it did.
+    pub stopped: Option<String>,
+    pub exit_code: u8,
+    pub report: String,
+    pub failed_out: Option<String>,
+    /// Rows left from an earlier run that `--resume` skipped because they were already ok.
+    pub resumed_ok: u64,
+}
+
+impl Summary {
+    /// The human form, for stderr.
+    pub fn write_text(&self, err: &mut dyn Write) -> io::Result<()> {
+        let r = &self.rows;
+        writeln!(
+            err,
+            "summary: {} rows: {} ok, {} failed, {} unknown, {} invalid, {} skipped{}",
+            r.rows(), r.ok, r.failed, r.unknown, r.invalid, r.skipped,
+            if self.resumed_ok > 0 { format!(" ({} already ok from an earlier run, not sent again)", self.resumed_ok) } else { String::new() }
+        )?;
+        writeln!(
+            err,
+            "summary: {} requests in {:.1}s ({:.2}/s), {} retries, {} rate-limited (429/529)",
+            self.requests, self.wall_time_s, self.effective_rate, self.retries, self.rate_limited
+        )?;
+        if !self.by_code.is_empty() {
+            let codes: Vec<String> = self.by_code.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            writeln!(err, "summary: not ok by code: {}", codes.join(", "))?;
+        }
+        writeln!(err, "summary: report: {}", self.report)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_text() {
+        let mut s = Summary {
+            requests: 10,
+            wall_time_s: 4.0,
+            effective_rate: 2.5,
+            report: "r.jsonl".into(),
+            ..Summary::default()
+        };
+        for o in [Outcome::Ok, Outcome::Ok, Outcome::Failed, Outcome::Invalid, Outcome::Skipped, Outcome::Unknown] {
+            s.rows.add(o);
+        }
+        s.by_code.insert("400 validation_error".into(), 1);
+        assert_eq!((s.rows.rows(), s.rows.not_ok()), (6, 3));
+        let mut out = Vec::new();
+        s.write_text(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("6 rows: 2 ok, 1 failed, 1 unknown, 1 invalid, 1 skipped"), "{text}");
+        assert!(text.contains("10 requests in 4.0s (2.50/s)"), "{text}");
+        assert!(text.contains("400 validation_error: 1"), "{text}");
+    }
+}
