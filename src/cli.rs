@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{ConfigError, InputConfig, InputFlags, PlanConfig};
+use std::time::Duration;
+
+use crate::config::{parse_duration, ApplyConfig, ConfigError, InputConfig, InputFlags, PlanConfig, TokenSource};
+use crate::report::progress::ProgressMode;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -32,6 +35,9 @@ pub enum Command {
     /// nothing to Notion.
     #[command(after_help = EXIT_CODES)]
     Plan(PlanArgs),
+    /// Send the updates: rate-limited, retried, in order per page, one report line per row.
+    #[command(after_help = EXIT_CODES)]
+    Apply(Box<ApplyArgs>),
 }
 
 /// The flags of every command that reads rows.
@@ -72,6 +78,164 @@ pub struct PlanArgs {
     /// Also record invalid and skipped rows in this report (.csv or .jsonl).
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Per-row outcomes, .csv or .jsonl by extension; doubles as the journal for --resume.
+    /// [default: notion-bulk-report-<UTC timestamp>.jsonl]
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Environment variable holding the integration token. [default: NOTION_TOKEN]
+    #[arg(long, value_name = "VAR", conflicts_with = "token_file")]
+    pub token_env: Option<String>,
+    /// File holding the integration token.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// API root; plain http:// only for loopback addresses. [default: https://api.notion.com]
+    #[arg(long, value_name = "URL")]
+    pub api_base: Option<String>,
+    /// Ceiling on requests per second, every attempt counted. [default: 3]
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+    /// Requests allowed back to back. [default: 3]
+    #[arg(long, value_name = "B")]
+    pub burst: Option<u32>,
+    /// Requests in flight at most. [default: 16]
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Attempts per row for retryable failures (waits after 429/529 are not attempts). [default: 8]
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<u32>,
+    /// Seconds one request may take, connect included. [default: 90]
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Stop taking new rows after N rows ended failed or unknown (exit 3).
+    #[arg(long, value_name = "N")]
+    pub max_errors: Option<u64>,
+    /// Stop taking new rows at this deadline (90m, 2h), drain, exit 4.
+    #[arg(long, value_name = "DURATION")]
+    pub max_runtime: Option<String>,
+    /// Continue the run recorded in --report: rows already ok are not sent again.
+    #[arg(long)]
+    pub resume: bool,
+    /// Write the rows to run again here, in the input's own format.
+    #[arg(long, value_name = "PATH")]
+    pub failed_out: Option<PathBuf>,
+    /// Write the end-of-run summary as JSON here.
+    #[arg(long, value_name = "PATH")]
+    pub summary_json: Option<PathBuf>,
+    /// auto (a bar on a terminal, a line every 10 s otherwise), bar, log or none.
+    #[arg(long, value_name = "MODE")]
+    pub progress: Option<String>,
+    /// Seconds between progress lines in log mode.
+    #[arg(long, value_name = "SECS", hide = true)]
+    pub progress_interval: Option<f64>,
+    /// Print every request (method, path, status, request id; never headers or the token).
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+impl TryFrom<&ApplyArgs> for ApplyConfig {
+    type Error = ConfigError;
+
+    fn try_from(args: &ApplyArgs) -> Result<ApplyConfig, ConfigError> {
+        use std::io::IsTerminal;
+        let input = InputConfig::resolve(&InputFlags::from(&args.input))?;
+        let job = input.job.clone().unwrap_or_default();
+        let positive = |name: &str, value: f64| {
+            if value.is_finite() && value > 0.0 {
+                Ok(value)
+            } else {
+                Err(ConfigError(format!("--{name} must be a positive number, got {value}")))
+            }
+        };
+        let at_least_one = |name: &str, value: u64| {
+            if value >= 1 {
+                Ok(value)
+            } else {
+                Err(ConfigError(format!("--{name} must be at least 1")))
+            }
+        };
+        let explicit_report = args.report.clone().or(job.report.clone());
+        let report = explicit_report.clone().unwrap_or_else(|| {
+            PathBuf::from(format!(
+                "notion-bulk-report-{}.jsonl",
+                chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+            ))
+        });
+        let token = match (&args.token_env, &args.token_file, &job.token_env, &job.token_file) {
+            (Some(var), _, _, _) => TokenSource::Env(var.clone()),
+            (None, Some(path), _, _) => TokenSource::File(path.clone()),
+            (None, None, Some(var), _) => TokenSource::Env(var.clone()),
+            (None, None, None, Some(path)) => TokenSource::File(path.clone()),
+            _ => TokenSource::Env("NOTION_TOKEN".into()),
+        };
+        let progress_mode = args.progress.clone().or(job.progress.clone()).unwrap_or_else(|| "auto".into());
+        let interval = Duration::from_secs_f64(positive("progress-interval", args.progress_interval.unwrap_or(10.0))?);
+        let progress = match progress_mode.as_str() {
+            "auto" if std::io::stderr().is_terminal() => ProgressMode::Bar,
+            "auto" | "log" => ProgressMode::Log(interval),
+            "bar" => ProgressMode::Bar,
+            "none" => ProgressMode::None,
+            other => return Err(ConfigError(format!("unknown --progress {other:?}: expected auto, bar, log or none"))),
+        };
+        let max_runtime = args
+            .max_runtime
+            .clone()
+            .or(job.max_runtime.clone())
+            .map(|d| parse_duration(&d).map_err(|e| ConfigError(format!("--max-runtime: {e}"))))
+            .transpose()?;
+        Ok(ApplyConfig {
+            report: report.clone(),
+            token,
+            api_base: args.api_base.clone().or(job.api_base.clone()).unwrap_or_else(|| "https://api.notion.com".into()),
+            rate: positive("rate", args.rate.or(job.rate).unwrap_or(3.0))?,
+            burst: at_least_one("burst", u64::from(args.burst.or(job.burst).unwrap_or(3)))? as u32,
+            concurrency: at_least_one("concurrency", args.concurrency.or(job.concurrency).unwrap_or(16) as u64)? as usize,
+            max_attempts: at_least_one("max-attempts", u64::from(args.max_attempts.or(job.max_attempts).unwrap_or(8)))? as u32,
+            timeout: Duration::from_secs_f64(positive("timeout", args.timeout.or(job.timeout).unwrap_or(90.0))?),
+            max_errors: args.max_errors.or(job.max_errors).map(|n| at_least_one("max-errors", n)).transpose()?,
+            max_runtime,
+            resume: args.resume,
+            failed_out: args.failed_out.clone().or(job.failed_out.clone()),
+            summary_json: args.summary_json.clone().or(job.summary_json.clone()),
+            progress,
+            sandbox_seed: None,
+            verbose: args.verbose,
+            continue_command: continue_command(&report, explicit_report.is_some()),
+            input,
+        })
+    }
+}
+
+/// The command line of this run with `--resume` (and `--report` when it was chosen by
+/// default), quoted for a POSIX shell.
+fn continue_command(report: &std::path::Path, report_given: bool) -> String {
+    let mut args: Vec<String> = std::env::args().collect();
+    if let Some(first) = args.first_mut() {
+        *first = "notion-bulk".into();
+    }
+    if !report_given && !args.iter().any(|a| a == "--report" || a.starts_with("--report=")) {
+        args.push("--report".into());
+        args.push(report.display().to_string());
+    }
+    if !args.iter().any(|a| a == "--resume") {
+        args.push("--resume".into());
+    }
+    args.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")
+}
+
+fn shell_quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
+    if plain {
+        arg.to_owned()
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
+    }
 }
 
 impl From<&InputArgs> for InputFlags {
@@ -128,10 +292,53 @@ mod tests {
             "r.csv",
         ])
         .unwrap();
-        let Command::Plan(args) = cli.command;
+        let Command::Plan(args) = cli.command else { panic!("plan") };
         let config = PlanConfig::try_from(&args).unwrap();
         assert_eq!(config.input.mapping.id_column, "Page");
         assert_eq!(config.input.mapping.separator, '|');
         assert_eq!(config.report, Some(PathBuf::from("r.csv")));
+    }
+
+    fn apply_config(extra: &[&str]) -> Result<ApplyConfig, ConfigError> {
+        let mut argv = vec!["notion-bulk", "apply", "rows.csv"];
+        argv.extend_from_slice(extra);
+        let Command::Apply(args) = Cli::try_parse_from(argv).unwrap().command else { panic!("apply") };
+        ApplyConfig::try_from(&*args)
+    }
+
+    #[test]
+    fn apply_defaults_follow_the_spec() {
+        let c = apply_config(&["--progress", "none"]).unwrap();
+        assert_eq!((c.rate, c.burst, c.concurrency, c.max_attempts), (3.0, 3, 16, 8));
+        assert_eq!(c.timeout, Duration::from_secs(90));
+        assert_eq!(c.token, TokenSource::Env("NOTION_TOKEN".into()));
+        assert_eq!(c.api_base, "https://api.notion.com");
+        assert!(c.report.to_str().unwrap().starts_with("notion-bulk-report-"));
+        assert!(c.continue_command.ends_with(&format!("--report {} --resume", c.report.display())), "{}", c.continue_command);
+    }
+
+    #[test]
+    fn apply_flags_are_checked() {
+        let c = apply_config(&["--rate", "2.5", "--burst", "1", "--max-runtime", "90m", "--token-file", "t.txt", "--progress", "log", "--report", "r.csv"]).unwrap();
+        assert_eq!(c.rate, 2.5);
+        assert_eq!(c.max_runtime, Some(Duration::from_secs(5400)));
+        assert_eq!(c.token, TokenSource::File("t.txt".into()));
+        assert_eq!(c.progress, ProgressMode::Log(Duration::from_secs(10)));
+        for (flags, expected) in [
+            (&["--rate", "0"][..], "--rate must be a positive number"),
+            (&["--concurrency", "0"][..], "--concurrency must be at least 1"),
+            (&["--max-runtime", "soon"][..], "--max-runtime"),
+            (&["--progress", "fancy"][..], "unknown --progress"),
+        ] {
+            let err = apply_config(flags).unwrap_err();
+            assert!(err.0.contains(expected), "{flags:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(shell_quote("jobs/demo.toml"), "jobs/demo.toml");
+        assert_eq!(shell_quote("my file.csv"), "'my file.csv'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
     }
 }

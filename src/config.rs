@@ -44,6 +44,72 @@ pub struct PlanConfig {
     pub report: Option<PathBuf>,
 }
 
+/// Where the integration token comes from. It is never a flag's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    Env(String),
+    File(PathBuf),
+}
+
+/// Settings of `apply`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApplyConfig {
+    pub input: InputConfig,
+    pub report: PathBuf,
+    pub token: TokenSource,
+    pub api_base: String,
+    pub rate: f64,
+    pub burst: u32,
+    pub concurrency: usize,
+    pub max_attempts: u32,
+    pub timeout: std::time::Duration,
+    pub max_errors: Option<u64>,
+    pub max_runtime: Option<std::time::Duration>,
+    pub resume: bool,
+    pub failed_out: Option<PathBuf>,
+    pub summary_json: Option<PathBuf>,
+    pub progress: crate::report::progress::ProgressMode,
+    /// Run against the embedded sandbox seeded from this file.
+    pub sandbox_seed: Option<PathBuf>,
+    /// Print every request (never its headers) on stderr.
+    pub verbose: bool,
+    /// The command that continues this run (`--resume` with the same report).
+    pub continue_command: String,
+}
+
+/// `90m`, `2h`, `45s`, `1h30m`, or plain seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let bad = || format!("{text:?} is not a duration: write e.g. 90m, 2h, 45s or 1h30m");
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<f64>() {
+        return (secs.is_finite() && secs > 0.0)
+            .then(|| std::time::Duration::from_secs_f64(secs))
+            .ok_or_else(bad);
+    }
+    let mut total = 0.0;
+    let mut number = String::new();
+    for c in text.chars() {
+        match c {
+            '0'..='9' | '.' => number.push(c),
+            'h' | 'm' | 's' | 'd' if !number.is_empty() => {
+                let n: f64 = number.parse().map_err(|_| bad())?;
+                total += n * match c {
+                    'd' => 86_400.0,
+                    'h' => 3600.0,
+                    'm' => 60.0,
+                    _ => 1.0,
+                };
+                number.clear();
+            }
+            _ => return Err(bad()),
+        }
+    }
+    if !number.is_empty() || total <= 0.0 {
+        return Err(bad());
+    }
+    Ok(std::time::Duration::from_secs_f64(total))
+}
+
 impl InputConfig {
     /// Merges the flags with the job file named by `flags.input` (when it ends in `.toml`).
     pub fn resolve(flags: &InputFlags) -> Result<InputConfig, ConfigError> {
@@ -161,6 +227,19 @@ impl InputConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("90m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("45s"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration("2.5"), Ok(Duration::from_millis(2500)));
+        for bad in ["", "soon", "10x", "h", "0", "-5m", "5m3"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 
     fn flags(input: &str) -> InputFlags {
         InputFlags {

@@ -20,3 +20,4 @@ pub mod plan;
 pub mod report;
 pub mod spelling;
 pub mod dispatch;
+pub mod apply;

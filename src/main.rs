@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use notion_bulk::cli::{Cli, Command};
-use notion_bulk::config::PlanConfig;
+use notion_bulk::config::{ApplyConfig, PlanConfig};
 use notion_bulk::exit::Exit;
 
 fn main() -> ExitCode {
@@ -18,6 +18,14 @@ fn main() -> ExitCode {
                 let stdout = io::stdout();
                 let mut out = io::BufWriter::with_capacity(256 * 1024, stdout.lock());
                 notion_bulk::plan::run(&config, &mut out, &mut io::stderr())
+            }),
+        Command::Apply(args) => ApplyConfig::try_from(&**args)
+            .map_err(anyhow::Error::from)
+            .and_then(|config| {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()?;
+                runtime.block_on(notion_bulk::apply::run(config, &mut io::stderr()))
             }),
     };
     match result {

@@ -114,11 +114,11 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
             }
         }
         counts.read += 1;
-        for mapped in gate.admit(mapper.map(&row)) {
+        for (mapped, ()) in gate.admit(mapper.map(&row), ()) {
             emit(mapped, &mut counts)?;
         }
     }
-    for mapped in gate.finish() {
+    for (mapped, ()) in gate.finish() {
         emit(mapped, &mut counts)?;
     }
     out.flush()?;

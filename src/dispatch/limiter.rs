@@ -147,7 +147,7 @@ impl Limiter {
             }
         };
         let until = now + wait;
-        let same_pause = state.pause_started.is_some_and(|started| sent_at < started);
+        let same_pause = state.pause_started.is_some_and(|started| sent_at <= started);
         if !same_pause {
             state.pauses += 1;
             state.pause_started = Some(now);

@@ -111,6 +111,8 @@ pub struct Shared {
     pub settings: Settings,
     pub stats: Arc<Stats>,
     pub stop: Stop,
+    /// With `--verbose`: one line per request (never its headers), for the reporter to print.
+    pub trace: Option<mpsc::UnboundedSender<String>>,
 }
 
 /// A row to send, with its raw record (for `--failed-out`) and its body ready to go.

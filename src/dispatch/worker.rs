@@ -51,6 +51,18 @@ pub async fn run(shared: Arc<Shared>, job: Job) -> Option<RowResult> {
             .patch_page(job.update.page_id, job.body_bytes.clone())
             .await;
         shared.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if let Some(trace) = &shared.trace {
+            let _ = trace.send(format!(
+                "request: row {} PATCH /v1/pages/{} attempt {}: {:?} {} (request id {}) in {} ms",
+                job.update.row,
+                job.update.page_id,
+                attempts,
+                reply.attempt,
+                reply.code.as_deref().unwrap_or(""),
+                reply.request_id.as_deref().unwrap_or("none"),
+                sent_at.elapsed().as_millis()
+            ));
+        }
         let action = classify(reply.attempt, template);
         let ended = |outcome: Outcome, attempts: u32| Some(job.result(outcome, attempts, started, &reply));
         match action {

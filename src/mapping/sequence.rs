@@ -9,19 +9,28 @@ use std::collections::HashMap;
 use crate::mapping::{Mapped, Problem};
 use crate::notion::NotionId;
 
-/// Holds template rows until no later row can name their page.
-#[derive(Debug, Default)]
-pub struct TemplateGate {
-    held: HashMap<NotionId, Mapped>,
+/// Holds template rows until no later row can name their page. `T` travels with each row
+/// (the raw record, for `apply`).
+#[derive(Debug)]
+pub struct TemplateGate<T = ()> {
+    held: HashMap<NotionId, (Mapped, T)>,
 }
 
-impl TemplateGate {
+impl<T> Default for TemplateGate<T> {
+    fn default() -> TemplateGate<T> {
+        TemplateGate {
+            held: HashMap::new(),
+        }
+    }
+}
+
+impl<T> TemplateGate<T> {
     /// Takes the next mapped row in input order; returns what may go on now, in order.
-    pub fn admit(&mut self, mapped: Mapped) -> Vec<Mapped> {
+    pub fn admit(&mut self, mapped: Mapped, extra: T) -> Vec<(Mapped, T)> {
         let mut out = Vec::new();
         if let Some(page) = mapped.page_id() {
-            if let Some(Mapped::Update(held)) = self.held.remove(&page) {
-                out.push(Mapped::Invalid(crate::mapping::RowError {
+            if let Some((Mapped::Update(held), held_extra)) = self.held.remove(&page) {
+                out.push((Mapped::Invalid(crate::mapping::RowError {
                     row: held.row,
                     line: held.line,
                     page_id: Some(page),
@@ -33,22 +42,22 @@ impl TemplateGate {
                             mapped.row()
                         ),
                     )],
-                }));
+                }), held_extra));
             }
         }
         match mapped {
             Mapped::Update(update) if update.body.template.is_some() => {
-                self.held.insert(update.page_id, Mapped::Update(update));
+                self.held.insert(update.page_id, (Mapped::Update(update), extra));
             }
-            other => out.push(other),
+            other => out.push((other, extra)),
         }
         out
     }
 
     /// At the end of the input: the template rows held back, in input order.
-    pub fn finish(&mut self) -> Vec<Mapped> {
-        let mut rows: Vec<Mapped> = self.held.drain().map(|(_, m)| m).collect();
-        rows.sort_by_key(Mapped::row);
+    pub fn finish(&mut self) -> Vec<(Mapped, T)> {
+        let mut rows: Vec<(Mapped, T)> = self.held.drain().map(|(_, m)| m).collect();
+        rows.sort_by_key(|(m, _)| m.row());
         rows
     }
 }
@@ -75,25 +84,19 @@ mod tests {
     #[test]
     fn template_rows_wait_for_the_end_and_fail_if_their_page_comes_again() {
         let mut gate = TemplateGate::default();
-        assert!(gate.admit(update(1, 1, true)).is_empty());
-        assert!(gate.admit(update(2, 2, true)).is_empty());
-        let out = gate.admit(update(3, 3, false));
-        assert_eq!(out.iter().map(Mapped::row).collect::<Vec<_>>(), [3]);
+        assert!(gate.admit(update(1, 1, true), 'a').is_empty());
+        assert!(gate.admit(update(2, 2, true), 'b').is_empty());
+        let out = gate.admit(update(3, 3, false), 'c');
+        assert_eq!(out.iter().map(|(m, x)| (m.row(), *x)).collect::<Vec<_>>(), [(3, 'c')]);
         // Page 1 comes again: its template row (row 1) is invalid, row 4 goes on.
-        let out = gate.admit(update(4, 1, false));
+        let out = gate.admit(update(4, 1, false), 'd');
         assert_eq!(out.len(), 2);
-        let Mapped::Invalid(err) = &out[0] else {
-            panic!("{out:?}")
-        };
+        let (Mapped::Invalid(err), 'a') = &out[0] else { panic!("{out:?}") };
         assert_eq!(err.row, 1);
-        assert!(
-            err.message().contains("row 4 also changes page"),
-            "{}",
-            err.message()
-        );
-        assert_eq!(out[1].row(), 4);
+        assert!(err.message().contains("row 4 also changes page"), "{}", err.message());
+        assert_eq!((out[1].0.row(), out[1].1), (4, 'd'));
         // At the end only page 2's template row is left.
         let rest = gate.finish();
-        assert_eq!(rest.iter().map(Mapped::row).collect::<Vec<_>>(), [2]);
+        assert_eq!(rest.iter().map(|(m, x)| (m.row(), *x)).collect::<Vec<_>>(), [(2, 'b')]);
     }
 }

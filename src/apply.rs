@@ -1,0 +1,425 @@
+//! `notion-bulk apply`: the whole pipeline. The reader and mapper run on a blocking thread and
+//! feed the dispatcher through a bounded channel; the dispatcher's workers send; this task is
+//! the one consumer of results (report, progress, failed-out, summary).
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::config::{ApplyConfig, TokenSource};
+use crate::dispatch::limiter::Limiter;
+use crate::dispatch::{self, Item, Settings, Shared, Stats, Stop, StopReason};
+use crate::exit::Exit;
+use crate::job::{InputPath, Source};
+use crate::mapping::{Mapped, Mapper, TemplateGate};
+use crate::notion::client::{Client, Token};
+use crate::notion::NotionId;
+use crate::report::progress::{Progress, Snapshot};
+use crate::report::reporter::{FailedOut, FailedOutFormat, Reporter};
+use crate::report::summary::Summary;
+use crate::report::{read_report, Outcome, ReportWriter};
+
+/// Runs `apply` to its end and says how it ended.
+pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::Result<Exit> {
+    let started = Instant::now();
+    macro_rules! usage {
+        ($($arg:tt)*) => {{
+            writeln!(err, "error: {}", format!($($arg)*))?;
+            writeln!(err, "Nothing was sent.")?;
+            return Ok(Exit::Usage);
+        }};
+    }
+    let token = match read_token(&config.token) {
+        Ok(t) => t,
+        Err(e) => usage!("{e}"),
+    };
+    let client = match Client::new(&config.api_base, &token, config.input.mapping.version, config.timeout, config.concurrency) {
+        Ok(c) => c,
+        Err(e) => usage!("{e}"),
+    };
+    let input = &config.input;
+    let source = match Source::open(&input.path, input.format) {
+        Ok(s) => s,
+        Err(e) => usage!("{e}"),
+    };
+    let mapper = match source.headers() {
+        Some(headers) => Mapper::for_csv(headers, input.mapping.clone()),
+        None => Mapper::for_jsonl(input.mapping.clone()),
+    };
+    let mapper = match mapper {
+        Ok(m) => m,
+        Err(e) => usage!("{}: {e}", input.path.display()),
+    };
+    let _lock = match lock_report(&config.report) {
+        Ok(lock) => lock,
+        Err(e) => usage!("{e}"),
+    };
+    let resume = if config.resume && config.report.exists() {
+        match read_report(&config.report) {
+            Ok(lines) => Some(ResumeIndex::new(&lines)),
+            Err(e) => usage!("cannot resume from {}: {e}", config.report.display()),
+        }
+    } else {
+        None
+    };
+    let report = match ReportWriter::open(&config.report) {
+        Ok(r) => r,
+        Err(e) => usage!("cannot write the report {}: {e}", config.report.display()),
+    };
+    let failed_out = match &config.failed_out {
+        Some(path) => {
+            let format = match (source.headers(), input.format) {
+                (Some(headers), crate::job::InputFormat::Csv { delimiter }) => FailedOutFormat::Csv {
+                    headers: headers.to_vec(),
+                    delimiter,
+                },
+                _ => FailedOutFormat::Jsonl,
+            };
+            match FailedOut::create(path, &format) {
+                Ok(f) => Some(f),
+                Err(e) => usage!("cannot write --failed-out {}: {e}", path.display()),
+            }
+        }
+        None => None,
+    };
+
+    let stop = Stop::default();
+    let stats = Arc::new(Stats::default());
+    let limiter = Arc::new(Limiter::new(config.rate, config.burst));
+    let (trace_tx, mut trace_rx) = mpsc::unbounded_channel();
+    let shared = Arc::new(Shared {
+        client,
+        limiter: limiter.clone(),
+        settings: Settings {
+            concurrency: config.concurrency,
+            max_attempts: config.max_attempts,
+            max_errors: config.max_errors,
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+        },
+        stats: stats.clone(),
+        stop: stop.clone(),
+        trace: config.verbose.then_some(trace_tx),
+    });
+
+    let total = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
+    if let InputPath::File(path) = &input.path {
+        let (path, format, total) = (path.clone(), input.format, total.clone());
+        tokio::task::spawn_blocking(move || {
+            if let Ok(n) = count_rows(&path, format) {
+                total.store(n, Ordering::Relaxed);
+            }
+        });
+    }
+
+    let (items_tx, items_rx) = mpsc::channel::<Item>(256);
+    let (results_tx, mut results_rx) = mpsc::channel(256);
+    let reader_stop = stop.clone();
+    let reader = tokio::task::spawn_blocking(move || read_rows(source, mapper, resume, items_tx, reader_stop));
+    let dispatcher = tokio::spawn(dispatch::dispatch(shared, items_rx, results_tx));
+    let signals = watch_signals(stop.clone());
+    if let Some(limit) = config.max_runtime {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(limit).await;
+            stop.set(StopReason::Deadline);
+        });
+    }
+
+    let mut reporter = Reporter::new(report, failed_out);
+    let progress = Progress::new(config.progress);
+    let mut ticker = tokio::time::interval(progress.interval());
+    ticker.tick().await;
+    let mut last_sync = Instant::now();
+    let snapshot = |reporter: &Reporter| Snapshot {
+        total: Some(total.load(Ordering::Relaxed)).filter(|t| *t != u64::MAX),
+        counts: reporter.counts.clone(),
+        requests: stats.requests.load(Ordering::Relaxed),
+        retries: stats.retries.load(Ordering::Relaxed),
+        rate_limited: stats.rate_limited.load(Ordering::Relaxed),
+        in_flight: stats.in_flight.load(Ordering::Relaxed),
+        elapsed: started.elapsed(),
+        rate: limiter.rate(),
+        pause: limiter.pause_in_force().map(|p| {
+            let wall = chrono::Utc::now() + chrono::Duration::from_std(p.until - Instant::now()).unwrap_or_default();
+            format!("all requests paused until {} UTC: {}", wall.format("%H:%M:%S"), p.reason)
+        }),
+    };
+    loop {
+        tokio::select! {
+            result = results_rx.recv() => {
+                let Some(result) = result else { break };
+                if let Some(line) = reporter.record(&result)? {
+                    progress.println(err, &line);
+                }
+                if last_sync.elapsed() >= Duration::from_secs(1) {
+                    reporter.sync()?;
+                    last_sync = Instant::now();
+                }
+            }
+            Some(line) = trace_rx.recv() => progress.println(err, &line),
+            _ = ticker.tick() => progress.tick(&snapshot(&reporter), err),
+        }
+    }
+    while let Ok(line) = trace_rx.try_recv() {
+        progress.println(err, &line);
+    }
+    reporter.sync()?;
+    progress.finish();
+    dispatcher.await?;
+    let reader_outcome = reader.await?;
+    signals.abort();
+    let resumed_ok = reader_outcome.resumed_ok;
+
+    let stopped = stop.reason();
+    let mut exit = match stopped {
+        Some(StopReason::TokenRefused | StopReason::MaxErrors(_) | StopReason::SameFailure) => Exit::Aborted,
+        Some(StopReason::Interrupted) => Exit::Interrupted,
+        Some(StopReason::Deadline) => Exit::Deadline,
+        None => Exit::Ok,
+    };
+    if reporter.counts.not_ok() > 0 {
+        exit = exit.worst(Exit::RowsFailed);
+    }
+    if let Some(e) = &reader_outcome.error {
+        writeln!(err, "error: {e}")?;
+        exit = exit.worst(Exit::Usage);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let requests = stats.requests.load(Ordering::Relaxed);
+    let summary = Summary {
+        rows: reporter.counts.clone(),
+        by_code: reporter.by_code.clone(),
+        requests,
+        rate_limited: stats.rate_limited.load(Ordering::Relaxed),
+        retries: stats.retries.load(Ordering::Relaxed),
+        wall_time_s: elapsed,
+        effective_rate: requests as f64 / elapsed.max(0.001),
+        stopped: stopped.map(|r| r.to_string()),
+        exit_code: exit.code(),
+        report: reporter.report_path().display().to_string(),
+        failed_out: reporter.failed_out().map(|f| f.path().display().to_string()),
+        resumed_ok,
+    };
+    summary.write_text(err)?;
+    if let Some(path) = &config.summary_json {
+        std::fs::write(path, serde_json::to_vec_pretty(&summary)?)?;
+    }
+    write_next_steps(err, &config, &summary, stopped, &reporter)?;
+    Ok(exit)
+}
+
+/// The last lines: what happened and exactly what to run next.
+fn write_next_steps(
+    err: &mut (dyn Write + Send),
+    config: &ApplyConfig,
+    summary: &Summary,
+    stopped: Option<StopReason>,
+    reporter: &Reporter,
+) -> std::io::Result<()> {
+    if let Some(reason) = stopped {
+        writeln!(err, "stopped early: {reason}. Rows not yet sent were left as they are.")?;
+        if reason == StopReason::SameFailure {
+            if let Some((code, _)) = summary.by_code.iter().next() {
+                let status: u16 = code.split(' ').next().and_then(|s| s.parse().ok()).unwrap_or(0);
+                let code_name = code.split(' ').nth(1);
+                writeln!(err, "hint: {}", dispatch::same_refusal_hint(status, code_name))?;
+            }
+        }
+        if reason == StopReason::TokenRefused {
+            writeln!(err, "hint: check the token ({}); the integration may have been removed or the token rotated", token_origin(&config.token))?;
+        }
+    }
+    let unfinished = stopped.is_some() || summary.rows.not_ok() > 0;
+    if unfinished {
+        writeln!(err, "to continue where this run stopped (rows already ok are not sent again):")?;
+        writeln!(err, "  {}", config.continue_command)?;
+        if let Some(f) = reporter.failed_out() {
+            writeln!(err, "rows to run again ({} of them, re-runnable as they are): {}", f.rows, f.path().display())?;
+        }
+    }
+    Ok(())
+}
+
+fn token_origin(source: &TokenSource) -> String {
+    match source {
+        TokenSource::Env(var) => format!("environment variable {var}"),
+        TokenSource::File(path) => format!("file {}", path.display()),
+    }
+}
+
+fn read_token(source: &TokenSource) -> Result<Token, String> {
+    let secret = match source {
+        TokenSource::Env(var) => std::env::var(var).map_err(|_| {
+            format!("no token: the environment variable {var} is not set (set it, or use --token-env VAR or --token-file PATH)")
+        })?,
+        TokenSource::File(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the token file {}: {e}", path.display()))?,
+    };
+    let secret = secret.trim().to_owned();
+    if secret.is_empty() {
+        return Err(format!("no token: {} is empty", token_origin(source)));
+    }
+    Ok(Token::new(secret))
+}
+
+/// Holds `<report>.lock` for the whole run; the kernel releases it if the process dies.
+fn lock_report(report: &Path) -> Result<File, String> {
+    let mut name = report.as_os_str().to_owned();
+    name.push(".lock");
+    let path = std::path::PathBuf::from(name);
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| format!("cannot open the lock {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            return Err(format!(
+                "another run (pid {}) is writing the report {}: wait for it to end, or use another --report",
+                pid.trim(),
+                report.display()
+            ));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(format!("cannot lock {}: {e}", path.display())),
+    }
+    file.set_len(0).map_err(|e| e.to_string())?;
+    write!(file, "{}", std::process::id()).map_err(|e| e.to_string())?;
+    file.flush().map_err(|e| e.to_string())?;
+    Ok(file)
+}
+
+/// What an earlier run recorded: the rows that ended ok, with their page and body hash.
+struct ResumeIndex {
+    ok: HashMap<u64, (NotionId, String)>,
+}
+
+impl ResumeIndex {
+    fn new(lines: &[crate::report::ReportLine]) -> ResumeIndex {
+        let mut ok = HashMap::new();
+        for line in lines {
+            // The last line for a row is its outcome.
+            ok.remove(&line.row);
+            if line.outcome == Outcome::Ok {
+                if let (Some(page), Some(hash)) = (&line.page_id, &line.body_hash) {
+                    if let Ok(page) = NotionId::parse(page) {
+                        ok.insert(line.row, (page, hash.clone()));
+                    }
+                }
+            }
+        }
+        ResumeIndex { ok }
+    }
+}
+
+struct ReaderOutcome {
+    resumed_ok: u64,
+    error: Option<String>,
+}
+
+/// The reader stage: rows in, mapped items out, in input order (template rows last).
+fn read_rows(
+    mut source: Source,
+    mut mapper: Mapper,
+    resume: Option<ResumeIndex>,
+    items: mpsc::Sender<Item>,
+    stop: Stop,
+) -> ReaderOutcome {
+    let mut gate = TemplateGate::default();
+    let mut row = source.empty_row();
+    let mut pages_to_redo: HashSet<NotionId> = HashSet::new();
+    let mut outcome = ReaderOutcome {
+        resumed_ok: 0,
+        error: None,
+    };
+    let mut forward = |mapped: Mapped, source_row, outcome: &mut ReaderOutcome| -> bool {
+        if let (Some(index), Mapped::Update(update)) = (&resume, &mapped) {
+            let already = index.ok.get(&update.row).is_some_and(|(page, hash)| {
+                *page == update.page_id && !pages_to_redo.contains(page) && *hash == update.body.hash()
+            });
+            if already {
+                outcome.resumed_ok += 1;
+                return true;
+            }
+            // Every later row of this page runs again, so an older value never lands last.
+            pages_to_redo.insert(update.page_id);
+        }
+        items
+            .blocking_send(Item {
+                mapped,
+                source: source_row,
+            })
+            .is_ok()
+    };
+    loop {
+        if stop.reason().is_some() {
+            return outcome;
+        }
+        match source.read(&mut row) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                outcome.error = Some(e.to_string());
+                return outcome;
+            }
+        }
+        for (mapped, source_row) in gate.admit(mapper.map(&row), row.clone()) {
+            if !forward(mapped, source_row, &mut outcome) {
+                return outcome;
+            }
+        }
+    }
+    for (mapped, source_row) in gate.finish() {
+        if !forward(mapped, source_row, &mut outcome) {
+            break;
+        }
+    }
+    outcome
+}
+
+/// Counts the input's rows (for the progress display's total and ETA).
+fn count_rows(path: &Path, format: crate::job::InputFormat) -> Result<u64, crate::job::SourceError> {
+    let mut source = Source::open(&InputPath::File(path.to_owned()), format)?;
+    let mut row = source.empty_row();
+    let mut n = 0;
+    while source.read(&mut row)? {
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// SIGINT/SIGTERM: the first stops taking rows and drains; a second ends the process at once
+/// (each report line is already flushed, so the report stays consistent).
+fn watch_signals(stop: Stop) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+            return;
+        };
+        for n in 0.. {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            if n == 0 {
+                eprintln!("signal received: finishing the requests in flight, then stopping (send it again to stop at once)");
+                stop.set(StopReason::Interrupted);
+            } else {
+                eprintln!("second signal: stopping now; rows in flight have no outcome and will be sent again by --resume");
+                std::process::exit(Exit::Interrupted.code().into());
+            }
+        }
+    })
+}
