@@ -241,6 +241,15 @@ mod tests {
     }
 
     #[test]
+    fn latency_parser() {
+        assert_eq!(parse_latency("50,250").unwrap(), (50, 250));
+        assert_eq!(parse_latency(" 7 , 7 ").unwrap(), (7, 7));
+        for bad in ["", "5", "5,", ",5", "9,3", "1.5,2", "1,2,3"] {
+            assert!(parse_latency(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn latency() {
         assert_eq!(
             parse(&["--latency", "50,250"]).unwrap().latency,

@@ -526,7 +526,7 @@ impl Store {
                     data_source: ds,
                     new_options: &mut new_options,
                 };
-                validate::check_value(&mut cx, prop, key, &request, &format!("properties.{key}"))
+                validate::check_value(&mut cx, prop, &request, &format!("properties.{key}"))
                     .map_err(|e| page_err(format!("property `{key}`: {}", e.message)))?
             };
             values.push((prop.id.clone(), stored));

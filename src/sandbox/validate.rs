@@ -160,7 +160,7 @@ pub(crate) fn check_patch(
                 prop.kind.as_str()
             )));
         }
-        let stored = check_value(&mut cx, prop, key, value, &format!("body.properties.{key}"))?;
+        let stored = check_value(&mut cx, prop, value, &format!("body.properties.{key}"))?;
         update.values.retain(|(id, _)| id != &prop.id);
         update.values.push((prop.id.clone(), stored));
     }
@@ -172,11 +172,9 @@ pub(crate) fn check_patch(
 pub(crate) fn check_value(
     cx: &mut ValueContext<'_>,
     prop: &PropSchema,
-    key: &str,
     value: &Value,
     path: &str,
 ) -> Result<Value, ApiError> {
-    let _ = key;
     let m = object(value, path)?;
     let kind = prop.kind.as_str();
     let expected = || ApiError::validation(format!("{} is expected to be {kind}.", prop.name));
