@@ -10,14 +10,15 @@
 //!
 //! `plan` runs the first two stages offline. See `docs/ARCHITECTURE.md`.
 
+pub mod apply;
 pub mod cli;
 pub mod config;
+pub mod dispatch;
 pub mod exit;
 pub mod job;
 pub mod mapping;
 pub mod notion;
 pub mod plan;
 pub mod report;
+pub mod sandbox;
 pub mod spelling;
-pub mod dispatch;
-pub mod apply;

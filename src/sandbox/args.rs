@@ -1,0 +1,264 @@
+//! The `sandbox` command's flags, and their validation into [`Options`].
+
+use super::{FaultSpec, Options, SandboxError, Seed};
+use std::path::PathBuf;
+
+/// Flags of `notion-bulk sandbox`.
+#[derive(Debug, Clone, Default, PartialEq, clap::Args)]
+pub struct SandboxArgs {
+    /// Port on 127.0.0.1 (0: any free port; the first stdout line says which).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Seed file (JSON, see docs/SANDBOX.md); empty workspace when absent.
+    #[arg(long, value_name = "FILE")]
+    pub seed: Option<PathBuf>,
+    /// The one bearer token accepted [default: secret_sandbox].
+    #[arg(long, value_name = "T")]
+    pub token: Option<String>,
+    /// Requests per second allowed per token (token bucket); unlimited when absent.
+    #[arg(long, value_name = "R")]
+    pub rate: Option<String>,
+    /// Requests allowed back to back [default: the rate rounded up].
+    #[arg(long, value_name = "B")]
+    pub burst: Option<String>,
+    /// Requests allowed per token in each fixed 60-second window.
+    #[arg(long, value_name = "N")]
+    pub window_budget: Option<String>,
+    /// Injected faults on PATCH, e.g. `conflict=0.02,e500=0.01,e502=0.01,e503=0.01,e504_applied=0.01,e529=0.01,reset=0.005,stall=0.002`.
+    #[arg(long, value_name = "SPEC")]
+    pub faults: Option<String>,
+    /// Seed of the fault draws (same seed, same sequence of faults).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub fault_seed: u64,
+    /// Uniform random delay per request in milliseconds, `MIN,MAX`.
+    #[arg(long, value_name = "MIN,MAX")]
+    pub latency: Option<String>,
+}
+
+impl TryFrom<SandboxArgs> for Options {
+    type Error = SandboxError;
+
+    fn try_from(args: SandboxArgs) -> Result<Options, SandboxError> {
+        let bad = |m: String| SandboxError::Options(m);
+        let seed = match &args.seed {
+            Some(path) => {
+                let seed = Seed::load(path)?;
+                seed.check()?;
+                seed
+            }
+            None => Seed::default(),
+        };
+        let rate = args
+            .rate
+            .as_deref()
+            .map(|r| {
+                r.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite() && *x > 0.0)
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "--rate `{r}` should be a number of requests per second above 0"
+                        ))
+                    })
+            })
+            .transpose()?;
+        let burst = parse_count(args.burst.as_deref(), "--burst")?;
+        let window_budget = parse_count(args.window_budget.as_deref(), "--window-budget")?;
+        let faults = match args.faults.as_deref() {
+            None => FaultSpec::none(),
+            Some(spec) => spec
+                .parse::<FaultSpec>()
+                .map_err(|e| bad(format!("--faults `{spec}`: {e}")))?,
+        };
+        let latency = args.latency.as_deref().map(parse_latency).transpose()?;
+        let opts = Options {
+            port: args.port,
+            seed,
+            token: args.token,
+            rate,
+            burst,
+            window_budget,
+            faults,
+            fault_seed: args.fault_seed,
+            latency,
+            stall: super::DEFAULT_STALL,
+        };
+        opts.validate()?;
+        Ok(opts)
+    }
+}
+
+fn parse_count(text: Option<&str>, flag: &str) -> Result<Option<u32>, SandboxError> {
+    text.map(|t| {
+        t.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| {
+                SandboxError::Options(format!(
+                    "{flag} `{t}` should be a whole number of at least 1"
+                ))
+            })
+    })
+    .transpose()
+}
+
+/// `MIN,MAX` in milliseconds, MIN <= MAX.
+pub(crate) fn parse_latency(text: &str) -> Result<(u64, u64), SandboxError> {
+    let bad = || {
+        SandboxError::Options(format!(
+            "--latency `{text}` should be MIN,MAX in whole milliseconds with MIN <= MAX"
+        ))
+    };
+    let (min, max) = text.split_once(',').ok_or_else(bad)?;
+    let min: u64 = min.trim().parse().map_err(|_| bad())?;
+    let max: u64 = max.trim().parse().map_err(|_| bad())?;
+    if min > max {
+        return Err(bad());
+    }
+    Ok((min, max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::FaultKind;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: SandboxArgs,
+    }
+
+    fn parse(flags: &[&str]) -> Result<Options, String> {
+        let mut argv = vec!["sandbox"];
+        argv.extend_from_slice(flags);
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+        Options::try_from(cli.args).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults() {
+        let o = parse(&[]).unwrap();
+        assert_eq!(o.port, 0);
+        assert_eq!(o.token, None);
+        assert_eq!(o.rate, None);
+        assert_eq!(o.burst, None);
+        assert_eq!(o.window_budget, None);
+        assert!(o.faults.is_empty());
+        assert_eq!(o.fault_seed, 0);
+        assert_eq!(o.latency, None);
+        assert!(o.seed.pages.is_empty());
+    }
+
+    #[test]
+    fn port() {
+        assert_eq!(parse(&["--port", "8080"]).unwrap().port, 8080);
+        assert!(parse(&["--port", "70000"]).is_err());
+        assert!(parse(&["--port", "x"]).is_err());
+    }
+
+    #[test]
+    fn seed_file() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/jobs/demo-seed.json");
+        assert_eq!(parse(&["--seed", path]).unwrap().seed.pages.len(), 19);
+        let err = parse(&["--seed", "/nonexistent/seed.json"]).unwrap_err();
+        assert!(
+            err.contains("cannot read seed file /nonexistent/seed.json"),
+            "{err}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, r#"{"users": [{"id": "nope", "name": "x"}]}"#).unwrap();
+        let err = parse(&["--seed", bad.to_str().unwrap()]).unwrap_err();
+        assert!(err.contains("user id `nope` is not a UUID"), "{err}");
+        std::fs::write(&bad, "{not json").unwrap();
+        let err = parse(&["--seed", bad.to_str().unwrap()]).unwrap_err();
+        assert!(err.contains("is not a valid seed"), "{err}");
+    }
+
+    #[test]
+    fn token() {
+        assert_eq!(
+            parse(&["--token", "abc"]).unwrap().token.as_deref(),
+            Some("abc")
+        );
+        assert!(parse(&["--token", ""]).unwrap_err().contains("--token"));
+    }
+
+    #[test]
+    fn rate_and_burst() {
+        let o = parse(&["--rate", "2.5", "--burst", "4"]).unwrap();
+        assert_eq!((o.rate, o.burst), (Some(2.5), Some(4)));
+        assert_eq!(o.rate_and_burst(), Some((2.5, 4)));
+        assert_eq!(
+            parse(&["--rate", "2.5"]).unwrap().rate_and_burst(),
+            Some((2.5, 3))
+        );
+        assert_eq!(
+            parse(&["--rate", "0.2"]).unwrap().rate_and_burst(),
+            Some((0.2, 1))
+        );
+        for bad in ["0", "-1", "inf", "NaN", "fast"] {
+            let err = parse(&[&format!("--rate={bad}")]).unwrap_err();
+            assert!(err.contains("--rate"), "{bad}: {err}");
+        }
+        assert!(parse(&["--rate", "1", "--burst", "0"])
+            .unwrap_err()
+            .contains("--burst"));
+        assert!(parse(&["--rate", "1", "--burst", "1.5"])
+            .unwrap_err()
+            .contains("--burst"));
+        assert!(parse(&["--burst", "3"])
+            .unwrap_err()
+            .contains("--burst needs --rate"));
+    }
+
+    #[test]
+    fn window_budget() {
+        assert_eq!(
+            parse(&["--window-budget", "180"]).unwrap().window_budget,
+            Some(180)
+        );
+        assert!(parse(&["--window-budget", "0"])
+            .unwrap_err()
+            .contains("--window-budget"));
+    }
+
+    #[test]
+    fn faults_and_seed() {
+        let o = parse(&["--faults", "conflict=0.5,reset=0.25", "--fault-seed", "42"]).unwrap();
+        assert_eq!(
+            o.faults.rates(),
+            &[(FaultKind::Conflict, 0.5), (FaultKind::Reset, 0.25)]
+        );
+        assert_eq!(o.fault_seed, 42);
+        let err = parse(&["--faults", "boom=1"]).unwrap_err();
+        assert!(err.contains("unknown fault kind `boom`"), "{err}");
+        assert!(parse(&["--fault-seed", "-1"]).is_err());
+    }
+
+    #[test]
+    fn latency_parser() {
+        assert_eq!(parse_latency("50,250").unwrap(), (50, 250));
+        assert_eq!(parse_latency(" 7 , 7 ").unwrap(), (7, 7));
+        for bad in ["", "5", "5,", ",5", "9,3", "1.5,2", "1,2,3"] {
+            assert!(parse_latency(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn latency() {
+        assert_eq!(
+            parse(&["--latency", "50,250"]).unwrap().latency,
+            Some((50, 250))
+        );
+        assert_eq!(parse(&["--latency", "0,0"]).unwrap().latency, Some((0, 0)));
+        for bad in ["250,50", "50", "a,b", "-1,5", "1,2,3"] {
+            let err = parse(&[&format!("--latency={bad}")]).unwrap_err();
+            assert!(err.contains("--latency"), "{bad}: {err}");
+        }
+    }
+}

@@ -1,0 +1,562 @@
+//! The HTTP side: the axum routes, the gate every API request passes (log, latency, token,
+//! version, rate limit, faults), and an accept loop of our own so that a fault can drop a
+//! connection without answering.
+
+use super::canonical::body_sha256;
+use super::error::ApiError;
+use super::fault::{FaultKind, FaultSpec};
+use super::limiter::Limiter;
+use super::render;
+use super::stats::{Recorder, RequestRecord};
+use super::store::{normalize_id, Store};
+use super::validate::check_patch;
+use super::version::ApiVersion;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use rand::Rng;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tower::ServiceExt;
+
+/// Largest body accepted: Notion's 500 KB payload limit.
+const MAX_BODY: usize = 500 * 1024;
+
+/// State shared by every request.
+pub(crate) struct Shared {
+    pub(crate) store: Mutex<Store>,
+    pub(crate) recorder: Recorder,
+    pub(crate) token: String,
+    pub(crate) limiter: Mutex<Limiter>,
+    pub(crate) faults: FaultSpec,
+    pub(crate) fault_seed: u64,
+    pub(crate) latency: Option<(u64, u64)>,
+    pub(crate) stall: Duration,
+    pub(crate) started: std::time::Instant,
+    pub(crate) shutdown: watch::Receiver<bool>,
+    fault_draws: AtomicU64,
+    seq: AtomicU64,
+    in_flight: AtomicUsize,
+}
+
+impl Shared {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        store: Store,
+        token: String,
+        limiter: Limiter,
+        faults: FaultSpec,
+        fault_seed: u64,
+        latency: Option<(u64, u64)>,
+        stall: Duration,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        Shared {
+            store: Mutex::new(store),
+            recorder: Recorder::default(),
+            token,
+            limiter: Mutex::new(limiter),
+            faults,
+            fault_seed,
+            latency,
+            stall,
+            started: std::time::Instant::now(),
+            shutdown,
+            fault_draws: AtomicU64::new(0),
+            seq: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+        }
+    }
+
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Marks a response that must not be sent: the connection is dropped instead.
+#[derive(Debug, Clone, Copy)]
+struct DropConnection;
+
+/// What the gate tells the handlers about a request.
+#[derive(Debug, Clone)]
+struct Context {
+    version: ApiVersion,
+    /// The body parsed as JSON; `None` when it is empty or not JSON.
+    json: Option<Arc<Value>>,
+}
+
+/// Counts a request in flight for as long as it lives.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn enter(shared: &'a Shared) -> Self {
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.recorder.in_flight(now);
+        InFlight(&shared.in_flight)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The router: API routes behind the gate, and the introspection routes.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/pages/{page_id}", get(get_page).patch(patch_page))
+        .route(
+            "/v1/pages/{page_id}/properties/{property_id}",
+            get(get_property),
+        )
+        .route("/v1/databases/{database_id}", get(get_database))
+        .route("/v1/data_sources/{data_source_id}", get(get_data_source))
+        .route("/v1/users", get(list_users))
+        .route("/__sandbox/stats", get(introspect_stats))
+        .route("/__sandbox/state", get(introspect_state))
+        .route("/__sandbox/requests", get(introspect_requests))
+        .fallback(invalid_url)
+        .method_not_allowed_fallback(invalid_url)
+        .layer(middleware::from_fn_with_state(shared.clone(), gate))
+        .with_state(shared)
+}
+
+/// Accept connections until shutdown; each is served by hyper, and a response marked
+/// [`DropConnection`] closes the connection without a byte written.
+pub(crate) async fn serve(listener: TcpListener, app: Router, mut shutdown: watch::Receiver<bool>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stopped(&mut shutdown) => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else {
+                    // Out of descriptors or an aborted handshake: try again shortly.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let app = app.clone();
+                connections.spawn(async move {
+                    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let app = app.clone();
+                        async move {
+                            let response = match app.oneshot(req).await {
+                                Ok(r) => r,
+                                Err(never) => match never {},
+                            };
+                            if response.extensions().get::<DropConnection>().is_some() {
+                                Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected reset"))
+                            } else {
+                                Ok(response)
+                            }
+                        }
+                    });
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, service)
+                        .await;
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    connections.abort_all();
+}
+
+/// Resolves once shutdown is asked for (or its sender is gone).
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    loop {
+        let stop = *rx.borrow_and_update();
+        if stop || rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A Notion-looking request id.
+fn request_id() -> String {
+    let n: u128 = rand::rng().random();
+    let hex = format!("{n:032x}");
+    normalize_id(&hex).unwrap_or(hex)
+}
+
+/// The page id a path names, if any (`/v1/pages/{id}[/…]`).
+fn page_id_of(path: &str) -> Option<String> {
+    let rest = path.strip_prefix("/v1/pages/")?;
+    normalize_id(rest.split('/').next()?)
+}
+
+fn is_page_patch(method: &Method, path: &str) -> bool {
+    method == Method::PATCH
+        && path
+            .strip_prefix("/v1/pages/")
+            .is_some_and(|rest| !rest.is_empty() && !rest.trim_end_matches('/').contains('/'))
+}
+
+/// Every API request passes here: logged, delayed, authenticated, versioned, rate limited, and
+/// perhaps given a fault; then the handler runs and errors get their JSON body.
+async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    if path.starts_with("/__sandbox/") {
+        return next.run(req).await;
+    }
+    let seq = shared.seq.fetch_add(1, Ordering::SeqCst);
+    let time_ms = u64::try_from(shared.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let _in_flight = InFlight::enter(&shared);
+    let method = req.method().clone();
+    let rid = request_id();
+
+    if let Some((min, max)) = shared.latency {
+        let delay = rand::rng().random_range(min..=max);
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+
+    let (parts, body) = req.into_parts();
+    let (bytes, too_large) = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => (b, false),
+        Err(_) => (Bytes::new(), true),
+    };
+    let json: Option<Value> = if bytes.is_empty() {
+        None
+    } else {
+        serde_json::from_slice(&bytes).ok()
+    };
+    let mut record = RequestRecord {
+        seq,
+        method: method.to_string(),
+        path: path.clone(),
+        page_id: page_id_of(&path),
+        body_sha256: json.as_ref().map(body_sha256),
+        status: None,
+        time_ms,
+        fault: None,
+    };
+
+    let response = async {
+        let auth = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        if auth.and_then(|a| a.strip_prefix("Bearer ")) != Some(shared.token.as_str()) {
+            return ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "API token is invalid.").into_response();
+        }
+        let version = match parts.headers.get("notion-version").map(|v| v.to_str().unwrap_or("")) {
+            None => {
+                return ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "missing_version",
+                    "Notion-Version header failed validation: Notion-Version header should be defined, instead was `undefined`.",
+                )
+                .into_response()
+            }
+            Some(v) => match ApiVersion::parse(v) {
+                Some(version) => version,
+                None => {
+                    let known: Vec<String> = ApiVersion::ALL.iter().map(|v| format!("`\"{v}\"`")).collect();
+                    return ApiError::validation(format!(
+                        "Notion-Version header failed validation: Notion-Version header should be one of {}, instead was `{}`.",
+                        known.join(", "),
+                        Value::String(v.to_string())
+                    ))
+                    .into_response();
+                }
+            },
+        };
+        let limited = {
+            let mut limiter = shared.limiter.lock().unwrap_or_else(|e| e.into_inner());
+            limiter.check(&shared.token, tokio::time::Instant::now())
+        };
+        if let Err(secs) = limited {
+            let mut r = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "You have been rate limited. Please try again in a few minutes.",
+            )
+            .into_response();
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            return r;
+        }
+        if too_large {
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "validation_error",
+                format!("Request body too large: the limit is {MAX_BODY} bytes."),
+            )
+            .into_response();
+        }
+
+        let fault = if is_page_patch(&method, &path) && !shared.faults.is_empty() {
+            let n = shared.fault_draws.fetch_add(1, Ordering::SeqCst);
+            shared.faults.pick(shared.fault_seed, n)
+        } else {
+            None
+        };
+        record.fault = fault;
+        let simple = |status: u16, code: &'static str, message: &str| {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            ApiError::new(status, code, message).into_response()
+        };
+        match fault {
+            Some(FaultKind::Conflict) => {
+                return simple(409, "conflict_error", "Conflict occurred while saving. Please try again.")
+            }
+            Some(FaultKind::E500) => return simple(500, "internal_server_error", "Unexpected error occurred."),
+            Some(FaultKind::E502) => return bad_gateway(),
+            Some(FaultKind::E503) => {
+                return simple(
+                    503,
+                    "service_unavailable",
+                    "Notion is unavailable. This can occur when the time to respond to a request takes longer than 60 seconds, the maximum request timeout. Please try again later.",
+                )
+            }
+            Some(FaultKind::E529) => {
+                let mut r = simple(529, "service_overload", "Notion is overloaded. Please try again later.");
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1u64));
+                return r;
+            }
+            Some(FaultKind::Reset) => return dropped(),
+            Some(FaultKind::Stall) => {
+                let mut stop = shared.shutdown.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(shared.stall) => {}
+                    _ = stopped(&mut stop) => {}
+                }
+                return dropped();
+            }
+            Some(FaultKind::E504Applied) | None => {}
+        }
+
+        let mut req = Request::from_parts(parts, Body::from(bytes));
+        req.extensions_mut().insert(Context {
+            version,
+            json: json.map(Arc::new),
+        });
+        let response = next.run(req).await;
+        if fault == Some(FaultKind::E504Applied) {
+            return simple(504, "gateway_timeout", "Notion timed out while processing the request. Please try again later.");
+        }
+        response
+    }
+    .await;
+
+    let mut response = response;
+    if let Some(err) = response.extensions_mut().remove::<ApiError>() {
+        let extensions = std::mem::take(response.extensions_mut());
+        let headers = std::mem::take(response.headers_mut());
+        response = (err.status, Json(err.to_json(&rid))).into_response();
+        response.headers_mut().extend(headers);
+        response.extensions_mut().extend(extensions);
+    }
+    let dropped_connection = response.extensions().get::<DropConnection>().is_some();
+    record.status = (!dropped_connection).then(|| response.status().as_u16());
+    shared.recorder.finish(record);
+    if is_proxy_answer(&response) {
+        return response;
+    }
+    if let Ok(v) = HeaderValue::from_str(&rid) {
+        response.headers_mut().insert("x-notion-request-id", v);
+    }
+    response.headers_mut().insert("cf-ray", cf_ray());
+    response
+}
+
+/// Proxy answers (the injected 502) carry no Notion request id.
+fn is_proxy_answer(response: &Response) -> bool {
+    response.headers().contains_key("cf-ray")
+}
+
+fn cf_ray() -> HeaderValue {
+    let n: u64 = rand::rng().random();
+    HeaderValue::from_str(&format!("{n:016x}-SJC")).unwrap_or(HeaderValue::from_static("0-SJC"))
+}
+
+/// What Cloudflare sends when the origin fails: HTML, `cf-ray`, no JSON, no request id.
+fn bad_gateway() -> Response {
+    let html = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n";
+    let mut r = (StatusCode::BAD_GATEWAY, html).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    r.headers_mut().insert("cf-ray", cf_ray());
+    r
+}
+
+fn dropped() -> Response {
+    let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    r.extensions_mut().insert(DropConnection);
+    r
+}
+
+impl IntoResponse for ApiError {
+    /// The gate renders the body, once it knows the request id.
+    fn into_response(self) -> Response {
+        let mut r = self.status.into_response();
+        r.extensions_mut().insert(self);
+        r
+    }
+}
+
+fn page_id_param(raw: &str) -> Result<String, ApiError> {
+    normalize_id(raw).ok_or_else(|| {
+        ApiError::validation(format!(
+            "path failed validation: path.page_id should be a valid uuid, instead was `{}`.",
+            Value::String(raw.to_string())
+        ))
+    })
+}
+
+fn id_param(raw: &str, name: &str) -> Result<String, ApiError> {
+    normalize_id(raw).ok_or_else(|| {
+        ApiError::validation(format!(
+            "path failed validation: path.{name} should be a valid uuid, instead was `{}`.",
+            Value::String(raw.to_string())
+        ))
+    })
+}
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+async fn get_page(
+    State(shared): State<Arc<Shared>>,
+    Extension(cx): Extension<Context>,
+    Path(page_id): Path<String>,
+) -> ApiResult {
+    let id = page_id_param(&page_id)?;
+    let store = shared.store();
+    let page = store
+        .pages
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("page", &id))?;
+    Ok(Json(render::page(&store, page, cx.version)))
+}
+
+async fn patch_page(
+    State(shared): State<Arc<Shared>>,
+    Extension(cx): Extension<Context>,
+    Path(page_id): Path<String>,
+) -> ApiResult {
+    let id = page_id_param(&page_id)?;
+    let Some(body) = cx.json else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "Error parsing JSON body.",
+        ));
+    };
+    let mut store = shared.store();
+    let page = store
+        .pages
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("page", &id))?;
+    let update = check_patch(&store, page, &body, cx.version)?;
+    store.apply(&id, update, chrono::Utc::now());
+    shared.recorder.applied(&id);
+    let page = store
+        .pages
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("page", &id))?;
+    Ok(Json(render::page(&store, page, cx.version)))
+}
+
+async fn get_property(
+    State(shared): State<Arc<Shared>>,
+    Path((page_id, property_id)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let id = page_id_param(&page_id)?;
+    let store = shared.store();
+    let page = store
+        .pages
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("page", &id))?;
+    let prop = store
+        .data_source(&page.data_source_id)
+        .and_then(|ds| ds.property(&property_id))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "object_not_found",
+                format!("Could not find property with ID: {property_id}."),
+            )
+        })?;
+    let item = render::property_item(
+        &store,
+        page,
+        prop,
+        query.get("start_cursor").map(String::as_str),
+        query.get("page_size").map(String::as_str),
+    )?;
+    Ok(Json(item))
+}
+
+async fn get_database(
+    State(shared): State<Arc<Shared>>,
+    Extension(cx): Extension<Context>,
+    Path(database_id): Path<String>,
+) -> ApiResult {
+    let id = id_param(&database_id, "database_id")?;
+    let store = shared.store();
+    let db = store
+        .database(&id)
+        .ok_or_else(|| ApiError::not_found("database", &id))?;
+    Ok(Json(render::database(&store, db, cx.version)?))
+}
+
+async fn get_data_source(
+    State(shared): State<Arc<Shared>>,
+    Extension(cx): Extension<Context>,
+    Path(data_source_id): Path<String>,
+) -> ApiResult {
+    if !cx.version.has_data_sources() {
+        return Err(invalid_url_error());
+    }
+    let id = id_param(&data_source_id, "data_source_id")?;
+    let store = shared.store();
+    let ds = store
+        .data_source(&id)
+        .ok_or_else(|| ApiError::not_found("data source", &id))?;
+    Ok(Json(render::data_source(&store, ds, cx.version)))
+}
+
+async fn list_users(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let store = shared.store();
+    Ok(Json(render::users(
+        &store,
+        query.get("start_cursor").map(String::as_str),
+        query.get("page_size").map(String::as_str),
+    )?))
+}
+
+fn invalid_url_error() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_url",
+        "Invalid request URL.",
+    )
+}
+
+async fn invalid_url() -> ApiError {
+    invalid_url_error()
+}
+
+async fn introspect_stats(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    Json(serde_json::to_value(shared.recorder.stats()).unwrap_or(Value::Null))
+}
+
+async fn introspect_state(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    Json(render::state(&shared.store()))
+}
+
+async fn introspect_requests(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    Json(serde_json::to_value(shared.recorder.requests()).unwrap_or(Value::Null))
+}

@@ -1,0 +1,115 @@
+//! What the sandbox saw: counters (`/__sandbox/stats`) and the log of every request
+//! (`/__sandbox/requests`), both readable in-process from the `Handle`.
+
+use super::fault::FaultKind;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+/// Counters since start.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Stats {
+    /// API requests received (introspection excluded).
+    pub requests: u64,
+    /// Responses by HTTP status; a reset or an ended stall has no status and is not counted here.
+    pub by_status: BTreeMap<u16, u64>,
+    /// 429 answers.
+    pub rate_limited: u64,
+    /// Injected faults by kind.
+    pub faults: BTreeMap<FaultKind, u64>,
+    /// Most API requests in flight at once.
+    pub max_in_flight: usize,
+    /// Updates applied, by page id (dashed).
+    pub applied: BTreeMap<String, u64>,
+}
+
+impl Stats {
+    /// Updates applied across all pages.
+    pub fn applied_total(&self) -> u64 {
+        self.applied.values().sum()
+    }
+
+    /// Responses with the given status.
+    pub fn status_count(&self, status: u16) -> u64 {
+        self.by_status.get(&status).copied().unwrap_or(0)
+    }
+}
+
+/// One API request as logged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RequestRecord {
+    /// Arrival order, from 0.
+    pub seq: u64,
+    pub method: String,
+    pub path: String,
+    /// The page id from the path (dashed, lowercase), when the path names a valid one.
+    pub page_id: Option<String>,
+    /// SHA-256 hex of the JSON body with sorted keys; none without a body or when it is not JSON.
+    pub body_sha256: Option<String>,
+    /// The status answered; none for a reset or a stall.
+    pub status: Option<u16>,
+    /// Milliseconds since the sandbox started, at arrival.
+    pub time_ms: u64,
+    /// The fault injected, if any.
+    pub fault: Option<FaultKind>,
+}
+
+/// Owner of the counters and the log.
+#[derive(Debug, Default)]
+pub(crate) struct Recorder {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    stats: Stats,
+    log: Vec<RequestRecord>,
+}
+
+impl Recorder {
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        // A panic while holding the lock leaves plain counters; keep serving them.
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    }
+
+    pub(crate) fn in_flight(&self, now_in_flight: usize) {
+        self.with(|i| {
+            i.stats.max_in_flight = i.stats.max_in_flight.max(now_in_flight);
+        });
+    }
+
+    pub(crate) fn applied(&self, page_id: &str) {
+        self.with(|i| *i.stats.applied.entry(page_id.to_string()).or_default() += 1);
+    }
+
+    /// Record a finished request.
+    pub(crate) fn finish(&self, record: RequestRecord) {
+        self.with(|i| {
+            i.stats.requests += 1;
+            if let Some(status) = record.status {
+                *i.stats.by_status.entry(status).or_default() += 1;
+                if status == 429 {
+                    i.stats.rate_limited += 1;
+                }
+            }
+            if let Some(kind) = record.fault {
+                *i.stats.faults.entry(kind).or_default() += 1;
+            }
+            i.log.push(record);
+        });
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        self.with(|i| i.stats.clone())
+    }
+
+    /// The log in arrival order.
+    pub(crate) fn requests(&self) -> Vec<RequestRecord> {
+        self.with(|i| {
+            let mut log = i.log.clone();
+            log.sort_by_key(|r| r.seq);
+            log
+        })
+    }
+}

@@ -1,0 +1,829 @@
+//! The in-memory store: users, databases, data sources (with their schemas) and pages, built from
+//! a seed and changed only by applying a validated update.
+
+use super::seed::{Seed, SeedError, SeedPage, SeedProperty};
+use super::validate::{self, Update, ValueContext};
+use chrono::{DateTime, Utc};
+use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+
+/// The user the sandbox's integration acts as (`last_edited_by` after a PATCH).
+pub(crate) const INTEGRATION_BOT_ID: &str = "5a4dba00-0000-4000-8000-000000000b07";
+
+/// Colours an option may have.
+pub(crate) const OPTION_COLORS: [&str; 10] = [
+    "default", "gray", "brown", "orange", "yellow", "green", "blue", "purple", "pink", "red",
+];
+
+/// Every property type the sandbox knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum PropType {
+    Title,
+    RichText,
+    Number,
+    Select,
+    MultiSelect,
+    Status,
+    Date,
+    People,
+    Files,
+    Checkbox,
+    Url,
+    Email,
+    PhoneNumber,
+    Relation,
+    Place,
+    Formula,
+    Rollup,
+    CreatedTime,
+    CreatedBy,
+    LastEditedTime,
+    LastEditedBy,
+    UniqueId,
+    Verification,
+    Button,
+}
+
+impl PropType {
+    pub(crate) const ALL: [PropType; 24] = [
+        PropType::Title,
+        PropType::RichText,
+        PropType::Number,
+        PropType::Select,
+        PropType::MultiSelect,
+        PropType::Status,
+        PropType::Date,
+        PropType::People,
+        PropType::Files,
+        PropType::Checkbox,
+        PropType::Url,
+        PropType::Email,
+        PropType::PhoneNumber,
+        PropType::Relation,
+        PropType::Place,
+        PropType::Formula,
+        PropType::Rollup,
+        PropType::CreatedTime,
+        PropType::CreatedBy,
+        PropType::LastEditedTime,
+        PropType::LastEditedBy,
+        PropType::UniqueId,
+        PropType::Verification,
+        PropType::Button,
+    ];
+
+    pub(crate) fn parse(name: &str) -> Option<PropType> {
+        PropType::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            PropType::Title => "title",
+            PropType::RichText => "rich_text",
+            PropType::Number => "number",
+            PropType::Select => "select",
+            PropType::MultiSelect => "multi_select",
+            PropType::Status => "status",
+            PropType::Date => "date",
+            PropType::People => "people",
+            PropType::Files => "files",
+            PropType::Checkbox => "checkbox",
+            PropType::Url => "url",
+            PropType::Email => "email",
+            PropType::PhoneNumber => "phone_number",
+            PropType::Relation => "relation",
+            PropType::Place => "place",
+            PropType::Formula => "formula",
+            PropType::Rollup => "rollup",
+            PropType::CreatedTime => "created_time",
+            PropType::CreatedBy => "created_by",
+            PropType::LastEditedTime => "last_edited_time",
+            PropType::LastEditedBy => "last_edited_by",
+            PropType::UniqueId => "unique_id",
+            PropType::Verification => "verification",
+            PropType::Button => "button",
+        }
+    }
+
+    /// Types the API refuses to write.
+    pub(crate) fn is_read_only(self) -> bool {
+        matches!(
+            self,
+            PropType::Formula
+                | PropType::Rollup
+                | PropType::CreatedTime
+                | PropType::CreatedBy
+                | PropType::LastEditedTime
+                | PropType::LastEditedBy
+                | PropType::UniqueId
+                | PropType::Verification
+                | PropType::Button
+        )
+    }
+
+    /// Types whose values are lists, paginated by the property-item endpoint and cut at 25
+    /// items in a page read.
+    pub(crate) fn is_paginated(self) -> bool {
+        matches!(
+            self,
+            PropType::Title | PropType::RichText | PropType::People | PropType::Relation
+        )
+    }
+
+    /// The value a page has when nothing was set.
+    fn empty_value(self) -> Value {
+        match self {
+            PropType::Title
+            | PropType::RichText
+            | PropType::MultiSelect
+            | PropType::People
+            | PropType::Files
+            | PropType::Relation => json!([]),
+            PropType::Checkbox => json!(false),
+            PropType::Formula => json!({"type": "string", "string": null}),
+            PropType::Rollup => json!({"type": "array", "array": [], "function": "show_original"}),
+            PropType::Verification => {
+                json!({"state": "unverified", "verified_by": null, "date": null})
+            }
+            PropType::Button => json!({}),
+            _ => Value::Null,
+        }
+    }
+}
+
+/// An option of a select, multi_select or status property.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SelectOption {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) color: String,
+    pub(crate) description: Option<String>,
+    /// status only: `to_do`, `in_progress` or `complete`.
+    pub(crate) group: Option<String>,
+}
+
+impl SelectOption {
+    /// The option as a page value carries it.
+    pub(crate) fn to_value(&self) -> Value {
+        json!({"id": self.id, "name": self.name, "color": self.color})
+    }
+}
+
+/// One property of a data source's schema.
+#[derive(Debug, Clone)]
+pub(crate) struct PropSchema {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) kind: PropType,
+    pub(crate) description: Option<String>,
+    pub(crate) options: Vec<SelectOption>,
+    pub(crate) format: String,
+    pub(crate) relation_data_source: Option<String>,
+    pub(crate) expression: String,
+    pub(crate) prefix: Option<String>,
+}
+
+impl PropSchema {
+    /// Whether a key of a body's `properties` (a name, an id, or a decoded id) names this property.
+    pub(crate) fn is_named(&self, key: &str) -> bool {
+        key == self.name
+            || key == self.id
+            || percent_decode_str(&self.id)
+                .decode_utf8()
+                .is_ok_and(|d| d == key)
+    }
+}
+
+/// A data source with its schema.
+#[derive(Debug, Clone)]
+pub(crate) struct DataSource {
+    pub(crate) id: String,
+    pub(crate) title: String,
+    pub(crate) database_id: String,
+    pub(crate) properties: Vec<PropSchema>,
+    pub(crate) created_time: DateTime<Utc>,
+    pub(crate) last_edited_time: DateTime<Utc>,
+}
+
+impl DataSource {
+    pub(crate) fn property(&self, key: &str) -> Option<&PropSchema> {
+        // A name wins over an id, as names are what users write.
+        self.properties
+            .iter()
+            .find(|p| p.name == key)
+            .or_else(|| self.properties.iter().find(|p| p.is_named(key)))
+    }
+
+    fn title_property(&self) -> Option<&PropSchema> {
+        self.properties.iter().find(|p| p.kind == PropType::Title)
+    }
+}
+
+/// A database: a container of data sources.
+#[derive(Debug, Clone)]
+pub(crate) struct Database {
+    pub(crate) id: String,
+    pub(crate) title: String,
+    pub(crate) data_sources: Vec<String>,
+    pub(crate) created_time: DateTime<Utc>,
+}
+
+/// A workspace user.
+#[derive(Debug, Clone)]
+pub(crate) struct User {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) is_bot: bool,
+    pub(crate) email: Option<String>,
+}
+
+/// A page, its values stored by property id in the shape a page read returns them.
+#[derive(Debug, Clone)]
+pub(crate) struct Page {
+    pub(crate) id: String,
+    pub(crate) data_source_id: String,
+    pub(crate) created_time: DateTime<Utc>,
+    pub(crate) last_edited_time: DateTime<Utc>,
+    pub(crate) created_by: String,
+    pub(crate) last_edited_by: String,
+    pub(crate) icon: Value,
+    pub(crate) cover: Value,
+    pub(crate) in_trash: bool,
+    pub(crate) is_locked: bool,
+    pub(crate) values: HashMap<String, Value>,
+}
+
+impl Page {
+    /// The stored value of a property (its empty value when never set).
+    pub(crate) fn value(&self, prop: &PropSchema) -> Value {
+        self.values
+            .get(&prop.id)
+            .cloned()
+            .unwrap_or_else(|| prop.kind.empty_value())
+    }
+}
+
+/// Everything the sandbox serves.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Store {
+    pub(crate) users: Vec<User>,
+    pub(crate) databases: Vec<Database>,
+    pub(crate) data_sources: Vec<DataSource>,
+    pub(crate) pages: HashMap<String, Page>,
+    /// Page ids in seed order.
+    pub(crate) page_order: Vec<String>,
+}
+
+/// A page id, dashed or not, as the lowercase dashed form; `None` if it is not 32 hex digits.
+pub fn normalize_id(text: &str) -> Option<String> {
+    let hex: String = text.chars().filter(|c| *c != '-').collect();
+    if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let hex = hex.to_ascii_lowercase();
+    Some(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    ))
+}
+
+/// A short id derived from `parts`, four characters from Notion's short-id alphabet.
+pub(crate) fn short_id(parts: &[&str], url_encoded: bool) -> String {
+    const ALPHABET: &[u8] =
+        b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789;:?@[]{}|^~";
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0u8]);
+    }
+    let digest = hasher.finalize();
+    let raw: String = digest[..4]
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect();
+    if url_encoded {
+        utf8_percent_encode(&raw, NON_ALPHANUMERIC).to_string()
+    } else {
+        raw
+    }
+}
+
+fn invalid(message: impl Into<String>) -> SeedError {
+    SeedError::Invalid(message.into())
+}
+
+fn parse_time(
+    text: Option<&str>,
+    default: DateTime<Utc>,
+    what: &str,
+) -> Result<DateTime<Utc>, SeedError> {
+    match text {
+        None => Ok(default),
+        Some(t) => DateTime::parse_from_rfc3339(t)
+            .map(|d| d.with_timezone(&Utc))
+            .map_err(|e| invalid(format!("{what}: `{t}` is not an RFC 3339 date-time ({e})"))),
+    }
+}
+
+impl Store {
+    /// Build the store from a seed, checking ids, references, schemas and values.
+    pub(crate) fn from_seed(seed: &Seed, now: DateTime<Utc>) -> Result<Store, SeedError> {
+        let mut store = Store::default();
+        let mut seen = HashSet::new();
+        let mut unique_id = |id: &str, what: &str| -> Result<String, SeedError> {
+            let norm = normalize_id(id).ok_or_else(|| {
+                invalid(format!(
+                    "{what} id `{id}` is not a UUID (32 hex digits, dashes optional)"
+                ))
+            })?;
+            if !seen.insert(norm.clone()) {
+                return Err(invalid(format!("{what} id `{id}` is used twice")));
+            }
+            Ok(norm)
+        };
+
+        for user in &seed.users {
+            let id = unique_id(&user.id, "user")?;
+            let is_bot = match user.kind.as_str() {
+                "person" => false,
+                "bot" => true,
+                other => {
+                    return Err(invalid(format!(
+                        "user {id}: type `{other}` should be `person` or `bot`"
+                    )))
+                }
+            };
+            store.users.push(User {
+                id,
+                name: user.name.clone(),
+                is_bot,
+                email: user.email.clone(),
+            });
+        }
+        for db in &seed.databases {
+            let id = unique_id(&db.id, "database")?;
+            let mut data_sources = Vec::new();
+            for ds in &db.data_sources {
+                let ds_id = normalize_id(ds).ok_or_else(|| {
+                    invalid(format!(
+                        "database {id}: data source id `{ds}` is not a UUID"
+                    ))
+                })?;
+                data_sources.push(ds_id);
+            }
+            store.databases.push(Database {
+                id,
+                title: db.title.clone(),
+                data_sources,
+                created_time: now,
+            });
+        }
+        for ds in &seed.data_sources {
+            let id = unique_id(&ds.id, "data source")?;
+            let database_id = normalize_id(&ds.database_id).ok_or_else(|| {
+                invalid(format!(
+                    "data source {id}: database_id `{}` is not a UUID",
+                    ds.database_id
+                ))
+            })?;
+            let Some(db) = store.databases.iter_mut().find(|d| d.id == database_id) else {
+                return Err(invalid(format!(
+                    "data source {id}: database {database_id} is not in the seed's databases"
+                )));
+            };
+            if !db.data_sources.contains(&id) {
+                db.data_sources.push(id.clone());
+            }
+            let properties = schema_from_seed(&id, &ds.properties)?;
+            store.data_sources.push(DataSource {
+                id,
+                title: ds.title.clone(),
+                database_id,
+                properties,
+                created_time: now,
+                last_edited_time: now,
+            });
+        }
+        for db in &store.databases {
+            for ds_id in &db.data_sources {
+                match store.data_sources.iter().find(|d| &d.id == ds_id) {
+                    None => {
+                        return Err(invalid(format!(
+                            "database {}: data source {ds_id} is not in the seed's data sources",
+                            db.id
+                        )))
+                    }
+                    Some(ds) if ds.database_id != db.id => {
+                        return Err(invalid(format!(
+                            "database {} lists data source {ds_id}, which belongs to database {}",
+                            db.id, ds.database_id
+                        )))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        for ds in &store.data_sources {
+            for prop in &ds.properties {
+                if let Some(target) = &prop.relation_data_source {
+                    if !store.data_sources.iter().any(|d| &d.id == target) {
+                        return Err(invalid(format!(
+                            "data source {}: relation `{}` points to data source {target}, which is not in the seed",
+                            ds.id, prop.name
+                        )));
+                    }
+                }
+            }
+        }
+
+        // Pages in two passes: all exist before values (relations) are checked.
+        let default_author = store
+            .users
+            .first()
+            .map_or(INTEGRATION_BOT_ID.to_string(), |u| u.id.clone());
+        for sp in &seed.pages {
+            let id = unique_id(&sp.id, "page")?;
+            let data_source_id = normalize_id(&sp.data_source_id)
+                .filter(|d| store.data_sources.iter().any(|ds| &ds.id == d))
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "page {id}: data_source_id `{}` is not a data source of the seed",
+                        sp.data_source_id
+                    ))
+                })?;
+            let created_time = parse_time(
+                sp.created_time.as_deref(),
+                now,
+                &format!("page {id}: created_time"),
+            )?;
+            let last_edited_time = parse_time(
+                sp.last_edited_time.as_deref(),
+                created_time,
+                &format!("page {id}: last_edited_time"),
+            )?;
+            let created_by = match &sp.created_by {
+                None => default_author.clone(),
+                Some(u) => normalize_id(u)
+                    .filter(|u| store.user(u).is_some())
+                    .ok_or_else(|| {
+                        invalid(format!("page {id}: created_by `{u}` is not a seed user"))
+                    })?,
+            };
+            store.page_order.push(id.clone());
+            store.pages.insert(
+                id.clone(),
+                Page {
+                    id,
+                    data_source_id,
+                    created_time,
+                    last_edited_time,
+                    last_edited_by: created_by.clone(),
+                    created_by,
+                    icon: Value::Null,
+                    cover: Value::Null,
+                    in_trash: sp.in_trash,
+                    is_locked: sp.is_locked,
+                    values: HashMap::new(),
+                },
+            );
+        }
+        for sp in &seed.pages {
+            store.seed_page_values(sp)?;
+        }
+        store.number_unique_ids();
+        Ok(store)
+    }
+
+    /// Check and store one seed page's values, icon and cover.
+    fn seed_page_values(&mut self, sp: &SeedPage) -> Result<(), SeedError> {
+        let id = normalize_id(&sp.id).unwrap_or_default();
+        let page_err = |m: String| invalid(format!("page {id}: {m}"));
+        let ds_id = self.pages[&id].data_source_id.clone();
+        let mut values = Vec::new();
+        let mut new_options = Vec::new();
+        let ds = self
+            .data_source(&ds_id)
+            .ok_or_else(|| page_err("no data source".into()))?;
+        for (key, simple) in &sp.properties {
+            let prop = ds.property(key).ok_or_else(|| {
+                page_err(format!(
+                    "`{key}` is not a property of data source {}",
+                    ds.id
+                ))
+            })?;
+            let stored = if prop.kind.is_read_only() {
+                read_only_seed_value(prop, simple).map_err(&page_err)?
+            } else {
+                let request = validate::simple_to_request(prop.kind, simple);
+                let mut cx = ValueContext {
+                    store: self,
+                    data_source: ds,
+                    new_options: &mut new_options,
+                };
+                validate::check_value(&mut cx, prop, &request, &format!("properties.{key}"))
+                    .map_err(|e| page_err(format!("property `{key}`: {}", e.message)))?
+            };
+            values.push((prop.id.clone(), stored));
+        }
+        let icon = match &sp.icon {
+            None => Value::Null,
+            Some(v) => validate::check_icon(v, "icon").map_err(|e| page_err(e.message))?,
+        };
+        let cover = match &sp.cover {
+            None => Value::Null,
+            Some(v) => validate::check_cover(v, "cover").map_err(|e| page_err(e.message))?,
+        };
+        self.add_options(&ds_id, new_options);
+        let page = self
+            .pages
+            .get_mut(&id)
+            .ok_or_else(|| page_err("vanished".into()))?;
+        page.values.extend(values);
+        page.icon = icon;
+        page.cover = cover;
+        Ok(())
+    }
+
+    /// Give every page without a unique_id the next number of its data source, in seed order.
+    fn number_unique_ids(&mut self) {
+        for ds in &self.data_sources {
+            for prop in ds
+                .properties
+                .iter()
+                .filter(|p| p.kind == PropType::UniqueId)
+            {
+                let mut next = self
+                    .pages
+                    .values()
+                    .filter(|p| p.data_source_id == ds.id)
+                    .filter_map(|p| p.values.get(&prop.id)?.get("number")?.as_u64())
+                    .max()
+                    .unwrap_or(0)
+                    + 1;
+                for page_id in &self.page_order {
+                    let Some(page) = self.pages.get_mut(page_id) else {
+                        continue;
+                    };
+                    if page.data_source_id == ds.id && !page.values.contains_key(&prop.id) {
+                        page.values.insert(
+                            prop.id.clone(),
+                            json!({"prefix": prop.prefix, "number": next}),
+                        );
+                        next += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    pub(crate) fn user(&self, id: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.id == id)
+    }
+
+    pub(crate) fn data_source(&self, id: &str) -> Option<&DataSource> {
+        self.data_sources.iter().find(|d| d.id == id)
+    }
+
+    pub(crate) fn database(&self, id: &str) -> Option<&Database> {
+        self.databases.iter().find(|d| d.id == id)
+    }
+
+    /// The plain text of a page's title.
+    pub(crate) fn page_title(&self, page: &Page) -> String {
+        let Some(prop) = self
+            .data_source(&page.data_source_id)
+            .and_then(DataSource::title_property)
+        else {
+            return String::new();
+        };
+        page.value(prop)
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| i.get("plain_text").and_then(Value::as_str))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Add options created by an update to their properties (once per name).
+    fn add_options(&mut self, ds_id: &str, options: Vec<(String, SelectOption)>) {
+        let Some(ds) = self.data_sources.iter_mut().find(|d| d.id == ds_id) else {
+            return;
+        };
+        for (prop_id, option) in options {
+            if let Some(prop) = ds.properties.iter_mut().find(|p| p.id == prop_id) {
+                if !prop.options.iter().any(|o| o.name == option.name) {
+                    prop.options.push(option);
+                }
+            }
+        }
+    }
+
+    /// Apply a validated update to a page: everything or (if the page vanished) nothing.
+    pub(crate) fn apply(&mut self, page_id: &str, update: Update, now: DateTime<Utc>) {
+        let Some(ds_id) = self.pages.get(page_id).map(|p| p.data_source_id.clone()) else {
+            return;
+        };
+        if !update.new_options.is_empty() {
+            self.add_options(&ds_id, update.new_options);
+            if let Some(ds) = self.data_sources.iter_mut().find(|d| d.id == ds_id) {
+                ds.last_edited_time = now;
+            }
+        }
+        let Some(page) = self.pages.get_mut(page_id) else {
+            return;
+        };
+        page.values.extend(update.values);
+        if let Some(icon) = update.icon {
+            page.icon = icon;
+        }
+        if let Some(cover) = update.cover {
+            page.cover = cover;
+        }
+        if let Some(in_trash) = update.in_trash {
+            page.in_trash = in_trash;
+        }
+        if let Some(is_locked) = update.is_locked {
+            page.is_locked = is_locked;
+        }
+        page.last_edited_time = now;
+        page.last_edited_by = INTEGRATION_BOT_ID.to_string();
+    }
+}
+
+/// A data source's schema from the seed: names and ids unique, one title, options valid.
+fn schema_from_seed(ds_id: &str, props: &[SeedProperty]) -> Result<Vec<PropSchema>, SeedError> {
+    let err = |m: String| invalid(format!("data source {ds_id}: {m}"));
+    let mut out: Vec<PropSchema> = Vec::new();
+    for sp in props {
+        let kind = PropType::parse(&sp.kind).ok_or_else(|| {
+            err(format!(
+                "property `{}` has unknown type `{}`",
+                sp.name, sp.kind
+            ))
+        })?;
+        if sp.name.is_empty() {
+            return Err(err("a property has an empty name".into()));
+        }
+        if out.iter().any(|p| p.name == sp.name) {
+            return Err(err(format!("property name `{}` is used twice", sp.name)));
+        }
+        let id = match &sp.id {
+            Some(id) if !id.is_empty() => id.clone(),
+            _ if kind == PropType::Title => "title".to_string(),
+            _ => {
+                let mut n = 0u32;
+                loop {
+                    let candidate = short_id(&[ds_id, &sp.name, &n.to_string()], true);
+                    if candidate != "title" && !out.iter().any(|p| p.id == candidate) {
+                        break candidate;
+                    }
+                    n += 1;
+                }
+            }
+        };
+        if out.iter().any(|p| p.id == id) {
+            return Err(err(format!("property id `{id}` is used twice")));
+        }
+        let has_options = matches!(
+            kind,
+            PropType::Select | PropType::MultiSelect | PropType::Status
+        );
+        if !has_options && !sp.options.is_empty() {
+            return Err(err(format!(
+                "property `{}` of type {} cannot have options",
+                sp.name, sp.kind
+            )));
+        }
+        let mut options: Vec<SelectOption> = Vec::new();
+        let last = sp.options.len().saturating_sub(1);
+        for (i, so) in sp.options.iter().enumerate() {
+            if so.name.is_empty() || so.name.contains(',') {
+                return Err(err(format!(
+                    "property `{}`: option name `{}` should be non-empty and without commas",
+                    sp.name, so.name
+                )));
+            }
+            if options.iter().any(|o| o.name == so.name) {
+                return Err(err(format!(
+                    "property `{}`: option `{}` is given twice",
+                    sp.name, so.name
+                )));
+            }
+            let color = so.color.clone().unwrap_or_else(|| "default".into());
+            if !OPTION_COLORS.contains(&color.as_str()) {
+                return Err(err(format!(
+                    "property `{}`: option `{}` has unknown color `{color}`",
+                    sp.name, so.name
+                )));
+            }
+            let group = if kind == PropType::Status {
+                let g = so.group.clone().unwrap_or_else(|| {
+                    if i == 0 {
+                        "to_do".into()
+                    } else if i == last {
+                        "complete".into()
+                    } else {
+                        "in_progress".into()
+                    }
+                });
+                if !["to_do", "in_progress", "complete"].contains(&g.as_str()) {
+                    return Err(err(format!(
+                        "property `{}`: option `{}` has group `{g}`, expected to_do, in_progress or complete",
+                        sp.name, so.name
+                    )));
+                }
+                Some(g)
+            } else if so.group.is_some() {
+                return Err(err(format!(
+                    "property `{}`: only status options have a group",
+                    sp.name
+                )));
+            } else {
+                None
+            };
+            options.push(SelectOption {
+                id: so
+                    .id
+                    .clone()
+                    .unwrap_or_else(|| short_id(&[ds_id, &id, &so.name], false)),
+                name: so.name.clone(),
+                color,
+                description: so.description.clone(),
+                group,
+            });
+        }
+        let relation_data_source = match (kind, &sp.data_source_id) {
+            (PropType::Relation, Some(target)) => Some(normalize_id(target).ok_or_else(|| {
+                err(format!(
+                    "relation `{}`: data_source_id `{target}` is not a UUID",
+                    sp.name
+                ))
+            })?),
+            (PropType::Relation, None) => {
+                return Err(err(format!(
+                    "relation `{}` needs a data_source_id",
+                    sp.name
+                )))
+            }
+            (_, Some(_)) => {
+                return Err(err(format!(
+                    "property `{}`: only relations have a data_source_id",
+                    sp.name
+                )))
+            }
+            (_, None) => None,
+        };
+        out.push(PropSchema {
+            id,
+            name: sp.name.clone(),
+            kind,
+            description: sp.description.clone(),
+            options,
+            format: sp.format.clone().unwrap_or_else(|| "number".into()),
+            relation_data_source,
+            expression: sp.expression.clone().unwrap_or_default(),
+            prefix: sp.prefix.clone(),
+        });
+    }
+    match out.iter().filter(|p| p.kind == PropType::Title).count() {
+        1 => Ok(out),
+        n => Err(err(format!(
+            "the schema should have exactly one title property, it has {n}"
+        ))),
+    }
+}
+
+/// A seed value for a read-only property, in the shape a page read returns.
+fn read_only_seed_value(prop: &PropSchema, v: &Value) -> Result<Value, String> {
+    let name = &prop.name;
+    Ok(match prop.kind {
+        PropType::Formula => match v {
+            Value::Object(m) if m.contains_key("type") => v.clone(),
+            Value::Number(_) => json!({"type": "number", "number": v}),
+            Value::String(_) => json!({"type": "string", "string": v}),
+            Value::Bool(_) => json!({"type": "boolean", "boolean": v}),
+            Value::Null => json!({"type": "string", "string": null}),
+            _ => return Err(format!("formula `{name}` should be a number, string, boolean, null or a formula object")),
+        },
+        PropType::UniqueId => match v.as_u64() {
+            Some(n) => json!({"prefix": prop.prefix, "number": n}),
+            None => return Err(format!("unique_id `{name}` should be a positive integer")),
+        },
+        PropType::CreatedTime | PropType::LastEditedTime | PropType::CreatedBy | PropType::LastEditedBy => {
+            return Err(format!(
+                "`{name}` is a {} property: set the page's created_time, last_edited_time or created_by instead",
+                prop.kind.as_str()
+            ))
+        }
+        _ => v.clone(),
+    })
+}

@@ -1,0 +1,955 @@
+//! Checking a PATCH /v1/pages body from the API's side: the `patch-page` request schema, the
+//! size limits, the version rules, and the page's own schema. Errors carry Notion's wording and
+//! name the offending path. Nothing here is shared with the tool's own mapping.
+
+use super::error::ApiError;
+use super::store::{
+    normalize_id, short_id, DataSource, Page, PropSchema, PropType, SelectOption, Store,
+    OPTION_COLORS,
+};
+use super::version::ApiVersion;
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use serde_json::{json, Map, Value};
+
+/// Most characters (UTF-16 code units) in a rich text `text.content` or a link URL.
+pub(crate) const MAX_TEXT: usize = 2000;
+/// Most characters in an equation expression.
+pub(crate) const MAX_EQUATION: usize = 1000;
+/// Most characters in a URL value.
+pub(crate) const MAX_URL: usize = 2000;
+/// Most characters in an email or phone number (the OpenAPI's `stringRequest`).
+pub(crate) const MAX_SHORT: usize = 100;
+/// Most characters in a new select option name.
+pub(crate) const MAX_OPTION_NAME: usize = 100;
+/// Most items in any array of the body.
+pub(crate) const MAX_ITEMS: usize = 100;
+
+/// Colours of rich text annotations.
+const API_COLORS: [&str; 20] = [
+    "default",
+    "gray",
+    "brown",
+    "orange",
+    "yellow",
+    "green",
+    "blue",
+    "purple",
+    "pink",
+    "red",
+    "default_background",
+    "gray_background",
+    "brown_background",
+    "orange_background",
+    "yellow_background",
+    "green_background",
+    "blue_background",
+    "purple_background",
+    "pink_background",
+    "red_background",
+];
+
+/// A checked update, ready to apply: values in stored shape, keyed by property id.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Update {
+    pub(crate) values: Vec<(String, Value)>,
+    /// Select and multi_select options to add to the schema: (property id, option).
+    pub(crate) new_options: Vec<(String, SelectOption)>,
+    pub(crate) icon: Option<Value>,
+    pub(crate) cover: Option<Value>,
+    pub(crate) in_trash: Option<bool>,
+    pub(crate) is_locked: Option<bool>,
+}
+
+/// What checking a value may read and the options it creates.
+pub(crate) struct ValueContext<'a> {
+    pub(crate) store: &'a Store,
+    pub(crate) data_source: &'a DataSource,
+    pub(crate) new_options: &'a mut Vec<(String, SelectOption)>,
+}
+
+/// Check a whole PATCH body against `page` under `version`.
+pub(crate) fn check_patch(
+    store: &Store,
+    page: &Page,
+    body: &Value,
+    version: ApiVersion,
+) -> Result<Update, ApiError> {
+    let m = object(body, "body")?;
+    let mut allowed = vec!["properties", "icon", "cover", "in_trash"];
+    if version.has_archived() {
+        allowed.push("archived");
+    }
+    if version.has_data_sources() {
+        allowed.extend(["is_locked", "template", "erase_content"]);
+    }
+    only_keys(m, &allowed, "body")?;
+
+    let mut update = Update::default();
+    let in_trash = m
+        .get("in_trash")
+        .map(|v| boolean(v, "body.in_trash"))
+        .transpose()?;
+    let archived = m
+        .get("archived")
+        .map(|v| boolean(v, "body.archived"))
+        .transpose()?;
+    update.in_trash = match (in_trash, archived) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(ApiError::body(
+                "body.archived",
+                &format!("`{a}` like body.in_trash"),
+                m.get("archived"),
+            ))
+        }
+        (a, b) => a.or(b),
+    };
+    update.is_locked = m
+        .get("is_locked")
+        .map(|v| boolean(v, "body.is_locked"))
+        .transpose()?;
+    let erase = m
+        .get("erase_content")
+        .map(|v| boolean(v, "body.erase_content"))
+        .transpose()?;
+    if let Some(t) = m.get("template") {
+        check_template(t, "body.template")?;
+    }
+    update.icon = m
+        .get("icon")
+        .map(|v| check_icon(v, "body.icon"))
+        .transpose()?;
+    update.cover = m
+        .get("cover")
+        .map(|v| check_cover(v, "body.cover"))
+        .transpose()?;
+    let properties = m
+        .get("properties")
+        .map(|v| object(v, "body.properties"))
+        .transpose()?;
+
+    let edits = properties.is_some_and(|p| !p.is_empty())
+        || update.icon.is_some()
+        || update.cover.is_some()
+        || update.is_locked.is_some()
+        || m.contains_key("template")
+        || erase == Some(true);
+    if page.in_trash && update.in_trash != Some(false) && edits {
+        return Err(ApiError::validation(
+            "Can't edit block that is archived. You must unarchive the block before editing.",
+        ));
+    }
+
+    let Some(data_source) = store.data_source(&page.data_source_id) else {
+        return Err(ApiError::validation(
+            "The page's data source no longer exists.",
+        ));
+    };
+    let mut cx = ValueContext {
+        store,
+        data_source,
+        new_options: &mut update.new_options,
+    };
+    for (key, value) in properties.into_iter().flatten() {
+        let prop = data_source
+            .property(key)
+            .ok_or_else(|| ApiError::validation(format!("{key} is not a property that exists.")))?;
+        if prop.kind.is_read_only() {
+            return Err(ApiError::validation(format!(
+                "{} is a {} property, which cannot be updated via the API.",
+                prop.name,
+                prop.kind.as_str()
+            )));
+        }
+        let stored = check_value(&mut cx, prop, value, &format!("body.properties.{key}"))?;
+        update.values.retain(|(id, _)| id != &prop.id);
+        update.values.push((prop.id.clone(), stored));
+    }
+    Ok(update)
+}
+
+/// Check one property value (`{"<type>": …, "type"?: …}`) for `prop` and return it in the shape a
+/// page read returns.
+pub(crate) fn check_value(
+    cx: &mut ValueContext<'_>,
+    prop: &PropSchema,
+    value: &Value,
+    path: &str,
+) -> Result<Value, ApiError> {
+    let m = object(value, path)?;
+    let kind = prop.kind.as_str();
+    let expected = || ApiError::validation(format!("{} is expected to be {kind}.", prop.name));
+    if let Some(t) = m.get("type") {
+        let t = string(t, &format!("{path}.type"))?;
+        match PropType::parse(t) {
+            Some(other) if other == prop.kind => {}
+            Some(other) if !other.is_read_only() => return Err(expected()),
+            _ => {
+                return Err(ApiError::body(
+                    &format!("{path}.type"),
+                    &format!("`\"{kind}\"`"),
+                    m.get("type"),
+                ))
+            }
+        }
+    }
+    if m.keys()
+        .filter_map(|k| PropType::parse(k))
+        .any(|t| t != prop.kind && !t.is_read_only())
+    {
+        return Err(expected());
+    }
+    let inner = required(m, kind, path)?;
+    only_keys(m, &[kind, "type"], path)?;
+    let path = format!("{path}.{kind}");
+    let path = path.as_str();
+    Ok(match prop.kind {
+        PropType::Title | PropType::RichText => {
+            let items = array(inner, path)?;
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                out.push(rich_text_item(cx.store, item, &format!("{path}[{i}]"))?);
+            }
+            Value::Array(out)
+        }
+        PropType::Number => match inner {
+            Value::Null | Value::Number(_) => inner.clone(),
+            _ => return Err(ApiError::body(path, "a number or `null`", Some(inner))),
+        },
+        PropType::Url => nullable_text(inner, path, MAX_URL)?,
+        PropType::Email | PropType::PhoneNumber => nullable_text(inner, path, MAX_SHORT)?,
+        PropType::Checkbox => Value::Bool(boolean(inner, path)?),
+        PropType::Select | PropType::Status => match inner {
+            Value::Null => Value::Null,
+            _ => option_ref(cx, prop, inner, path)?,
+        },
+        PropType::MultiSelect => {
+            let items = array(inner, path)?;
+            let mut out: Vec<Value> = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let option = option_ref(cx, prop, item, &format!("{path}[{i}]"))?;
+                if !out.iter().any(|o| o["id"] == option["id"]) {
+                    out.push(option);
+                }
+            }
+            Value::Array(out)
+        }
+        PropType::Date => match inner {
+            Value::Null => Value::Null,
+            _ => check_date(inner, path)?,
+        },
+        PropType::People => {
+            let items = array(inner, path)?;
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                out.push(person(cx.store, item, &format!("{path}[{i}]"))?);
+            }
+            Value::Array(out)
+        }
+        PropType::Relation => {
+            let items = array(inner, path)?;
+            let mut out: Vec<Value> = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let item_path = format!("{path}[{i}]");
+                let im = object(item, &item_path)?;
+                let id_path = format!("{item_path}.id");
+                let raw = string(required(im, "id", &item_path)?, &id_path)?;
+                let id = normalize_id(raw)
+                    .ok_or_else(|| ApiError::body(&id_path, "a valid uuid", im.get("id")))?;
+                if !cx.store.pages.contains_key(&id) {
+                    return Err(ApiError::body(
+                        &id_path,
+                        "the id of an existing page",
+                        im.get("id"),
+                    ));
+                }
+                let v = json!({ "id": id });
+                if !out.contains(&v) {
+                    out.push(v);
+                }
+            }
+            Value::Array(out)
+        }
+        PropType::Files => {
+            let items = array(inner, path)?;
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                out.push(file_item(item, &format!("{path}[{i}]"))?);
+            }
+            Value::Array(out)
+        }
+        PropType::Place => match inner {
+            Value::Null => Value::Null,
+            _ => {
+                let pm = object(inner, path)?;
+                for k in ["lat", "lon"] {
+                    let v = required(pm, k, path)?;
+                    if !v.is_number() {
+                        return Err(ApiError::body(&format!("{path}.{k}"), "a number", Some(v)));
+                    }
+                }
+                for k in ["name", "address", "aws_place_id", "google_place_id"] {
+                    if let Some(v) = pm.get(k).filter(|v| !v.is_null() && !v.is_string()) {
+                        return Err(ApiError::body(
+                            &format!("{path}.{k}"),
+                            "a string or `null`",
+                            Some(v),
+                        ));
+                    }
+                }
+                inner.clone()
+            }
+        },
+        // Refused before this point; kept total for the seed path.
+        _ => {
+            return Err(ApiError::validation(format!(
+                "{} cannot be written.",
+                prop.name
+            )))
+        }
+    })
+}
+
+/// A select/status/multi_select option given by id or name, resolved against the schema; an
+/// unknown select or multi_select name becomes a new option.
+fn option_ref(
+    cx: &mut ValueContext<'_>,
+    prop: &PropSchema,
+    v: &Value,
+    path: &str,
+) -> Result<Value, ApiError> {
+    let m = object(v, path)?;
+    only_keys(m, &["id", "name", "color", "description"], path)?;
+    let id = m
+        .get("id")
+        .map(|x| text(x, &format!("{path}.id"), 1, MAX_SHORT))
+        .transpose()?;
+    let name = m
+        .get("name")
+        .map(|x| text(x, &format!("{path}.name"), 1, MAX_TEXT))
+        .transpose()?;
+    let color = match m.get("color") {
+        None => None,
+        Some(c) => {
+            let s = string(c, &format!("{path}.color"))?;
+            if !OPTION_COLORS.contains(&s) {
+                return Err(ApiError::body(
+                    &format!("{path}.color"),
+                    &one_of(&OPTION_COLORS),
+                    Some(c),
+                ));
+            }
+            Some(s)
+        }
+    };
+    let description = match m.get("description") {
+        None | Some(Value::Null) => None,
+        Some(d) => Some(text(d, &format!("{path}.description"), 1, MAX_TEXT)?.to_string()),
+    };
+    let pending: Vec<&SelectOption> = cx
+        .new_options
+        .iter()
+        .filter(|(p, _)| p == &prop.id)
+        .map(|(_, o)| o)
+        .collect();
+    let known = || prop.options.iter().chain(pending.iter().copied());
+    if let Some(id) = id {
+        return match known().find(|o| o.id == id) {
+            Some(o) => Ok(o.to_value()),
+            None => Err(ApiError::body(
+                &format!("{path}.id"),
+                &format!("the id of an option of `{}`", prop.name),
+                m.get("id"),
+            )),
+        };
+    }
+    let Some(name) = name else {
+        return Err(ApiError::body(&format!("{path}.name"), "defined", None));
+    };
+    if let Some(o) = known().find(|o| o.name == name) {
+        return Ok(o.to_value());
+    }
+    if prop.kind == PropType::Status {
+        let names: Vec<String> = prop
+            .options
+            .iter()
+            .map(|o| format!("\"{}\"", o.name))
+            .collect();
+        return Err(ApiError::body(
+            &format!("{path}.name"),
+            &format!(
+                "one of the options of `{}` ({})",
+                prop.name,
+                names.join(", ")
+            ),
+            m.get("name"),
+        ));
+    }
+    let len = utf16_len(name);
+    if len > MAX_OPTION_NAME {
+        return Err(ApiError::length(
+            &format!("{path}.name"),
+            "≤",
+            MAX_OPTION_NAME,
+            len,
+        ));
+    }
+    if name.contains(',') {
+        return Err(ApiError::body(
+            &format!("{path}.name"),
+            "an option name without commas",
+            m.get("name"),
+        ));
+    }
+    let option = SelectOption {
+        id: short_id(&[&cx.data_source.id, &prop.id, name], false),
+        name: name.to_string(),
+        color: color.unwrap_or("default").to_string(),
+        description,
+        group: None,
+    };
+    let value = option.to_value();
+    cx.new_options.push((prop.id.clone(), option));
+    Ok(value)
+}
+
+/// One rich text item (text, mention or equation) in response shape.
+fn rich_text_item(store: &Store, v: &Value, path: &str) -> Result<Value, ApiError> {
+    let m = object(v, path)?;
+    let kind = variant(m, path, &["text", "mention", "equation"])?;
+    let annotations = annotations(m.get("annotations"), &format!("{path}.annotations"))?;
+    let inner_path = format!("{path}.{kind}");
+    let inner = object(required(m, kind, path)?, &inner_path)?;
+    Ok(match kind {
+        "text" => {
+            only_keys(inner, &["content", "link"], &inner_path)?;
+            let content_path = format!("{inner_path}.content");
+            let content = string(required(inner, "content", &inner_path)?, &content_path)?;
+            max_len(content, &content_path, MAX_TEXT)?;
+            let link = match inner.get("link") {
+                None | Some(Value::Null) => Value::Null,
+                Some(l) => {
+                    let link_path = format!("{inner_path}.link");
+                    let lm = object(l, &link_path)?;
+                    let url_path = format!("{link_path}.url");
+                    let url = string(required(lm, "url", &link_path)?, &url_path)?;
+                    max_len(url, &url_path, MAX_URL)?;
+                    json!({ "url": url })
+                }
+            };
+            let href = link.get("url").cloned().unwrap_or(Value::Null);
+            json!({
+                "type": "text",
+                "text": {"content": content, "link": link},
+                "annotations": annotations,
+                "plain_text": content,
+                "href": href,
+            })
+        }
+        "equation" => {
+            let expr_path = format!("{inner_path}.expression");
+            let expression = string(required(inner, "expression", &inner_path)?, &expr_path)?;
+            max_len(expression, &expr_path, MAX_EQUATION)?;
+            json!({
+                "type": "equation",
+                "equation": {"expression": expression},
+                "annotations": annotations,
+                "plain_text": expression,
+                "href": null,
+            })
+        }
+        _ => {
+            let mk = variant(
+                inner,
+                &inner_path,
+                &[
+                    "user",
+                    "date",
+                    "page",
+                    "database",
+                    "template_mention",
+                    "custom_emoji",
+                ],
+            )?;
+            let target_path = format!("{inner_path}.{mk}");
+            let target = required(inner, mk, &inner_path)?;
+            let (stored, plain) = match mk {
+                "date" => {
+                    let d = check_date(target, &target_path)?;
+                    let plain = d["start"].as_str().unwrap_or_default().to_string();
+                    (d, plain)
+                }
+                "template_mention" => (
+                    object(target, &target_path).map(|t| Value::Object(t.clone()))?,
+                    String::new(),
+                ),
+                _ => {
+                    let tm = object(target, &target_path)?;
+                    let id = string(
+                        required(tm, "id", &target_path)?,
+                        &format!("{target_path}.id"),
+                    )?;
+                    match mk {
+                        "user" => {
+                            let norm = normalize_id(id).unwrap_or_else(|| id.to_string());
+                            let name = store
+                                .user(&norm)
+                                .map_or("Unknown user".to_string(), |u| u.name.clone());
+                            (json!({"object": "user", "id": norm}), format!("@{name}"))
+                        }
+                        "page" | "database" => {
+                            let norm = normalize_id(id).ok_or_else(|| {
+                                ApiError::body(
+                                    &format!("{target_path}.id"),
+                                    "a valid uuid",
+                                    tm.get("id"),
+                                )
+                            })?;
+                            let plain = store
+                                .pages
+                                .get(&norm)
+                                .map(|p| store.page_title(p))
+                                .unwrap_or_else(|| "Untitled".into());
+                            (json!({ "id": norm }), plain)
+                        }
+                        _ => (Value::Object(tm.clone()), String::new()),
+                    }
+                }
+            };
+            json!({
+                "type": "mention",
+                "mention": {"type": mk, mk: stored},
+                "annotations": annotations,
+                "plain_text": plain,
+                "href": null,
+            })
+        }
+    })
+}
+
+fn annotations(v: Option<&Value>, path: &str) -> Result<Value, ApiError> {
+    let mut out = json!({
+        "bold": false, "italic": false, "strikethrough": false,
+        "underline": false, "code": false, "color": "default",
+    });
+    let Some(v) = v else { return Ok(out) };
+    let m = object(v, path)?;
+    for k in ["bold", "italic", "strikethrough", "underline", "code"] {
+        if let Some(b) = m.get(k) {
+            out[k] = Value::Bool(boolean(b, &format!("{path}.{k}"))?);
+        }
+    }
+    if let Some(c) = m.get("color") {
+        let s = string(c, &format!("{path}.color"))?;
+        if !API_COLORS.contains(&s) {
+            return Err(ApiError::body(
+                &format!("{path}.color"),
+                &one_of(&API_COLORS),
+                Some(c),
+            ));
+        }
+        out["color"] = c.clone();
+    }
+    Ok(out)
+}
+
+/// `{start, end?, time_zone?}` with ISO 8601 dates or date-times.
+fn check_date(v: &Value, path: &str) -> Result<Value, ApiError> {
+    let m = object(v, path)?;
+    only_keys(m, &["start", "end", "time_zone"], path)?;
+    let start_path = format!("{path}.start");
+    let start = string(required(m, "start", path)?, &start_path)?;
+    if !is_date_or_date_time(start) {
+        return Err(ApiError::body(
+            &start_path,
+            "an ISO 8601 date or date-time",
+            m.get("start"),
+        ));
+    }
+    let end = match m.get("end") {
+        None | Some(Value::Null) => Value::Null,
+        Some(e) => {
+            let end_path = format!("{path}.end");
+            let s = string(e, &end_path)?;
+            if !is_date_or_date_time(s) {
+                return Err(ApiError::body(
+                    &end_path,
+                    "an ISO 8601 date or date-time, or `null`",
+                    Some(e),
+                ));
+            }
+            e.clone()
+        }
+    };
+    let time_zone = match m.get("time_zone") {
+        None | Some(Value::Null) => Value::Null,
+        Some(t) => Value::String(text(t, &format!("{path}.time_zone"), 1, MAX_SHORT)?.to_string()),
+    };
+    Ok(json!({"start": start, "end": end, "time_zone": time_zone}))
+}
+
+fn is_date_or_date_time(s: &str) -> bool {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+        || DateTime::parse_from_rfc3339(s).is_ok()
+        || NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").is_ok()
+        || NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").is_ok()
+}
+
+/// A user (`{id, object?: "user"}`) or group (`{id, object: "group", name?}`) reference.
+fn person(store: &Store, v: &Value, path: &str) -> Result<Value, ApiError> {
+    let m = object(v, path)?;
+    let id_path = format!("{path}.id");
+    let raw = string(required(m, "id", path)?, &id_path)?;
+    let id =
+        normalize_id(raw).ok_or_else(|| ApiError::body(&id_path, "a valid uuid", m.get("id")))?;
+    match m.get("object").map(|o| o.as_str()) {
+        None | Some(Some("user")) => {
+            if store.user(&id).is_none() {
+                return Err(ApiError::body(
+                    &id_path,
+                    "the id of a user in the workspace",
+                    m.get("id"),
+                ));
+            }
+            Ok(json!({"object": "user", "id": id}))
+        }
+        Some(Some("group")) => {
+            only_keys(m, &["id", "name", "object"], path)?;
+            let name = match m.get("name") {
+                None | Some(Value::Null) => Value::Null,
+                Some(n) => Value::String(string(n, &format!("{path}.name"))?.to_string()),
+            };
+            Ok(json!({"object": "group", "id": id, "name": name}))
+        }
+        _ => Err(ApiError::body(
+            &format!("{path}.object"),
+            "`\"user\"` or `\"group\"`",
+            m.get("object"),
+        )),
+    }
+}
+
+/// A file of a files property: external, Notion-hosted (kept), or a file upload.
+fn file_item(v: &Value, path: &str) -> Result<Value, ApiError> {
+    let m = object(v, path)?;
+    let kind = variant(m, path, &["external", "file", "file_upload"])?;
+    only_keys(m, &[kind, "name", "type"], path)?;
+    let inner_path = format!("{path}.{kind}");
+    let inner = object(required(m, kind, path)?, &inner_path)?;
+    let name = match m.get("name") {
+        None if kind == "file_upload" => None,
+        None => return Err(ApiError::body(&format!("{path}.name"), "defined", None)),
+        Some(n) => Some(text(n, &format!("{path}.name"), 1, MAX_SHORT)?),
+    };
+    match kind {
+        "external" => {
+            only_keys(inner, &["url"], &inner_path)?;
+            let url = text(
+                required(inner, "url", &inner_path)?,
+                &format!("{inner_path}.url"),
+                1,
+                MAX_URL,
+            )?;
+            Ok(json!({"name": name, "type": "external", "external": {"url": url}}))
+        }
+        "file" => {
+            only_keys(inner, &["url", "expiry_time"], &inner_path)?;
+            let url = string(
+                required(inner, "url", &inner_path)?,
+                &format!("{inner_path}.url"),
+            )?;
+            let expiry = inner.get("expiry_time").cloned().unwrap_or(Value::Null);
+            Ok(json!({"name": name, "type": "file", "file": {"url": url, "expiry_time": expiry}}))
+        }
+        _ => {
+            only_keys(inner, &["id"], &inner_path)?;
+            let id = string(
+                required(inner, "id", &inner_path)?,
+                &format!("{inner_path}.id"),
+            )?;
+            Ok(json!({
+                "name": name.unwrap_or(id),
+                "type": "file",
+                "file": {"url": format!("https://files.sandbox.invalid/{id}"), "expiry_time": null},
+            }))
+        }
+    }
+}
+
+/// A page icon request (or null), in the shape the page then returns.
+pub(crate) fn check_icon(v: &Value, path: &str) -> Result<Value, ApiError> {
+    page_media(
+        v,
+        path,
+        &["emoji", "external", "file_upload", "custom_emoji"],
+    )
+}
+
+/// A page cover request (or null).
+pub(crate) fn check_cover(v: &Value, path: &str) -> Result<Value, ApiError> {
+    page_media(v, path, &["external", "file_upload"])
+}
+
+fn page_media(v: &Value, path: &str, kinds: &[&'static str]) -> Result<Value, ApiError> {
+    if v.is_null() {
+        return Ok(Value::Null);
+    }
+    let m = object(v, path)?;
+    let kind = variant(m, path, kinds)?;
+    let inner_path = format!("{path}.{kind}");
+    let inner = required(m, kind, path)?;
+    let stored = match kind {
+        "emoji" => Value::String(text(inner, &inner_path, 1, MAX_SHORT)?.to_string()),
+        "external" => {
+            let im = object(inner, &inner_path)?;
+            let url = text(
+                required(im, "url", &inner_path)?,
+                &format!("{inner_path}.url"),
+                1,
+                MAX_URL,
+            )?;
+            json!({ "url": url })
+        }
+        _ => {
+            let im = object(inner, &inner_path)?;
+            string(
+                required(im, "id", &inner_path)?,
+                &format!("{inner_path}.id"),
+            )?;
+            inner.clone()
+        }
+    };
+    Ok(json!({"type": kind, kind: stored}))
+}
+
+fn check_template(v: &Value, path: &str) -> Result<(), ApiError> {
+    let m = object(v, path)?;
+    let type_path = format!("{path}.type");
+    let t = string(required(m, "type", path)?, &type_path)?;
+    match t {
+        "default" => {}
+        "template_id" => {
+            string(
+                required(m, "template_id", path)?,
+                &format!("{path}.template_id"),
+            )?;
+        }
+        _ => {
+            return Err(ApiError::body(
+                &type_path,
+                "`\"default\"` or `\"template_id\"`",
+                m.get("type"),
+            ))
+        }
+    }
+    if let Some(tz) = m.get("timezone") {
+        string(tz, &format!("{path}.timezone"))?;
+    }
+    Ok(())
+}
+
+/// Turn a seed's simple value (a string for text or an option, a list of names or ids, …) into
+/// the request shape `{"<type>": …}`; request-shaped values pass through.
+pub(crate) fn simple_to_request(kind: PropType, simple: &Value) -> Value {
+    let key = kind.as_str();
+    if simple.as_object().is_some_and(|m| m.contains_key(key)) {
+        return simple.clone();
+    }
+    let text_item = |s: &str| json!({"type": "text", "text": {"content": s}});
+    let map_strings = |v: &Value, f: &dyn Fn(&str) -> Value| match v {
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|i| i.as_str().map_or_else(|| i.clone(), f))
+                .collect(),
+        ),
+        Value::String(s) => Value::Array(vec![f(s)]),
+        other => other.clone(),
+    };
+    let inner = match kind {
+        PropType::Title | PropType::RichText => map_strings(simple, &text_item),
+        PropType::Select | PropType::Status => match simple {
+            Value::String(s) => json!({ "name": s }),
+            other => other.clone(),
+        },
+        PropType::MultiSelect => map_strings(simple, &|s| json!({ "name": s })),
+        PropType::People | PropType::Relation => map_strings(simple, &|s| json!({ "id": s })),
+        PropType::Files => map_strings(
+            simple,
+            &|url| json!({"name": file_name(url), "external": {"url": url}}),
+        ),
+        PropType::Date => match simple {
+            Value::String(s) => json!({ "start": s }),
+            other => other.clone(),
+        },
+        _ => simple.clone(),
+    };
+    json!({ key: inner })
+}
+
+/// The last non-empty path segment of a URL, else the whole URL, cut to 100 characters.
+fn file_name(url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let name = path.rsplit('/').find(|s| !s.is_empty()).unwrap_or(url);
+    name.chars().take(MAX_SHORT).collect()
+}
+
+// ---- shape helpers, each failing with Notion's message for `path` ----
+
+fn object<'v>(v: &'v Value, path: &str) -> Result<&'v Map<String, Value>, ApiError> {
+    v.as_object()
+        .ok_or_else(|| ApiError::body(path, "an object", Some(v)))
+}
+
+fn string<'v>(v: &'v Value, path: &str) -> Result<&'v str, ApiError> {
+    v.as_str()
+        .ok_or_else(|| ApiError::body(path, "a string", Some(v)))
+}
+
+fn boolean(v: &Value, path: &str) -> Result<bool, ApiError> {
+    v.as_bool()
+        .ok_or_else(|| ApiError::body(path, "a boolean", Some(v)))
+}
+
+fn array<'v>(v: &'v Value, path: &str) -> Result<&'v Vec<Value>, ApiError> {
+    let items = v
+        .as_array()
+        .ok_or_else(|| ApiError::body(path, "an array", Some(v)))?;
+    if items.len() > MAX_ITEMS {
+        return Err(ApiError::length(path, "≤", MAX_ITEMS, items.len()));
+    }
+    Ok(items)
+}
+
+fn required<'v>(m: &'v Map<String, Value>, key: &str, path: &str) -> Result<&'v Value, ApiError> {
+    m.get(key)
+        .ok_or_else(|| ApiError::body(&format!("{path}.{key}"), "defined", None))
+}
+
+fn only_keys(m: &Map<String, Value>, allowed: &[&str], path: &str) -> Result<(), ApiError> {
+    match m.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+        Some((k, v)) => Err(ApiError::body(
+            &format!("{path}.{k}"),
+            "not present",
+            Some(v),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The variant an object takes: its `type` if given (which must be one of `kinds`), else the
+/// first of `kinds` present as a key.
+fn variant(
+    m: &Map<String, Value>,
+    path: &str,
+    kinds: &[&'static str],
+) -> Result<&'static str, ApiError> {
+    if let Some(t) = m.get("type") {
+        let s = string(t, &format!("{path}.type"))?;
+        return kinds
+            .iter()
+            .copied()
+            .find(|k| *k == s)
+            .ok_or_else(|| ApiError::body(&format!("{path}.type"), &one_of(kinds), Some(t)));
+    }
+    kinds
+        .iter()
+        .copied()
+        .find(|k| m.contains_key(*k))
+        .ok_or_else(|| {
+            let keys: Vec<String> = kinds.iter().map(|k| format!("`{k}`")).collect();
+            ApiError::body(
+                path,
+                &format!("an object with one of {}", keys.join(", ")),
+                Some(&Value::Object(m.clone())),
+            )
+        })
+}
+
+/// A string of `min..=max` UTF-16 code units.
+fn text<'v>(v: &'v Value, path: &str, min: usize, max: usize) -> Result<&'v str, ApiError> {
+    let s = string(v, path)?;
+    let len = utf16_len(s);
+    if len < min {
+        return Err(ApiError::length(path, "≥", min, len));
+    }
+    if len > max {
+        return Err(ApiError::length(path, "≤", max, len));
+    }
+    Ok(s)
+}
+
+fn nullable_text(v: &Value, path: &str, max: usize) -> Result<Value, ApiError> {
+    match v {
+        Value::Null => Ok(Value::Null),
+        Value::String(_) => Ok(Value::String(text(v, path, 1, max)?.to_string())),
+        _ => Err(ApiError::body(path, "a string or `null`", Some(v))),
+    }
+}
+
+fn max_len(s: &str, path: &str, max: usize) -> Result<(), ApiError> {
+    let len = utf16_len(s);
+    if len > max {
+        return Err(ApiError::length(path, "≤", max, len));
+    }
+    Ok(())
+}
+
+/// Length as Notion counts it: UTF-16 code units.
+pub(crate) fn utf16_len(s: &str) -> usize {
+    s.encode_utf16().count()
+}
+
+fn one_of(values: &[&str]) -> String {
+    let quoted: Vec<String> = values.iter().map(|v| format!("`\"{v}\"`")).collect();
+    format!("one of {}", quoted.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf16_counts_surrogate_pairs_twice() {
+        assert_eq!(utf16_len("abc"), 3);
+        assert_eq!(utf16_len("é"), 1);
+        assert_eq!(utf16_len("😀"), 2);
+    }
+
+    #[test]
+    fn simple_values_become_request_shapes() {
+        assert_eq!(
+            simple_to_request(PropType::Title, &json!("Hi")),
+            json!({"title": [{"type": "text", "text": {"content": "Hi"}}]})
+        );
+        assert_eq!(
+            simple_to_request(PropType::MultiSelect, &json!(["a", {"name": "b"}])),
+            json!({"multi_select": [{"name": "a"}, {"name": "b"}]})
+        );
+        assert_eq!(
+            simple_to_request(
+                PropType::Files,
+                &json!(["https://x.test/a/report%20q1.pdf?x=1"])
+            ),
+            json!({"files": [{"name": "report%20q1.pdf", "external": {"url": "https://x.test/a/report%20q1.pdf?x=1"}}]})
+        );
+        assert_eq!(
+            simple_to_request(PropType::Status, &json!({"status": {"name": "Done"}})),
+            json!({"status": {"name": "Done"}})
+        );
+    }
+
+    #[test]
+    fn dates_and_date_times_are_accepted() {
+        for ok in [
+            "2024-02-29",
+            "2024-02-29T10:00:00Z",
+            "2024-02-29T10:00:00.123+02:00",
+            "2024-02-29T10:00",
+        ] {
+            assert!(is_date_or_date_time(ok), "{ok}");
+        }
+        for bad in ["2023-02-29", "tomorrow", "2024-13-01", ""] {
+            assert!(!is_date_or_date_time(bad), "{bad}");
+        }
+    }
+}

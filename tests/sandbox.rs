@@ -1,0 +1,1387 @@
+//! The sandbox served in-process on 127.0.0.1:0 and driven over HTTP with reqwest: every check,
+//! every fault kind, rate limiting, pagination, version shapes and the introspection endpoints.
+
+use notion_bulk::sandbox::{self, FaultKind, FaultSpec, Handle, Options, Seed};
+use reqwest::header::HeaderMap;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+const TOKEN: &str = "secret_sandbox";
+const V2022: &str = "2022-06-28";
+const V2025: &str = "2025-09-03";
+const V2026: &str = "2026-03-11";
+const DATABASE: &str = "6513270e-269e-4d37-b2a7-4de452e6b438";
+const DATA_SOURCE: &str = "d23f0824-128b-4f33-8c5c-7fd0a6a3a450";
+const PAGE: &str = "8d116ece-1738-47d9-bd9c-172411e20b8f";
+const PAGE2: &str = "90c192cf-d3ac-44af-8f21-ddb66cad4a26";
+const ADA: &str = "9531985d-5d9d-49f8-9818-e811892f902b";
+const MISSING: &str = "00000000-1111-4222-8333-444444444444";
+
+struct Sandbox {
+    handle: Handle,
+    http: reqwest::Client,
+}
+
+struct Reply {
+    status: u16,
+    headers: HeaderMap,
+    text: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+
+    /// Assert a Notion error with this status and code; return its message.
+    fn error(&self, status: u16, code: &str) -> String {
+        assert_eq!(self.status, status, "{}", self.text);
+        let body = self.json();
+        assert_eq!(body["object"], "error", "{body}");
+        assert_eq!(body["status"], status, "{body}");
+        assert_eq!(body["code"], code, "{body}");
+        let rid = self.headers["x-notion-request-id"].to_str().unwrap();
+        assert_eq!(body["request_id"], rid, "{body}");
+        body["message"].as_str().unwrap().to_string()
+    }
+}
+
+async fn start(opts: Options) -> Sandbox {
+    let handle = sandbox::start(opts).await.expect("sandbox starts");
+    Sandbox {
+        handle,
+        http: reqwest::Client::new(),
+    }
+}
+
+async fn demo() -> Sandbox {
+    start(Options::new(Seed::demo())).await
+}
+
+impl Sandbox {
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.handle.base_url(), path)
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        version: Option<&str>,
+        body: Option<String>,
+    ) -> Result<Reply, reqwest::Error> {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(v) = version {
+            req = req.header("Notion-Version", v);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await?;
+        Ok(Reply {
+            status,
+            headers,
+            text,
+        })
+    }
+
+    async fn patch_v(&self, page: &str, version: &str, body: Value) -> Reply {
+        self.send(
+            reqwest::Method::PATCH,
+            &format!("/v1/pages/{page}"),
+            Some(TOKEN),
+            Some(version),
+            Some(body.to_string()),
+        )
+        .await
+        .expect("PATCH answered")
+    }
+
+    async fn patch(&self, page: &str, body: Value) -> Reply {
+        self.patch_v(page, V2025, body).await
+    }
+
+    async fn get_v(&self, path: &str, version: &str) -> Reply {
+        self.send(reqwest::Method::GET, path, Some(TOKEN), Some(version), None)
+            .await
+            .expect("GET answered")
+    }
+
+    async fn get(&self, path: &str) -> Reply {
+        self.get_v(path, V2025).await
+    }
+
+    fn stored(&self, page: &str) -> Value {
+        self.handle.page(page).expect("page is stored")
+    }
+}
+
+fn status_body(name: &str) -> Value {
+    json!({"properties": {"Status": {"status": {"name": name}}}})
+}
+
+fn ids(values: &Value) -> Vec<String> {
+    values
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+// ---- token, version, JSON, ids ----
+
+#[tokio::test]
+async fn wrong_or_missing_token_is_401_unauthorized() {
+    let sb = demo().await;
+    for token in [None, Some("secret_other")] {
+        let r = sb
+            .send(
+                reqwest::Method::GET,
+                &format!("/v1/pages/{PAGE}"),
+                token,
+                Some(V2025),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.error(401, "unauthorized"), "API token is invalid.");
+    }
+    let r = sb
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/v1/pages/{PAGE}"),
+            Some("nope"),
+            Some(V2025),
+            Some(status_body("Done").to_string()),
+        )
+        .await
+        .unwrap();
+    r.error(401, "unauthorized");
+    assert_eq!(
+        sb.stored(PAGE)["properties"]["Status"]["status"]["name"],
+        "In progress"
+    );
+}
+
+#[tokio::test]
+async fn custom_token_replaces_the_default() {
+    let sb = start(Options {
+        token: Some("ntn_test".into()),
+        ..Options::new(Seed::demo())
+    })
+    .await;
+    let r = sb.get(&format!("/v1/pages/{PAGE}")).await;
+    r.error(401, "unauthorized");
+    let r = sb
+        .send(
+            reqwest::Method::GET,
+            &format!("/v1/pages/{PAGE}"),
+            Some("ntn_test"),
+            Some(V2025),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn missing_version_is_missing_version_and_unknown_is_validation_error() {
+    let sb = demo().await;
+    let r = sb
+        .send(
+            reqwest::Method::GET,
+            &format!("/v1/pages/{PAGE}"),
+            Some(TOKEN),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    let m = r.error(400, "missing_version");
+    assert!(m.contains("Notion-Version header should be defined"), "{m}");
+    let r = sb.get_v(&format!("/v1/pages/{PAGE}"), "2021-05-13").await;
+    let m = r.error(400, "validation_error");
+    assert!(m.contains("instead was `\"2021-05-13\"`"), "{m}");
+    for v in [V2022, V2025, V2026] {
+        assert_eq!(
+            sb.get_v(&format!("/v1/pages/{PAGE}"), v).await.status,
+            200,
+            "{v}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn body_that_is_not_json_is_invalid_json() {
+    let sb = demo().await;
+    for body in ["{\"properties\": ", "", "not json"] {
+        let r = sb
+            .send(
+                reqwest::Method::PATCH,
+                &format!("/v1/pages/{PAGE}"),
+                Some(TOKEN),
+                Some(V2025),
+                Some(body.into()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.error(400, "invalid_json"), "Error parsing JSON body.");
+    }
+    let r = sb.patch(PAGE, json!([1, 2])).await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "body failed validation: body should be an object, instead was `[1,2]`."
+    );
+}
+
+#[tokio::test]
+async fn unknown_page_is_object_not_found_in_notions_words() {
+    let sb = demo().await;
+    let r = sb.patch(MISSING, status_body("Done")).await;
+    assert_eq!(
+        r.error(404, "object_not_found"),
+        format!("Could not find page with ID: {MISSING}. Make sure the relevant pages and databases are shared with your integration.")
+    );
+    let r = sb.get(&format!("/v1/pages/{MISSING}")).await;
+    r.error(404, "object_not_found");
+    let r = sb.get("/v1/pages/not-a-page").await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "path failed validation: path.page_id should be a valid uuid, instead was `\"not-a-page\"`."
+    );
+}
+
+#[tokio::test]
+async fn page_ids_are_accepted_dashed_or_undashed() {
+    let sb = demo().await;
+    let undashed = PAGE.replace('-', "").to_uppercase();
+    let r = sb.patch(&undashed, status_body("Done")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["id"], PAGE);
+    assert_eq!(
+        sb.get(&format!("/v1/pages/{undashed}")).await.json()["id"],
+        PAGE
+    );
+    assert_eq!(sb.handle.requests()[0].page_id.as_deref(), Some(PAGE));
+}
+
+#[tokio::test]
+async fn unknown_route_is_invalid_request_url() {
+    let sb = demo().await;
+    sb.get("/v1/blocks/x")
+        .await
+        .error(400, "invalid_request_url");
+    let r = sb
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/v1/pages/{PAGE}"),
+            Some(TOKEN),
+            Some(V2025),
+            None,
+        )
+        .await
+        .unwrap();
+    r.error(400, "invalid_request_url");
+}
+
+// ---- a valid update ----
+
+#[tokio::test]
+async fn valid_update_applies_and_returns_the_page() {
+    let sb = demo().await;
+    let before = sb.stored(PAGE);
+    let body = json!({
+        "properties": {
+            "Name": {"title": [{"text": {"content": "Migrate billing to Stripe (v2)"}}]},
+            "Status": {"status": {"name": "Done"}},
+            "Priority": {"select": {"name": "Low"}},
+            "Tags": {"multi_select": [{"name": "docs"}, {"name": "infra"}]},
+            "Due": {"date": {"start": "2027-01-15", "end": null}},
+            "Done": {"checkbox": true},
+            "Estimate": {"type": "number", "number": 21.5},
+            "Link": {"url": "https://example.com/x"},
+            "Owner": {"people": [{"object": "user", "id": ADA}]},
+            "Blocked by": {"relation": [{"id": PAGE2}]},
+            "Notes": {"rich_text": [{"type": "text", "text": {"content": "bold", "link": {"url": "https://e.com"}}, "annotations": {"bold": true}}]},
+            "Contact": {"email": "a@b.c"},
+            "Phone": {"phone_number": null},
+            "Attachments": {"files": [{"name": "spec.pdf", "external": {"url": "https://example.com/spec.pdf"}}]}
+        },
+        "icon": {"type": "emoji", "emoji": "✅"},
+        "cover": {"external": {"url": "https://example.com/cover.png"}}
+    });
+    let r = sb.patch(PAGE, body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.headers.contains_key("x-notion-request-id"));
+    let page = r.json();
+    assert_eq!(page["object"], "page");
+    assert_eq!(
+        page["parent"],
+        json!({"type": "data_source_id", "data_source_id": DATA_SOURCE, "database_id": DATABASE})
+    );
+    let p = &page["properties"];
+    assert_eq!(
+        p["Name"]["title"][0]["plain_text"],
+        "Migrate billing to Stripe (v2)"
+    );
+    assert_eq!(p["Name"]["id"], "title");
+    assert_eq!(p["Status"]["status"]["name"], "Done");
+    assert_eq!(p["Status"]["id"], "a%3Fb");
+    assert_eq!(p["Priority"]["select"]["name"], "Low");
+    assert_eq!(p["Priority"]["select"]["color"], "gray");
+    let tags: Vec<&str> = p["Tags"]["multi_select"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tags, ["docs", "infra"]);
+    assert_eq!(
+        p["Due"]["date"],
+        json!({"start": "2027-01-15", "end": null, "time_zone": null})
+    );
+    assert_eq!(p["Done"]["checkbox"], true);
+    assert_eq!(p["Estimate"]["number"], 21.5);
+    assert_eq!(p["Link"]["url"], "https://example.com/x");
+    assert_eq!(p["Owner"]["people"][0]["name"], "Ada Lovelace");
+    assert_eq!(
+        p["Owner"]["people"][0]["person"]["email"],
+        "ada@example.com"
+    );
+    assert_eq!(ids(&p["Blocked by"]["relation"]), [PAGE2]);
+    assert_eq!(p["Blocked by"]["has_more"], false);
+    assert_eq!(p["Notes"]["rich_text"][0]["annotations"]["bold"], true);
+    assert_eq!(p["Notes"]["rich_text"][0]["href"], "https://e.com");
+    assert_eq!(p["Contact"]["email"], "a@b.c");
+    assert_eq!(p["Phone"]["phone_number"], Value::Null);
+    assert_eq!(
+        p["Attachments"]["files"][0]["external"]["url"],
+        "https://example.com/spec.pdf"
+    );
+    assert_eq!(page["icon"], json!({"type": "emoji", "emoji": "✅"}));
+    assert_eq!(
+        page["cover"],
+        json!({"type": "external", "external": {"url": "https://example.com/cover.png"}})
+    );
+    assert_eq!(page["archived"], false);
+    assert_eq!(page["in_trash"], false);
+    assert!(
+        page["last_edited_time"].as_str().unwrap() > before["last_edited_time"].as_str().unwrap()
+    );
+    // The store holds what the response showed.
+    let stored = sb.stored(PAGE);
+    assert_eq!(stored["properties"]["Status"]["status"]["name"], "Done");
+    assert_eq!(stored["properties"]["Notes"], p["Notes"]);
+    assert_eq!(sb.handle.stats().applied.get(PAGE), Some(&1));
+    // Read-only values are kept and shown.
+    assert_eq!(
+        p["Task ID"]["unique_id"],
+        json!({"prefix": "TASK", "number": 1})
+    );
+    assert_eq!(
+        p["Created"]["created_time"],
+        before["properties"]["Created"]["created_time"]
+    );
+}
+
+#[tokio::test]
+async fn clearing_values_with_null_and_empty_arrays() {
+    let sb = demo().await;
+    let r = sb
+        .patch(PAGE, json!({"properties": {"Link": {"url": null}, "Tags": {"multi_select": []}, "Due": {"date": null}, "Priority": {"select": null}}, "icon": null}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let p = sb.stored(PAGE);
+    assert_eq!(p["properties"]["Link"]["url"], Value::Null);
+    assert_eq!(p["properties"]["Tags"]["multi_select"], json!([]));
+    assert_eq!(p["properties"]["Due"]["date"], Value::Null);
+    assert_eq!(p["properties"]["Priority"]["select"], Value::Null);
+    assert_eq!(p["icon"], Value::Null);
+}
+
+#[tokio::test]
+async fn properties_are_addressed_by_name_or_id() {
+    let sb = demo().await;
+    // Encoded id, decoded id, name.
+    let r = sb
+        .patch(
+            PAGE,
+            json!({"properties": {"a%3Fb": {"status": {"name": "Done"}}}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        sb.stored(PAGE)["properties"]["Status"]["status"]["name"],
+        "Done"
+    );
+    let r = sb.patch(PAGE, json!({"properties": {"a?b": {"status": {"name": "Not started"}}, "title": {"title": [{"text": {"content": "Renamed"}}]}}})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let stored = sb.stored(PAGE);
+    assert_eq!(
+        stored["properties"]["Status"]["status"]["name"],
+        "Not started"
+    );
+    assert_eq!(
+        stored["properties"]["Name"]["title"][0]["plain_text"],
+        "Renamed"
+    );
+}
+
+// ---- validation ----
+
+#[tokio::test]
+async fn text_longer_than_2000_utf16_units_is_refused_with_the_path() {
+    let sb = demo().await;
+    // 1000 emoji are 2000 UTF-16 code units: accepted.
+    let ok = "😀".repeat(1000);
+    let r = sb
+        .patch(
+            PAGE,
+            json!({"properties": {"Notes": {"rich_text": [{"text": {"content": ok}}]}}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let long = "é".repeat(3659);
+    let r = sb.patch(PAGE, json!({"properties": {"Notes": {"rich_text": [{"text": {"content": "x"}}, {"text": {"content": long}}]}}})).await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "body failed validation: body.properties.Notes.rich_text[1].text.content.length should be ≤ `2000`, instead was `3659`."
+    );
+    let r = sb.patch(PAGE, json!({"properties": {"Notes": {"rich_text": [{"text": {"content": "😀".repeat(1001)}}]}}})).await;
+    assert!(r
+        .error(400, "validation_error")
+        .ends_with("instead was `2002`."));
+}
+
+#[tokio::test]
+async fn arrays_longer_than_100_are_refused() {
+    let sb = demo().await;
+    let items: Vec<Value> = (0..101)
+        .map(|_| json!({"text": {"content": "a"}}))
+        .collect();
+    let r = sb
+        .patch(PAGE, json!({"properties": {"Name": {"title": items}}}))
+        .await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "body failed validation: body.properties.Name.title.length should be ≤ `100`, instead was `101`."
+    );
+    let tags: Vec<Value> = (0..101).map(|i| json!({"name": format!("t{i}")})).collect();
+    let r = sb
+        .patch(
+            PAGE,
+            json!({"properties": {"Tags": {"multi_select": tags}}}),
+        )
+        .await;
+    assert!(r
+        .error(400, "validation_error")
+        .contains("body.properties.Tags.multi_select.length should be ≤ `100`"));
+}
+
+#[tokio::test]
+async fn url_email_and_phone_limits() {
+    let sb = demo().await;
+    let url = format!("https://e.com/{}", "a".repeat(1987));
+    assert_eq!(url.len(), 2001);
+    let r = sb
+        .patch(PAGE, json!({"properties": {"Link": {"url": url}}}))
+        .await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "body failed validation: body.properties.Link.url.length should be ≤ `2000`, instead was `2001`."
+    );
+    let r = sb
+        .patch(
+            PAGE,
+            json!({"properties": {"Contact": {"email": format!("{}@e.co", "a".repeat(96))}}}),
+        )
+        .await;
+    assert!(r
+        .error(400, "validation_error")
+        .contains("body.properties.Contact.email.length should be ≤ `100`, instead was `101`"));
+    let r = sb
+        .patch(
+            PAGE,
+            json!({"properties": {"Phone": {"phone_number": "1".repeat(101)}}}),
+        )
+        .await;
+    assert!(r
+        .error(400, "validation_error")
+        .contains("body.properties.Phone.phone_number.length should be ≤ `100`"));
+    let r = sb
+        .patch(PAGE, json!({"properties": {"Link": {"url": ""}}}))
+        .await;
+    assert!(r
+        .error(400, "validation_error")
+        .contains("body.properties.Link.url.length should be ≥ `1`, instead was `0`"));
+    let r = sb
+        .patch(
+            PAGE,
+            json!({"properties": {"Phone": {"phone_number": "1".repeat(100)}}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[tokio::test]
+async fn shape_errors_name_the_path() {
+    let sb = demo().await;
+    let cases = [
+        (json!({"properties": {"Estimate": {"number": "5"}}}), "body failed validation: body.properties.Estimate.number should be a number or `null`, instead was `\"5\"`."),
+        (json!({"properties": {"Done": {"checkbox": "yes"}}}), "body failed validation: body.properties.Done.checkbox should be a boolean, instead was `\"yes\"`."),
+        (json!({"properties": {"Status": {}}}), "body failed validation: body.properties.Status.status should be defined, instead was `undefined`."),
+        (json!({"properties": {"Due": {"date": {"start": "soon"}}}}), "body failed validation: body.properties.Due.date.start should be an ISO 8601 date or date-time, instead was `\"soon\"`."),
+        (json!({"properties": {"Due": {"date": {"end": "2026-01-01"}}}}), "body failed validation: body.properties.Due.date.start should be defined, instead was `undefined`."),
+        (json!({"properties": {"Priority": {"select": {"name": "Low", "extra": 1}}}}), "body failed validation: body.properties.Priority.select.extra should be not present, instead was `1`."),
+        (json!({"properties": {"Owner": {"people": [{"id": MISSING}]}}}), "body failed validation: body.properties.Owner.people[0].id should be the id of a user in the workspace, instead was `\"00000000-1111-4222-8333-444444444444\"`."),
+        (json!({"properties": {"Blocked by": {"relation": [{"id": MISSING}]}}}), "body failed validation: body.properties.Blocked by.relation[0].id should be the id of an existing page, instead was `\"00000000-1111-4222-8333-444444444444\"`."),
+        (json!({"properties": {"Attachments": {"files": [{"external": {"url": "https://e.com/a"}}]}}}), "body failed validation: body.properties.Attachments.files[0].name should be defined, instead was `undefined`."),
+        (json!({"icon": {"emoji": 5}}), "body failed validation: body.icon.emoji should be a string, instead was `5`."),
+        (json!({"in_trash": "no"}), "body failed validation: body.in_trash should be a boolean, instead was `\"no\"`."),
+        (json!({"parent": {}}), "body failed validation: body.parent should be not present, instead was `{}`."),
+        (json!({"properties": {"Notes": {"rich_text": [{"text": {"content": "a"}, "annotations": {"color": "teal"}}]}}}), "body failed validation: body.properties.Notes.rich_text[0].annotations.color should be one of"),
+    ];
+    for (body, expected) in cases {
+        let r = sb.patch(PAGE, body.clone()).await;
+        let m = r.error(400, "validation_error");
+        assert!(
+            m.starts_with(expected),
+            "{body}\n got: {m}\nwant: {expected}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn wrong_value_type_for_the_property_is_named() {
+    let sb = demo().await;
+    let r = sb
+        .patch(
+            PAGE,
+            json!({"properties": {"Status": {"select": {"name": "Done"}}}}),
+        )
+        .await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "Status is expected to be status."
+    );
+    let r = sb
+        .patch(
+            PAGE,
+            json!({"properties": {"Tags": {"type": "select", "select": {"name": "docs"}}}}),
+        )
+        .await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "Tags is expected to be multi_select."
+    );
+}
+
+#[tokio::test]
+async fn unknown_property_is_refused() {
+    let sb = demo().await;
+    let r = sb
+        .patch(
+            PAGE,
+            json!({"properties": {"Stauts": {"status": {"name": "Done"}}}}),
+        )
+        .await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "Stauts is not a property that exists."
+    );
+}
+
+#[tokio::test]
+async fn status_option_must_exist() {
+    let sb = demo().await;
+    let r = sb.patch(PAGE, status_body("Blocked")).await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "body failed validation: body.properties.Status.status.name should be one of the options of `Status` (\"Not started\", \"In progress\", \"Done\"), instead was `\"Blocked\"`."
+    );
+    let ds = sb
+        .get(&format!("/v1/data_sources/{DATA_SOURCE}"))
+        .await
+        .json();
+    assert_eq!(
+        ds["properties"]["Status"]["status"]["options"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn unknown_select_options_are_added_to_the_schema() {
+    let sb = demo().await;
+    let r = sb
+        .patch(PAGE, json!({"properties": {"Priority": {"select": {"name": "Critical", "color": "pink"}}, "Tags": {"multi_select": [{"name": "security"}, {"name": "backend"}, {"name": "security"}]}}}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let p = r.json()["properties"].clone();
+    assert_eq!(p["Priority"]["select"]["name"], "Critical");
+    assert_eq!(p["Priority"]["select"]["color"], "pink");
+    assert_eq!(p["Tags"]["multi_select"].as_array().unwrap().len(), 2);
+    let ds = sb
+        .get(&format!("/v1/data_sources/{DATA_SOURCE}"))
+        .await
+        .json();
+    let names = |prop: &str, kind: &str| -> Vec<String> {
+        ds["properties"][prop][kind]["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        names("Priority", "select"),
+        ["Low", "Medium", "High", "Critical"]
+    );
+    assert_eq!(
+        names("Tags", "multi_select"),
+        ["backend", "frontend", "docs", "infra", "urgent", "security"]
+    );
+    // The new option has an id that works on the next request.
+    let id = p["Priority"]["select"]["id"].as_str().unwrap();
+    let r = sb
+        .patch(
+            PAGE2,
+            json!({"properties": {"Priority": {"select": {"id": id}}}}),
+        )
+        .await;
+    assert_eq!(
+        r.json()["properties"]["Priority"]["select"]["name"],
+        "Critical"
+    );
+    // Commas are not valid in option names.
+    let r = sb
+        .patch(
+            PAGE,
+            json!({"properties": {"Priority": {"select": {"name": "a,b"}}}}),
+        )
+        .await;
+    assert!(r
+        .error(400, "validation_error")
+        .contains("body.properties.Priority.select.name should be an option name without commas"));
+}
+
+#[tokio::test]
+async fn read_only_properties_are_refused() {
+    let sb = demo().await;
+    for (name, kind, value) in [
+        ("Score", "formula", json!({"formula": {"number": 1}})),
+        (
+            "Created",
+            "created_time",
+            json!({"created_time": "2026-01-01T00:00:00Z"}),
+        ),
+        ("Task ID", "unique_id", json!({"unique_id": {"number": 5}})),
+    ] {
+        let r = sb.patch(PAGE, json!({"properties": {name: value}})).await;
+        assert_eq!(
+            r.error(400, "validation_error"),
+            format!("{name} is a {kind} property, which cannot be updated via the API.")
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_body_with_one_bad_property_changes_nothing() {
+    let sb = demo().await;
+    let before = sb.handle.state();
+    let r = sb
+        .patch(
+            PAGE,
+            json!({
+                "properties": {
+                    "Status": {"status": {"name": "Done"}},
+                    "Priority": {"select": {"name": "Brand new option"}},
+                    "Name": {"title": [{"text": {"content": "changed"}}]},
+                    "Estimate": {"number": "not a number"}
+                },
+                "icon": {"emoji": "🔥"},
+                "in_trash": true
+            }),
+        )
+        .await;
+    r.error(400, "validation_error");
+    assert_eq!(sb.handle.state(), before);
+    assert!(sb.handle.stats().applied.is_empty());
+}
+
+#[tokio::test]
+async fn version_rules_for_archived_is_locked_template_and_erase_content() {
+    let sb = demo().await;
+    let r = sb.patch_v(PAGE, V2026, json!({"archived": true})).await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "body failed validation: body.archived should be not present, instead was `true`."
+    );
+    for key in ["is_locked", "erase_content"] {
+        let r = sb.patch_v(PAGE, V2022, json!({ key: true })).await;
+        assert_eq!(
+            r.error(400, "validation_error"),
+            format!(
+                "body failed validation: body.{key} should be not present, instead was `true`."
+            )
+        );
+    }
+    let r = sb
+        .patch_v(PAGE, V2022, json!({"template": {"type": "default"}}))
+        .await;
+    assert!(r
+        .error(400, "validation_error")
+        .starts_with("body failed validation: body.template should be not present"));
+    // Allowed where the version has them.
+    let r = sb.patch_v(PAGE, V2026, json!({"is_locked": true, "template": {"type": "template_id", "template_id": MISSING}, "erase_content": false})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["is_locked"], true);
+    assert!(r.json().get("archived").is_none());
+    let r = sb
+        .patch_v(PAGE, V2025, json!({"template": {"type": "none"}}))
+        .await;
+    assert!(r
+        .error(400, "validation_error")
+        .contains("body.template.type should be"));
+    // archived under older versions trashes the page.
+    let r = sb.patch_v(PAGE, V2022, json!({"archived": true})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["archived"], true);
+    assert_eq!(
+        r.json()["parent"],
+        json!({"type": "database_id", "database_id": DATABASE})
+    );
+    assert_eq!(sb.stored(PAGE)["in_trash"], true);
+}
+
+#[tokio::test]
+async fn a_page_in_trash_refuses_edits_until_restored() {
+    let sb = demo().await;
+    let r = sb.patch(PAGE, json!({"in_trash": true})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["in_trash"], true);
+    let r = sb.patch(PAGE, status_body("Done")).await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "Can't edit block that is archived. You must unarchive the block before editing."
+    );
+    let r = sb
+        .patch(PAGE, json!({"icon": {"emoji": "🗑"}, "in_trash": true}))
+        .await;
+    r.error(400, "validation_error");
+    assert_eq!(
+        sb.stored(PAGE)["properties"]["Status"]["status"]["name"],
+        "In progress"
+    );
+    // Restoring and editing in one request works.
+    let r = sb
+        .patch(
+            PAGE,
+            json!({"in_trash": false, "properties": {"Status": {"status": {"name": "Done"}}}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let stored = sb.stored(PAGE);
+    assert_eq!(stored["in_trash"], false);
+    assert_eq!(stored["properties"]["Status"]["status"]["name"], "Done");
+}
+
+#[tokio::test]
+async fn a_seeded_trashed_page_is_read_but_not_edited() {
+    let mut seed = Seed::demo();
+    seed.pages[0].in_trash = true;
+    let sb = start(Options::new(seed)).await;
+    let r = sb.get(&format!("/v1/pages/{PAGE}")).await;
+    assert_eq!(r.json()["in_trash"], true);
+    sb.patch(PAGE, status_body("Done"))
+        .await
+        .error(400, "validation_error");
+    assert_eq!(sb.patch(PAGE, json!({"in_trash": false})).await.status, 200);
+    assert_eq!(sb.patch(PAGE, status_body("Done")).await.status, 200);
+}
+
+// ---- reads ----
+
+#[tokio::test]
+async fn page_read_shows_25_items_and_the_property_item_endpoint_pages_through_all() {
+    let sb = start(Options::new(Seed::generate(40))).await;
+    let page = Seed::generated_page_id(1);
+    let related: Vec<String> = (2..=31).map(Seed::generated_page_id).collect();
+    let relation: Vec<Value> = related.iter().map(|id| json!({ "id": id })).collect();
+    let title: Vec<Value> = (0..30)
+        .map(|i| json!({"text": {"content": format!("part {i} ")}}))
+        .collect();
+    let r = sb
+        .patch(
+            &page,
+            json!({"properties": {"Blocked by": {"relation": relation}, "Name": {"title": title}}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    for reply in [r, sb.get(&format!("/v1/pages/{page}")).await] {
+        let p = reply.json()["properties"].clone();
+        assert_eq!(ids(&p["Blocked by"]["relation"]), related[..25]);
+        assert_eq!(p["Blocked by"]["has_more"], true);
+        assert_eq!(p["Name"]["title"].as_array().unwrap().len(), 25);
+    }
+    // The store keeps all 30.
+    assert_eq!(
+        sb.stored(&page)["properties"]["Blocked by"]["relation"]
+            .as_array()
+            .unwrap()
+            .len(),
+        30
+    );
+
+    // Pages of 12: 12 + 12 + 6, by property id (encoded in the path) or by name.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut path = format!("/v1/pages/{page}/properties/B%255Ebk?page_size=12");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&start_cursor={c}"));
+        }
+        let list = sb.get(&path).await.json();
+        assert_eq!(list["object"], "list");
+        assert_eq!(list["type"], "property_item");
+        assert_eq!(list["property_item"]["type"], "relation");
+        assert_eq!(list["property_item"]["id"], "B%5Ebk");
+        for item in list["results"].as_array().unwrap() {
+            assert_eq!(item["object"], "property_item");
+            assert_eq!(item["type"], "relation");
+            seen.push(item["relation"]["id"].as_str().unwrap().to_string());
+        }
+        pages += 1;
+        if list["has_more"] == false {
+            assert_eq!(list["next_cursor"], Value::Null);
+            break;
+        }
+        cursor = Some(list["next_cursor"].as_str().unwrap().to_string());
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, related);
+    let by_name = sb
+        .get(&format!("/v1/pages/{page}/properties/Blocked%20by"))
+        .await
+        .json();
+    assert_eq!(by_name["results"].as_array().unwrap().len(), 30);
+    assert_eq!(by_name["has_more"], false);
+    let titles = sb
+        .get(&format!("/v1/pages/{page}/properties/title"))
+        .await
+        .json();
+    assert_eq!(titles["results"].as_array().unwrap().len(), 30);
+    assert_eq!(titles["results"][29]["title"]["plain_text"], "part 29 ");
+    // A non-list property is one property item.
+    let status = sb
+        .get(&format!("/v1/pages/{page}/properties/a%3Fb"))
+        .await
+        .json();
+    assert_eq!(status["object"], "property_item");
+    assert_eq!(status["type"], "status");
+    assert_eq!(status["status"]["name"], "In progress");
+    // Bad cursor, bad size, unknown property.
+    sb.get(&format!(
+        "/v1/pages/{page}/properties/title?start_cursor=zzz"
+    ))
+    .await
+    .error(400, "validation_error");
+    sb.get(&format!("/v1/pages/{page}/properties/title?page_size=101"))
+        .await
+        .error(400, "validation_error");
+    sb.get(&format!("/v1/pages/{page}/properties/nope"))
+        .await
+        .error(404, "object_not_found");
+}
+
+#[tokio::test]
+async fn database_shape_depends_on_the_version() {
+    let sb = demo().await;
+    let old = sb
+        .get_v(&format!("/v1/databases/{DATABASE}"), V2022)
+        .await
+        .json();
+    assert_eq!(old["object"], "database");
+    assert_eq!(old["properties"]["Status"]["type"], "status");
+    assert_eq!(
+        old["properties"]["Blocked by"]["relation"]["data_source_id"],
+        DATA_SOURCE
+    );
+    assert!(old.get("data_sources").is_none());
+    for v in [V2025, V2026] {
+        let new = sb
+            .get_v(&format!("/v1/databases/{DATABASE}"), v)
+            .await
+            .json();
+        assert_eq!(
+            new["data_sources"],
+            json!([{"id": DATA_SOURCE, "name": "Tasks"}])
+        );
+        assert!(new.get("properties").is_none(), "{v}");
+    }
+    let ds = sb
+        .get(&format!("/v1/data_sources/{DATA_SOURCE}"))
+        .await
+        .json();
+    assert_eq!(ds["object"], "data_source");
+    assert_eq!(
+        ds["parent"],
+        json!({"type": "database_id", "database_id": DATABASE})
+    );
+    assert_eq!(ds["properties"]["Name"]["id"], "title");
+    assert_eq!(
+        ds["properties"]["Status"]["status"]["groups"][2]["name"],
+        "Complete"
+    );
+    assert_eq!(ds.get("archived"), Some(&json!(false)));
+    assert!(sb
+        .get_v(&format!("/v1/data_sources/{DATA_SOURCE}"), V2026)
+        .await
+        .json()
+        .get("archived")
+        .is_none());
+    sb.get_v(&format!("/v1/data_sources/{DATA_SOURCE}"), V2022)
+        .await
+        .error(400, "invalid_request_url");
+    sb.get(&format!("/v1/databases/{MISSING}"))
+        .await
+        .error(404, "object_not_found");
+    sb.get(&format!("/v1/data_sources/{DATABASE}"))
+        .await
+        .error(404, "object_not_found");
+}
+
+#[tokio::test]
+async fn a_database_with_two_data_sources_fails_under_2022_06_28() {
+    let mut seed = Seed::demo();
+    let mut second = seed.data_sources[0].clone();
+    second.id = "11111111-2222-4333-8444-555555555555".into();
+    second.title = "Archive".into();
+    for p in &mut second.properties {
+        if p.kind == "relation" {
+            p.data_source_id = Some(second.id.clone());
+        }
+    }
+    seed.data_sources.push(second);
+    let sb = start(Options::new(seed)).await;
+    let m = sb
+        .get_v(&format!("/v1/databases/{DATABASE}"), V2022)
+        .await
+        .error(400, "validation_error");
+    assert!(m.contains("multiple data sources"), "{m}");
+    let new = sb.get(&format!("/v1/databases/{DATABASE}")).await.json();
+    assert_eq!(new["data_sources"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn users_are_paginated() {
+    let sb = demo().await;
+    let first = sb.get("/v1/users?page_size=2").await.json();
+    assert_eq!(first["object"], "list");
+    assert_eq!(first["type"], "user");
+    assert_eq!(first["results"].as_array().unwrap().len(), 2);
+    assert_eq!(first["results"][0]["name"], "Ada Lovelace");
+    assert_eq!(first["results"][0]["type"], "person");
+    assert_eq!(first["has_more"], true);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = sb
+        .get(&format!("/v1/users?page_size=2&start_cursor={cursor}"))
+        .await
+        .json();
+    assert_eq!(second["results"].as_array().unwrap().len(), 1);
+    assert_eq!(second["results"][0]["person"]["email"], "linus@example.com");
+    assert_eq!(second["has_more"], false);
+    assert_eq!(second["next_cursor"], Value::Null);
+}
+
+// ---- faults ----
+
+async fn faulty(kind: FaultKind) -> Sandbox {
+    start(Options {
+        faults: FaultSpec::only(kind, 1.0),
+        stall: Duration::from_secs(30),
+        ..Options::new(Seed::demo())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn fault_conflict_is_409_and_not_applied() {
+    let sb = faulty(FaultKind::Conflict).await;
+    sb.patch(PAGE, status_body("Done"))
+        .await
+        .error(409, "conflict_error");
+    assert_eq!(
+        sb.stored(PAGE)["properties"]["Status"]["status"]["name"],
+        "In progress"
+    );
+    assert_eq!(sb.handle.stats().faults.get(&FaultKind::Conflict), Some(&1));
+    assert_eq!(sb.handle.requests()[0].fault, Some(FaultKind::Conflict));
+}
+
+#[tokio::test]
+async fn fault_e500_is_not_applied() {
+    let sb = faulty(FaultKind::E500).await;
+    sb.patch(PAGE, status_body("Done"))
+        .await
+        .error(500, "internal_server_error");
+    assert_eq!(
+        sb.stored(PAGE)["properties"]["Status"]["status"]["name"],
+        "In progress"
+    );
+}
+
+#[tokio::test]
+async fn fault_e502_is_proxy_html_with_cf_ray() {
+    let sb = faulty(FaultKind::E502).await;
+    let r = sb.patch(PAGE, status_body("Done")).await;
+    assert_eq!(r.status, 502);
+    assert_eq!(r.headers["content-type"], "text/html");
+    assert!(r.headers.contains_key("cf-ray"));
+    assert!(!r.headers.contains_key("x-notion-request-id"));
+    assert!(
+        r.text
+            .starts_with("<html>\r\n<head><title>502 Bad Gateway</title>"),
+        "{}",
+        r.text
+    );
+    assert!(serde_json::from_str::<Value>(&r.text).is_err());
+    assert_eq!(
+        sb.stored(PAGE)["properties"]["Status"]["status"]["name"],
+        "In progress"
+    );
+}
+
+#[tokio::test]
+async fn fault_e503_is_not_applied() {
+    let sb = faulty(FaultKind::E503).await;
+    sb.patch(PAGE, status_body("Done"))
+        .await
+        .error(503, "service_unavailable");
+    assert_eq!(
+        sb.stored(PAGE)["properties"]["Status"]["status"]["name"],
+        "In progress"
+    );
+}
+
+#[tokio::test]
+async fn fault_e504_applied_answers_504_after_applying() {
+    let sb = faulty(FaultKind::E504Applied).await;
+    sb.patch(PAGE, status_body("Done"))
+        .await
+        .error(504, "gateway_timeout");
+    assert_eq!(
+        sb.stored(PAGE)["properties"]["Status"]["status"]["name"],
+        "Done"
+    );
+    assert_eq!(sb.handle.stats().applied.get(PAGE), Some(&1));
+}
+
+#[tokio::test]
+async fn fault_e529_is_service_overload_with_retry_after() {
+    let sb = faulty(FaultKind::E529).await;
+    let r = sb.patch(PAGE, status_body("Done")).await;
+    r.error(529, "service_overload");
+    assert_eq!(r.headers["retry-after"], "1");
+    assert_eq!(
+        sb.stored(PAGE)["properties"]["Status"]["status"]["name"],
+        "In progress"
+    );
+}
+
+#[tokio::test]
+async fn fault_reset_closes_the_connection_without_a_response() {
+    let sb = faulty(FaultKind::Reset).await;
+    let err = sb
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/v1/pages/{PAGE}"),
+            Some(TOKEN),
+            Some(V2025),
+            Some(status_body("Done").to_string()),
+        )
+        .await
+        .err()
+        .expect("no response");
+    assert!(!err.is_timeout(), "{err:?}");
+    assert!(err.status().is_none(), "{err:?}");
+    assert_eq!(
+        sb.stored(PAGE)["properties"]["Status"]["status"]["name"],
+        "In progress"
+    );
+    let log = sb.handle.requests();
+    assert_eq!(log[0].fault, Some(FaultKind::Reset));
+    assert_eq!(log[0].status, None);
+}
+
+#[tokio::test]
+async fn fault_stall_makes_the_client_time_out() {
+    let sb = faulty(FaultKind::Stall).await;
+    let err = sb
+        .http
+        .patch(sb.url(&format!("/v1/pages/{PAGE}")))
+        .bearer_auth(TOKEN)
+        .header("Notion-Version", V2025)
+        .json(&status_body("Done"))
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await
+        .expect_err("no response before the timeout");
+    assert!(err.is_timeout(), "{err:?}");
+    assert_eq!(
+        sb.stored(PAGE)["properties"]["Status"]["status"]["name"],
+        "In progress"
+    );
+    // Shutting down ends the stall.
+    sb.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn faults_apply_only_to_patch_and_after_auth_and_version() {
+    let sb = faulty(FaultKind::Conflict).await;
+    assert_eq!(sb.get(&format!("/v1/pages/{PAGE}")).await.status, 200);
+    let r = sb
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/v1/pages/{PAGE}"),
+            Some("bad"),
+            Some(V2025),
+            Some("{}".into()),
+        )
+        .await
+        .unwrap();
+    r.error(401, "unauthorized");
+    let r = sb
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/v1/pages/{PAGE}"),
+            Some(TOKEN),
+            None,
+            Some("{}".into()),
+        )
+        .await
+        .unwrap();
+    r.error(400, "missing_version");
+    assert!(sb.handle.stats().faults.is_empty());
+    assert!(sb.handle.requests().iter().all(|r| r.fault.is_none()));
+}
+
+#[tokio::test]
+async fn the_same_fault_seed_gives_the_same_fault_sequence() {
+    async fn sequence(fault_seed: u64) -> Vec<Option<FaultKind>> {
+        let sb = start(Options {
+            faults: "conflict=0.3,e500=0.2,e503=0.1,e504_applied=0.1"
+                .parse()
+                .unwrap(),
+            fault_seed,
+            ..Options::new(Seed::demo())
+        })
+        .await;
+        for _ in 0..40 {
+            sb.patch(PAGE, status_body("Done")).await;
+        }
+        sb.handle.requests().iter().map(|r| r.fault).collect()
+    }
+    let a = sequence(7).await;
+    assert_eq!(a.len(), 40);
+    assert!(a.iter().any(Option::is_some) && a.iter().any(Option::is_none));
+    assert_eq!(a, sequence(7).await);
+    assert_ne!(a, sequence(8).await);
+}
+
+// ---- rate limits ----
+
+#[tokio::test]
+async fn past_the_burst_429_with_an_honest_retry_after() {
+    let sb = start(Options {
+        rate: Some(1.0),
+        burst: Some(2),
+        ..Options::new(Seed::demo())
+    })
+    .await;
+    assert_eq!(sb.patch(PAGE, status_body("Done")).await.status, 200);
+    assert_eq!(sb.get(&format!("/v1/pages/{PAGE}")).await.status, 200);
+    let r = sb.patch(PAGE, status_body("Not started")).await;
+    assert_eq!(
+        r.error(429, "rate_limited"),
+        "You have been rate limited. Please try again in a few minutes."
+    );
+    let secs: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&secs), "{secs}");
+    // Not applied.
+    assert_eq!(
+        sb.stored(PAGE)["properties"]["Status"]["status"]["name"],
+        "Done"
+    );
+    assert_eq!(sb.handle.stats().rate_limited, 1);
+    // Waiting what the server said is enough.
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    let r = sb.patch(PAGE, status_body("Not started")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        sb.stored(PAGE)["properties"]["Status"]["status"]["name"],
+        "Not started"
+    );
+}
+
+#[tokio::test]
+async fn window_budget_answers_429_until_the_window_ends() {
+    let sb = start(Options {
+        window_budget: Some(2),
+        ..Options::new(Seed::demo())
+    })
+    .await;
+    assert_eq!(sb.get(&format!("/v1/pages/{PAGE}")).await.status, 200);
+    assert_eq!(sb.get(&format!("/v1/pages/{PAGE}")).await.status, 200);
+    let r = sb.get(&format!("/v1/pages/{PAGE}")).await;
+    r.error(429, "rate_limited");
+    let secs: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&secs), "{secs}");
+}
+
+#[tokio::test]
+async fn no_limiter_without_a_rate() {
+    let sb = demo().await;
+    for _ in 0..50 {
+        assert_eq!(sb.get(&format!("/v1/pages/{PAGE}")).await.status, 200);
+    }
+    assert_eq!(sb.handle.stats().rate_limited, 0);
+}
+
+// ---- introspection ----
+
+#[tokio::test]
+async fn the_request_log_records_the_canonical_body_hash() {
+    let sb = demo().await;
+    let text = r#"{ "properties": {"Status": {"status": {"name": "Done"}}, "Done": {"checkbox": true}}, "icon": null }"#;
+    let r = sb
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/v1/pages/{PAGE}"),
+            Some(TOKEN),
+            Some(V2025),
+            Some(text.into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    sb.get(&format!("/v1/pages/{MISSING}")).await;
+    let canonical = r#"{"icon":null,"properties":{"Done":{"checkbox":true},"Status":{"status":{"name":"Done"}}}}"#;
+    let expected: String = Sha256::digest(canonical.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let log = sb.handle.requests();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0].seq, 0);
+    assert_eq!(log[0].method, "PATCH");
+    assert_eq!(log[0].path, format!("/v1/pages/{PAGE}"));
+    assert_eq!(log[0].page_id.as_deref(), Some(PAGE));
+    assert_eq!(log[0].body_sha256.as_deref(), Some(expected.as_str()));
+    assert_eq!(log[0].status, Some(200));
+    assert_eq!(log[0].fault, None);
+    assert_eq!(log[1].seq, 1);
+    assert_eq!(log[1].body_sha256, None);
+    assert_eq!(log[1].status, Some(404));
+    assert!(log[1].time_ms >= log[0].time_ms);
+    assert_eq!(
+        sandbox::body_sha256(&serde_json::from_str(text).unwrap()),
+        expected
+    );
+}
+
+#[tokio::test]
+async fn introspection_endpoints_need_no_auth() {
+    let sb = start(Options {
+        latency: Some((30, 30)),
+        ..Options::new(Seed::demo())
+    })
+    .await;
+    let path = format!("/v1/pages/{PAGE}");
+    let gets = (0..4).map(|_| sb.get(&path));
+    futures::future::join_all(gets).await;
+    sb.patch(PAGE, status_body("Done")).await;
+    sb.patch(PAGE, status_body("Nope")).await;
+    let get = |path: &'static str| {
+        let sb = &sb;
+        async move {
+            let r = sb
+                .send(reqwest::Method::GET, path, None, None, None)
+                .await
+                .unwrap();
+            assert_eq!(r.status, 200, "{path}");
+            r.json()
+        }
+    };
+    let stats = get("/__sandbox/stats").await;
+    assert_eq!(stats["requests"], 6);
+    assert_eq!(stats["by_status"]["200"], 5);
+    assert_eq!(stats["by_status"]["400"], 1);
+    assert_eq!(stats["applied"][PAGE], 1);
+    assert!(stats["max_in_flight"].as_u64().unwrap() >= 2, "{stats}");
+    let requests = get("/__sandbox/requests").await;
+    assert_eq!(requests.as_array().unwrap().len(), 6);
+    assert_eq!(requests[5]["status"], 400);
+    let state = get("/__sandbox/state").await;
+    assert_eq!(state["pages"].as_array().unwrap().len(), 19);
+    assert_eq!(
+        state["pages"][0]["properties"]["Status"]["status"]["name"],
+        "Done"
+    );
+    // Introspection is not logged.
+    assert_eq!(sb.handle.stats().requests, 6);
+}
+
+// ---- seeds ----
+
+#[tokio::test]
+async fn a_malformed_seed_is_refused_with_the_reason() {
+    let cases = [
+        (
+            r#"{"pages": [{"id": "8d116ece-1738-47d9-bd9c-172411e20b8f", "data_source_id": "d23f0824-128b-4f33-8c5c-7fd0a6a3a450"}]}"#,
+            "is not a data source of the seed",
+        ),
+        (
+            r#"{"databases": [{"id": "6513270e-269e-4d37-b2a7-4de452e6b438", "title": "T"}], "data_sources": [{"id": "d23f0824-128b-4f33-8c5c-7fd0a6a3a450", "title": "T", "database_id": "6513270e-269e-4d37-b2a7-4de452e6b438", "properties": [{"name": "N", "type": "rich_text"}]}]}"#,
+            "exactly one title property",
+        ),
+        (
+            r#"{"databases": [{"id": "6513270e-269e-4d37-b2a7-4de452e6b438", "title": "T"}], "data_sources": [{"id": "d23f0824-128b-4f33-8c5c-7fd0a6a3a450", "title": "T", "database_id": "6513270e-269e-4d37-b2a7-4de452e6b438", "properties": [{"name": "N", "type": "title"}, {"name": "S", "type": "colour"}]}]}"#,
+            "unknown type `colour`",
+        ),
+    ];
+    for (text, expected) in cases {
+        let seed = Seed::from_json(text).unwrap();
+        let err = sandbox::start(Options::new(seed))
+            .await
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+    let mut seed = Seed::demo();
+    seed.pages[0]
+        .properties
+        .insert("Status".into(), json!("Blocked"));
+    let err = sandbox::start(Options::new(seed))
+        .await
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("page {PAGE}: property `Status`")) && text.contains("Blocked"),
+        "{text}"
+    );
+}
