@@ -36,11 +36,32 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
             return Ok(Exit::Usage);
         }};
     }
-    let token = match read_token(&config.token) {
-        Ok(t) => t,
-        Err(e) => usage!("{e}"),
+    // With --sandbox: a fresh local server, its own random token, its address as the API base.
+    let mut _sandbox = None;
+    let (token, api_base) = match &config.sandbox_seed {
+        Some(seed_path) => {
+            let seed = match crate::sandbox::Seed::load(seed_path) {
+                Ok(s) => s,
+                Err(e) => usage!("cannot load the sandbox seed {}: {e}", seed_path.display()),
+            };
+            let secret = format!("secret_sandbox_{:032x}", rand::random::<u128>());
+            let mut options = crate::sandbox::Options::new(seed);
+            options.token = Some(secret.clone());
+            let handle = match crate::sandbox::start(options).await {
+                Ok(h) => h,
+                Err(e) => usage!("cannot start the sandbox: {e}"),
+            };
+            writeln!(err, "sandbox: serving {} seeded from {} (nothing leaves this machine)", handle.base_url(), seed_path.display())?;
+            let base = handle.base_url();
+            _sandbox = Some(handle);
+            (Token::new(secret), base)
+        }
+        None => match read_token(&config.token) {
+            Ok(t) => (t, config.api_base.clone()),
+            Err(e) => usage!("{e}"),
+        },
     };
-    let client = match Client::new(&config.api_base, &token, config.input.mapping.version, config.timeout, config.concurrency) {
+    let client = match Client::new(&api_base, &token, config.input.mapping.version, config.timeout, config.concurrency) {
         Ok(c) => c,
         Err(e) => usage!("{e}"),
     };

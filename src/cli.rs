@@ -38,6 +38,9 @@ pub enum Command {
     /// Send the updates: rate-limited, retried, in order per page, one report line per row.
     #[command(after_help = EXIT_CODES)]
     Apply(Box<ApplyArgs>),
+    /// Serve a local Notion-compatible API on 127.0.0.1 (for tests and first tries); the first
+    /// stdout line is `listening on http://127.0.0.1:PORT`. Stops on SIGINT/SIGTERM.
+    Sandbox(crate::sandbox::SandboxArgs),
 }
 
 /// The flags of every command that reads rows.
@@ -136,6 +139,10 @@ pub struct ApplyArgs {
     /// Print every request (method, path, status, request id; never headers or the token).
     #[arg(short, long)]
     pub verbose: bool,
+    /// Start the embedded sandbox on a free loopback port, seeded from the job's
+    /// sandbox_seed, and run against it (no token needed; nothing leaves this machine).
+    #[arg(long)]
+    pub sandbox: bool,
 }
 
 impl TryFrom<&ApplyArgs> for ApplyConfig {
@@ -203,7 +210,15 @@ impl TryFrom<&ApplyArgs> for ApplyConfig {
             failed_out: args.failed_out.clone().or(job.failed_out.clone()),
             summary_json: args.summary_json.clone().or(job.summary_json.clone()),
             progress,
-            sandbox_seed: None,
+            sandbox_seed: match (args.sandbox, &job.sandbox_seed) {
+                (false, _) => None,
+                (true, Some(seed)) => Some(seed.clone()),
+                (true, None) => {
+                    return Err(ConfigError(
+                        "--sandbox needs a job file with sandbox_seed = \"seed.json\" (see docs/SANDBOX.md for the seed format)".into(),
+                    ))
+                }
+            },
             verbose: args.verbose,
             continue_command: continue_command(&report, explicit_report.is_some()),
             input,

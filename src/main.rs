@@ -27,6 +27,15 @@ fn main() -> ExitCode {
                     .build()?;
                 runtime.block_on(notion_bulk::apply::run(config, &mut io::stderr()))
             }),
+        Command::Sandbox(args) => notion_bulk::sandbox::Options::try_from(args.clone())
+            .map_err(anyhow::Error::from)
+            .and_then(|options| {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()?;
+                runtime.block_on(notion_bulk::sandbox::run(options))?;
+                Ok(Exit::Ok)
+            }),
     };
     match result {
         Ok(exit) => ExitCode::from(exit.code()),
