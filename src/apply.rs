@@ -51,7 +51,12 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
                 Ok(h) => h,
                 Err(e) => usage!("cannot start the sandbox: {e}"),
             };
-            writeln!(err, "sandbox: serving {} seeded from {} (nothing leaves this machine)", handle.base_url(), seed_path.display())?;
+            writeln!(
+                err,
+                "sandbox: serving {} seeded from {} (nothing leaves this machine)",
+                handle.base_url(),
+                seed_path.display()
+            )?;
             let base = handle.base_url();
             _sandbox = Some(handle);
             (Token::new(secret), base)
@@ -61,7 +66,13 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
             Err(e) => usage!("{e}"),
         },
     };
-    let client = match Client::new(&api_base, &token, config.input.mapping.version, config.timeout, config.concurrency) {
+    let client = match Client::new(
+        &api_base,
+        &token,
+        config.input.mapping.version,
+        config.timeout,
+        config.concurrency,
+    ) {
         Ok(c) => c,
         Err(e) => usage!("{e}"),
     };
@@ -97,10 +108,12 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
     let failed_out = match &config.failed_out {
         Some(path) => {
             let format = match (source.headers(), input.format) {
-                (Some(headers), crate::job::InputFormat::Csv { delimiter }) => FailedOutFormat::Csv {
-                    headers: headers.to_vec(),
-                    delimiter,
-                },
+                (Some(headers), crate::job::InputFormat::Csv { delimiter }) => {
+                    FailedOutFormat::Csv {
+                        headers: headers.to_vec(),
+                        delimiter,
+                    }
+                }
                 _ => FailedOutFormat::Jsonl,
             };
             match FailedOut::create(path, &format) {
@@ -143,7 +156,9 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
     let (items_tx, items_rx) = mpsc::channel::<Item>(256);
     let (results_tx, mut results_rx) = mpsc::channel(256);
     let reader_stop = stop.clone();
-    let reader = tokio::task::spawn_blocking(move || read_rows(source, mapper, resume, items_tx, reader_stop));
+    let reader = tokio::task::spawn_blocking(move || {
+        read_rows(source, mapper, resume, items_tx, reader_stop)
+    });
     let dispatcher = tokio::spawn(dispatch::dispatch(shared, items_rx, results_tx));
     let signals = watch_signals(stop.clone());
     if let Some(limit) = config.max_runtime {
@@ -169,8 +184,13 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
         elapsed: started.elapsed(),
         rate: limiter.rate(),
         pause: limiter.pause_in_force().map(|p| {
-            let wall = chrono::Utc::now() + chrono::Duration::from_std(p.until - Instant::now()).unwrap_or_default();
-            format!("all requests paused until {} UTC: {}", wall.format("%H:%M:%S"), p.reason)
+            let wall = chrono::Utc::now()
+                + chrono::Duration::from_std(p.until - Instant::now()).unwrap_or_default();
+            format!(
+                "all requests paused until {} UTC: {}",
+                wall.format("%H:%M:%S"),
+                p.reason
+            )
         }),
     };
     loop {
@@ -201,7 +221,9 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
 
     let stopped = stop.reason();
     let mut exit = match stopped {
-        Some(StopReason::TokenRefused | StopReason::MaxErrors(_) | StopReason::SameFailure) => Exit::Aborted,
+        Some(StopReason::TokenRefused | StopReason::MaxErrors(_) | StopReason::SameFailure) => {
+            Exit::Aborted
+        }
         Some(StopReason::Interrupted) => Exit::Interrupted,
         Some(StopReason::Deadline) => Exit::Deadline,
         None => Exit::Ok,
@@ -226,7 +248,9 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
         stopped: stopped.map(|r| r.to_string()),
         exit_code: exit.code(),
         report: reporter.report_path().display().to_string(),
-        failed_out: reporter.failed_out().map(|f| f.path().display().to_string()),
+        failed_out: reporter
+            .failed_out()
+            .map(|f| f.path().display().to_string()),
         resumed_ok,
     };
     summary.write_text(err)?;
@@ -246,12 +270,23 @@ fn write_next_steps(
     reporter: &Reporter,
 ) -> std::io::Result<()> {
     if let Some(reason) = stopped {
-        writeln!(err, "stopped early: {reason}. Rows not yet sent were left as they are.")?;
+        writeln!(
+            err,
+            "stopped early: {reason}. Rows not yet sent were left as they are."
+        )?;
         if reason == StopReason::SameFailure {
             if let Some((code, _)) = summary.by_code.iter().next() {
-                let status: u16 = code.split(' ').next().and_then(|s| s.parse().ok()).unwrap_or(0);
+                let status: u16 = code
+                    .split(' ')
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
                 let code_name = code.split(' ').nth(1);
-                writeln!(err, "hint: {}", dispatch::same_refusal_hint(status, code_name))?;
+                writeln!(
+                    err,
+                    "hint: {}",
+                    dispatch::same_refusal_hint(status, code_name)
+                )?;
             }
         }
         if reason == StopReason::TokenRefused {
@@ -260,10 +295,18 @@ fn write_next_steps(
     }
     let unfinished = stopped.is_some() || summary.rows.not_ok() > 0;
     if unfinished {
-        writeln!(err, "to continue where this run stopped (rows already ok are not sent again):")?;
+        writeln!(
+            err,
+            "to continue where this run stopped (rows already ok are not sent again):"
+        )?;
         writeln!(err, "  {}", config.continue_command)?;
         if let Some(f) = reporter.failed_out() {
-            writeln!(err, "rows to run again ({} of them, re-runnable as they are): {}", f.rows, f.path().display())?;
+            writeln!(
+                err,
+                "rows to run again ({} of them, re-runnable as they are): {}",
+                f.rows,
+                f.path().display()
+            )?;
         }
     }
     Ok(())
@@ -314,7 +357,9 @@ fn lock_report(report: &Path) -> Result<File, String> {
                 report.display()
             ));
         }
-        Err(std::fs::TryLockError::Error(e)) => return Err(format!("cannot lock {}: {e}", path.display())),
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(format!("cannot lock {}: {e}", path.display()))
+        }
     }
     file.set_len(0).map_err(|e| e.to_string())?;
     write!(file, "{}", std::process::id()).map_err(|e| e.to_string())?;
@@ -368,7 +413,9 @@ fn read_rows(
     let mut forward = |mapped: Mapped, source_row, outcome: &mut ReaderOutcome| -> bool {
         if let (Some(index), Mapped::Update(update)) = (&resume, &mapped) {
             let already = index.ok.get(&update.row).is_some_and(|(page, hash)| {
-                *page == update.page_id && !pages_to_redo.contains(page) && *hash == update.body.hash()
+                *page == update.page_id
+                    && !pages_to_redo.contains(page)
+                    && *hash == update.body.hash()
             });
             if already {
                 outcome.resumed_ok += 1;
@@ -411,7 +458,10 @@ fn read_rows(
 }
 
 /// Counts the input's rows (for the progress display's total and ETA).
-fn count_rows(path: &Path, format: crate::job::InputFormat) -> Result<u64, crate::job::SourceError> {
+fn count_rows(
+    path: &Path,
+    format: crate::job::InputFormat,
+) -> Result<u64, crate::job::SourceError> {
     let mut source = Source::open(&InputPath::File(path.to_owned()), format)?;
     let mut row = source.empty_row();
     let mut n = 0;
@@ -426,7 +476,10 @@ fn count_rows(path: &Path, format: crate::job::InputFormat) -> Result<u64, crate
 fn watch_signals(stop: Stop) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
             return;
         };
         for n in 0.. {

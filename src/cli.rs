@@ -7,7 +7,9 @@ use clap::{Args, Parser, Subcommand};
 
 use std::time::Duration;
 
-use crate::config::{parse_duration, ApplyConfig, ConfigError, InputConfig, InputFlags, PlanConfig, TokenSource};
+use crate::config::{
+    parse_duration, ApplyConfig, ConfigError, InputConfig, InputFlags, PlanConfig, TokenSource,
+};
 use crate::report::progress::ProgressMode;
 
 const EXIT_CODES: &str = "\
@@ -156,7 +158,9 @@ impl TryFrom<&ApplyArgs> for ApplyConfig {
             if value.is_finite() && value > 0.0 {
                 Ok(value)
             } else {
-                Err(ConfigError(format!("--{name} must be a positive number, got {value}")))
+                Err(ConfigError(format!(
+                    "--{name} must be a positive number, got {value}"
+                )))
             }
         };
         let at_least_one = |name: &str, value: u64| {
@@ -173,21 +177,37 @@ impl TryFrom<&ApplyArgs> for ApplyConfig {
                 chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
             ))
         });
-        let token = match (&args.token_env, &args.token_file, &job.token_env, &job.token_file) {
+        let token = match (
+            &args.token_env,
+            &args.token_file,
+            &job.token_env,
+            &job.token_file,
+        ) {
             (Some(var), _, _, _) => TokenSource::Env(var.clone()),
             (None, Some(path), _, _) => TokenSource::File(path.clone()),
             (None, None, Some(var), _) => TokenSource::Env(var.clone()),
             (None, None, None, Some(path)) => TokenSource::File(path.clone()),
             _ => TokenSource::Env("NOTION_TOKEN".into()),
         };
-        let progress_mode = args.progress.clone().or(job.progress.clone()).unwrap_or_else(|| "auto".into());
-        let interval = Duration::from_secs_f64(positive("progress-interval", args.progress_interval.unwrap_or(10.0))?);
+        let progress_mode = args
+            .progress
+            .clone()
+            .or(job.progress.clone())
+            .unwrap_or_else(|| "auto".into());
+        let interval = Duration::from_secs_f64(positive(
+            "progress-interval",
+            args.progress_interval.unwrap_or(10.0),
+        )?);
         let progress = match progress_mode.as_str() {
             "auto" if std::io::stderr().is_terminal() => ProgressMode::Bar,
             "auto" | "log" => ProgressMode::Log(interval),
             "bar" => ProgressMode::Bar,
             "none" => ProgressMode::None,
-            other => return Err(ConfigError(format!("unknown --progress {other:?}: expected auto, bar, log or none"))),
+            other => {
+                return Err(ConfigError(format!(
+                    "unknown --progress {other:?}: expected auto, bar, log or none"
+                )))
+            }
         };
         let max_runtime = args
             .max_runtime
@@ -233,19 +253,28 @@ fn continue_command(report: &std::path::Path, report_given: bool) -> String {
     if let Some(first) = args.first_mut() {
         *first = "notion-bulk".into();
     }
-    if !report_given && !args.iter().any(|a| a == "--report" || a.starts_with("--report=")) {
+    if !report_given
+        && !args
+            .iter()
+            .any(|a| a == "--report" || a.starts_with("--report="))
+    {
         args.push("--report".into());
         args.push(report.display().to_string());
     }
     if !args.iter().any(|a| a == "--resume") {
         args.push("--resume".into());
     }
-    args.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")
+    args.iter()
+        .map(|a| shell_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn shell_quote(arg: &str) -> String {
     let plain = !arg.is_empty()
-        && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
     if plain {
         arg.to_owned()
     } else {
@@ -307,7 +336,9 @@ mod tests {
             "r.csv",
         ])
         .unwrap();
-        let Command::Plan(args) = cli.command else { panic!("plan") };
+        let Command::Plan(args) = cli.command else {
+            panic!("plan")
+        };
         let config = PlanConfig::try_from(&args).unwrap();
         assert_eq!(config.input.mapping.id_column, "Page");
         assert_eq!(config.input.mapping.separator, '|');
@@ -317,31 +348,62 @@ mod tests {
     fn apply_config(extra: &[&str]) -> Result<ApplyConfig, ConfigError> {
         let mut argv = vec!["notion-bulk", "apply", "rows.csv"];
         argv.extend_from_slice(extra);
-        let Command::Apply(args) = Cli::try_parse_from(argv).unwrap().command else { panic!("apply") };
+        let Command::Apply(args) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("apply")
+        };
         ApplyConfig::try_from(&*args)
     }
 
     #[test]
     fn apply_defaults_follow_the_spec() {
         let c = apply_config(&["--progress", "none"]).unwrap();
-        assert_eq!((c.rate, c.burst, c.concurrency, c.max_attempts), (3.0, 3, 16, 8));
+        assert_eq!(
+            (c.rate, c.burst, c.concurrency, c.max_attempts),
+            (3.0, 3, 16, 8)
+        );
         assert_eq!(c.timeout, Duration::from_secs(90));
         assert_eq!(c.token, TokenSource::Env("NOTION_TOKEN".into()));
         assert_eq!(c.api_base, "https://api.notion.com");
-        assert!(c.report.to_str().unwrap().starts_with("notion-bulk-report-"));
-        assert!(c.continue_command.ends_with(&format!("--report {} --resume", c.report.display())), "{}", c.continue_command);
+        assert!(c
+            .report
+            .to_str()
+            .unwrap()
+            .starts_with("notion-bulk-report-"));
+        assert!(
+            c.continue_command
+                .ends_with(&format!("--report {} --resume", c.report.display())),
+            "{}",
+            c.continue_command
+        );
     }
 
     #[test]
     fn apply_flags_are_checked() {
-        let c = apply_config(&["--rate", "2.5", "--burst", "1", "--max-runtime", "90m", "--token-file", "t.txt", "--progress", "log", "--report", "r.csv"]).unwrap();
+        let c = apply_config(&[
+            "--rate",
+            "2.5",
+            "--burst",
+            "1",
+            "--max-runtime",
+            "90m",
+            "--token-file",
+            "t.txt",
+            "--progress",
+            "log",
+            "--report",
+            "r.csv",
+        ])
+        .unwrap();
         assert_eq!(c.rate, 2.5);
         assert_eq!(c.max_runtime, Some(Duration::from_secs(5400)));
         assert_eq!(c.token, TokenSource::File("t.txt".into()));
         assert_eq!(c.progress, ProgressMode::Log(Duration::from_secs(10)));
         for (flags, expected) in [
             (&["--rate", "0"][..], "--rate must be a positive number"),
-            (&["--concurrency", "0"][..], "--concurrency must be at least 1"),
+            (
+                &["--concurrency", "0"][..],
+                "--concurrency must be at least 1",
+            ),
             (&["--max-runtime", "soon"][..], "--max-runtime"),
             (&["--progress", "fancy"][..], "unknown --progress"),
         ] {

@@ -1,6 +1,7 @@
 //! The one integration-test binary. Each module drives the real binary (or the real sandbox)
 //! in a fresh temporary folder.
 
+mod apply; // `apply` against the sandbox: faults, order, refusals, progress
 mod plan; // `plan`: bodies, bad rows, header errors
 mod sandbox; // the sandbox over real HTTP: every check and fault
 mod util; // running the binary, reading reports

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor::clock::{Clock, Reference};
+use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed};
-use governor::middleware::NoOpMiddleware;
 use governor::{Quota, RateLimiter};
 use tokio::time::Instant;
 
@@ -147,7 +147,9 @@ impl Limiter {
             }
         };
         let until = now + wait;
-        let same_pause = state.pause_started.is_some_and(|started| sent_at <= started);
+        let same_pause = state
+            .pause_started
+            .is_some_and(|started| sent_at <= started);
         if !same_pause {
             state.pauses += 1;
             state.pause_started = Some(now);
@@ -173,11 +175,17 @@ impl Limiter {
         let mut state = self.state.lock().expect("limiter lock");
         state.next_default_pause = FIRST_PAUSE;
         let now = Instant::now();
-        if state.rate >= self.max_rate || now.saturating_duration_since(state.last_raise) < Duration::from_secs(1) {
+        if state.rate >= self.max_rate
+            || now.saturating_duration_since(state.last_raise) < Duration::from_secs(1)
+        {
             return;
         }
         state.last_raise = now;
-        let step = if state.rate < 0.9 * state.ceiling { 0.1 } else { 0.01 };
+        let step = if state.rate < 0.9 * state.ceiling {
+            0.1
+        } else {
+            0.01
+        };
         let raised = (state.rate + step * state.ceiling.max(1.0)).min(self.max_rate);
         state.ceiling = state.ceiling.max(raised);
         self.set_rate(&mut state, raised);
@@ -263,7 +271,11 @@ mod tests {
         limiter.acquire().await;
         assert!(Instant::now() >= sent + Duration::from_secs(2));
         // A 429 for a request sent after the pause began is a new pause.
-        limiter.pause(Some(Duration::from_secs(1)), Instant::now(), "529 service_overload");
+        limiter.pause(
+            Some(Duration::from_secs(1)),
+            Instant::now(),
+            "529 service_overload",
+        );
         assert_eq!(limiter.pauses(), 2);
         assert!((limiter.rate() - 4.9).abs() < 1e-9, "{}", limiter.rate());
     }
@@ -283,7 +295,10 @@ mod tests {
         limiter.succeeded();
         let start = Instant::now();
         limiter.pause(None, start, "429");
-        assert_eq!(limiter.pause_in_force().unwrap().until - start, Duration::from_secs(1));
+        assert_eq!(
+            limiter.pause_in_force().unwrap().until - start,
+            Duration::from_secs(1)
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -301,7 +316,10 @@ mod tests {
         assert!(rates.windows(2).all(|w| w[1] >= w[0]), "{rates:?}");
         assert_eq!(*rates.last().unwrap(), 20.0);
         // Fast up to 90 % of the ceiling (20): 14 -> 16 -> 18, then 1 % steps.
-        assert!((rates[0] - 16.0).abs() < 1e-9 && (rates[1] - 18.0).abs() < 1e-9, "{rates:?}");
+        assert!(
+            (rates[0] - 16.0).abs() < 1e-9 && (rates[1] - 18.0).abs() < 1e-9,
+            "{rates:?}"
+        );
         assert!((rates[2] - 18.2).abs() < 1e-9, "{rates:?}");
     }
 }

@@ -51,9 +51,14 @@ pub enum StopReason {
 impl fmt::Display for StopReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StopReason::TokenRefused => f.write_str("the server refused the token (401 unauthorized)"),
+            StopReason::TokenRefused => {
+                f.write_str("the server refused the token (401 unauthorized)")
+            }
             StopReason::MaxErrors(n) => write!(f, "--max-errors {n} reached"),
-            StopReason::SameFailure => write!(f, "the first {FIRST_ROWS} rows sent all failed the same way"),
+            StopReason::SameFailure => write!(
+                f,
+                "the first {FIRST_ROWS} rows sent all failed the same way"
+            ),
             StopReason::Interrupted => f.write_str("interrupted by a signal"),
             StopReason::Deadline => f.write_str("--max-runtime reached"),
         }
@@ -154,7 +159,11 @@ pub const FIRST_ROWS: usize = 20;
 
 /// Runs every item to its end. Returns when the input is exhausted and nothing is in flight,
 /// or when a stop was asked for and the rows in flight have ended.
-pub async fn dispatch(shared: Arc<Shared>, mut items: mpsc::Receiver<Item>, results: mpsc::Sender<RowResult>) {
+pub async fn dispatch(
+    shared: Arc<Shared>,
+    mut items: mpsc::Receiver<Item>,
+    results: mpsc::Sender<RowResult>,
+) {
     let concurrency = shared.settings.concurrency.max(1);
     let mut tasks: JoinSet<(NotionId, Option<RowResult>)> = JoinSet::new();
     // Pages with a row in flight, and the rows queued behind it.
@@ -245,7 +254,10 @@ pub async fn dispatch(shared: Arc<Shared>, mut items: mpsc::Receiver<Item>, resu
 pub fn unsent(mapped: Mapped, source: SourceRow) -> RowResult {
     let (outcome, message) = match &mapped {
         Mapped::Invalid(e) => (Outcome::Invalid, Some(e.message())),
-        Mapped::Skipped { .. } => (Outcome::Skipped, Some("nothing to change: every cell of the row is empty".to_owned())),
+        Mapped::Skipped { .. } => (
+            Outcome::Skipped,
+            Some("nothing to change: every cell of the row is empty".to_owned()),
+        ),
         Mapped::Update(_) => unreachable!("updates are sent"),
     };
     RowResult {
@@ -285,7 +297,8 @@ impl Accounting {
             self.errors += 1;
         }
         if self.first.len() < FIRST_ROWS {
-            self.first.push((result.outcome, result.http_status, result.code.clone()));
+            self.first
+                .push((result.outcome, result.http_status, result.code.clone()));
             if self.first.len() == FIRST_ROWS && same_refusal(&self.first) {
                 return Some(StopReason::SameFailure);
             }
@@ -299,9 +312,13 @@ impl Accounting {
 
 /// All failed with one client-error status and code (a missing share or capability).
 fn same_refusal(first: &[(Outcome, Option<u16>, Option<String>)]) -> bool {
-    let Some((_, status, code)) = first.first() else { return false };
+    let Some((_, status, code)) = first.first() else {
+        return false;
+    };
     status.is_some_and(|s| (400..500).contains(&s) && s != 409 && s != 429)
-        && first.iter().all(|(o, s, c)| *o == Outcome::Failed && s == status && c == code)
+        && first
+            .iter()
+            .all(|(o, s, c)| *o == Outcome::Failed && s == status && c == code)
 }
 
 /// The first-rows rule's message, for the summary.
@@ -339,27 +356,51 @@ mod tests {
     fn twenty_identical_refusals_stop_the_run() {
         let mut a = Accounting::new(None);
         for _ in 0..FIRST_ROWS - 1 {
-            assert_eq!(a.account(&result(Outcome::Failed, Some(404), Some("object_not_found"))), None);
+            assert_eq!(
+                a.account(&result(
+                    Outcome::Failed,
+                    Some(404),
+                    Some("object_not_found")
+                )),
+                None
+            );
         }
         assert_eq!(
-            a.account(&result(Outcome::Failed, Some(404), Some("object_not_found"))),
+            a.account(&result(
+                Outcome::Failed,
+                Some(404),
+                Some("object_not_found")
+            )),
             Some(StopReason::SameFailure)
         );
     }
 
     #[test]
     fn one_success_or_a_different_refusal_among_the_first_rows_does_not() {
-        for odd in [result(Outcome::Ok, Some(200), None), result(Outcome::Failed, Some(400), Some("validation_error"))] {
+        for odd in [
+            result(Outcome::Ok, Some(200), None),
+            result(Outcome::Failed, Some(400), Some("validation_error")),
+        ] {
             let mut a = Accounting::new(None);
             a.account(&odd);
             for _ in 0..FIRST_ROWS * 2 {
-                assert_eq!(a.account(&result(Outcome::Failed, Some(404), Some("object_not_found"))), None);
+                assert_eq!(
+                    a.account(&result(
+                        Outcome::Failed,
+                        Some(404),
+                        Some("object_not_found")
+                    )),
+                    None
+                );
             }
         }
         // Retryable failures (ran out of attempts) are not a refusal.
         let mut a = Accounting::new(None);
         for _ in 0..FIRST_ROWS {
-            assert_eq!(a.account(&result(Outcome::Failed, Some(409), Some("conflict_error"))), None);
+            assert_eq!(
+                a.account(&result(Outcome::Failed, Some(409), Some("conflict_error"))),
+                None
+            );
         }
     }
 
@@ -369,7 +410,10 @@ mod tests {
         assert_eq!(a.account(&result(Outcome::Ok, Some(200), None)), None);
         assert_eq!(a.account(&result(Outcome::Failed, Some(400), None)), None);
         assert_eq!(a.account(&result(Outcome::Unknown, None, None)), None);
-        assert_eq!(a.account(&result(Outcome::Unknown, Some(504), None)), Some(StopReason::MaxErrors(3)));
+        assert_eq!(
+            a.account(&result(Outcome::Unknown, Some(504), None)),
+            Some(StopReason::MaxErrors(3))
+        );
     }
 
     #[test]

@@ -79,15 +79,29 @@ mod tests {
 
     #[test]
     fn conflicts_retry_even_for_templates() {
-        assert_eq!(classify(Attempt::Status(409), false), Action::Retry { ambiguous: false });
-        assert_eq!(classify(Attempt::Status(409), true), Action::Retry { ambiguous: false });
+        assert_eq!(
+            classify(Attempt::Status(409), false),
+            Action::Retry { ambiguous: false }
+        );
+        assert_eq!(
+            classify(Attempt::Status(409), true),
+            Action::Retry { ambiguous: false }
+        );
     }
 
     #[test]
     fn server_errors_retry_property_writes_and_leave_templates_unknown() {
         for status in [500, 502, 503, 504] {
-            assert_eq!(classify(Attempt::Status(status), false), Action::Retry { ambiguous: true }, "{status}");
-            assert_eq!(classify(Attempt::Status(status), true), Action::Unknown, "{status}");
+            assert_eq!(
+                classify(Attempt::Status(status), false),
+                Action::Retry { ambiguous: true },
+                "{status}"
+            );
+            assert_eq!(
+                classify(Attempt::Status(status), true),
+                Action::Unknown,
+                "{status}"
+            );
         }
     }
 
@@ -101,14 +115,24 @@ mod tests {
 
     #[test]
     fn a_request_never_sent_is_safe_to_retry() {
-        assert_eq!(classify(Attempt::ConnectFailed, false), Action::Retry { ambiguous: false });
-        assert_eq!(classify(Attempt::ConnectFailed, true), Action::Retry { ambiguous: false });
+        assert_eq!(
+            classify(Attempt::ConnectFailed, false),
+            Action::Retry { ambiguous: false }
+        );
+        assert_eq!(
+            classify(Attempt::ConnectFailed, true),
+            Action::Retry { ambiguous: false }
+        );
     }
 
     #[test]
     fn other_client_errors_fail_the_row_at_once() {
         for status in [400, 403, 404, 405, 413, 422] {
-            assert_eq!(classify(Attempt::Status(status), false), Action::Fail, "{status}");
+            assert_eq!(
+                classify(Attempt::Status(status), false),
+                Action::Fail,
+                "{status}"
+            );
         }
         assert_eq!(classify(Attempt::Status(302), false), Action::Fail);
     }

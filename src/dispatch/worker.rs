@@ -32,7 +32,11 @@ pub async fn run(shared: Arc<Shared>, job: Job) -> Option<RowResult> {
                 return None;
             }
             return Some(job.result_without_reply(
-                if last_ambiguous { Outcome::Unknown } else { Outcome::Failed },
+                if last_ambiguous {
+                    Outcome::Unknown
+                } else {
+                    Outcome::Failed
+                },
                 attempts,
                 started,
                 format!("not retried: the run is stopping ({reason}); --resume sends it again"),
@@ -64,7 +68,8 @@ pub async fn run(shared: Arc<Shared>, job: Job) -> Option<RowResult> {
             ));
         }
         let action = classify(reply.attempt, template);
-        let ended = |outcome: Outcome, attempts: u32| Some(job.result(outcome, attempts, started, &reply));
+        let ended =
+            |outcome: Outcome, attempts: u32| Some(job.result(outcome, attempts, started, &reply));
         match action {
             Action::Done => {
                 shared.limiter.succeeded();
@@ -82,7 +87,11 @@ pub async fn run(shared: Arc<Shared>, job: Job) -> Option<RowResult> {
             }
             Action::Retry { ambiguous } => {
                 if attempts >= shared.settings.max_attempts {
-                    let outcome = if ambiguous { Outcome::Unknown } else { Outcome::Failed };
+                    let outcome = if ambiguous {
+                        Outcome::Unknown
+                    } else {
+                        Outcome::Failed
+                    };
                     return ended(outcome, attempts);
                 }
                 last_ambiguous = ambiguous;
@@ -110,7 +119,13 @@ fn full_jitter(ceiling: Duration) -> Duration {
 }
 
 impl Job {
-    fn result(&self, outcome: Outcome, attempts: u32, started: Instant, reply: &crate::notion::client::Reply) -> RowResult {
+    fn result(
+        &self,
+        outcome: Outcome,
+        attempts: u32,
+        started: Instant,
+        reply: &crate::notion::client::Reply,
+    ) -> RowResult {
         let http_status = match reply.attempt {
             Attempt::Status(s) => Some(s),
             _ => None,
@@ -121,7 +136,11 @@ impl Job {
             outcome,
             http_status,
             code: reply.code.clone(),
-            message: if outcome == Outcome::Ok { None } else { reply.message.clone() },
+            message: if outcome == Outcome::Ok {
+                None
+            } else {
+                reply.message.clone()
+            },
             attempts,
             duration: started.elapsed(),
             request_id: reply.request_id.clone(),
@@ -131,7 +150,13 @@ impl Job {
         }
     }
 
-    fn result_without_reply(&self, outcome: Outcome, attempts: u32, started: Instant, message: String) -> RowResult {
+    fn result_without_reply(
+        &self,
+        outcome: Outcome,
+        attempts: u32,
+        started: Instant,
+        message: String,
+    ) -> RowResult {
         RowResult {
             row: self.update.row,
             page_id: Some(self.update.page_id),

@@ -47,7 +47,8 @@ impl<T> TemplateGate<T> {
         }
         match mapped {
             Mapped::Update(update) if update.body.template.is_some() => {
-                self.held.insert(update.page_id, (Mapped::Update(update), extra));
+                self.held
+                    .insert(update.page_id, (Mapped::Update(update), extra));
             }
             other => out.push((other, extra)),
         }
@@ -87,16 +88,28 @@ mod tests {
         assert!(gate.admit(update(1, 1, true), 'a').is_empty());
         assert!(gate.admit(update(2, 2, true), 'b').is_empty());
         let out = gate.admit(update(3, 3, false), 'c');
-        assert_eq!(out.iter().map(|(m, x)| (m.row(), *x)).collect::<Vec<_>>(), [(3, 'c')]);
+        assert_eq!(
+            out.iter().map(|(m, x)| (m.row(), *x)).collect::<Vec<_>>(),
+            [(3, 'c')]
+        );
         // Page 1 comes again: its template row (row 1) is invalid, row 4 goes on.
         let out = gate.admit(update(4, 1, false), 'd');
         assert_eq!(out.len(), 2);
-        let (Mapped::Invalid(err), 'a') = &out[0] else { panic!("{out:?}") };
+        let (Mapped::Invalid(err), 'a') = &out[0] else {
+            panic!("{out:?}")
+        };
         assert_eq!(err.row, 1);
-        assert!(err.message().contains("row 4 also changes page"), "{}", err.message());
+        assert!(
+            err.message().contains("row 4 also changes page"),
+            "{}",
+            err.message()
+        );
         assert_eq!((out[1].0.row(), out[1].1), (4, 'd'));
         // At the end only page 2's template row is left.
         let rest = gate.finish();
-        assert_eq!(rest.iter().map(|(m, x)| (m.row(), *x)).collect::<Vec<_>>(), [(2, 'b')]);
+        assert_eq!(
+            rest.iter().map(|(m, x)| (m.row(), *x)).collect::<Vec<_>>(),
+            [(2, 'b')]
+        );
     }
 }

@@ -56,7 +56,9 @@ pub enum ClientError {
     BadBase(String),
     #[error("--api-base {0}: plain http:// is only allowed for loopback addresses (127.0.0.1, localhost, [::1]); use https://")]
     PlainHttp(String),
-    #[error("the token cannot be sent in an HTTP header (it has a line break or a control character)")]
+    #[error(
+        "the token cannot be sent in an HTTP header (it has a line break or a control character)"
+    )]
     BadToken,
     #[error("cannot build the HTTP client: {0}")]
     Build(String),
@@ -78,7 +80,8 @@ impl Client {
             _ => return Err(ClientError::BadBase(base.to_owned())),
         }
         let mut headers = HeaderMap::new();
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.0)).map_err(|_| ClientError::BadToken)?;
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.0))
+            .map_err(|_| ClientError::BadToken)?;
         auth.set_sensitive(true);
         headers.insert(AUTHORIZATION, auth);
         headers.insert("Notion-Version", HeaderValue::from_static(version.as_str()));
@@ -116,7 +119,12 @@ impl Client {
         };
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
         let retry_after = header(RETRY_AFTER.as_str()).and_then(|v| parse_retry_after(&v));
         let header_request_id = header("x-notion-request-id");
         let content_type = header(CONTENT_TYPE.as_str()).unwrap_or_default();
@@ -133,7 +141,11 @@ impl Client {
             retry_after,
             body: None,
         };
-        if let Some(id) = json.as_ref().and_then(|j| j.get("request_id")).and_then(Value::as_str) {
+        if let Some(id) = json
+            .as_ref()
+            .and_then(|j| j.get("request_id"))
+            .and_then(Value::as_str)
+        {
             reply.request_id = Some(id.to_owned());
         }
         if (200..300).contains(&status) {
@@ -143,11 +155,16 @@ impl Client {
         match json {
             Some(error) if error.get("object").and_then(Value::as_str) == Some("error") => {
                 reply.code = error.get("code").and_then(Value::as_str).map(str::to_owned);
-                reply.message = error.get("message").and_then(Value::as_str).map(str::to_owned);
+                reply.message = error
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
             }
             _ => {
                 let text = String::from_utf8_lossy(&bytes);
-                let ray = header("cf-ray").map(|r| format!(" (cf-ray {r})")).unwrap_or_default();
+                let ray = header("cf-ray")
+                    .map(|r| format!(" (cf-ray {r})"))
+                    .unwrap_or_default();
                 reply.message = Some(format!(
                     "HTTP {status} with a non-JSON body ({}), likely from a proxy before Notion's API{ray}: {}",
                     if content_type.is_empty() { "no content type" } else { content_type.as_str() },
@@ -213,7 +230,8 @@ fn summarise_body(text: &str) -> String {
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)));
+        return (secs.is_finite() && secs >= 0.0)
+            .then(|| Duration::from_secs_f64(secs.min(86_400.0)));
     }
     let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
     let wait = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
@@ -240,8 +258,14 @@ mod tests {
         assert_eq!(parse_retry_after("1.5"), Some(Duration::from_millis(1500)));
         let in_ten = (chrono::Utc::now() + chrono::Duration::seconds(10)).to_rfc2822();
         let wait = parse_retry_after(&in_ten).unwrap();
-        assert!(wait > Duration::from_secs(7) && wait <= Duration::from_secs(10), "{wait:?}");
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO));
+        assert!(
+            wait > Duration::from_secs(7) && wait <= Duration::from_secs(10),
+            "{wait:?}"
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon"), None);
         assert_eq!(parse_retry_after("-1"), None);
     }
@@ -249,13 +273,20 @@ mod tests {
     #[test]
     fn plain_http_only_on_loopback() {
         let token = Token::new("secret".into());
-        let new = |base: &str| Client::new(base, &token, Version::default(), Duration::from_secs(1), 1);
+        let new =
+            |base: &str| Client::new(base, &token, Version::default(), Duration::from_secs(1), 1);
         assert!(new("https://api.notion.com").is_ok());
         assert!(new("http://127.0.0.1:8080").is_ok());
         assert!(new("http://localhost:1").is_ok());
         assert!(new("http://[::1]:1").is_ok());
-        assert!(matches!(new("http://api.notion.com"), Err(ClientError::PlainHttp(_))));
-        assert!(matches!(new("http://10.0.0.1"), Err(ClientError::PlainHttp(_))));
+        assert!(matches!(
+            new("http://api.notion.com"),
+            Err(ClientError::PlainHttp(_))
+        ));
+        assert!(matches!(
+            new("http://10.0.0.1"),
+            Err(ClientError::PlainHttp(_))
+        ));
         assert!(matches!(new("ftp://x"), Err(ClientError::BadBase(_))));
         assert!(matches!(new("not a url"), Err(ClientError::BadBase(_))));
     }
@@ -268,7 +299,13 @@ mod tests {
 
     #[test]
     fn proxy_pages_are_summarised_by_title() {
-        assert_eq!(summarise_body("<html><head><title>502 Bad Gateway</title></head></html>"), "502 Bad Gateway");
-        assert_eq!(summarise_body("  upstream\n  connect error "), "upstream connect error");
+        assert_eq!(
+            summarise_body("<html><head><title>502 Bad Gateway</title></head></html>"),
+            "502 Bad Gateway"
+        );
+        assert_eq!(
+            summarise_body("  upstream\n  connect error "),
+            "upstream connect error"
+        );
     }
 }

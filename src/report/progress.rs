@@ -52,7 +52,12 @@ impl Snapshot {
     pub fn line(&self) -> String {
         let c = &self.counts;
         let of = match self.total {
-            Some(t) if t > 0 => format!("{}/{} rows ({:.1}%)", self.done(), t, 100.0 * self.done() as f64 / t as f64),
+            Some(t) if t > 0 => format!(
+                "{}/{} rows ({:.1}%)",
+                self.done(),
+                t,
+                100.0 * self.done() as f64 / t as f64
+            ),
             _ => format!("{} rows", self.done()),
         };
         let mut line = format!(
@@ -82,8 +87,10 @@ impl Progress {
         let bar = (mode == ProgressMode::Bar).then(|| {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(4));
             bar.set_style(
-                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}")
-                    .expect("a valid template"),
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}",
+                )
+                .expect("a valid template"),
             );
             bar
         });
@@ -109,7 +116,9 @@ impl Progress {
                 let c = &snapshot.counts;
                 let mut msg = format!(
                     "ok {} · failed {} · invalid {} · {:.2} req/s · retries {}",
-                    c.ok, c.failed + c.unknown, c.invalid,
+                    c.ok,
+                    c.failed + c.unknown,
+                    c.invalid,
                     snapshot.requests as f64 / snapshot.elapsed.as_secs_f64().max(0.001),
                     snapshot.retries
                 );
@@ -172,7 +181,13 @@ mod tests {
     fn a_log_line_says_everything_without_control_characters() {
         let snapshot = Snapshot {
             total: Some(200),
-            counts: Counts { ok: 90, failed: 5, invalid: 3, skipped: 2, ..Counts::default() },
+            counts: Counts {
+                ok: 90,
+                failed: 5,
+                invalid: 3,
+                skipped: 2,
+                ..Counts::default()
+            },
             requests: 110,
             retries: 7,
             rate_limited: 1,
@@ -180,11 +195,18 @@ mod tests {
             elapsed: Duration::from_secs(50),
             rate: 2.5,
             pause: Some("paused until 12:03:05 UTC: rate limited by the server (429)".into()),
-            ..Snapshot::default()
         };
         let line = snapshot.line();
-        assert!(line.starts_with("100/200 rows (50.0%): ok 90, failed 5"), "{line}");
-        assert!(line.contains("2.20/s") && line.contains("about 50s left") && line.contains("paused until"), "{line}");
+        assert!(
+            line.starts_with("100/200 rows (50.0%): ok 90, failed 5"),
+            "{line}"
+        );
+        assert!(
+            line.contains("2.20/s")
+                && line.contains("about 50s left")
+                && line.contains("paused until"),
+            "{line}"
+        );
         assert!(!line.chars().any(char::is_control));
     }
 }

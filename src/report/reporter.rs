@@ -31,7 +31,7 @@ pub struct FailedOut {
 }
 
 enum FailedOutWriter {
-    Csv(csv::Writer<File>),
+    Csv(Box<csv::Writer<File>>),
     Jsonl(BufWriter<File>),
 }
 
@@ -40,10 +40,12 @@ impl FailedOut {
         let file = File::create(path)?;
         let out = match format {
             FailedOutFormat::Csv { headers, delimiter } => {
-                let mut w = csv::WriterBuilder::new().delimiter(*delimiter).from_writer(file);
+                let mut w = csv::WriterBuilder::new()
+                    .delimiter(*delimiter)
+                    .from_writer(file);
                 w.write_record(headers)?;
                 w.flush()?;
-                FailedOutWriter::Csv(w)
+                FailedOutWriter::Csv(Box::new(w))
             }
             FailedOutFormat::Jsonl => FailedOutWriter::Jsonl(BufWriter::new(file)),
         };
@@ -60,7 +62,10 @@ impl FailedOut {
     }
 
     fn consider(&mut self, result: &RowResult) -> io::Result<()> {
-        let not_ok = matches!(result.outcome, Outcome::Failed | Outcome::Unknown | Outcome::Invalid);
+        let not_ok = matches!(
+            result.outcome,
+            Outcome::Failed | Outcome::Unknown | Outcome::Invalid
+        );
         let later_row_of_a_bad_page = result.page_id.is_some_and(|p| self.pages.contains(&p));
         if !(not_ok || later_row_of_a_bad_page) {
             return Ok(());
@@ -70,7 +75,9 @@ impl FailedOut {
                 self.pages.insert(page);
             }
         }
-        let Some(source) = &result.source else { return Ok(()) };
+        let Some(source) = &result.source else {
+            return Ok(());
+        };
         match (&mut self.out, &source.record) {
             (FailedOutWriter::Csv(w), Record::Csv(record)) => {
                 w.write_byte_record(record)?;
@@ -169,7 +176,10 @@ impl Reporter {
             line += &format!(" (after {} attempts)", result.attempts);
         }
         if self.printed == PRINTED_ROWS {
-            line += &format!("\n(further rows that need attention are only in the report {})", self.report.path().display());
+            line += &format!(
+                "\n(further rows that need attention are only in the report {})",
+                self.report.path().display()
+            );
         }
         Ok(Some(line))
     }

@@ -69,8 +69,20 @@ impl Summary {
         writeln!(
             err,
             "summary: {} rows: {} ok, {} failed, {} unknown, {} invalid, {} skipped{}",
-            r.rows(), r.ok, r.failed, r.unknown, r.invalid, r.skipped,
-            if self.resumed_ok > 0 { format!(" ({} already ok from an earlier run, not sent again)", self.resumed_ok) } else { String::new() }
+            r.rows(),
+            r.ok,
+            r.failed,
+            r.unknown,
+            r.invalid,
+            r.skipped,
+            if self.resumed_ok > 0 {
+                format!(
+                    " ({} already ok from an earlier run, not sent again)",
+                    self.resumed_ok
+                )
+            } else {
+                String::new()
+            }
         )?;
         writeln!(
             err,
@@ -78,7 +90,11 @@ impl Summary {
             self.requests, self.wall_time_s, self.effective_rate, self.retries, self.rate_limited
         )?;
         if !self.by_code.is_empty() {
-            let codes: Vec<String> = self.by_code.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            let codes: Vec<String> = self
+                .by_code
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
             writeln!(err, "summary: not ok by code: {}", codes.join(", "))?;
         }
         writeln!(err, "summary: report: {}", self.report)?;
@@ -99,7 +115,14 @@ mod tests {
             report: "r.jsonl".into(),
             ..Summary::default()
         };
-        for o in [Outcome::Ok, Outcome::Ok, Outcome::Failed, Outcome::Invalid, Outcome::Skipped, Outcome::Unknown] {
+        for o in [
+            Outcome::Ok,
+            Outcome::Ok,
+            Outcome::Failed,
+            Outcome::Invalid,
+            Outcome::Skipped,
+            Outcome::Unknown,
+        ] {
             s.rows.add(o);
         }
         s.by_code.insert("400 validation_error".into(), 1);
@@ -107,7 +130,10 @@ mod tests {
         let mut out = Vec::new();
         s.write_text(&mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(text.contains("6 rows: 2 ok, 1 failed, 1 unknown, 1 invalid, 1 skipped"), "{text}");
+        assert!(
+            text.contains("6 rows: 2 ok, 1 failed, 1 unknown, 1 invalid, 1 skipped"),
+            "{text}"
+        );
         assert!(text.contains("10 requests in 4.0s (2.50/s)"), "{text}");
         assert!(text.contains("400 validation_error: 1"), "{text}");
     }
