@@ -1088,6 +1088,25 @@ async fn fault_e504_applied_answers_504_after_applying() {
         "Done"
     );
     assert_eq!(sb.handle.stats().applied.get(PAGE), Some(&1));
+    let stats = sb
+        .send(reqwest::Method::GET, "/__sandbox/stats", None, None, None)
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(stats["faults"], json!({"e504_applied": 1}));
+    assert_eq!(stats["by_status"], json!({"504": 1}));
+    let log = sb
+        .send(
+            reqwest::Method::GET,
+            "/__sandbox/requests",
+            None,
+            None,
+            None,
+        )
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(log[0]["fault"], "e504_applied");
 }
 
 #[tokio::test]
