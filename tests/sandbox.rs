@@ -1088,6 +1088,25 @@ async fn fault_e504_applied_answers_504_after_applying() {
         "Done"
     );
     assert_eq!(sb.handle.stats().applied.get(PAGE), Some(&1));
+    let stats = sb
+        .send(reqwest::Method::GET, "/__sandbox/stats", None, None, None)
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(stats["faults"], json!({"e504_applied": 1}));
+    assert_eq!(stats["by_status"], json!({"504": 1}));
+    let log = sb
+        .send(
+            reqwest::Method::GET,
+            "/__sandbox/requests",
+            None,
+            None,
+            None,
+        )
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(log[0]["fault"], "e504_applied");
 }
 
 #[tokio::test]
@@ -1384,4 +1403,94 @@ async fn a_malformed_seed_is_refused_with_the_reason() {
         text.contains(&format!("page {PAGE}: property `Status`")) && text.contains("Blocked"),
         "{text}"
     );
+}
+
+// ---- agreement with Notion's OpenAPI ----
+
+/// Bodies whose references (options, users, pages) exist, so that only their shape decides: the
+/// sandbox must accept exactly those the `patch-page` schema accepts (under 2026-03-11, the
+/// schema's version). The sandbox's stricter limits that the schema lacks (link URL and equation
+/// lengths, new option names, existing users and pages) are tested above, not here.
+#[tokio::test]
+async fn validation_agrees_with_the_openapi_schema_on_shapes() {
+    let schema: Value =
+        serde_json::from_str(include_str!("fixtures/patch-page.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let sb = demo().await;
+    let text = |s: &str| json!([{"text": {"content": s}}]);
+    let bodies = vec![
+        // Accepted.
+        json!({}),
+        json!({"properties": {}}),
+        json!({"properties": {"Name": {"title": text("x")}, "Notes": {"type": "rich_text", "rich_text": []}}}),
+        json!({"properties": {"Notes": {"rich_text": [
+            {"type": "text", "text": {"content": "", "link": null}, "annotations": {"bold": true, "color": "red_background"}},
+            {"type": "mention", "mention": {"type": "user", "user": {"id": ADA}}},
+            {"mention": {"page": {"id": PAGE2}}},
+            {"mention": {"date": {"start": "2026-01-01", "end": null}}},
+            {"type": "equation", "equation": {"expression": "e=mc^2"}}
+        ]}}}),
+        json!({"properties": {"Estimate": {"number": null}, "Done": {"checkbox": false}, "Link": {"url": null}}}),
+        json!({"properties": {"Priority": {"select": {"name": "High", "color": "red"}}, "Status": {"status": null}}}),
+        json!({"properties": {"Tags": {"multi_select": [{"name": "docs"}, {"name": "infra", "description": null}]}}}),
+        json!({"properties": {"Due": {"date": {"start": "2026-01-01T10:00:00Z", "end": "2026-01-02", "time_zone": "Europe/Paris"}}}}),
+        json!({"properties": {"Owner": {"people": [{"object": "user", "id": ADA}, {"object": "group", "id": MISSING, "name": "Ops"}]}}}),
+        json!({"properties": {"Blocked by": {"relation": [{"id": PAGE2}]}}}),
+        json!({"properties": {"Attachments": {"files": [
+            {"name": "a.pdf", "type": "external", "external": {"url": "https://e.com/a.pdf"}},
+            {"name": "b.png", "file": {"url": "https://s3.test/b.png", "expiry_time": "2026-01-01T00:00:00Z"}},
+            {"file_upload": {"id": "u1"}}
+        ]}}}),
+        json!({"properties": {"Contact": {"email": "a@b.c"}, "Phone": {"phone_number": "+1 555"}}}),
+        json!({"icon": {"emoji": "🚀"}, "cover": {"type": "external", "external": {"url": "https://e.com/c.png"}}}),
+        json!({"icon": {"type": "custom_emoji", "custom_emoji": {"id": "ce1"}}, "cover": null}),
+        json!({"icon": {"external": {"url": "https://e.com/i.png"}}, "cover": {"file_upload": {"id": "up"}}}),
+        json!({"in_trash": false, "is_locked": true, "erase_content": false, "template": {"type": "default", "timezone": "UTC"}}),
+        // Refused.
+        json!({"archived": true}),
+        json!({"parent": {"page_id": PAGE2}}),
+        json!({"properties": {"Name": {"title": [{"text": {"content": "a".repeat(2001)}}]}}}),
+        json!({"properties": {"Name": {"title": [{"text": {"content": "a", "bold": true}}]}}}),
+        json!({"properties": {"Name": {"title": [{"type": "mention", "text": {"content": "a"}}]}}}),
+        json!({"properties": {"Name": {"title": [{"plain_text": "a"}]}}}),
+        json!({"properties": {"Name": {"title": "plain"}}}),
+        json!({"properties": {"Estimate": {"number": "5"}}}),
+        json!({"properties": {"Done": {"checkbox": null}}}),
+        json!({"properties": {"Link": {"url": ""}}}),
+        json!({"properties": {"Contact": {"email": "a".repeat(101)}}}),
+        json!({"properties": {"Priority": {"select": {}}}}),
+        json!({"properties": {"Priority": {"select": {"name": 5}}}}),
+        json!({"properties": {"Priority": {"select": {"name": "High", "color": "teal"}}}}),
+        json!({"properties": {"Priority": {"select": {"name": "High"}, "status": {"name": "Done"}}}}),
+        json!({"properties": {"Tags": {"multi_select": [null]}}}),
+        json!({"properties": {"Tags": {"multi_select": (0..101).map(|i| json!({"name": format!("t{i}")})).collect::<Vec<_>>()}}}),
+        json!({"properties": {"Due": {"date": {"end": "2026-01-01"}}}}),
+        json!({"properties": {"Due": {"date": {"start": "2026-01-01", "tz": "UTC"}}}}),
+        json!({"properties": {"Owner": {"people": [{"object": "user"}]}}}),
+        json!({"properties": {"Blocked by": {"relation": [{}]}}}),
+        json!({"properties": {"Attachments": {"files": [{"external": {"url": "https://e.com/a"}}]}}}),
+        json!({"properties": {"Attachments": {"files": [{"name": "a", "external": {"url": ""}}]}}}),
+        json!({"properties": {"Attachments": {"files": [{"name": "a", "external": {"url": "https://e.com"}, "extra": 1}]}}}),
+        json!({"icon": {"emoji": 5}}),
+        json!({"icon": "🚀"}),
+        json!({"cover": {"emoji": "🚀"}}),
+        json!({"in_trash": "false"}),
+        json!({"template": {"type": "none"}}),
+        json!({"template": {"type": "template_id"}}),
+    ];
+    for body in bodies {
+        let schema_says = validator.is_valid(&body);
+        let reply = sb.patch_v(PAGE, V2026, body.clone()).await;
+        assert!(
+            reply.status == 200 || reply.status == 400,
+            "{body}: {}",
+            reply.text
+        );
+        assert_eq!(
+            reply.status == 200,
+            schema_says,
+            "schema valid = {schema_says} for {body}: {}",
+            reply.text
+        );
+    }
 }

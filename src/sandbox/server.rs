@@ -403,15 +403,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn page_id_param(raw: &str) -> Result<String, ApiError> {
-    normalize_id(raw).ok_or_else(|| {
-        ApiError::validation(format!(
-            "path failed validation: path.page_id should be a valid uuid, instead was `{}`.",
-            Value::String(raw.to_string())
-        ))
-    })
-}
-
+/// A path id, dashed or not, or Notion's "path failed validation" error.
 fn id_param(raw: &str, name: &str) -> Result<String, ApiError> {
     normalize_id(raw).ok_or_else(|| {
         ApiError::validation(format!(
@@ -428,7 +420,7 @@ async fn get_page(
     Extension(cx): Extension<Context>,
     Path(page_id): Path<String>,
 ) -> ApiResult {
-    let id = page_id_param(&page_id)?;
+    let id = id_param(&page_id, "page_id")?;
     let store = shared.store();
     let page = store
         .pages
@@ -442,7 +434,7 @@ async fn patch_page(
     Extension(cx): Extension<Context>,
     Path(page_id): Path<String>,
 ) -> ApiResult {
-    let id = page_id_param(&page_id)?;
+    let id = id_param(&page_id, "page_id")?;
     let Some(body) = cx.json else {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -470,7 +462,7 @@ async fn get_property(
     Path((page_id, property_id)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    let id = page_id_param(&page_id)?;
+    let id = id_param(&page_id, "page_id")?;
     let store = shared.store();
     let page = store
         .pages
