@@ -1164,8 +1164,12 @@ async fn fault_stall_makes_the_client_time_out() {
         sb.stored(PAGE)["properties"]["Status"]["status"]["name"],
         "In progress"
     );
-    // Shutting down ends the stall.
-    sb.handle.shutdown().await;
+    // Shutting down ends the stall; the stalled request is logged, with its fault and no status,
+    // even though its client went away first.
+    let stats = sb.handle.shutdown().await;
+    assert_eq!(stats.faults.get(&FaultKind::Stall), Some(&1), "{stats:?}");
+    assert_eq!(stats.requests, 1);
+    assert!(stats.by_status.is_empty(), "{stats:?}");
 }
 
 #[tokio::test]

@@ -189,12 +189,14 @@ impl Handle {
             .cloned()
     }
 
-    /// Stop accepting, drop open connections (stalled requests end), and wait for the server.
-    pub async fn shutdown(mut self) {
+    /// Stop accepting, drop open connections (stalled requests end), wait for the server, and
+    /// return the final counters.
+    pub async fn shutdown(mut self) -> Stats {
         let _ = self.stop.send(true);
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+        self.stats()
     }
 }
 

@@ -232,16 +232,19 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
     } else {
         serde_json::from_slice(&bytes).ok()
     };
-    let mut record = RequestRecord {
-        seq,
-        method: method.to_string(),
-        path: path.clone(),
-        page_id: page_id_of(&path),
-        body_sha256: json.as_ref().map(body_sha256),
-        status: None,
-        time_ms,
-        fault: None,
-    };
+    let mut record = Pending::new(
+        &shared,
+        RequestRecord {
+            seq,
+            method: method.to_string(),
+            path: path.clone(),
+            page_id: page_id_of(&path),
+            body_sha256: json.as_ref().map(body_sha256),
+            status: None,
+            time_ms,
+            fault: None,
+        },
+    );
 
     let response = async {
         let auth = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
@@ -299,7 +302,7 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
         } else {
             None
         };
-        record.fault = fault;
+        record.set_fault(fault);
         let simple = |status: u16, code: &'static str, message: &str| {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             ApiError::new(status, code, message).into_response()
@@ -356,8 +359,7 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
         response.extensions_mut().extend(extensions);
     }
     let dropped_connection = response.extensions().get::<DropConnection>().is_some();
-    record.status = (!dropped_connection).then(|| response.status().as_u16());
-    shared.recorder.finish(record);
+    record.finish((!dropped_connection).then(|| response.status().as_u16()));
     if is_proxy_answer(&response) {
         return response;
     }
@@ -366,6 +368,43 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
     }
     response.headers_mut().insert("cf-ray", cf_ray());
     response
+}
+
+/// A request being answered. It is logged when answered, or, if the client goes away first
+/// (a timeout during a stall or a delay drops the handler), when it is dropped, with no status.
+struct Pending {
+    shared: Arc<Shared>,
+    record: Option<RequestRecord>,
+}
+
+impl Pending {
+    fn new(shared: &Arc<Shared>, record: RequestRecord) -> Pending {
+        Pending {
+            shared: shared.clone(),
+            record: Some(record),
+        }
+    }
+
+    fn set_fault(&mut self, fault: Option<FaultKind>) {
+        if let Some(r) = self.record.as_mut() {
+            r.fault = fault;
+        }
+    }
+
+    fn finish(mut self, status: Option<u16>) {
+        if let Some(mut r) = self.record.take() {
+            r.status = status;
+            self.shared.recorder.finish(r);
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(r) = self.record.take() {
+            self.shared.recorder.finish(r);
+        }
+    }
 }
 
 /// Proxy answers (the injected 502) carry no Notion request id.
