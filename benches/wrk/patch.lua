@@ -1,5 +1,7 @@
 -- wrk script: PATCH the pages of jobs/demo-seed.json in turn with one valid body.
 -- Usage: wrk -t1 -c16 -d10s -s benches/wrk/patch.lua http://127.0.0.1:PORT
+-- With GENERATED_PAGES=N, the pages of a generated seed (00000000-0000-4000-8000-<i>, i = 1..N,
+-- as benches/e2e/generate.py writes) instead; TOKEN overrides the bearer token.
 local pages = {
   "8d116ece-1738-47d9-bd9c-172411e20b8f",
   "90c192cf-d3ac-44af-8f21-ddb66cad4a26",
@@ -21,12 +23,19 @@ local pages = {
   "4cdd2055-930d-4eaf-94f4-733f3e7d1bfb",
   "57ee05cd-e009-42c7-bebf-f20686734721"
 }
-local body = '{"properties":{"Status":{"status":{"name":"In progress"}},"Estimate":{"number":5},"Tags":{"multi_select":[{"name":"backend"}]}}}'
+local generated = tonumber(os.getenv("GENERATED_PAGES") or "")
+if generated then
+  pages = {}
+  for i = 1, generated do
+    pages[i] = string.format("00000000-0000-4000-8000-%012x", i)
+  end
+end
+local body = '{"properties":{"Status":{"status":{"name":"In progress"}},"Estimate":{"number":5},"Tags":{"multi_select":[{"name":"backend"},{"name":"docs"}]},"Done":{"checkbox":true}}}'
 local i = 0
 
 wrk.method = "PATCH"
 wrk.body = body
-wrk.headers["Authorization"] = "Bearer secret_sandbox"
+wrk.headers["Authorization"] = "Bearer " .. (os.getenv("TOKEN") or "secret_sandbox")
 wrk.headers["Notion-Version"] = "2025-09-03"
 wrk.headers["Content-Type"] = "application/json"
 
