@@ -2,6 +2,7 @@
 //! in a fresh temporary folder.
 
 mod apply; // `apply` against the sandbox: faults, order, refusals, progress
-mod plan; // `plan`: bodies, bad rows, header errors
+mod plan;
+mod resume; // kill, signal, deadline and lock, then resume // `plan`: bodies, bad rows, header errors
 mod sandbox; // the sandbox over real HTTP: every check and fault
 mod util; // running the binary, reading reports

@@ -20,6 +20,10 @@ const MIN_RATE: f64 = 0.1;
 /// A pause without a Retry-After header: 1 s, doubling while 429s go on, at most 60 s.
 const FIRST_PAUSE: Duration = Duration::from_secs(1);
 const MAX_PAUSE: Duration = Duration::from_secs(60);
+/// Past 90 % of the last ceiling the rate climbs by this fraction of it per second, halved each
+/// time the same ceiling is hit again.
+const FIRST_PROBE_STEP: f64 = 0.01;
+const MIN_PROBE_STEP: f64 = 0.001;
 
 /// tokio's clock, for governor.
 #[derive(Debug, Clone, Copy, Default)]
@@ -84,6 +88,8 @@ struct State {
     next_default_pause: Duration,
     last_raise: Instant,
     pauses: u64,
+    /// How fast the rate climbs past 90 % of the ceiling, as a fraction of it per second.
+    probe_step: f64,
 }
 
 impl Limiter {
@@ -103,6 +109,7 @@ impl Limiter {
                 next_default_pause: FIRST_PAUSE,
                 last_raise: now,
                 pauses: 0,
+                probe_step: FIRST_PROBE_STEP,
             }),
         }
     }
@@ -134,7 +141,9 @@ impl Limiter {
 
     /// The server said "too many" (429) or "overloaded" (529) to a request sent at `sent_at`.
     /// Pauses every worker until `retry_after` has passed (1 s doubling up to 60 s when the
-    /// server gave none) and lowers the rate, once per pause.
+    /// server gave none) and lowers the rate, once per pause: to half on the first pause (the
+    /// real limit is unknown), to 90 % after that. Hitting the same ceiling again halves how fast
+    /// the rate probes past it.
     pub fn pause(&self, retry_after: Option<Duration>, sent_at: Instant, reason: &str) {
         let mut state = self.state.lock().expect("limiter lock");
         let now = Instant::now();
@@ -151,10 +160,19 @@ impl Limiter {
             .pause_started
             .is_some_and(|started| sent_at <= started);
         if !same_pause {
+            let first = state.pauses == 0;
             state.pauses += 1;
             state.pause_started = Some(now);
-            state.ceiling = state.rate;
-            let lowered = (state.rate * 0.7).max(MIN_RATE);
+            let hit = state.rate;
+            if first {
+                state.ceiling = hit * 0.5;
+            } else {
+                if hit <= state.ceiling * 1.15 {
+                    state.probe_step = (state.probe_step / 2.0).max(MIN_PROBE_STEP);
+                }
+                state.ceiling = hit;
+            }
+            let lowered = (hit * if first { 0.5 } else { 0.9 }).max(MIN_RATE);
             self.set_rate(&mut state, lowered);
         }
         match &mut state.pause {
@@ -170,7 +188,9 @@ impl Limiter {
     }
 
     /// A request succeeded: the default pause resets, and at most once a second the rate
-    /// climbs: quickly back to 90 % of the last ceiling, then slowly past it, up to `--rate`.
+    /// climbs: by a tenth of the last ceiling while below 90 % of it, then by the probe step
+    /// (1 % of the ceiling at first), never past `--rate`. Once well past the old ceiling
+    /// without a 429, the ceiling moves up and the probe speeds up again.
     pub fn succeeded(&self) {
         let mut state = self.state.lock().expect("limiter lock");
         state.next_default_pause = FIRST_PAUSE;
@@ -181,13 +201,17 @@ impl Limiter {
             return;
         }
         state.last_raise = now;
-        let step = if state.rate < 0.9 * state.ceiling {
+        let ceiling = state.ceiling.max(MIN_RATE);
+        let step = if state.rate < 0.89 * ceiling {
             0.1
         } else {
-            0.01
+            state.probe_step
         };
-        let raised = (state.rate + step * state.ceiling.max(1.0)).min(self.max_rate);
-        state.ceiling = state.ceiling.max(raised);
+        let raised = (state.rate + step * ceiling).min(self.max_rate);
+        if raised > ceiling * 1.15 {
+            state.ceiling = raised;
+            state.probe_step = (state.probe_step * 2.0).min(FIRST_PROBE_STEP * 4.0);
+        }
         self.set_rate(&mut state, raised);
     }
 
@@ -265,7 +289,11 @@ mod tests {
         // A second 429 for a request sent before the pause: same pause, no second cut.
         limiter.pause(Some(Duration::from_secs(2)), sent, "429 rate_limited");
         assert_eq!(limiter.pauses(), 1);
-        assert!((limiter.rate() - 7.0).abs() < 1e-9, "{}", limiter.rate());
+        assert!(
+            (limiter.rate() - 5.0).abs() < 1e-9,
+            "the first pause halves: {}",
+            limiter.rate()
+        );
         let pause = limiter.pause_in_force().unwrap();
         assert_eq!(pause.reason, "429 rate_limited");
         limiter.acquire().await;
@@ -277,7 +305,11 @@ mod tests {
             "529 service_overload",
         );
         assert_eq!(limiter.pauses(), 2);
-        assert!((limiter.rate() - 4.9).abs() < 1e-9, "{}", limiter.rate());
+        assert!(
+            (limiter.rate() - 4.5).abs() < 1e-9,
+            "later pauses take 10 %: {}",
+            limiter.rate()
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -303,23 +335,36 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_rate_climbs_back_while_requests_succeed_but_never_past_the_ceiling() {
-        let limiter = Limiter::new(20.0, 1);
+        let limiter = Limiter::new(40.0, 1);
+        // First pause at 40/s: halve to 20, which becomes the ceiling.
         limiter.pause(Some(Duration::from_secs(1)), Instant::now(), "429");
-        assert!((limiter.rate() - 14.0).abs() < 1e-9);
-        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!((limiter.rate() - 20.0).abs() < 1e-9);
         let mut rates = vec![];
-        for _ in 0..30 {
+        for _ in 0..11 {
             tokio::time::advance(Duration::from_secs(1)).await;
             limiter.succeeded();
             rates.push(limiter.rate());
         }
-        assert!(rates.windows(2).all(|w| w[1] >= w[0]), "{rates:?}");
-        assert_eq!(*rates.last().unwrap(), 20.0);
-        // Fast up to 90 % of the ceiling (20): 14 -> 16 -> 18, then 1 % steps.
+        // At the ceiling it probes by 1 % of it (0.2/s); the first second is the pause.
         assert!(
-            (rates[0] - 16.0).abs() < 1e-9 && (rates[1] - 18.0).abs() < 1e-9,
+            (rates[1] - 20.2).abs() < 1e-9 && (rates[10] - 22.0).abs() < 1e-9,
             "{rates:?}"
         );
-        assert!((rates[2] - 18.2).abs() < 1e-9, "{rates:?}");
+        // A 429 at 22 (within 10 % of the ceiling): down 10 %, and the probe halves.
+        limiter.pause(Some(Duration::from_secs(1)), Instant::now(), "429");
+        assert!((limiter.rate() - 19.8).abs() < 1e-9, "{}", limiter.rate());
+        tokio::time::advance(Duration::from_secs(2)).await;
+        limiter.succeeded();
+        assert!(
+            (limiter.rate() - 19.91).abs() < 1e-9,
+            "0.5 % of 22: {}",
+            limiter.rate()
+        );
+        // Never past --rate.
+        for _ in 0..2000 {
+            tokio::time::advance(Duration::from_secs(1)).await;
+            limiter.succeeded();
+        }
+        assert_eq!(limiter.rate(), 40.0);
     }
 }

@@ -1,0 +1,375 @@
+//! Runbook safety: a run killed at any point resumes without losing a row or resending one that
+//! is already recorded ok; SIGTERM drains and says how to continue; the deadline stops cleanly;
+//! one report has one writer.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+use notion_bulk::sandbox::{self, Handle, Options, Seed};
+use tokio::process::{Child, Command};
+
+use crate::util::{read_report, Dir, ReportLine};
+
+const TOKEN: &str = "secret_resume_test";
+const HEADER: &str = "page_id,Name:title,Estimate:number,Tags:multi_select\n";
+
+async fn start(pages: usize, faults: &str) -> Handle {
+    let mut options = Options::new(Seed::generate(pages));
+    options.token = Some(TOKEN.into());
+    options.faults = faults.parse().unwrap();
+    options.fault_seed = 11;
+    options.latency = Some((1, 8));
+    sandbox::start(options).await.unwrap()
+}
+
+/// `rows_per_page` rows for each of `pages` pages, every row with its own values.
+fn rows(pages: usize, rows_per_page: usize) -> Vec<(String, String, i64, String)> {
+    let mut out = Vec::new();
+    for round in 0..rows_per_page {
+        for p in 1..=pages {
+            let i = out.len() as i64 + 1;
+            out.push((
+                Seed::generated_page_id(p),
+                format!("row {i}"),
+                i,
+                format!("r{round};p{p}"),
+            ));
+        }
+    }
+    out
+}
+
+fn csv(rows: &[(String, String, i64, String)]) -> String {
+    let mut text = HEADER.to_owned();
+    for (page, name, n, tags) in rows {
+        text += &format!("{page},{name},{n},{tags}\n");
+    }
+    text
+}
+
+fn spawn(dir: &Dir, handle: &Handle, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_notion-bulk"))
+        .arg("apply")
+        .args(args)
+        .args(["--api-base", &handle.base_url(), "--progress", "none"])
+        .env("NOTION_TOKEN", TOKEN)
+        .current_dir(dir.tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (bounded) until the report has at least `n` complete lines.
+async fn until_report_has(dir: &Dir, name: &str, n: usize) {
+    let path = dir.path(name);
+    for _ in 0..3000 {
+        let lines = std::fs::read_to_string(&path)
+            .map(|t| t.matches('\n').count())
+            .unwrap_or(0);
+        if lines >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the report never reached {n} lines");
+}
+
+fn last_outcomes(lines: &[ReportLine]) -> BTreeMap<u64, &ReportLine> {
+    lines.iter().map(|l| (l.row, l)).collect()
+}
+
+/// The final state of the sandbox is the fold of the input: each page holds its last row.
+fn assert_folded(handle: &Handle, rows: &[(String, String, i64, String)]) {
+    let mut expected: HashMap<&str, &(String, String, i64, String)> = HashMap::new();
+    for r in rows {
+        expected.insert(&r.0, r);
+    }
+    for (page, (_, name, n, _)) in expected {
+        let p = handle.page(page).unwrap();
+        let title: String = p["properties"]["Name"]["title"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["text"]["content"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(title, *name, "{page}");
+        assert_eq!(
+            p["properties"]["Estimate"]["number"].as_f64(),
+            Some(*n as f64),
+            "{page}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_at_several_points_then_resumed_nothing_is_lost_or_resent() {
+    let pages = 40;
+    let input = rows(pages, 5);
+    let handle = start(
+        pages,
+        "conflict=0.03,e502=0.02,e504_applied=0.02,reset=0.01",
+    )
+    .await;
+    let dir = Dir::new();
+    dir.write("rows.csv", csv(&input));
+    // Which row a body belongs to: every row's body is distinct.
+    let mut row_of_body: HashMap<(String, String), u64> = HashMap::new();
+
+    let args = [
+        "rows.csv",
+        "--report",
+        "r.jsonl",
+        "--rate",
+        "150",
+        "--burst",
+        "10",
+        "--concurrency",
+        "8",
+    ];
+    let mut segments = Vec::new();
+    for (kill_at, resume) in [(25, false), (80, true), (140, true), (usize::MAX, true)] {
+        let before_lines = read_report_or_empty(&dir);
+        let before_requests = handle.requests().len();
+        let mut run_args = args.to_vec();
+        if resume {
+            run_args.push("--resume");
+        }
+        let mut child = spawn(&dir, &handle, &run_args);
+        if kill_at == usize::MAX {
+            let out = child.wait_with_output().await.unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        } else {
+            until_report_has(&dir, "r.jsonl", kill_at).await;
+            child.start_kill().unwrap();
+            child.wait().await.unwrap();
+        }
+        segments.push((before_lines, before_requests, handle.requests().len()));
+    }
+
+    let report = read_report(&dir.path("r.jsonl"));
+    for line in &report {
+        if let (Some(page), Some(hash)) = (&line.page_id, &line.body_hash) {
+            row_of_body.insert((page.clone(), hash.clone()), line.row);
+        }
+    }
+    // Every row ends ok, exactly once as its last line.
+    let last = last_outcomes(&report);
+    assert_eq!(last.len(), input.len());
+    assert!(
+        last.values().all(|l| l.outcome == "ok"),
+        "{:?}",
+        last.values()
+            .filter(|l| l.outcome != "ok")
+            .collect::<Vec<_>>()
+    );
+    assert_folded(&handle, &input);
+
+    // No row already recorded ok was sent again, except later rows of a page that had a row not
+    // yet ok (those are re-run on purpose, in order).
+    let log = handle.requests();
+    for (before_lines, from, to) in segments.iter().skip(1) {
+        let ok_before: HashSet<u64> = last_outcomes(before_lines)
+            .values()
+            .filter(|l| l.outcome == "ok")
+            .map(|l| l.row)
+            .collect();
+        let mut sent_rows: Vec<u64> = Vec::new();
+        for request in &log[*from..*to] {
+            let (Some(page), Some(hash)) = (&request.page_id, &request.body_sha256) else {
+                continue;
+            };
+            let row = *row_of_body
+                .get(&(page.clone(), hash.clone()))
+                .expect("every body sent is a row's");
+            sent_rows.push(row);
+        }
+        for row in sent_rows.iter().filter(|r| ok_before.contains(r)) {
+            let page = &input[*row as usize - 1].0;
+            let earlier_not_ok = input[..*row as usize - 1]
+                .iter()
+                .enumerate()
+                .any(|(i, r)| &r.0 == page && !ok_before.contains(&(i as u64 + 1)));
+            assert!(
+                earlier_not_ok,
+                "row {row} was ok before this run and sent again without cause"
+            );
+        }
+    }
+}
+
+fn read_report_or_empty(dir: &Dir) -> Vec<ReportLine> {
+    if dir.path("r.jsonl").exists() {
+        // A killed run may leave half a line at the end: only whole lines count.
+        let text = std::fs::read_to_string(dir.path("r.jsonl")).unwrap();
+        text.lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    } else {
+        Vec::new()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_exits_130_and_the_printed_command_finishes_the_job() {
+    let pages = 30;
+    let input = rows(pages, 4);
+    let handle = start(pages, "").await;
+    let dir = Dir::new();
+    dir.write("rows.csv", csv(&input));
+    let child = spawn(
+        &dir,
+        &handle,
+        &[
+            "rows.csv", "--report", "r.jsonl", "--rate", "30", "--burst", "1",
+        ],
+    );
+    until_report_has(&dir, "r.jsonl", 10).await;
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("stopped early: interrupted"), "{stderr}");
+
+    // The report is consistent: whole lines, each row at most once, all ok.
+    let report = read_report(&dir.path("r.jsonl"));
+    let rows_seen: HashSet<u64> = report.iter().map(|l| l.row).collect();
+    assert_eq!(rows_seen.len(), report.len());
+    assert!(report.len() < input.len(), "stopped before the end");
+    assert!(report.iter().all(|l| l.outcome == "ok"));
+
+    // The last lines give the command to continue; run it as printed.
+    let lines: Vec<&str> = stderr.lines().collect();
+    let i = lines
+        .iter()
+        .position(|l| l.starts_with("to continue"))
+        .expect("a continue line");
+    let command = lines[i + 1].trim();
+    assert!(
+        command.starts_with("notion-bulk apply rows.csv") && command.contains("--resume"),
+        "{command}"
+    );
+    let command = command.replacen("notion-bulk", env!("CARGO_BIN_EXE_notion-bulk"), 1);
+    let status = std::process::Command::new("sh")
+        .args(["-c", &command])
+        .env("NOTION_TOKEN", TOKEN)
+        .current_dir(dir.tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        status.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    assert!(String::from_utf8_lossy(&status.stderr).contains("already ok from an earlier run"));
+    let last = last_outcomes(&read_report(&dir.path("r.jsonl"))).len();
+    assert_eq!(last, input.len());
+    assert_folded(&handle, &input);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deadline_stops_taking_rows_exits_4_and_resume_finishes() {
+    let pages = 40;
+    let input = rows(pages, 2);
+    let handle = start(pages, "").await;
+    let dir = Dir::new();
+    dir.write("rows.csv", csv(&input));
+    let args = [
+        "rows.csv", "--report", "r.jsonl", "--rate", "40", "--burst", "1",
+    ];
+    let mut first: Vec<&str> = args.to_vec();
+    first.extend(["--max-runtime", "0.5s"]);
+    let out = spawn(&dir, &handle, &first)
+        .wait_with_output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("--max-runtime reached"), "{stderr}");
+    let done = read_report(&dir.path("r.jsonl")).len();
+    assert!(done > 0 && done < input.len(), "{done}");
+
+    let mut again: Vec<&str> = args.to_vec();
+    again.push("--resume");
+    let out = spawn(&dir, &handle, &again)
+        .wait_with_output()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        last_outcomes(&read_report(&dir.path("r.jsonl"))).len(),
+        input.len()
+    );
+    // Nothing was sent twice: no faults, so one PATCH per row.
+    assert_eq!(
+        handle.stats().by_status.get(&200),
+        Some(&(input.len() as u64))
+    );
+    assert_folded(&handle, &input);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_report_one_writer_and_a_killed_writer_leaves_no_stale_lock() {
+    let pages = 20;
+    let input = rows(pages, 3);
+    let handle = start(pages, "").await;
+    let dir = Dir::new();
+    dir.write("rows.csv", csv(&input));
+    let args = [
+        "rows.csv", "--report", "r.jsonl", "--rate", "5", "--burst", "1",
+    ];
+    let mut first = spawn(&dir, &handle, &args);
+    until_report_has(&dir, "r.jsonl", 1).await;
+    let pid = first.id().unwrap();
+
+    let mut second_args = args.to_vec();
+    second_args.push("--resume");
+    let out = spawn(&dir, &handle, &second_args)
+        .wait_with_output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("another run (pid {pid}) is writing the report")),
+        "{stderr}"
+    );
+
+    first.start_kill().unwrap();
+    first.wait().await.unwrap();
+    assert!(
+        dir.path("r.jsonl.lock").exists(),
+        "the killed run's lock file is left behind"
+    );
+    let fast = [
+        "rows.csv", "--report", "r.jsonl", "--rate", "200", "--resume",
+    ];
+    let out = spawn(&dir, &handle, &fast)
+        .wait_with_output()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_folded(&handle, &input);
+}
