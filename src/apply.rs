@@ -124,6 +124,14 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
         None => None,
     };
 
+    let backup = match &config.backup {
+        Some(path) => match crate::backup::Backup::open(path) {
+            Ok(b) => Some(b),
+            Err(e) => usage!("cannot use the backup {}: {e}", path.display()),
+        },
+        None => None,
+    };
+
     let stop = Stop::default();
     let stats = Arc::new(Stats::default());
     let limiter = Arc::new(Limiter::new(config.rate, config.burst));
@@ -141,6 +149,7 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
         stats: stats.clone(),
         stop: stop.clone(),
         trace: config.verbose.then_some(trace_tx),
+        backup,
     });
 
     let total = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
@@ -292,6 +301,14 @@ fn write_next_steps(
         if reason == StopReason::TokenRefused {
             writeln!(err, "hint: check the token ({}); the integration may have been removed or the token rotated", token_origin(&config.token))?;
         }
+    }
+    if let Some(backup) = &config.backup {
+        writeln!(
+            err,
+            "backup of the values before this run's changes: {} (to undo: notion-bulk apply {} --report undo-report.jsonl)",
+            backup.display(),
+            backup.display()
+        )?;
     }
     let unfinished = stopped.is_some() || summary.rows.not_ok() > 0;
     if unfinished {

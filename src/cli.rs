@@ -129,6 +129,11 @@ pub struct ApplyArgs {
     /// Write the rows to run again here, in the input's own format.
     #[arg(long, value_name = "PATH")]
     pub failed_out: Option<PathBuf>,
+    /// Before each row is sent, save the page's current values of the fields it changes here
+    /// (native JSONL, once per page and field, across runs); `apply` of this file undoes the run.
+    /// Rows that would change nothing end skipped.
+    #[arg(long, value_name = "PATH")]
+    pub backup: Option<PathBuf>,
     /// Write the end-of-run summary as JSON here.
     #[arg(long, value_name = "PATH")]
     pub summary_json: Option<PathBuf>,
@@ -228,6 +233,7 @@ impl TryFrom<&ApplyArgs> for ApplyConfig {
             max_runtime,
             resume: args.resume,
             failed_out: args.failed_out.clone().or(job.failed_out.clone()),
+            backup: args.backup.clone().or(job.backup.clone()),
             summary_json: args.summary_json.clone().or(job.summary_json.clone()),
             progress,
             sandbox_seed: match (args.sandbox, &job.sandbox_seed) {

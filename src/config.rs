@@ -67,6 +67,8 @@ pub struct ApplyConfig {
     pub max_runtime: Option<std::time::Duration>,
     pub resume: bool,
     pub failed_out: Option<PathBuf>,
+    /// Save the current values of every field about to change, replayable by `apply`.
+    pub backup: Option<PathBuf>,
     pub summary_json: Option<PathBuf>,
     pub progress: crate::report::progress::ProgressMode,
     /// Run against the embedded sandbox seeded from this file.

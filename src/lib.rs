@@ -11,6 +11,7 @@
 //! `plan` runs the first two stages offline. See `docs/ARCHITECTURE.md`.
 
 pub mod apply;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod dispatch;

@@ -1,7 +1,8 @@
 //! The one integration-test binary. Each module drives the real binary (or the real sandbox)
 //! in a fresh temporary folder.
 
-mod apply; // `apply` against the sandbox: faults, order, refusals, progress
+mod apply;
+mod backup; // --backup across an interrupted run, then undo // `apply` against the sandbox: faults, order, refusals, progress
 mod plan;
 mod resume; // kill, signal, deadline and lock, then resume // `plan`: bodies, bad rows, header errors
 mod sandbox; // the sandbox over real HTTP: every check and fault

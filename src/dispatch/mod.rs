@@ -118,6 +118,8 @@ pub struct Shared {
     pub stop: Stop,
     /// With `--verbose`: one line per request (never its headers), for the reporter to print.
     pub trace: Option<mpsc::UnboundedSender<String>>,
+    /// With `--backup`: where the values a row changes are saved before it is sent.
+    pub backup: Option<crate::backup::Backup>,
 }
 
 /// A row to send, with its raw record (for `--failed-out`) and its body ready to go.

@@ -1,22 +1,153 @@
-//! One row's life on the wire: take a permit, send, classify, and retry with full-jitter
-//! exponential backoff until it ends in exactly one outcome.
+//! One row's life on the wire: with `--backup`, read the page and save what will change; then
+//! take a permit, send, classify, and retry with full-jitter exponential backoff until the row
+//! ends in exactly one outcome.
 
+use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use backon::BackoffBuilder;
+use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::backup::{self, Prepared};
 use crate::dispatch::retry::{classify, Action, Attempt};
 use crate::dispatch::{Job, RowResult, Shared};
+use crate::notion::client::Reply;
 use crate::report::Outcome;
+
+/// How a request ended after its retries.
+enum Sent {
+    /// Answered 2xx.
+    Done(Reply, u32),
+    /// Ended without success: the row's outcome, the last reply if any, the attempts made.
+    Ended(Outcome, Option<Reply>, u32, Option<String>),
+    /// The run stopped before the request was ever sent.
+    NotSent,
+}
 
 /// Sends one job to its end. `None`: the run stopped before the row was ever sent, so it has
 /// no outcome yet (a resumed run sends it).
 pub async fn run(shared: Arc<Shared>, job: Job) -> Option<RowResult> {
     let started = Instant::now();
+    if shared.backup.is_some() {
+        match back_up(&shared, &job).await {
+            Ok(Prepared::Send) => {}
+            Ok(Prepared::Unchanged) => {
+                return Some(job.result(
+                    Outcome::Skipped,
+                    0,
+                    started,
+                    None,
+                    Some("the page already has these values (read for --backup): not sent".into()),
+                ))
+            }
+            Err(None) => return None,
+            Err(Some((reply, attempts, message))) => {
+                return Some(job.result(
+                    Outcome::Failed,
+                    attempts,
+                    started,
+                    reply.as_ref(),
+                    Some(message),
+                ))
+            }
+        }
+    }
     let template = job.update.body.template.is_some();
+    let path = format!("PATCH /v1/pages/{}", job.update.page_id);
+    let sent = send(&shared, job.update.row, &path, template, || {
+        shared
+            .client
+            .patch_page(job.update.page_id, job.body_bytes.clone())
+    })
+    .await;
+    match sent {
+        Sent::Done(reply, attempts) => {
+            Some(job.result(Outcome::Ok, attempts, started, Some(&reply), None))
+        }
+        Sent::Ended(outcome, reply, attempts, message) => {
+            Some(job.result(outcome, attempts, started, reply.as_ref(), message))
+        }
+        Sent::NotSent => None,
+    }
+}
+
+type BackupFailure = Option<(Option<Reply>, u32, String)>;
+
+/// Reads the page (completing truncated lists) and saves the values the row will change.
+/// `Err(None)`: stopped before anything was sent.
+async fn back_up(shared: &Shared, job: &Job) -> Result<Prepared, BackupFailure> {
+    let backup = shared.backup.as_ref().expect("called with --backup");
+    let page_id = job.update.page_id;
+    let mut page = get(shared, job.update.row, &format!("/v1/pages/{page_id}")).await?;
+    for (name, property_id) in backup::truncated_properties(&page) {
+        let mut results = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/v1/pages/{page_id}/properties/{property_id}?page_size=100");
+            if let Some(c) = &cursor {
+                path += &format!(
+                    "&start_cursor={}",
+                    percent_encoding::utf8_percent_encode(c, percent_encoding::NON_ALPHANUMERIC)
+                );
+            }
+            let list = get(shared, job.update.row, &path).await?;
+            results.extend(list["results"].as_array().cloned().unwrap_or_default());
+            cursor = list["next_cursor"].as_str().map(str::to_owned);
+            if list["has_more"].as_bool() != Some(true) || cursor.is_none() {
+                break;
+            }
+        }
+        backup::complete(&mut page, &name, results);
+    }
+    backup
+        .prepare(page_id, &page, &job.update.body)
+        .map_err(|e| {
+            Some((
+                None,
+                0,
+                format!("not sent: --backup could not save the current values: {e}"),
+            ))
+        })
+}
+
+/// A GET with the same permits and retries as a PATCH; its JSON body.
+async fn get(shared: &Shared, row: u64, path: &str) -> Result<Value, BackupFailure> {
+    match send(shared, row, &format!("GET {path}"), false, || {
+        shared.client.get(path)
+    })
+    .await
+    {
+        Sent::Done(reply, _) => Ok(reply.body.unwrap_or(Value::Null)),
+        Sent::NotSent => Err(None),
+        Sent::Ended(_, reply, attempts, message) => {
+            let why = message
+                .or_else(|| reply.as_ref().and_then(|r| r.message.clone()))
+                .unwrap_or_default();
+            Err(Some((
+                reply,
+                attempts,
+                format!("not sent: reading the page for --backup failed: {why}"),
+            )))
+        }
+    }
+}
+
+/// Sends a request until it succeeds or must end: a permit per attempt, pauses on 429/529
+/// (not attempts), backoff between retries, a stop honoured between attempts.
+async fn send<F, Fut>(
+    shared: &Shared,
+    row: u64,
+    label: &str,
+    template: bool,
+    mut request: F,
+) -> Sent
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Reply>,
+{
     let mut backoff = backon::ExponentialBuilder::default()
         .with_min_delay(shared.settings.backoff_min)
         .with_max_delay(shared.settings.backoff_max)
@@ -24,23 +155,28 @@ pub async fn run(shared: Arc<Shared>, job: Job) -> Option<RowResult> {
         .without_max_times()
         .build();
     let mut attempts: u32 = 0;
-    let mut last_ambiguous = false;
+    let mut last: Option<(Reply, bool)> = None;
     let mut stop = shared.stop.subscribe();
     loop {
         if let Some(reason) = shared.stop.reason() {
-            if attempts == 0 {
-                return None;
-            }
-            return Some(job.result_without_reply(
-                if last_ambiguous {
-                    Outcome::Unknown
-                } else {
-                    Outcome::Failed
-                },
-                attempts,
-                started,
-                format!("not retried: the run is stopping ({reason}); --resume sends it again"),
-            ));
+            return match last {
+                None if attempts == 0 => Sent::NotSent,
+                last => {
+                    let ambiguous = last.as_ref().is_some_and(|(_, a)| *a);
+                    Sent::Ended(
+                        if ambiguous {
+                            Outcome::Unknown
+                        } else {
+                            Outcome::Failed
+                        },
+                        last.map(|(r, _)| r),
+                        attempts,
+                        Some(format!(
+                            "not retried: the run is stopping ({reason}); --resume sends it again"
+                        )),
+                    )
+                }
+            };
         }
         tokio::select! {
             _ = shared.limiter.acquire() => {}
@@ -50,30 +186,21 @@ pub async fn run(shared: Arc<Shared>, job: Job) -> Option<RowResult> {
         shared.stats.requests.fetch_add(1, Ordering::Relaxed);
         shared.stats.in_flight.fetch_add(1, Ordering::Relaxed);
         let sent_at = Instant::now();
-        let reply = shared
-            .client
-            .patch_page(job.update.page_id, job.body_bytes.clone())
-            .await;
+        let reply = request().await;
         shared.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
         if let Some(trace) = &shared.trace {
             let _ = trace.send(format!(
-                "request: row {} PATCH /v1/pages/{} attempt {}: {:?} {} (request id {}) in {} ms",
-                job.update.row,
-                job.update.page_id,
-                attempts,
+                "request: row {row} {label} attempt {attempts}: {:?} {} (request id {}) in {} ms",
                 reply.attempt,
                 reply.code.as_deref().unwrap_or(""),
                 reply.request_id.as_deref().unwrap_or("none"),
                 sent_at.elapsed().as_millis()
             ));
         }
-        let action = classify(reply.attempt, template);
-        let ended =
-            |outcome: Outcome, attempts: u32| Some(job.result(outcome, attempts, started, &reply));
-        match action {
+        match classify(reply.attempt, template) {
             Action::Done => {
                 shared.limiter.succeeded();
-                return ended(Outcome::Ok, attempts);
+                return Sent::Done(reply, attempts);
             }
             Action::Pause => {
                 // Waiting is not an attempt.
@@ -84,6 +211,7 @@ pub async fn run(shared: Arc<Shared>, job: Job) -> Option<RowResult> {
                     _ => "rate limited by the server (429)",
                 };
                 shared.limiter.pause(reply.retry_after, sent_at, reason);
+                last = Some((reply, false));
             }
             Action::Retry { ambiguous } => {
                 if attempts >= shared.settings.max_attempts {
@@ -92,9 +220,9 @@ pub async fn run(shared: Arc<Shared>, job: Job) -> Option<RowResult> {
                     } else {
                         Outcome::Failed
                     };
-                    return ended(outcome, attempts);
+                    return Sent::Ended(outcome, Some(reply), attempts, None);
                 }
-                last_ambiguous = ambiguous;
+                last = Some((reply, ambiguous));
                 shared.stats.retries.fetch_add(1, Ordering::Relaxed);
                 let ceiling = backoff.next().unwrap_or(shared.settings.backoff_max);
                 tokio::select! {
@@ -102,11 +230,11 @@ pub async fn run(shared: Arc<Shared>, job: Job) -> Option<RowResult> {
                     _ = stop.wait_for(Option::is_some) => {}
                 }
             }
-            Action::Fail => return ended(Outcome::Failed, attempts),
-            Action::Unknown => return ended(Outcome::Unknown, attempts),
+            Action::Fail => return Sent::Ended(Outcome::Failed, Some(reply), attempts, None),
+            Action::Unknown => return Sent::Ended(Outcome::Unknown, Some(reply), attempts, None),
             Action::Abort => {
                 shared.stop.set(crate::dispatch::StopReason::TokenRefused);
-                return ended(Outcome::Failed, attempts);
+                return Sent::Ended(Outcome::Failed, Some(reply), attempts, None);
             }
         }
     }
@@ -119,54 +247,33 @@ fn full_jitter(ceiling: Duration) -> Duration {
 }
 
 impl Job {
+    /// The row's one result. `message` overrides the reply's (for outcomes that are not ok).
     fn result(
         &self,
         outcome: Outcome,
         attempts: u32,
         started: Instant,
-        reply: &crate::notion::client::Reply,
+        reply: Option<&Reply>,
+        message: Option<String>,
     ) -> RowResult {
-        let http_status = match reply.attempt {
+        let http_status = reply.and_then(|r| match r.attempt {
             Attempt::Status(s) => Some(s),
             _ => None,
+        });
+        let message = match outcome {
+            Outcome::Ok => None,
+            _ => message.or_else(|| reply.and_then(|r| r.message.clone())),
         };
         RowResult {
             row: self.update.row,
             page_id: Some(self.update.page_id),
             outcome,
             http_status,
-            code: reply.code.clone(),
-            message: if outcome == Outcome::Ok {
-                None
-            } else {
-                reply.message.clone()
-            },
+            code: reply.and_then(|r| r.code.clone()),
+            message,
             attempts,
             duration: started.elapsed(),
-            request_id: reply.request_id.clone(),
-            body_hash: Some(self.body_hash.clone()),
-            source: Some(self.source.clone()),
-            sent: true,
-        }
-    }
-
-    fn result_without_reply(
-        &self,
-        outcome: Outcome,
-        attempts: u32,
-        started: Instant,
-        message: String,
-    ) -> RowResult {
-        RowResult {
-            row: self.update.row,
-            page_id: Some(self.update.page_id),
-            outcome,
-            http_status: None,
-            code: None,
-            message: Some(message),
-            attempts,
-            duration: started.elapsed(),
-            request_id: None,
+            request_id: reply.and_then(|r| r.request_id.clone()),
             body_hash: Some(self.body_hash.clone()),
             source: Some(self.source.clone()),
             sent: true,
