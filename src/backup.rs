@@ -384,7 +384,7 @@ fn normal(v: &Value) -> Value {
             Value::Object(
                 map.into_iter()
                     .map(|(k, v)| (k, normal(&v)))
-                    .filter(|(k, v)| !(k == "end" && v.is_null()) && !(k == "link" && v.is_null()))
+                    .filter(|(k, v)| !((k == "end" || k == "link") && v.is_null()))
                     .collect(),
             )
         }

@@ -24,7 +24,7 @@ enum Sent {
     /// Ended without success: the row's outcome, the last reply if any, the attempts made.
     Ended(Outcome, Option<Reply>, u32, Option<String>),
     /// The run stopped before the request was ever sent.
-    NotSent,
+    Never,
 }
 
 /// Sends one job to its end. `None`: the run stopped before the row was ever sent, so it has
@@ -70,7 +70,7 @@ pub async fn run(shared: Arc<Shared>, job: Job) -> Option<RowResult> {
         Sent::Ended(outcome, reply, attempts, message) => {
             Some(job.result(outcome, attempts, started, reply.as_ref(), message))
         }
-        Sent::NotSent => None,
+        Sent::Never => None,
     }
 }
 
@@ -121,7 +121,7 @@ async fn get(shared: &Shared, row: u64, path: &str) -> Result<Value, BackupFailu
     .await
     {
         Sent::Done(reply, _) => Ok(reply.body.unwrap_or(Value::Null)),
-        Sent::NotSent => Err(None),
+        Sent::Never => Err(None),
         Sent::Ended(_, reply, attempts, message) => {
             let why = message
                 .or_else(|| reply.as_ref().and_then(|r| r.message.clone()))
@@ -160,7 +160,7 @@ where
     loop {
         if let Some(reason) = shared.stop.reason() {
             return match last {
-                None if attempts == 0 => Sent::NotSent,
+                None if attempts == 0 => Sent::Never,
                 last => {
                     let ambiguous = last.as_ref().is_some_and(|(_, a)| *a);
                     Sent::Ended(
