@@ -90,6 +90,9 @@ struct State {
     pauses: u64,
     /// How fast the rate climbs past 90 % of the ceiling, as a fraction of it per second.
     probe_step: f64,
+    /// The rate when the current (or last) pause began, and how many requests it caught.
+    hit: f64,
+    caught: u32,
 }
 
 impl Limiter {
@@ -110,6 +113,8 @@ impl Limiter {
                 last_raise: now,
                 pauses: 0,
                 probe_step: FIRST_PROBE_STEP,
+                hit: rate,
+                caught: 0,
             }),
         }
     }
@@ -141,9 +146,10 @@ impl Limiter {
 
     /// The server said "too many" (429) or "overloaded" (529) to a request sent at `sent_at`.
     /// Pauses every worker until `retry_after` has passed (1 s doubling up to 60 s when the
-    /// server gave none) and lowers the rate, once per pause: to half on the first pause (the
-    /// real limit is unknown), to 90 % after that. Hitting the same ceiling again halves how fast
-    /// the rate probes past it.
+    /// server gave none) and lowers the rate once per pause, by how far over the limit the
+    /// pause shows the run to be: a lone 429 takes 10 % off, two or three requests caught by
+    /// the same pause take 25 %, four or more take half. Hitting the same ceiling again halves
+    /// how fast the rate then probes past it.
     pub fn pause(&self, retry_after: Option<Duration>, sent_at: Instant, reason: &str) {
         let mut state = self.state.lock().expect("limiter lock");
         let now = Instant::now();
@@ -159,22 +165,31 @@ impl Limiter {
         let same_pause = state
             .pause_started
             .is_some_and(|started| sent_at <= started);
-        if !same_pause {
-            let first = state.pauses == 0;
+        if same_pause {
+            state.caught += 1;
+        } else {
             state.pauses += 1;
             state.pause_started = Some(now);
+            state.caught = 1;
             let hit = state.rate;
-            if first {
-                state.ceiling = hit * 0.5;
-            } else {
-                if hit <= state.ceiling * 1.15 {
-                    state.probe_step = (state.probe_step / 2.0).max(MIN_PROBE_STEP);
-                }
-                state.ceiling = hit;
+            if hit <= state.ceiling * 1.15 && state.pauses > 1 {
+                state.probe_step = (state.probe_step / 2.0).max(MIN_PROBE_STEP);
             }
-            let lowered = (hit * if first { 0.5 } else { 0.9 }).max(MIN_RATE);
-            self.set_rate(&mut state, lowered);
+            state.hit = hit;
         }
+        // One cut per pause, sized by the requests it caught.
+        let factor = match state.caught {
+            1 => 0.9,
+            2 | 3 => 0.75,
+            _ => 0.5,
+        };
+        let lowered = (state.hit * factor).max(MIN_RATE);
+        state.ceiling = if state.caught == 1 {
+            state.hit
+        } else {
+            lowered
+        };
+        self.set_rate(&mut state, lowered);
         match &mut state.pause {
             Some(p) if p.until >= until => {}
             _ => {
@@ -286,30 +301,38 @@ mod tests {
         limiter.acquire().await;
         let sent = Instant::now();
         limiter.pause(Some(Duration::from_secs(2)), sent, "429 rate_limited");
-        // A second 429 for a request sent before the pause: same pause, no second cut.
+        assert!(
+            (limiter.rate() - 9.0).abs() < 1e-9,
+            "a lone 429 takes 10 %: {}",
+            limiter.rate()
+        );
+        // More 429s for requests sent before the pause: the same pause, one cut, sized by them.
+        limiter.pause(Some(Duration::from_secs(2)), sent, "429 rate_limited");
+        assert!(
+            (limiter.rate() - 7.5).abs() < 1e-9,
+            "two caught take 25 %: {}",
+            limiter.rate()
+        );
+        limiter.pause(Some(Duration::from_secs(2)), sent, "429 rate_limited");
         limiter.pause(Some(Duration::from_secs(2)), sent, "429 rate_limited");
         assert_eq!(limiter.pauses(), 1);
         assert!(
             (limiter.rate() - 5.0).abs() < 1e-9,
-            "the first pause halves: {}",
+            "four caught halve: {}",
             limiter.rate()
         );
         let pause = limiter.pause_in_force().unwrap();
         assert_eq!(pause.reason, "429 rate_limited");
         limiter.acquire().await;
         assert!(Instant::now() >= sent + Duration::from_secs(2));
-        // A 429 for a request sent after the pause began is a new pause.
+        // A 429 for a request sent after the pause began is a new pause, cut from the rate then.
         limiter.pause(
             Some(Duration::from_secs(1)),
             Instant::now(),
             "529 service_overload",
         );
         assert_eq!(limiter.pauses(), 2);
-        assert!(
-            (limiter.rate() - 4.5).abs() < 1e-9,
-            "later pauses take 10 %: {}",
-            limiter.rate()
-        );
+        assert!((limiter.rate() - 4.5).abs() < 1e-9, "{}", limiter.rate());
     }
 
     #[tokio::test(start_paused = true)]
@@ -335,29 +358,29 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_rate_climbs_back_while_requests_succeed_but_never_past_the_ceiling() {
-        let limiter = Limiter::new(40.0, 1);
-        // First pause at 40/s: halve to 20, which becomes the ceiling.
+        let limiter = Limiter::new(20.0, 1);
+        // A lone 429 at 20/s: down to 18, with 20 as the ceiling.
         limiter.pause(Some(Duration::from_secs(1)), Instant::now(), "429");
-        assert!((limiter.rate() - 20.0).abs() < 1e-9);
+        assert!((limiter.rate() - 18.0).abs() < 1e-9);
         let mut rates = vec![];
         for _ in 0..11 {
             tokio::time::advance(Duration::from_secs(1)).await;
             limiter.succeeded();
             rates.push(limiter.rate());
         }
-        // At the ceiling it probes by 1 % of it (0.2/s); the first second is the pause.
+        // Within 90 % of the ceiling it probes by 1 % of it (0.2/s); the first second is the pause.
         assert!(
-            (rates[1] - 20.2).abs() < 1e-9 && (rates[10] - 22.0).abs() < 1e-9,
+            (rates[1] - 18.2).abs() < 1e-9 && (rates[10] - 20.0).abs() < 1e-9,
             "{rates:?}"
         );
-        // A 429 at 22 (within 10 % of the ceiling): down 10 %, and the probe halves.
+        // Another lone 429 at the same ceiling: down 10 %, and the probe halves.
         limiter.pause(Some(Duration::from_secs(1)), Instant::now(), "429");
-        assert!((limiter.rate() - 19.8).abs() < 1e-9, "{}", limiter.rate());
+        assert!((limiter.rate() - 18.0).abs() < 1e-9, "{}", limiter.rate());
         tokio::time::advance(Duration::from_secs(2)).await;
         limiter.succeeded();
         assert!(
-            (limiter.rate() - 19.91).abs() < 1e-9,
-            "0.5 % of 22: {}",
+            (limiter.rate() - 18.1).abs() < 1e-9,
+            "0.5 % of 20: {}",
             limiter.rate()
         );
         // Never past --rate.
@@ -365,6 +388,6 @@ mod tests {
             tokio::time::advance(Duration::from_secs(1)).await;
             limiter.succeeded();
         }
-        assert_eq!(limiter.rate(), 40.0);
+        assert_eq!(limiter.rate(), 20.0);
     }
 }
