@@ -183,7 +183,8 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
     let mut ticker = tokio::time::interval(progress.interval());
     ticker.tick().await;
     let mut last_sync = Instant::now();
-    let snapshot = |reporter: &Reporter| Snapshot {
+    let mut last_tick = (Instant::now(), 0u64);
+    let snapshot = |reporter: &Reporter, recent_rate: f64| Snapshot {
         total: Some(total.load(Ordering::Relaxed)).filter(|t| *t != u64::MAX),
         counts: reporter.counts.clone(),
         requests: stats.requests.load(Ordering::Relaxed),
@@ -192,6 +193,7 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
         in_flight: stats.in_flight.load(Ordering::Relaxed),
         elapsed: started.elapsed(),
         rate: limiter.rate(),
+        recent_rate,
         pause: limiter.pause_in_force().map(|p| {
             let wall = chrono::Utc::now()
                 + chrono::Duration::from_std(p.until - Instant::now()).unwrap_or_default();
@@ -215,7 +217,12 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
                 }
             }
             Some(line) = trace_rx.recv() => progress.println(err, &line),
-            _ = ticker.tick() => progress.tick(&snapshot(&reporter), err),
+            _ = ticker.tick() => {
+                let requests = stats.requests.load(Ordering::Relaxed);
+                let recent = (requests - last_tick.1) as f64 / last_tick.0.elapsed().as_secs_f64().max(0.001);
+                last_tick = (Instant::now(), requests);
+                progress.tick(&snapshot(&reporter, recent), err);
+            }
         }
     }
     while let Ok(line) = trace_rx.try_recv() {
@@ -310,13 +317,21 @@ fn write_next_steps(
             backup.display()
         )?;
     }
-    let unfinished = stopped.is_some() || summary.rows.not_ok() > 0;
-    if unfinished {
+    let not_ok = summary.rows.not_ok();
+    if stopped.is_some() {
         writeln!(
             err,
             "to continue where this run stopped (rows already ok are not sent again):"
         )?;
         writeln!(err, "  {}", config.continue_command)?;
+    } else if not_ok > 0 {
+        writeln!(
+            err,
+            "{not_ok} rows did not end ok (listed above and in the report). Fix their cause, then send them again (rows already ok are not sent again):"
+        )?;
+        writeln!(err, "  {}", config.continue_command)?;
+    }
+    if stopped.is_some() || not_ok > 0 {
         if let Some(f) = reporter.failed_out() {
             writeln!(
                 err,

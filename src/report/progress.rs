@@ -29,6 +29,8 @@ pub struct Snapshot {
     pub elapsed: Duration,
     /// Requests per second allowed now.
     pub rate: f64,
+    /// Requests per second over the last display interval.
+    pub recent_rate: f64,
     /// "paused until 12:03:05 UTC: rate limited by the server (429)".
     pub pause: Option<String>,
 }
@@ -61,9 +63,9 @@ impl Snapshot {
             _ => format!("{} rows", self.done()),
         };
         let mut line = format!(
-            "{of}: ok {}, failed {}, unknown {}, invalid {}, skipped {}; {} requests ({:.2}/s, limit {:.2}/s), {} in flight, {} retries, {} rate-limited",
+            "{of}: ok {}, failed {}, unknown {}, invalid {}, skipped {}; {} requests ({:.2}/s now, limit {:.2}/s), {} in flight, {} retries, {} rate-limited",
             c.ok, c.failed, c.unknown, c.invalid, c.skipped, self.requests,
-            self.requests as f64 / self.elapsed.as_secs_f64().max(0.001),
+            self.recent_rate,
             self.rate, self.in_flight, self.retries, self.rate_limited
         );
         if let Some(eta) = self.eta() {
@@ -119,7 +121,7 @@ impl Progress {
                     c.ok,
                     c.failed + c.unknown,
                     c.invalid,
-                    snapshot.requests as f64 / snapshot.elapsed.as_secs_f64().max(0.001),
+                    snapshot.recent_rate,
                     snapshot.retries
                 );
                 if let Some(eta) = snapshot.eta() {
@@ -194,6 +196,7 @@ mod tests {
             in_flight: 3,
             elapsed: Duration::from_secs(50),
             rate: 2.5,
+            recent_rate: 2.2,
             pause: Some("paused until 12:03:05 UTC: rate limited by the server (429)".into()),
         };
         let line = snapshot.line();
