@@ -124,8 +124,10 @@ const CSV_HEADER: &str =
 
 impl ReportWriter {
     /// Opens the report for appending (a resumed run adds to it); a new CSV report gets its
-    /// header.
+    /// header. A last line cut short by a killed run is dropped first (that row has no outcome
+    /// and runs again), so the next line does not join it.
     pub fn open(path: &Path) -> io::Result<ReportWriter> {
+        drop_partial_last_line(path)?;
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let is_new = file.metadata()?.len() == 0;
         let format = ReportFormat::of(path);
@@ -175,9 +177,29 @@ impl ReportWriter {
     }
 }
 
-/// Reads every line of a report (CSV or JSONL by extension).
+/// Truncates a file after its last line end, if its last line has none (a line-at-a-time file
+/// whose writer was killed mid-line: the report, the backup).
+pub(crate) fn drop_partial_last_line(path: &Path) -> io::Result<()> {
+    let Ok(text) = std::fs::read(path) else {
+        return Ok(());
+    };
+    if !text.is_empty() && !text.ends_with(b"\n") {
+        let keep = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        OpenOptions::new()
+            .write(true)
+            .open(path)?
+            .set_len(keep as u64)?;
+    }
+    Ok(())
+}
+
+/// Reads every line of a report (CSV or JSONL by extension). A last line without its line end
+/// (a run killed while writing it) is not a row's outcome and is passed over.
 pub fn read_report(path: &Path) -> io::Result<Vec<ReportLine>> {
-    let text = std::fs::read_to_string(path)?;
+    let mut text = std::fs::read_to_string(path)?;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.truncate(text.rfind('\n').map_or(0, |i| i + 1));
+    }
     let bad = |n: usize, e: &dyn fmt::Display| {
         io::Error::new(
             io::ErrorKind::InvalidData,
@@ -243,6 +265,16 @@ mod tests {
             1,
             "one header after an append"
         );
+        // A line cut short by a killed run is passed over when read, and dropped before appending.
+        let path = dir.path().join("cut.jsonl");
+        std::fs::write(&path, "{\"row\":1,\"page_id\":null,\"outcome\":\"invalid\",\"http_status\":null,\"code\":null,\"message\":null,\"attempts\":0,\"duration_ms\":0,\"request_id\":null,\"body_hash\":null}\n{\"row\":2,\"pa").unwrap();
+        assert_eq!(read_report(&path).unwrap().len(), 1);
+        ReportWriter::open(&path)
+            .unwrap()
+            .write(&sample()[1])
+            .unwrap();
+        let rows: Vec<u64> = read_report(&path).unwrap().iter().map(|l| l.row).collect();
+        assert_eq!(rows, [1, 2]);
         let jsonl = std::fs::read_to_string(dir.path().join("r.jsonl")).unwrap();
         let first = jsonl.lines().next().unwrap();
         assert!(
