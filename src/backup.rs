@@ -52,14 +52,7 @@ impl Backup {
     pub fn open(path: &Path) -> io::Result<Backup> {
         let mut held = HashSet::new();
         if path.exists() {
-            let text = std::fs::read(path)?;
-            if !text.is_empty() && !text.ends_with(b"\n") {
-                let keep = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-                OpenOptions::new()
-                    .write(true)
-                    .open(path)?
-                    .set_len(keep as u64)?;
-            }
+            crate::report::drop_partial_last_line(path)?;
             for (n, line) in BufReader::new(File::open(path)?).lines().enumerate() {
                 let line = line?;
                 if line.trim().is_empty() {
