@@ -147,9 +147,10 @@ impl Limiter {
     /// The server said "too many" (429) or "overloaded" (529) to a request sent at `sent_at`.
     /// Pauses every worker until `retry_after` has passed (1 s doubling up to 60 s when the
     /// server gave none) and lowers the rate once per pause, by how far over the limit the
-    /// pause shows the run to be: a lone 429 takes 10 % off, two or three requests caught by
-    /// the same pause take 25 %, four or more take half. Hitting the same ceiling again halves
-    /// how fast the rate then probes past it.
+    /// pause shows the run to be: a lone 429 takes 10 % off; several requests caught by the
+    /// first pause take half (the real limit is unknown and well below); later, two or three
+    /// caught take 25 % and four or more half. Hitting the same ceiling again halves how fast
+    /// the rate then probes past it.
     pub fn pause(&self, retry_after: Option<Duration>, sent_at: Instant, reason: &str) {
         let mut state = self.state.lock().expect("limiter lock");
         let now = Instant::now();
@@ -177,18 +178,16 @@ impl Limiter {
             }
             state.hit = hit;
         }
-        // One cut per pause, sized by the requests it caught.
-        let factor = match state.caught {
-            1 => 0.9,
-            2 | 3 => 0.75,
+        // One cut per pause, sized by the requests it caught: a lone 429 is a run at the
+        // limit; several on the first pause mean the limit is unknown and well below.
+        let factor = match (state.caught, state.pauses) {
+            (1, _) => 0.9,
+            (_, 1) => 0.5,
+            (2 | 3, _) => 0.75,
             _ => 0.5,
         };
         let lowered = (state.hit * factor).max(MIN_RATE);
-        state.ceiling = if state.caught == 1 {
-            state.hit
-        } else {
-            lowered
-        };
+        state.ceiling = state.hit;
         self.set_rate(&mut state, lowered);
         match &mut state.pause {
             Some(p) if p.until >= until => {}
@@ -308,31 +307,28 @@ mod tests {
         );
         // More 429s for requests sent before the pause: the same pause, one cut, sized by them.
         limiter.pause(Some(Duration::from_secs(2)), sent, "429 rate_limited");
-        assert!(
-            (limiter.rate() - 7.5).abs() < 1e-9,
-            "two caught take 25 %: {}",
-            limiter.rate()
-        );
-        limiter.pause(Some(Duration::from_secs(2)), sent, "429 rate_limited");
-        limiter.pause(Some(Duration::from_secs(2)), sent, "429 rate_limited");
         assert_eq!(limiter.pauses(), 1);
         assert!(
             (limiter.rate() - 5.0).abs() < 1e-9,
-            "four caught halve: {}",
+            "several caught by the first pause halve: {}",
             limiter.rate()
         );
         let pause = limiter.pause_in_force().unwrap();
         assert_eq!(pause.reason, "429 rate_limited");
         limiter.acquire().await;
         assert!(Instant::now() >= sent + Duration::from_secs(2));
-        // A 429 for a request sent after the pause began is a new pause, cut from the rate then.
-        limiter.pause(
-            Some(Duration::from_secs(1)),
-            Instant::now(),
-            "529 service_overload",
-        );
+        // A 429 for a request sent after the pause began is a new pause, cut from the rate then;
+        // on a later pause two or three caught take 25 %, four or more half.
+        let sent = Instant::now();
+        limiter.pause(Some(Duration::from_secs(1)), sent, "529 service_overload");
         assert_eq!(limiter.pauses(), 2);
         assert!((limiter.rate() - 4.5).abs() < 1e-9, "{}", limiter.rate());
+        limiter.pause(Some(Duration::from_secs(1)), sent, "529 service_overload");
+        assert!((limiter.rate() - 3.75).abs() < 1e-9, "{}", limiter.rate());
+        limiter.pause(Some(Duration::from_secs(1)), sent, "529 service_overload");
+        limiter.pause(Some(Duration::from_secs(1)), sent, "529 service_overload");
+        assert!((limiter.rate() - 2.5).abs() < 1e-9, "{}", limiter.rate());
+        assert_eq!(limiter.pauses(), 2);
     }
 
     #[tokio::test(start_paused = true)]
