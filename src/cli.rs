@@ -372,6 +372,7 @@ impl TryFrom<&PlanArgs> for PlanConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::TokenSource;
     use clap::CommandFactory;
 
     #[test]

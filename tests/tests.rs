@@ -4,4 +4,5 @@
 mod apply; // `apply` against the sandbox: faults, order, refusals, progress
 mod plan; // `plan`: bodies, bad rows, header errors
 mod sandbox; // the sandbox over real HTTP: every check and fault
+mod schema; // issue 6: schema-aware mapping, the schema command, constants, example jobs
 mod util; // running the binary, reading reports
