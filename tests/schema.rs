@@ -597,6 +597,7 @@ async fn constants_apply_to_every_row_that_is_sent() {
         ),
     );
     for version in [V2022, V2025] {
+        let report = format!("plan-{version}.jsonl");
         let out = run(
             &dir,
             &handle,
@@ -606,7 +607,7 @@ async fn constants_apply_to_every_row_that_is_sent() {
                 "--notion-version",
                 version,
                 "--report",
-                "plan.jsonl",
+                &report,
             ],
         )
         .await;
@@ -627,7 +628,7 @@ async fn constants_apply_to_every_row_that_is_sent() {
             "{}",
             out.stderr
         );
-        let report = read_report(&dir.path("plan.jsonl"));
+        let report = read_report(&dir.path(&report));
         assert_eq!(report.len(), 1);
         assert_eq!(report[0].outcome, "skipped");
     }

@@ -365,4 +365,88 @@ mod tests {
             "{err}"
         );
     }
+
+    fn with_schema() -> MappingOptions {
+        let schema: Schema = serde_json::from_value(serde_json::json!({
+            "format": 1, "data_source_id": "ds", "title": "Tasks",
+            "properties": [
+                {"id": "title", "name": "Task", "type": "title"},
+                {"id": "a%3Fb", "name": "Status", "type": "status", "options": ["Done"]},
+                {"id": "t%3Am", "name": "Time: start", "type": "date"},
+                {"id": "pl", "name": "Where", "type": "place"},
+                {"id": "sc", "name": "Score", "type": "formula"},
+            ]
+        }))
+        .unwrap();
+        let mut opts = options();
+        opts.set_schema(schema);
+        opts
+    }
+
+    fn property(header: &str, opts: &MappingOptions) -> Result<PropertyColumn, String> {
+        match resolve(header, opts)? {
+            Some(ColumnPlan::Property(p)) => Ok(p),
+            other => panic!("{header}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_schema_types_plain_headers_by_name_or_id() {
+        let opts = with_schema();
+        let status = property("Status", &opts).unwrap();
+        assert_eq!(
+            (&*status.property, status.ty),
+            ("Status", PropertyType::Status)
+        );
+        assert_eq!(status.choices.as_deref(), Some(&["Done".to_string()][..]));
+        assert_eq!(&*property("a?b", &opts).unwrap().property, "Status");
+        assert_eq!(
+            &*property("Status:status", &opts).unwrap().property,
+            "Status"
+        );
+        // A property whose name holds a colon is named whole, not split into name and type.
+        let time = property("Time: start", &opts).unwrap();
+        assert_eq!(
+            (&*time.property, time.ty),
+            ("Time: start", PropertyType::Date)
+        );
+    }
+
+    #[test]
+    fn the_title_property_is_found_whatever_its_name() {
+        let opts = with_schema();
+        for header in ["title", "Name:title", "Task", "Task:title"] {
+            let p = property(header, &opts).unwrap();
+            assert_eq!(
+                (&*p.property, p.ty),
+                ("Task", PropertyType::Title),
+                "{header}"
+            );
+        }
+        // Without the title type, an unknown name is an unknown name.
+        assert!(property("Name", &opts)
+            .unwrap_err()
+            .contains("no property \"Name\""));
+    }
+
+    #[test]
+    fn the_schema_refuses_unknown_read_only_unsupported_and_mistyped_columns() {
+        let opts = with_schema();
+        let err = property("Staus", &opts).unwrap_err();
+        assert!(err.contains("Did you mean \"Status\"?"), "{err}");
+        let err = property("Score", &opts).unwrap_err();
+        assert!(err.contains("a formula property: read-only"), "{err}");
+        let err = property("Where", &opts).unwrap_err();
+        assert!(
+            err.contains("a place property, which Notion's API cannot set"),
+            "{err}"
+        );
+        let err = property("Status:select", &opts).unwrap_err();
+        assert!(
+            err.contains("\"Status\" is a status property in the schema"),
+            "{err}"
+        );
+        let err = resolve_header(&headers(&["page_id", "Task", "title"]), &opts).unwrap_err();
+        assert!(err.0.contains("both write property \"Task\""), "{err}");
+    }
 }

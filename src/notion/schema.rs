@@ -250,12 +250,22 @@ impl Schema {
             NotionId::parse(id_or_url).map_err(|e| SchemaError::BadId(id_or_url.to_owned(), e))?;
         if version < Version::V2025_09_03 {
             let endpoint = format!("GET /v1/databases/{id}");
-            let database = expect_ok(
-                client.get(&format!("/v1/databases/{id}")).await,
-                id,
-                &endpoint,
-            )?;
-            return from_object(&database, &endpoint, id.to_string(), Some(id.to_string()));
+            let reply = client.get(&format!("/v1/databases/{id}")).await;
+            let Some(database) = success(&reply) else {
+                let mut answer = answer(&reply);
+                if is_not_this_kind(&reply) {
+                    answer.push_str(
+                        " (under Notion-Version 2022-06-28 the id must be a database's; a data \
+                         source id needs 2025-09-03 or later)",
+                    );
+                }
+                return Err(SchemaError::Refused {
+                    id,
+                    endpoint,
+                    answer,
+                });
+            };
+            return from_object(database, &endpoint, id.to_string(), Some(id.to_string()));
         }
         let source_endpoint = format!("GET /v1/data_sources/{id}");
         let as_source = client.get(&format!("/v1/data_sources/{id}")).await;
