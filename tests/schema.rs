@@ -51,6 +51,23 @@ async fn run(dir: &Dir, handle: &Handle, args: &[&str]) -> Run {
     }
 }
 
+/// `plan INPUT --notion-version V --schema-from <the demo database>` against the sandbox.
+async fn plan_with_schema(dir: &Dir, handle: &Handle, input: &str, version: &str) -> Run {
+    run(
+        dir,
+        handle,
+        &[
+            "plan",
+            input,
+            "--notion-version",
+            version,
+            "--schema-from",
+            DATABASE,
+        ],
+    )
+    .await
+}
+
 /// The bodies of a plan, by row.
 fn bodies(stdout: &str) -> Vec<(u64, Value)> {
     stdout
@@ -322,19 +339,7 @@ async fn types_against_the_schema_and_read_only_columns_exit_2_naming_the_type()
             ),
         ] {
             dir.write("rows.csv", format!("page_id,{header}\n{PAGE_A},{cell}\n"));
-            let out = run(
-                &dir,
-                &handle,
-                &[
-                    "plan",
-                    "rows.csv",
-                    "--notion-version",
-                    version,
-                    "--schema-from",
-                    DATABASE,
-                ],
-            )
-            .await;
+            let out = plan_with_schema(&dir, &handle, "rows.csv", version).await;
             assert_eq!(out.code, 2, "{header}: {}", out.stderr);
             assert!(out.stderr.contains(expected), "{header}: {}", out.stderr);
             assert!(out.stdout.is_empty());
@@ -354,19 +359,7 @@ async fn properties_are_named_by_name_or_id_and_the_title_whatever_its_name() {
                 "rows.csv",
                 format!("page_id,{header},a%3Fb,Pr%7Bi\n{PAGE_A},Ship it,Done,High\n"),
             );
-            let out = run(
-                &dir,
-                &handle,
-                &[
-                    "plan",
-                    "rows.csv",
-                    "--notion-version",
-                    version,
-                    "--schema-from",
-                    DATABASE,
-                ],
-            )
-            .await;
+            let out = plan_with_schema(&dir, &handle, "rows.csv", version).await;
             assert_eq!(out.code, 0, "{header}: {}", out.stderr);
             let (_, body) = &bodies(&out.stdout)[0];
             assert_eq!(
@@ -380,19 +373,7 @@ async fn properties_are_named_by_name_or_id_and_the_title_whatever_its_name() {
         }
         // Two columns for the title property are one too many.
         dir.write("rows.csv", format!("page_id,title,Name\n{PAGE_A},a,b\n"));
-        let out = run(
-            &dir,
-            &handle,
-            &[
-                "plan",
-                "rows.csv",
-                "--notion-version",
-                version,
-                "--schema-from",
-                DATABASE,
-            ],
-        )
-        .await;
+        let out = plan_with_schema(&dir, &handle, "rows.csv", version).await;
         assert_eq!(out.code, 2);
         assert!(
             out.stderr.contains("both write property \"Name\""),
@@ -416,19 +397,7 @@ async fn status_must_be_an_option_and_new_select_options_are_warned_once() {
         ),
     );
     for version in [V2022, V2025] {
-        let out = run(
-            &dir,
-            &handle,
-            &[
-                "plan",
-                "rows.csv",
-                "--notion-version",
-                version,
-                "--schema-from",
-                DATABASE,
-            ],
-        )
-        .await;
+        let out = plan_with_schema(&dir, &handle, "rows.csv", version).await;
         assert_eq!(out.code, 1, "{}", out.stderr);
         let rows: Vec<u64> = bodies(&out.stdout).iter().map(|(r, _)| *r).collect();
         assert_eq!(rows, [1, 3], "the row with a bad status is not sent");
@@ -472,19 +441,7 @@ async fn flat_jsonl_keys_take_the_schema_and_an_unknown_key_invalidates_its_row(
         ),
     );
     for version in [V2022, V2025] {
-        let out = run(
-            &dir,
-            &handle,
-            &[
-                "plan",
-                "rows.jsonl",
-                "--notion-version",
-                version,
-                "--schema-from",
-                DATABASE,
-            ],
-        )
-        .await;
+        let out = plan_with_schema(&dir, &handle, "rows.jsonl", version).await;
         assert_eq!(out.code, 1, "{}", out.stderr);
         let planned = bodies(&out.stdout);
         assert_eq!(planned.len(), 2, "{}", out.stdout);
@@ -542,19 +499,7 @@ async fn people_by_email_page_through_every_user_and_an_unknown_email_invalidate
     );
     for version in [V2022, V2025] {
         let before = handle.requests().len();
-        let out = run(
-            &dir,
-            &handle,
-            &[
-                "plan",
-                "rows.csv",
-                "--notion-version",
-                version,
-                "--schema-from",
-                DATABASE,
-            ],
-        )
-        .await;
+        let out = plan_with_schema(&dir, &handle, "rows.csv", version).await;
         assert_eq!(out.code, 1, "{}", out.stderr);
         let planned = bodies(&out.stdout);
         assert_eq!(
@@ -704,5 +649,95 @@ fn the_example_jobs_apply_cleanly_to_the_sandbox() {
             "{job}: {report:#?}"
         );
         assert!(report.iter().any(|l| l.outcome == "ok"), "{job}");
+    }
+}
+
+/// apply reads the schema with its own client before the first row, and writes what plan
+/// showed: plain headers, owners by email, a constant.
+#[tokio::test]
+async fn apply_with_schema_from_writes_plain_headers_emails_and_constants() {
+    for version in [V2022, V2025] {
+        let handle = start(Seed::demo()).await;
+        let dir = Dir::new();
+        dir.write(
+            "rows.csv",
+            format!(
+                "page_id,Status,Owner,Tags\n\
+                 {PAGE_A},Done,grace@example.com,backend;shipped\n\
+                 {PAGE_B},,,\n"
+            ),
+        );
+        dir.write(
+            "job.toml",
+            format!(
+                "input = \"rows.csv\"\nschema_from = \"{DATABASE}\"\n\n[constants]\nDone = true\n"
+            ),
+        );
+        let out = run(
+            &dir,
+            &handle,
+            &[
+                "apply",
+                "job.toml",
+                "--notion-version",
+                version,
+                "--report",
+                "report.jsonl",
+                "--progress",
+                "none",
+            ],
+        )
+        .await;
+        assert_eq!(out.code, 0, "{version}: {}", out.stderr);
+        let outcomes: Vec<String> = dir
+            .report("report.jsonl")
+            .into_iter()
+            .map(|l| l.outcome)
+            .collect();
+        assert_eq!(outcomes, ["ok", "skipped"]);
+        let page = handle.page(PAGE_A).unwrap();
+        let p = &page["properties"];
+        assert_eq!(p["Status"]["status"]["name"], "Done", "{page}");
+        assert_eq!(p["Owner"]["people"][0]["id"], GRACE, "{page}");
+        assert_eq!(p["Done"]["checkbox"], true, "{page}");
+        let tags: Vec<&str> = p["Tags"]["multi_select"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(tags, ["backend", "shipped"]);
+        let untouched = handle.page(PAGE_B).unwrap();
+        assert_eq!(
+            untouched["properties"]["Done"]["checkbox"], false,
+            "the skipped row got no constant"
+        );
+        assert_eq!(patches(&handle), 1);
+        // A schema that cannot be read stops apply before any write.
+        let out = run(
+            &dir,
+            &handle,
+            &[
+                "apply",
+                "rows.csv",
+                "--notion-version",
+                version,
+                "--schema-from",
+                "0000000000004000800000000000ffff",
+                "--report",
+                "again.jsonl",
+                "--progress",
+                "none",
+            ],
+        )
+        .await;
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("cannot read the schema of")
+                && out.stderr.contains("Nothing was sent"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(patches(&handle), 1);
     }
 }
