@@ -683,3 +683,95 @@ fn json_kind(value: &Value) -> &'static str {
 }
 
 use page::PageField;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const PAGE: &str = "8d116ece-1738-47d9-bd9c-172411e20b8f";
+
+    fn options_with_schema() -> MappingOptions {
+        let schema: Schema = serde_json::from_value(json!({
+            "format": 1, "data_source_id": "ds", "title": "Tasks",
+            "properties": [
+                {"id": "title", "name": "Name", "type": "title"},
+                {"id": "s", "name": "Status", "type": "status", "options": ["Done", "Not started"]},
+                {"id": "t", "name": "Tags", "type": "multi_select", "options": ["a"]},
+                {"id": "d", "name": "Done", "type": "checkbox"},
+            ]
+        }))
+        .unwrap();
+        let mut options = MappingOptions::default();
+        options.set_schema(schema);
+        options
+    }
+
+    fn csv_row(row: u64, cells: &[&str]) -> SourceRow {
+        SourceRow {
+            row,
+            line: row + 1,
+            record: Record::Csv(csv::ByteRecord::from(cells.to_vec())),
+        }
+    }
+
+    fn headers(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn status_must_exist_and_new_options_are_noted_once() {
+        let mut mapper = Mapper::for_csv(
+            &headers(&["page_id", "Status", "Tags"]),
+            options_with_schema(),
+        )
+        .unwrap();
+        let Mapped::Invalid(error) = mapper.map(&csv_row(1, &[PAGE, "Dnoe", "a"])) else {
+            panic!("an unknown status is invalid")
+        };
+        assert!(
+            error.message().contains("Did you mean \"Done\"?"),
+            "{error}"
+        );
+        assert!(matches!(
+            mapper.map(&csv_row(2, &[PAGE, "Done", "a;b;c"])),
+            Mapped::Update(_)
+        ));
+        assert!(matches!(
+            mapper.map(&csv_row(3, &[PAGE, "Done", "b"])),
+            Mapped::Update(_)
+        ));
+        let new: Vec<(String, u64)> = mapper
+            .take_new_options()
+            .into_iter()
+            .map(|n| (n.option, n.row))
+            .collect();
+        assert_eq!(new, [("b".to_string(), 2), ("c".to_string(), 2)]);
+        assert!(mapper.take_new_options().is_empty());
+    }
+
+    #[test]
+    fn constants_go_to_rows_that_change_something() {
+        let mut options = options_with_schema();
+        options.constants = vec![("Done".into(), json!(true))];
+        let mut mapper =
+            Mapper::for_csv(&headers(&["page_id", "Status"]), options.clone()).unwrap();
+        let Mapped::Update(update) = mapper.map(&csv_row(1, &[PAGE, "Done"])) else {
+            panic!("an update")
+        };
+        assert_eq!(
+            serde_json::to_value(&update.body).unwrap(),
+            json!({"properties": {"Status": {"status": {"name": "Done"}}, "Done": {"checkbox": true}}})
+        );
+        assert!(matches!(
+            mapper.map(&csv_row(2, &[PAGE, ""])),
+            Mapped::Skipped { .. }
+        ));
+        // A column and a constant for one property, or a constant the schema lacks.
+        let err = Mapper::for_csv(&headers(&["page_id", "Done"]), options.clone()).unwrap_err();
+        assert!(err.0.contains("also writes property \"Done\""), "{err}");
+        options.constants = vec![("Dnoe".into(), json!(true))];
+        let err = Mapper::for_jsonl(options).unwrap_err();
+        assert!(err.0.contains("Did you mean \"Done\"?"), "{err}");
+    }
+}
