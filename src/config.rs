@@ -456,4 +456,65 @@ mod tests {
         let err = InputConfig::resolve(&flags(job.to_str().unwrap())).unwrap_err();
         assert!(err.0.contains("names no input"), "{err}");
     }
+
+    #[test]
+    fn the_schema_source_comes_from_the_flags_then_the_job_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = dir.path().join("job.toml");
+        std::fs::write(
+            &job,
+            "input = \"rows.csv\"\nschema_file = \"tasks.json\"\n[constants]\nDone = true\n",
+        )
+        .unwrap();
+        let mut f = flags(job.to_str().unwrap());
+        let c = InputConfig::resolve(&f).unwrap();
+        assert_eq!(
+            c.schema,
+            Some(SchemaSource::File(dir.path().join("tasks.json")))
+        );
+        assert_eq!(
+            c.mapping.constants,
+            [("Done".to_string(), serde_json::json!(true))]
+        );
+        f.schema_from =
+            Some("https://www.notion.so/acme/Tasks-6513270e269e4d37b2a74de452e6b438".into());
+        assert!(matches!(
+            InputConfig::resolve(&f).unwrap().schema,
+            Some(SchemaSource::Fetch(_))
+        ));
+        std::fs::write(
+            &job,
+            "input = \"rows.csv\"\nschema_file = \"a.json\"\nschema_from = \"x\"\n",
+        )
+        .unwrap();
+        let err = InputConfig::resolve(&flags(job.to_str().unwrap())).unwrap_err();
+        assert!(err.0.contains("both schema_from and schema_file"), "{err}");
+        assert_eq!(InputConfig::resolve(&flags("a.csv")).unwrap().schema, None);
+    }
+
+    #[test]
+    fn the_connection_flags_win_over_the_job_file() {
+        let job = JobFile {
+            token_file: Some("job-token".into()),
+            api_base: Some("http://127.0.0.1:9".into()),
+            ..JobFile::default()
+        };
+        let c = Connection::resolve(&ConnectionFlags::default(), Some(&job));
+        assert_eq!(c.token, TokenSource::File("job-token".into()));
+        assert_eq!(c.api_base, "http://127.0.0.1:9");
+        let flags = ConnectionFlags {
+            token_env: Some("MY_TOKEN".into()),
+            ..ConnectionFlags::default()
+        };
+        let c = Connection::resolve(&flags, Some(&job));
+        assert_eq!(c.token, TokenSource::Env("MY_TOKEN".into()));
+        let c = Connection::resolve(&ConnectionFlags::default(), None);
+        assert_eq!(
+            (c.token, c.api_base.as_str()),
+            (
+                TokenSource::Env("NOTION_TOKEN".into()),
+                "https://api.notion.com"
+            )
+        );
+    }
 }

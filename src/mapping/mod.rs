@@ -52,7 +52,7 @@ pub struct MappingOptions {
     /// The workspace's users by lowercase email (from the schema), for people cells.
     pub users_by_email: Option<Arc<cell::Users>>,
     /// Values written to every row that is sent, keyed like a flat JSONL key (`Done`,
-    /// `"Migrated:checkbox"`), in the job file's order.
+    /// `"Migrated:checkbox"`), in the order of their keys.
     pub constants: Vec<(String, Value)>,
 }
 
@@ -281,6 +281,13 @@ impl Mapper {
             let plan = ColumnPlan::Property(p.clone());
             self.apply_json(&plan, value, &mut page_id, &mut body, &mut values)
                 .map_err(bad)?;
+            if values.is_empty() {
+                return Err(bad(
+                    "it is empty, so it would write nothing (an empty value means --empty): \
+                     remove it, or run with --empty clear to clear the property on every row"
+                        .into(),
+                ));
+            }
             let clash = self.columns.iter().find_map(|c| match c {
                 ColumnPlan::Property(c) if c.property == p.property => Some(c.column.clone()),
                 _ => None,
@@ -770,6 +777,9 @@ mod tests {
         // A column and a constant for one property, or a constant the schema lacks.
         let err = Mapper::for_csv(&headers(&["page_id", "Done"]), options.clone()).unwrap_err();
         assert!(err.0.contains("also writes property \"Done\""), "{err}");
+        options.constants = vec![("Done".into(), json!(""))];
+        let err = Mapper::for_jsonl(options.clone()).unwrap_err();
+        assert!(err.0.contains("it is empty"), "{err}");
         options.constants = vec![("Dnoe".into(), json!(true))];
         let err = Mapper::for_jsonl(options).unwrap_err();
         assert!(err.0.contains("Did you mean \"Done\"?"), "{err}");
