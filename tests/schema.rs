@@ -700,13 +700,12 @@ async fn apply_with_schema_from_writes_plain_headers_emails_and_constants() {
         assert_eq!(p["Status"]["status"]["name"], "Done", "{page}");
         assert_eq!(p["Owner"]["people"][0]["id"], GRACE, "{page}");
         assert_eq!(p["Done"]["checkbox"], true, "{page}");
-        let tags: Vec<&str> = p["Tags"]["multi_select"]
+        let tag_names = p["Tags"]["multi_select"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|t| t["name"].as_str().unwrap())
-            .collect();
-        assert_eq!(tags, ["backend", "shipped"]);
+            .map(|t| &t["name"]);
+        assert!(tag_names.eq(["backend", "shipped"].iter()), "{page}");
         let untouched = handle.page(PAGE_B).unwrap();
         assert_eq!(
             untouched["properties"]["Done"]["checkbox"], false,
@@ -740,4 +739,19 @@ async fn apply_with_schema_from_writes_plain_headers_emails_and_constants() {
         );
         assert_eq!(patches(&handle), 1);
     }
+}
+
+/// jobs/tasks-schema.json is what `schema` prints for the demo seed, byte for byte: it cannot
+/// drift from jobs/demo-seed.json unnoticed.
+#[tokio::test]
+async fn the_committed_tasks_schema_is_what_the_schema_command_prints() {
+    let handle = start(Seed::demo()).await;
+    let dir = Dir::new();
+    let out = run(&dir, &handle, &["schema", DATA_SOURCE]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let committed = std::fs::read_to_string(repo_path("jobs/tasks-schema.json")).unwrap();
+    assert_eq!(
+        out.stdout, committed,
+        "regenerate it as jobs/close-finished.toml says"
+    );
 }
