@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::config::{ApplyConfig, TokenSource};
+use crate::config::ApplyConfig;
 use crate::dispatch::limiter::Limiter;
 use crate::dispatch::{self, Item, Settings, Shared, Stats, Stop, StopReason};
 use crate::exit::Exit;
@@ -61,7 +61,7 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
             _sandbox = Some(handle);
             (Token::new(secret), base)
         }
-        None => match read_token(&config.token) {
+        None => match config.token.read() {
             Ok(t) => (t, config.api_base.clone()),
             Err(e) => usage!("{e}"),
         },
@@ -81,9 +81,21 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
         Ok(s) => s,
         Err(e) => usage!("{e}"),
     };
+    let mut mapping = input.mapping.clone();
+    if let Some(schema) = &input.schema {
+        match schema.load(Some(&client), mapping.version).await {
+            Ok((schema, warning)) => {
+                if let Some(w) = warning {
+                    writeln!(err, "warning: {w}")?;
+                }
+                mapping.set_schema(schema);
+            }
+            Err(e) => usage!("{e}"),
+        }
+    }
     let mapper = match source.headers() {
-        Some(headers) => Mapper::for_csv(headers, input.mapping.clone()),
-        None => Mapper::for_jsonl(input.mapping.clone()),
+        Some(headers) => Mapper::for_csv(headers, mapping),
+        None => Mapper::for_jsonl(mapping),
     };
     let mapper = match mapper {
         Ok(m) => m,
@@ -306,7 +318,7 @@ fn write_next_steps(
             }
         }
         if reason == StopReason::TokenRefused {
-            writeln!(err, "hint: check the token ({}); the integration may have been removed or the token rotated", token_origin(&config.token))?;
+            writeln!(err, "hint: check the token ({}); the integration may have been removed or the token rotated", config.token.origin())?;
         }
     }
     if let Some(backup) = &config.backup {
@@ -342,28 +354,6 @@ fn write_next_steps(
         }
     }
     Ok(())
-}
-
-fn token_origin(source: &TokenSource) -> String {
-    match source {
-        TokenSource::Env(var) => format!("environment variable {var}"),
-        TokenSource::File(path) => format!("file {}", path.display()),
-    }
-}
-
-fn read_token(source: &TokenSource) -> Result<Token, String> {
-    let secret = match source {
-        TokenSource::Env(var) => std::env::var(var).map_err(|_| {
-            format!("no token: the environment variable {var} is not set (set it, or use --token-env VAR or --token-file PATH)")
-        })?,
-        TokenSource::File(path) => std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the token file {}: {e}", path.display()))?,
-    };
-    let secret = secret.trim().to_owned();
-    if secret.is_empty() {
-        return Err(format!("no token: {} is empty", token_origin(source)));
-    }
-    Ok(Token::new(secret))
 }
 
 /// Holds `<report>.lock` for the whole run; the kernel releases it if the process dies.

@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand};
 use std::time::Duration;
 
 use crate::config::{
-    parse_duration, ApplyConfig, ConfigError, InputConfig, InputFlags, PlanConfig, TokenSource,
+    parse_duration, ApplyConfig, ConfigError, Connection, ConnectionFlags, InputConfig, InputFlags,
+    PlanConfig, SchemaConfig,
 };
 use crate::report::progress::ProgressMode;
 
@@ -40,6 +41,11 @@ pub enum Command {
     /// Send the updates: rate-limited, retried, in order per page, one report line per row.
     #[command(after_help = EXIT_CODES)]
     Apply(Box<ApplyArgs>),
+    /// Print a data source's schema as JSON (for --schema-file): its properties, their types
+    /// and options, and the workspace's users (for emails in people cells). ID_OR_URL is a
+    /// data source, or a database with one data source (under 2022-06-28: a database).
+    #[command(after_help = EXIT_CODES)]
+    Schema(SchemaArgs),
     /// Serve a local Notion-compatible API on 127.0.0.1 (for tests and first tries); the first
     /// stdout line is `listening on http://127.0.0.1:PORT`. Stops on SIGINT/SIGTERM.
     Sandbox(crate::sandbox::SandboxArgs),
@@ -74,12 +80,48 @@ pub struct InputArgs {
     /// [default: 2025-09-03]
     #[arg(long, value_name = "V")]
     pub notion_version: Option<String>,
+    /// Read the schema of this data source or database (id or URL) once: plain headers take
+    /// its types, names and options are checked before anything is sent.
+    #[arg(long, value_name = "ID", conflicts_with = "schema_file")]
+    pub schema_from: Option<String>,
+    /// The same from a schema saved by `notion-bulk schema` (no network).
+    #[arg(long, value_name = "PATH")]
+    pub schema_file: Option<PathBuf>,
+}
+
+/// Where the token comes from and the API root: apply, plan (for --schema-from) and schema.
+#[derive(Debug, Args)]
+pub struct ConnectionArgs {
+    /// Environment variable holding the integration token. [default: NOTION_TOKEN]
+    #[arg(long, value_name = "VAR", conflicts_with = "token_file")]
+    pub token_env: Option<String>,
+    /// File holding the integration token.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// API root; plain http:// only for loopback addresses. [default: https://api.notion.com]
+    #[arg(long, value_name = "URL")]
+    pub api_base: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// The data source or database: an id or a Notion URL.
+    #[arg(value_name = "ID_OR_URL")]
+    pub id: String,
+    /// Notion API version to read with: 2022-06-28, 2025-09-03 or 2026-03-11.
+    /// [default: 2025-09-03]
+    #[arg(long, value_name = "V")]
+    pub notion_version: Option<String>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
     pub input: InputArgs,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
     /// Also record invalid and skipped rows in this report (.csv or .jsonl).
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
@@ -93,15 +135,8 @@ pub struct ApplyArgs {
     /// [default: notion-bulk-report-<UTC timestamp>.jsonl]
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
-    /// Environment variable holding the integration token. [default: NOTION_TOKEN]
-    #[arg(long, value_name = "VAR", conflicts_with = "token_file")]
-    pub token_env: Option<String>,
-    /// File holding the integration token.
-    #[arg(long, value_name = "PATH")]
-    pub token_file: Option<PathBuf>,
-    /// API root; plain http:// only for loopback addresses. [default: https://api.notion.com]
-    #[arg(long, value_name = "URL")]
-    pub api_base: Option<String>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
     /// Ceiling on requests per second, every attempt counted. [default: 3]
     #[arg(long, value_name = "R")]
     pub rate: Option<f64>,
@@ -182,18 +217,7 @@ impl TryFrom<&ApplyArgs> for ApplyConfig {
                 chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
             ))
         });
-        let token = match (
-            &args.token_env,
-            &args.token_file,
-            &job.token_env,
-            &job.token_file,
-        ) {
-            (Some(var), _, _, _) => TokenSource::Env(var.clone()),
-            (None, Some(path), _, _) => TokenSource::File(path.clone()),
-            (None, None, Some(var), _) => TokenSource::Env(var.clone()),
-            (None, None, None, Some(path)) => TokenSource::File(path.clone()),
-            _ => TokenSource::Env("NOTION_TOKEN".into()),
-        };
+        let connection = Connection::resolve(&(&args.connection).into(), input.job.as_ref());
         let progress_mode = args
             .progress
             .clone()
@@ -222,8 +246,8 @@ impl TryFrom<&ApplyArgs> for ApplyConfig {
             .transpose()?;
         Ok(ApplyConfig {
             report: report.clone(),
-            token,
-            api_base: args.api_base.clone().or(job.api_base.clone()).unwrap_or_else(|| "https://api.notion.com".into()),
+            token: connection.token,
+            api_base: connection.api_base,
             rate: positive("rate", args.rate.or(job.rate).unwrap_or(3.0))?,
             burst: at_least_one("burst", u64::from(args.burst.or(job.burst).unwrap_or(3)))? as u32,
             concurrency: at_least_one("concurrency", args.concurrency.or(job.concurrency).unwrap_or(16) as u64)? as usize,
@@ -299,7 +323,37 @@ impl From<&InputArgs> for InputFlags {
             empty: a.empty.clone(),
             time_zone: a.time_zone.clone(),
             notion_version: a.notion_version.clone(),
+            schema_from: a.schema_from.clone(),
+            schema_file: a.schema_file.clone(),
         }
+    }
+}
+
+impl From<&ConnectionArgs> for ConnectionFlags {
+    fn from(a: &ConnectionArgs) -> ConnectionFlags {
+        ConnectionFlags {
+            token_env: a.token_env.clone(),
+            token_file: a.token_file.clone(),
+            api_base: a.api_base.clone(),
+        }
+    }
+}
+
+impl TryFrom<&SchemaArgs> for SchemaConfig {
+    type Error = ConfigError;
+
+    fn try_from(args: &SchemaArgs) -> Result<SchemaConfig, ConfigError> {
+        Ok(SchemaConfig {
+            id: args.id.clone(),
+            version: args
+                .notion_version
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(ConfigError)?
+                .unwrap_or_default(),
+            connection: Connection::resolve(&(&args.connection).into(), None),
+        })
     }
 }
 
@@ -312,13 +366,19 @@ impl TryFrom<&PlanArgs> for PlanConfig {
             .report
             .clone()
             .or_else(|| input.job.as_ref().and_then(|j| j.report.clone()));
-        Ok(PlanConfig { input, report })
+        let connection = Connection::resolve(&(&args.connection).into(), input.job.as_ref());
+        Ok(PlanConfig {
+            input,
+            connection,
+            report,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::TokenSource;
     use clap::CommandFactory;
 
     #[test]

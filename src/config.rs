@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use crate::job::jobfile::{single_char, JobFile};
 use crate::job::{InputFormat, InputPath};
 use crate::mapping::{EmptyCells, MappingOptions};
+use crate::notion::client::{Client, Token};
+use crate::notion::schema::SchemaSource;
 use crate::notion::Version;
 
 /// A setting that cannot be used; the run exits 2 before reading any row.
@@ -21,6 +23,8 @@ pub struct InputConfig {
     pub mapping: MappingOptions,
     /// The job file the settings came from, if any.
     pub job: Option<JobFile>,
+    /// Where the target's schema comes from (`--schema-from`, `--schema-file`), if anywhere.
+    pub schema: Option<SchemaSource>,
 }
 
 /// The flags every command that reads rows shares, as given (before merging with a job file).
@@ -34,12 +38,16 @@ pub struct InputFlags {
     pub empty: Option<String>,
     pub time_zone: Option<String>,
     pub notion_version: Option<String>,
+    pub schema_from: Option<String>,
+    pub schema_file: Option<PathBuf>,
 }
 
 /// Settings of `plan`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlanConfig {
     pub input: InputConfig,
+    /// Used only to read a schema with `--schema-from`.
+    pub connection: Connection,
     /// Where invalid and skipped rows are recorded; none unless asked for.
     pub report: Option<PathBuf>,
 }
@@ -49,6 +57,97 @@ pub struct PlanConfig {
 pub enum TokenSource {
     Env(String),
     File(PathBuf),
+}
+
+impl TokenSource {
+    /// Reads the token; the error says where it looked and what to do.
+    pub fn read(&self) -> Result<Token, String> {
+        let secret = match self {
+            TokenSource::Env(var) => std::env::var(var).map_err(|_| {
+                format!("no token: the environment variable {var} is not set (set it, or use --token-env VAR or --token-file PATH)")
+            })?,
+            TokenSource::File(path) => std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read the token file {}: {e}", path.display()))?,
+        };
+        let secret = secret.trim().to_owned();
+        if secret.is_empty() {
+            return Err(format!("no token: {} is empty", self.origin()));
+        }
+        Ok(Token::new(secret))
+    }
+
+    /// Where the token came from, for messages.
+    pub fn origin(&self) -> String {
+        match self {
+            TokenSource::Env(var) => format!("environment variable {var}"),
+            TokenSource::File(path) => format!("file {}", path.display()),
+        }
+    }
+}
+
+/// How to reach the API: the token's source and the API root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub token: TokenSource,
+    pub api_base: String,
+}
+
+/// The connection flags as given (before merging with a job file).
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionFlags {
+    pub token_env: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub api_base: Option<String>,
+}
+
+impl Connection {
+    /// The flags win over the job file; a token flag of either kind wins over both of the
+    /// job file's.
+    pub fn resolve(flags: &ConnectionFlags, job: Option<&JobFile>) -> Connection {
+        let job = job.cloned().unwrap_or_default();
+        let token = match (
+            &flags.token_env,
+            &flags.token_file,
+            &job.token_env,
+            &job.token_file,
+        ) {
+            (Some(var), _, _, _) => TokenSource::Env(var.clone()),
+            (None, Some(path), _, _) => TokenSource::File(path.clone()),
+            (None, None, Some(var), _) => TokenSource::Env(var.clone()),
+            (None, None, None, Some(path)) => TokenSource::File(path.clone()),
+            _ => TokenSource::Env("NOTION_TOKEN".into()),
+        };
+        Connection {
+            token,
+            api_base: flags
+                .api_base
+                .clone()
+                .or(job.api_base)
+                .unwrap_or_else(|| "https://api.notion.com".into()),
+        }
+    }
+
+    /// A client for one-off reads (the schema, the users).
+    pub fn client(&self, version: Version) -> Result<Client, String> {
+        let token = self.token.read()?;
+        Client::new(
+            &self.api_base,
+            &token,
+            version,
+            std::time::Duration::from_secs(90),
+            1,
+        )
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// Settings of `schema`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchemaConfig {
+    /// The data source or database id or URL.
+    pub id: String,
+    pub version: Version,
+    pub connection: Connection,
 }
 
 /// Settings of `apply`.
@@ -202,6 +301,27 @@ impl InputConfig {
                 .map_err(|e| ConfigError(format!("job file {}: {e}", flags.input)))?,
             None => Vec::new(),
         };
+        let schema = match (&flags.schema_from, &flags.schema_file) {
+            (Some(id), _) => Some(SchemaSource::Fetch(id.clone())),
+            (None, Some(path)) => Some(SchemaSource::File(path.clone())),
+            (None, None) => match job.as_ref().map(|j| (&j.schema_from, &j.schema_file)) {
+                Some((Some(_), Some(_))) => {
+                    return Err(ConfigError(format!(
+                        "job file {} sets both schema_from and schema_file: keep one",
+                        flags.input
+                    )))
+                }
+                Some((Some(id), None)) => Some(SchemaSource::Fetch(id.clone())),
+                Some((None, Some(path))) => Some(SchemaSource::File(path.clone())),
+                _ => None,
+            },
+        };
+        let constants = match &job {
+            Some(j) => j
+                .constants()
+                .map_err(|e| ConfigError(format!("job file {}: {e}", flags.input)))?,
+            None => Vec::new(),
+        };
         let mapping = MappingOptions {
             version,
             id_column: flags
@@ -216,12 +336,15 @@ impl InputConfig {
                 .clone()
                 .or_else(|| from_job(|j| j.time_zone.clone())),
             columns,
+            constants,
+            ..MappingOptions::default()
         };
         Ok(InputConfig {
             path,
             format,
             mapping,
             job,
+            schema,
         })
     }
 }
@@ -334,5 +457,66 @@ mod tests {
         std::fs::write(&job, "format = \"csv\"\n").unwrap();
         let err = InputConfig::resolve(&flags(job.to_str().unwrap())).unwrap_err();
         assert!(err.0.contains("names no input"), "{err}");
+    }
+
+    #[test]
+    fn the_schema_source_comes_from_the_flags_then_the_job_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = dir.path().join("job.toml");
+        std::fs::write(
+            &job,
+            "input = \"rows.csv\"\nschema_file = \"tasks.json\"\n[constants]\nDone = true\n",
+        )
+        .unwrap();
+        let mut f = flags(job.to_str().unwrap());
+        let c = InputConfig::resolve(&f).unwrap();
+        assert_eq!(
+            c.schema,
+            Some(SchemaSource::File(dir.path().join("tasks.json")))
+        );
+        assert_eq!(
+            c.mapping.constants,
+            [("Done".to_string(), serde_json::json!(true))]
+        );
+        f.schema_from =
+            Some("https://www.notion.so/acme/Tasks-6513270e269e4d37b2a74de452e6b438".into());
+        assert!(matches!(
+            InputConfig::resolve(&f).unwrap().schema,
+            Some(SchemaSource::Fetch(_))
+        ));
+        std::fs::write(
+            &job,
+            "input = \"rows.csv\"\nschema_file = \"a.json\"\nschema_from = \"x\"\n",
+        )
+        .unwrap();
+        let err = InputConfig::resolve(&flags(job.to_str().unwrap())).unwrap_err();
+        assert!(err.0.contains("both schema_from and schema_file"), "{err}");
+        assert_eq!(InputConfig::resolve(&flags("a.csv")).unwrap().schema, None);
+    }
+
+    #[test]
+    fn the_connection_flags_win_over_the_job_file() {
+        let job = JobFile {
+            token_file: Some("job-token".into()),
+            api_base: Some("http://127.0.0.1:9".into()),
+            ..JobFile::default()
+        };
+        let c = Connection::resolve(&ConnectionFlags::default(), Some(&job));
+        assert_eq!(c.token, TokenSource::File("job-token".into()));
+        assert_eq!(c.api_base, "http://127.0.0.1:9");
+        let flags = ConnectionFlags {
+            token_env: Some("MY_TOKEN".into()),
+            ..ConnectionFlags::default()
+        };
+        let c = Connection::resolve(&flags, Some(&job));
+        assert_eq!(c.token, TokenSource::Env("MY_TOKEN".into()));
+        let c = Connection::resolve(&ConnectionFlags::default(), None);
+        assert_eq!(
+            (c.token, c.api_base.as_str()),
+            (
+                TokenSource::Env("NOTION_TOKEN".into()),
+                "https://api.notion.com"
+            )
+        );
     }
 }

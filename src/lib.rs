@@ -8,7 +8,7 @@
 //!   ->  reporter (report: one outcome per row: report file, progress, summary)
 //! ```
 //!
-//! `plan` runs the first two stages offline. See `docs/ARCHITECTURE.md`.
+//! `plan` runs the first two stages offline; `schema` reads a data source's schema for them. See `docs/ARCHITECTURE.md`.
 
 pub mod apply;
 pub mod backup;
@@ -22,4 +22,5 @@ pub mod notion;
 pub mod plan;
 pub mod report;
 pub mod sandbox;
+pub mod schema;
 pub mod spelling;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use notion_bulk::cli::{Cli, Command};
-use notion_bulk::config::{ApplyConfig, PlanConfig};
+use notion_bulk::config::{ApplyConfig, PlanConfig, SchemaConfig};
 use notion_bulk::exit::Exit;
 
 fn main() -> ExitCode {
@@ -26,6 +26,11 @@ fn main() -> ExitCode {
                     .enable_all()
                     .build()?;
                 runtime.block_on(notion_bulk::apply::run(config, &mut io::stderr()))
+            }),
+        Command::Schema(args) => SchemaConfig::try_from(args)
+            .map_err(anyhow::Error::from)
+            .and_then(|config| {
+                notion_bulk::schema::run(&config, &mut io::stdout().lock(), &mut io::stderr())
             }),
         Command::Sandbox(args) => notion_bulk::sandbox::Options::try_from(args.clone())
             .map_err(anyhow::Error::from)

@@ -32,6 +32,23 @@ struct PlanLine<'a> {
 /// Runs `plan`, writing bodies to `out` and messages to `err`.
 pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Exit> {
     let input = &config.input;
+    let mut mapping = input.mapping.clone();
+    if let Some(schema) = &input.schema {
+        let version = mapping.version;
+        match schema.load_blocking(version, || config.connection.client(version)) {
+            Ok((schema, warning)) => {
+                if let Some(w) = warning {
+                    writeln!(err, "warning: {w}")?;
+                }
+                mapping.set_schema(schema);
+            }
+            Err(e) => {
+                writeln!(err, "error: {e}")?;
+                writeln!(err, "Nothing was read; fix it and run plan again.")?;
+                return Ok(Exit::Usage);
+            }
+        }
+    }
     let mut source = match Source::open(&input.path, input.format) {
         Ok(s) => s,
         Err(e) => {
@@ -40,8 +57,8 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
         }
     };
     let mapper = match source.headers() {
-        Some(headers) => Mapper::for_csv(headers, input.mapping.clone()),
-        None => Mapper::for_jsonl(input.mapping.clone()),
+        Some(headers) => Mapper::for_csv(headers, mapping),
+        None => Mapper::for_jsonl(mapping),
     };
     let mut mapper = match mapper {
         Ok(m) => m,
@@ -64,6 +81,7 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
     let mut counts = PlanCounts::default();
     let mut gate = TemplateGate::default();
     let mut row = source.empty_row();
+    let mut warnings = mapper.take_new_options();
     let mut emit = |mapped: Mapped, counts: &mut PlanCounts| -> anyhow::Result<()> {
         match mapped {
             Mapped::Update(update) => {
@@ -114,7 +132,9 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
             }
         }
         counts.read += 1;
-        for (mapped, ()) in gate.admit(mapper.map(&row), ()) {
+        let mapped = mapper.map(&row);
+        warnings.extend(mapper.take_new_options());
+        for (mapped, ()) in gate.admit(mapped, ()) {
             emit(mapped, &mut counts)?;
         }
     }
@@ -122,6 +142,9 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
         emit(mapped, &mut counts)?;
     }
     out.flush()?;
+    for new in warnings {
+        writeln!(err, "warning: {new}")?;
+    }
     write_summary(err, config, counts)?;
     Ok(if counts.invalid > 0 {
         Exit::RowsFailed

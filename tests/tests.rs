@@ -6,4 +6,5 @@ mod backup; // --backup across an interrupted run, then undo // `apply` against 
 mod plan;
 mod resume; // kill, signal, deadline and lock, then resume // `plan`: bodies, bad rows, header errors
 mod sandbox; // the sandbox over real HTTP: every check and fault
+mod schema; // issue 6: schema-aware mapping, the schema command, constants, example jobs
 mod util; // running the binary, reading reports

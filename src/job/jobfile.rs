@@ -48,6 +48,9 @@ pub struct JobFile {
     /// Column -> property mapping: `Status = "status"` or a table.
     #[serde(default)]
     pub columns: BTreeMap<String, ColumnEntry>,
+    /// Values written to every row that is sent: `Done = true`, `"Migrated:checkbox" = true`.
+    #[serde(default)]
+    pub constants: BTreeMap<String, toml::Value>,
 }
 
 /// One `[columns]` entry: a type name alone, or a table.
@@ -151,6 +154,39 @@ impl JobFile {
     }
 }
 
+impl JobFile {
+    /// The `[constants]` table as flat JSONL keys and values (a TOML date becomes its text).
+    pub fn constants(&self) -> Result<Vec<(String, serde_json::Value)>, String> {
+        self.constants
+            .iter()
+            .map(|(key, value)| {
+                toml_to_json(value)
+                    .map(|v| (key.clone(), v))
+                    .map_err(|e| format!("[constants] {key:?}: {e}"))
+            })
+            .collect()
+    }
+}
+
+fn toml_to_json(value: &toml::Value) -> Result<serde_json::Value, String> {
+    use serde_json::Value as J;
+    Ok(match value {
+        toml::Value::String(s) => J::String(s.clone()),
+        toml::Value::Integer(i) => J::from(*i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(J::Number)
+            .ok_or_else(|| format!("{f} is not a number Notion takes"))?,
+        toml::Value::Boolean(b) => J::Bool(*b),
+        toml::Value::Datetime(d) => J::String(d.to_string()),
+        toml::Value::Array(items) => {
+            J::Array(items.iter().map(toml_to_json).collect::<Result<_, _>>()?)
+        }
+        toml::Value::Table(_) => {
+            return Err("a table is not a value: write a string, number, boolean or list".into())
+        }
+    })
+}
+
 /// A one-character setting such as a delimiter or separator; `\t` and `tab` mean a tab.
 pub fn single_char(text: &str, what: &str) -> Result<char, String> {
     match text {
@@ -185,10 +221,23 @@ Status = "status"
 State = { property = "Status 2", type = "select" }
 Tags = { type = "multi_select", separator = "|" }
 Comment = { ignore = true }
+
+[constants]
+"Migrated:checkbox" = true
+Due = 2026-01-31
+Tags = ["a", "b"]
 "#,
         )
         .unwrap();
         let job = JobFile::load(&path).unwrap();
+        assert_eq!(
+            job.constants().unwrap(),
+            [
+                ("Due".to_string(), serde_json::json!("2026-01-31")),
+                ("Migrated:checkbox".to_string(), serde_json::json!(true)),
+                ("Tags".to_string(), serde_json::json!(["a", "b"])),
+            ]
+        );
         assert_eq!(job.input, Some(dir.path().join("rows.csv")));
         assert_eq!(job.sandbox_seed, Some(dir.path().join("seed.json")));
         assert_eq!(job.rate, Some(2.5));

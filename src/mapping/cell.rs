@@ -20,12 +20,17 @@ pub struct CellRules<'a> {
     pub separator: char,
     /// IANA time zone for date-times written without an offset.
     pub time_zone: Option<&'a str>,
+    /// The workspace's users by lowercase email, when a schema brought them.
+    pub users: Option<&'a Users>,
 }
+
+/// User ids by lowercase email.
+pub type Users = std::collections::HashMap<String, NotionId>;
 
 /// Converts a non-empty cell.
 pub fn parse_cell(ty: PropertyType, cell: &str, rules: CellRules) -> Result<PropertyValue, String> {
     if ty.is_multi_valued() {
-        return parse_items(ty, cell.split(rules.separator));
+        return parse_items(ty, cell.split(rules.separator), rules.users);
     }
     let trimmed = cell.trim();
     Ok(match ty {
@@ -52,6 +57,7 @@ pub fn parse_cell(ty: PropertyType, cell: &str, rules: CellRules) -> Result<Prop
 pub fn parse_items<'a>(
     ty: PropertyType,
     items: impl Iterator<Item = &'a str>,
+    users: Option<&Users>,
 ) -> Result<PropertyValue, String> {
     let items: Vec<&str> = items.map(str::trim).filter(|s| !s.is_empty()).collect();
     if items.len() > MAX_ARRAY_ITEMS {
@@ -67,9 +73,12 @@ pub fn parse_items<'a>(
                 .map(option_name)
                 .collect::<Result<_, _>>()?,
         ),
-        PropertyType::People => {
-            PropertyValue::People(items.into_iter().map(user_id).collect::<Result<_, _>>()?)
-        }
+        PropertyType::People => PropertyValue::People(
+            items
+                .into_iter()
+                .map(|s| user_id(s, users))
+                .collect::<Result<_, _>>()?,
+        ),
         PropertyType::Relation => PropertyValue::Relation(
             items
                 .into_iter()
@@ -134,11 +143,24 @@ fn option_name(name: &str) -> Result<String, String> {
     Ok(name.to_owned())
 }
 
-fn user_id(text: &str) -> Result<NotionId, String> {
+/// A user id, or an email resolved through the workspace's users.
+fn user_id(text: &str, users: Option<&Users>) -> Result<NotionId, String> {
     if text.contains('@') {
-        return Err(format!(
-            "{text:?} looks like an email; people cells take Notion user ids (emails are not resolved)"
-        ));
+        let Some(users) = users else {
+            return Err(format!(
+                "{text:?} looks like an email; without a schema people cells take Notion user ids \
+                 (emails are resolved with --schema-from, or a --schema-file saved with its users)"
+            ));
+        };
+        return users.get(&text.to_lowercase()).copied().ok_or_else(|| {
+            let hint = crate::spelling::closest(text, users.keys().map(String::as_str))
+                .map(|e| format!(" (did you mean {e:?}?)"))
+                .unwrap_or_default();
+            format!(
+                "no user of the workspace has the email {text:?}{hint}: check the address, or write \
+                 the user's id"
+            )
+        });
     }
     NotionId::parse(text).map_err(|_| format!("{text:?} is not a Notion user id (32 hex digits)"))
 }
@@ -385,6 +407,7 @@ mod tests {
     const RULES: CellRules = CellRules {
         separator: ';',
         time_zone: None,
+        users: None,
     };
 
     fn cell(ty: PropertyType, text: &str) -> Result<serde_json::Value, String> {
@@ -547,6 +570,7 @@ mod tests {
         let rules = CellRules {
             separator: ';',
             time_zone: Some("Europe/Paris"),
+            users: None,
         };
         let value = serde_json::to_value(
             parse_cell(PropertyType::Date, "2024-05-01T09:30", rules).unwrap(),
@@ -608,6 +632,24 @@ mod tests {
         assert!(cell(PropertyType::PhoneNumber, &"1".repeat(101))
             .unwrap_err()
             .contains("at most 100"));
+    }
+
+    #[test]
+    fn people_by_email_with_the_workspace_users() {
+        let ada = NotionId::parse("9531985d5d9d49f89818e811892f902b").unwrap();
+        let users: Users = [("ada@example.com".to_string(), ada)].into();
+        let rules = CellRules {
+            users: Some(&users),
+            ..RULES
+        };
+        let value = parse_cell(PropertyType::People, "Ada@Example.com", rules).unwrap();
+        assert_eq!(value, PropertyValue::People(vec![ada]));
+        let err = parse_cell(PropertyType::People, "ada@exmaple.com", rules).unwrap_err();
+        assert!(
+            err.contains("no user of the workspace")
+                && err.contains("did you mean \"ada@example.com\""),
+            "{err}"
+        );
     }
 
     #[test]

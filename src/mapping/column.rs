@@ -1,13 +1,15 @@
 //! Resolving a CSV header (or a flat JSONL key) once into what its cells mean: the page id,
 //! a page-level field, a typed property, or nothing. Header problems end the run before any
-//! row is read.
+//! row is read. With a schema, every property column is checked against it here, in one
+//! place for CSV headers and flat JSONL keys alike.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::mapping::page::PageField;
 use crate::mapping::MappingOptions;
-use crate::notion::PropertyType;
+use crate::notion::schema::{SchemaProperty, SchemaType};
+use crate::notion::{PropertyType, Schema};
 use crate::spelling;
 
 /// How the job file maps one input column (or flat JSONL key).
@@ -45,6 +47,9 @@ pub struct PropertyColumn {
     pub ty: PropertyType,
     pub separator: char,
     pub time_zone: Option<String>,
+    /// With a schema: the property's options (select, multi_select, status), to check values
+    /// against.
+    pub choices: Option<Arc<[String]>>,
 }
 
 /// A problem with the header itself; the run exits 2 before reading any row.
@@ -76,9 +81,12 @@ pub fn resolve(header: &str, options: &MappingOptions) -> Result<Option<ColumnPl
                 )
             });
     }
-    // `Name:type`: the type follows the last colon, unless the job maps the whole header.
+    // `Name:type`: the type follows the last colon, unless the job maps the whole header or
+    // the schema has a property named by the whole header.
+    let schema = options.schema.as_deref();
+    let whole_is_property = schema.is_some_and(|s| s.property(header.trim()).is_some());
     let (name, typed) = match (mapping, header.rsplit_once(':')) {
-        (None, Some((name, ty))) if !name.is_empty() => (name, Some(ty)),
+        (None, Some((name, ty))) if !name.is_empty() && !whole_is_property => (name, Some(ty)),
         _ => (header, None),
     };
     let header_type = typed
@@ -95,15 +103,30 @@ pub fn resolve(header: &str, options: &MappingOptions) -> Result<Option<ColumnPl
             ));
         }
     }
-    let Some(ty) = header_type.or(mapped_type) else {
-        return Ok(None);
-    };
+    let declared = header_type.or(mapped_type);
     let property = mapping
         .and_then(|m| m.property.clone())
         .unwrap_or_else(|| name.trim().to_owned());
-    if property.is_empty() {
-        return Err(format!("column {header:?} names no property"));
-    }
+    let (property, ty, choices) = match schema {
+        None => {
+            let Some(ty) = declared else {
+                return Ok(None);
+            };
+            if property.is_empty() {
+                return Err(format!("column {header:?} names no property"));
+            }
+            (property, ty, None)
+        }
+        Some(schema) => {
+            let (found, ty) = schema_property(schema, header, &property, declared)?;
+            let choices = matches!(
+                ty,
+                PropertyType::Select | PropertyType::MultiSelect | PropertyType::Status
+            )
+            .then(|| Arc::from(found.options.as_slice()));
+            (found.name.clone(), ty, choices)
+        }
+    };
     Ok(Some(ColumnPlan::Property(PropertyColumn {
         column: header.into(),
         property: property.into(),
@@ -114,7 +137,64 @@ pub fn resolve(header: &str, options: &MappingOptions) -> Result<Option<ColumnPl
         time_zone: mapping
             .and_then(|m| m.time_zone.clone())
             .or_else(|| options.time_zone.clone()),
+        choices,
     })))
+}
+
+/// The schema's property for a column and its writable type. The property is named by name or
+/// id; a column typed `title` (or named `title`, the title property's id) is the title
+/// property whatever its name. A property the schema lacks, a read-only or unsupported one, or
+/// a type that disagrees with the schema is refused.
+fn schema_property<'s>(
+    schema: &'s Schema,
+    header: &str,
+    property: &str,
+    declared: Option<PropertyType>,
+) -> Result<(&'s SchemaProperty, PropertyType), String> {
+    let found = schema.property(property).or_else(|| {
+        (declared == Some(PropertyType::Title))
+            .then(|| schema.title_property())
+            .flatten()
+    });
+    let Some(found) = found else {
+        let names = schema.properties.iter().map(|p| p.name.as_str());
+        let hint = spelling::closest(property, names.clone())
+            .map(|n| format!(" Did you mean {n:?}?"))
+            .unwrap_or_default();
+        return Err(format!(
+            "column {header:?}: the data source {:?} has no property {property:?}.{hint} Its \
+             properties are: {}. Rename the column, map it with property = \"...\" in the job \
+             file's [columns], or set it to ignore.",
+            schema.title,
+            names.collect::<Vec<_>>().join(", ")
+        ));
+    };
+    let ty = match &found.ty {
+        SchemaType::Unsupported(t) => {
+            return Err(format!(
+                "column {header:?} writes property {:?}, a {t} property, which Notion's API cannot \
+                 set: drop the column or set it to ignore in the job file",
+                found.name
+            ))
+        }
+        SchemaType::Known(t) if t.is_read_only() => {
+            return Err(format!(
+                "column {header:?} writes property {:?}, a {t} property: read-only, Notion \
+                 computes it and a page update cannot set it; drop the column or set it to \
+                 ignore in the job file",
+                found.name
+            ))
+        }
+        SchemaType::Known(t) => *t,
+    };
+    if let Some(d) = declared.filter(|d| *d != ty) {
+        return Err(format!(
+            "column {header:?} says type {d}, but {:?} is a {ty} property in the schema of {:?}: \
+             write the column as {:?} (the schema gives the type) or \"{}:{ty}\"",
+            found.name, schema.title, found.name, found.name
+        ));
+    }
+    Ok((found, ty))
 }
 
 /// Resolves a whole CSV header: every column, the id column present, no column or property
@@ -284,5 +364,89 @@ mod tests {
             err.0.contains("maps column \"State\"") && err.0.contains("did you mean \"Stat\""),
             "{err}"
         );
+    }
+
+    fn with_schema() -> MappingOptions {
+        let schema: Schema = serde_json::from_value(serde_json::json!({
+            "format": 1, "data_source_id": "ds", "title": "Tasks",
+            "properties": [
+                {"id": "title", "name": "Task", "type": "title"},
+                {"id": "a%3Fb", "name": "Status", "type": "status", "options": ["Done"]},
+                {"id": "t%3Am", "name": "Time: start", "type": "date"},
+                {"id": "pl", "name": "Where", "type": "place"},
+                {"id": "sc", "name": "Score", "type": "formula"},
+            ]
+        }))
+        .unwrap();
+        let mut opts = options();
+        opts.set_schema(schema);
+        opts
+    }
+
+    fn property(header: &str, opts: &MappingOptions) -> Result<PropertyColumn, String> {
+        match resolve(header, opts)? {
+            Some(ColumnPlan::Property(p)) => Ok(p),
+            other => panic!("{header}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_schema_types_plain_headers_by_name_or_id() {
+        let opts = with_schema();
+        let status = property("Status", &opts).unwrap();
+        assert_eq!(
+            (&*status.property, status.ty),
+            ("Status", PropertyType::Status)
+        );
+        assert_eq!(status.choices.as_deref(), Some(&["Done".to_string()][..]));
+        assert_eq!(&*property("a?b", &opts).unwrap().property, "Status");
+        assert_eq!(
+            &*property("Status:status", &opts).unwrap().property,
+            "Status"
+        );
+        // A property whose name holds a colon is named whole, not split into name and type.
+        let time = property("Time: start", &opts).unwrap();
+        assert_eq!(
+            (&*time.property, time.ty),
+            ("Time: start", PropertyType::Date)
+        );
+    }
+
+    #[test]
+    fn the_title_property_is_found_whatever_its_name() {
+        let opts = with_schema();
+        for header in ["title", "Name:title", "Task", "Task:title"] {
+            let p = property(header, &opts).unwrap();
+            assert_eq!(
+                (&*p.property, p.ty),
+                ("Task", PropertyType::Title),
+                "{header}"
+            );
+        }
+        // Without the title type, an unknown name is an unknown name.
+        assert!(property("Name", &opts)
+            .unwrap_err()
+            .contains("no property \"Name\""));
+    }
+
+    #[test]
+    fn the_schema_refuses_unknown_read_only_unsupported_and_mistyped_columns() {
+        let opts = with_schema();
+        let err = property("Staus", &opts).unwrap_err();
+        assert!(err.contains("Did you mean \"Status\"?"), "{err}");
+        let err = property("Score", &opts).unwrap_err();
+        assert!(err.contains("a formula property: read-only"), "{err}");
+        let err = property("Where", &opts).unwrap_err();
+        assert!(
+            err.contains("a place property, which Notion's API cannot set"),
+            "{err}"
+        );
+        let err = property("Status:select", &opts).unwrap_err();
+        assert!(
+            err.contains("\"Status\" is a status property in the schema"),
+            "{err}"
+        );
+        let err = resolve_header(&headers(&["page_id", "Task", "title"]), &opts).unwrap_err();
+        assert!(err.0.contains("both write property \"Task\""), "{err}");
     }
 }

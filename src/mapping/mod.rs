@@ -11,8 +11,10 @@ mod sequence;
 pub mod text;
 pub mod value;
 
-use std::collections::HashMap;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -22,7 +24,7 @@ pub use sequence::TemplateGate;
 pub use value::PropertyValue;
 
 use crate::job::{Record, SourceRow};
-use crate::notion::{NotionId, Version};
+use crate::notion::{NotionId, Schema, Version};
 use cell::CellRules;
 
 /// What an empty CSV cell (or empty flat-JSONL string) means.
@@ -45,6 +47,21 @@ pub struct MappingOptions {
     /// IANA time zone for date-times written without an offset, for every date column.
     pub time_zone: Option<String>,
     pub columns: Vec<ColumnMapping>,
+    /// The target data source's schema: types for plain headers, names and options checked.
+    pub schema: Option<Arc<Schema>>,
+    /// The workspace's users by lowercase email (from the schema), for people cells.
+    pub users_by_email: Option<Arc<cell::Users>>,
+    /// Values written to every row that is sent, keyed like a flat JSONL key (`Done`,
+    /// `"Migrated:checkbox"`), in the order of their keys.
+    pub constants: Vec<(String, Value)>,
+}
+
+impl MappingOptions {
+    /// Uses this schema (and its users, if it has them) from now on.
+    pub fn set_schema(&mut self, schema: Schema) {
+        self.users_by_email = schema.users_by_email().map(Arc::new);
+        self.schema = Some(Arc::new(schema));
+    }
 }
 
 impl Default for MappingOptions {
@@ -56,6 +73,9 @@ impl Default for MappingOptions {
             empty: EmptyCells::Skip,
             time_zone: None,
             columns: Vec::new(),
+            schema: None,
+            users_by_email: None,
+            constants: Vec::new(),
         }
     }
 }
@@ -173,17 +193,51 @@ pub struct Mapper {
     columns: Vec<ColumnPlan>,
     /// For flat JSONL: keys resolved so far (`None`: the key has no type).
     keys: HashMap<String, Result<Option<ColumnPlan>, String>>,
+    /// The job file's constants, converted once.
+    constants: Vec<(Arc<str>, PropertyValue)>,
+    /// Select and multi-select options the schema does not have yet, each noted once.
+    new_options: RefCell<NewOptions>,
+    /// The row being mapped, for [`NewOption::row`] (0 while reading constants).
+    row: Cell<u64>,
+}
+
+/// Options written that the schema lacks: every one seen, and those not yet taken.
+#[derive(Debug, Default)]
+struct NewOptions {
+    seen: HashSet<(Arc<str>, String)>,
+    pending: Vec<NewOption>,
+}
+
+/// A select or multi-select option that is not in the schema yet: Notion adds it on the first
+/// write when the integration may edit the data source's schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOption {
+    pub property: Arc<str>,
+    pub option: String,
+    /// The first row that writes it.
+    pub row: u64,
+}
+
+impl fmt::Display for NewOption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let place = match self.row {
+            0 => "set by a constant".to_string(),
+            row => format!("first in row {row}"),
+        };
+        write!(
+            f,
+            "{:?} is not yet an option of {:?} ({place}): Notion adds it on the first write if \
+             the integration may edit the data source's schema, else those rows fail",
+            self.option, self.property
+        )
+    }
 }
 
 impl Mapper {
     /// A mapper for a CSV file with this header.
     pub fn for_csv(headers: &[String], options: MappingOptions) -> Result<Mapper, HeaderError> {
         let columns = column::resolve_header(headers, &options)?;
-        Ok(Mapper {
-            options,
-            columns,
-            keys: HashMap::new(),
-        })
+        Mapper::new(options, columns)
     }
 
     /// A mapper for JSONL lines.
@@ -191,11 +245,74 @@ impl Mapper {
         for m in &options.columns {
             column::resolve(&m.column, &options).map_err(HeaderError)?;
         }
-        Ok(Mapper {
+        Mapper::new(options, Vec::new())
+    }
+
+    fn new(options: MappingOptions, columns: Vec<ColumnPlan>) -> Result<Mapper, HeaderError> {
+        let mut mapper = Mapper {
             options,
-            columns: Vec::new(),
+            columns,
             keys: HashMap::new(),
-        })
+            constants: Vec::new(),
+            new_options: RefCell::default(),
+            row: Cell::new(0),
+        };
+        mapper.constants = mapper.resolve_constants()?;
+        Ok(mapper)
+    }
+
+    /// Converts each constant once, as a flat JSONL key and value; any problem is a config
+    /// error. A CSV column that writes the same property is one too.
+    fn resolve_constants(&self) -> Result<Vec<(Arc<str>, PropertyValue)>, HeaderError> {
+        let mut out: Vec<(Arc<str>, PropertyValue)> = Vec::new();
+        for (key, value) in &self.options.constants {
+            let bad = |reason: String| HeaderError(format!("constant {key:?}: {reason}"));
+            let plan = column::resolve(key, &self.options).map_err(bad)?;
+            let Some(ColumnPlan::Property(p)) = &plan else {
+                return Err(bad(match plan {
+                    None => format!(
+                        "no type: write it as \"{key}:<type>\" (e.g. \"{key}:checkbox\") or give a schema"
+                    ),
+                    Some(_) => "constants set properties; page-level fields and the id cannot be constants".into(),
+                }));
+            };
+            let mut values = Vec::new();
+            let (mut page_id, mut body) = (None, Body::default());
+            let plan = ColumnPlan::Property(p.clone());
+            self.apply_json(&plan, value, &mut page_id, &mut body, &mut values)
+                .map_err(bad)?;
+            if values.is_empty() {
+                return Err(bad(
+                    "it is empty, so it would write nothing (an empty value means --empty): \
+                     remove it, or run with --empty clear to clear the property on every row"
+                        .into(),
+                ));
+            }
+            let clash = self.columns.iter().find_map(|c| match c {
+                ColumnPlan::Property(c) if c.property == p.property => Some(c.column.clone()),
+                _ => None,
+            });
+            if let Some(column) = clash {
+                return Err(bad(format!(
+                    "column {column:?} also writes property {:?}: drop the column or the constant",
+                    p.property
+                )));
+            }
+            if out.iter().any(|(name, _)| *name == p.property) {
+                return Err(bad(format!(
+                    "another constant also writes property {:?}",
+                    p.property
+                )));
+            }
+            out.extend(values);
+        }
+        Ok(out)
+    }
+
+    /// The select and multi-select options not in the schema seen since the last call, each
+    /// (property, option) once per run. Callers print them as warnings.
+    pub fn take_new_options(&self) -> Vec<NewOption> {
+        std::mem::take(&mut self.new_options.borrow_mut().pending)
     }
 
     pub fn options(&self) -> &MappingOptions {
@@ -204,10 +321,12 @@ impl Mapper {
 
     /// Maps one row.
     pub fn map(&mut self, source: &SourceRow) -> Mapped {
+        self.row.set(source.row);
         let result = match &source.record {
             Record::Csv(record) => self.map_csv(record),
             Record::Json(line) => self.map_json(line),
         };
+        let result = result.and_then(|(page_id, body)| self.add_constants(page_id, body));
         match result {
             Ok((page_id, body)) if body.is_empty() => Mapped::Skipped {
                 row: source.row,
@@ -301,8 +420,10 @@ impl Mapper {
                 let rules = CellRules {
                     separator: p.separator,
                     time_zone: p.time_zone.as_deref(),
+                    users: self.options.users_by_email.as_deref(),
                 };
-                values.push((p.property.clone(), cell::parse_cell(p.ty, cell, rules)?));
+                let value = cell::parse_cell(p.ty, cell, rules)?;
+                self.push_checked(p, value, values)?;
             }
         }
         Ok(())
@@ -371,43 +492,131 @@ impl Mapper {
                     continue;
                 }
             };
-            let result = match (&plan, value) {
-                (ColumnPlan::Property(p), Value::Null) => PropertyValue::cleared(p.ty)
-                    .ok_or_else(|| cell::read_only_reason(p.ty))
-                    .map(|v| values.push((p.property.clone(), v))),
-                (ColumnPlan::Property(p), Value::Array(items)) if p.ty.is_multi_valued() => {
-                    json_strings(items)
-                        .and_then(|items| cell::parse_items(p.ty, items.into_iter()))
-                        .map(|v| values.push((p.property.clone(), v)))
-                }
-                (ColumnPlan::Page(field), Value::Null) => {
-                    field.clear(&mut body);
-                    Ok(())
-                }
-                (_, Value::String(text)) => {
-                    self.apply_text(&plan, text, &mut page_id, &mut body, &mut values)
-                }
-                (_, Value::Number(n)) => {
-                    self.apply_text(&plan, &n.to_string(), &mut page_id, &mut body, &mut values)
-                }
-                (_, Value::Bool(b)) => self.apply_text(
-                    &plan,
-                    if *b { "true" } else { "false" },
-                    &mut page_id,
-                    &mut body,
-                    &mut values,
-                ),
-                (_, other) => Err(format!(
-                    "expected a string, number, boolean, list or null, found {}",
-                    json_kind(other)
-                )),
-            };
+            let result = self.apply_json(&plan, value, &mut page_id, &mut body, &mut values);
             if let Err(reason) = result {
                 problems.push(Problem::at(key, reason));
             }
         }
         body.properties = Properties::Typed(values);
         finish(page_id, body, problems, &self.options.id_column)
+    }
+
+    /// Applies one flat JSONL value (or constant) to the row being built.
+    fn apply_json(
+        &self,
+        plan: &ColumnPlan,
+        value: &Value,
+        page_id: &mut Option<NotionId>,
+        body: &mut Body,
+        values: &mut Vec<(Arc<str>, PropertyValue)>,
+    ) -> Result<(), String> {
+        match (plan, value) {
+            (ColumnPlan::Property(p), Value::Null) => PropertyValue::cleared(p.ty)
+                .ok_or_else(|| cell::read_only_reason(p.ty))
+                .map(|v| values.push((p.property.clone(), v))),
+            (ColumnPlan::Property(p), Value::Array(items)) if p.ty.is_multi_valued() => {
+                let value = json_strings(items).and_then(|items| {
+                    cell::parse_items(
+                        p.ty,
+                        items.into_iter(),
+                        self.options.users_by_email.as_deref(),
+                    )
+                })?;
+                self.push_checked(p, value, values)
+            }
+            (ColumnPlan::Page(field), Value::Null) => {
+                field.clear(body);
+                Ok(())
+            }
+            (_, Value::String(text)) => self.apply_text(plan, text, page_id, body, values),
+            (_, Value::Number(n)) => self.apply_text(plan, &n.to_string(), page_id, body, values),
+            (_, Value::Bool(b)) => self.apply_text(
+                plan,
+                if *b { "true" } else { "false" },
+                page_id,
+                body,
+                values,
+            ),
+            (_, other) => Err(format!(
+                "expected a string, number, boolean, list or null, found {}",
+                json_kind(other)
+            )),
+        }
+    }
+
+    /// Adds a converted value after checking its options against the schema: a status must
+    /// be an existing option; a select or multi-select option the schema lacks is noted.
+    fn push_checked(
+        &self,
+        p: &PropertyColumn,
+        value: PropertyValue,
+        values: &mut Vec<(Arc<str>, PropertyValue)>,
+    ) -> Result<(), String> {
+        if let Some(choices) = &p.choices {
+            let known = |name: &str| choices.iter().any(|c| c == name);
+            match &value {
+                PropertyValue::Status(Some(name)) if !known(name) => {
+                    let hint = crate::spelling::closest(name, choices.iter().map(String::as_str))
+                        .map(|n| format!(" Did you mean {n:?}?"))
+                        .unwrap_or_default();
+                    return Err(format!(
+                        "status {:?} has no option {name:?}.{hint} Its options are: {}. A status \
+                         option must exist before a page can take it: add it in Notion or fix the value",
+                        p.property,
+                        choices.join(", ")
+                    ));
+                }
+                PropertyValue::Select(Some(name)) => self.note_option(p, name, &known),
+                PropertyValue::MultiSelect(names) => {
+                    names.iter().for_each(|n| self.note_option(p, n, &known))
+                }
+                _ => {}
+            }
+        }
+        values.push((p.property.clone(), value));
+        Ok(())
+    }
+
+    fn note_option(&self, p: &PropertyColumn, name: &str, known: &dyn Fn(&str) -> bool) {
+        if known(name) {
+            return;
+        }
+        let mut new = self.new_options.borrow_mut();
+        if new.seen.insert((p.property.clone(), name.to_owned())) {
+            new.pending.push(NewOption {
+                property: p.property.clone(),
+                option: name.to_owned(),
+                row: self.row.get(),
+            });
+        }
+    }
+
+    /// Adds the constants to a row that changes something; a row that changes nothing stays
+    /// skipped.
+    fn add_constants(
+        &self,
+        page_id: NotionId,
+        mut body: Body,
+    ) -> Result<(NotionId, Body), (Option<NotionId>, Vec<Problem>)> {
+        if self.constants.is_empty() || body.is_empty() {
+            return Ok((page_id, body));
+        }
+        let Properties::Typed(values) = &mut body.properties else {
+            return Ok((page_id, body));
+        };
+        for (name, value) in &self.constants {
+            if values.iter().any(|(n, _)| n == name) {
+                return Err((
+                    Some(page_id),
+                    vec![Problem::at(
+                        name,
+                        "the row sets this property and the job file's [constants] sets it too: drop one",
+                    )],
+                ));
+            }
+            values.push((name.clone(), value.clone()));
+        }
+        Ok((page_id, body))
     }
 
     fn key_plan(&mut self, key: &str) -> Result<Option<ColumnPlan>, String> {
@@ -481,3 +690,98 @@ fn json_kind(value: &Value) -> &'static str {
 }
 
 use page::PageField;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const PAGE: &str = "8d116ece-1738-47d9-bd9c-172411e20b8f";
+
+    fn options_with_schema() -> MappingOptions {
+        let schema: Schema = serde_json::from_value(json!({
+            "format": 1, "data_source_id": "ds", "title": "Tasks",
+            "properties": [
+                {"id": "title", "name": "Name", "type": "title"},
+                {"id": "s", "name": "Status", "type": "status", "options": ["Done", "Not started"]},
+                {"id": "t", "name": "Tags", "type": "multi_select", "options": ["a"]},
+                {"id": "d", "name": "Done", "type": "checkbox"},
+            ]
+        }))
+        .unwrap();
+        let mut options = MappingOptions::default();
+        options.set_schema(schema);
+        options
+    }
+
+    fn csv_row(row: u64, cells: &[&str]) -> SourceRow {
+        SourceRow {
+            row,
+            line: row + 1,
+            record: Record::Csv(csv::ByteRecord::from(cells.to_vec())),
+        }
+    }
+
+    fn headers(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn status_must_exist_and_new_options_are_noted_once() {
+        let mut mapper = Mapper::for_csv(
+            &headers(&["page_id", "Status", "Tags"]),
+            options_with_schema(),
+        )
+        .unwrap();
+        let Mapped::Invalid(error) = mapper.map(&csv_row(1, &[PAGE, "Dnoe", "a"])) else {
+            panic!("an unknown status is invalid")
+        };
+        assert!(
+            error.message().contains("Did you mean \"Done\"?"),
+            "{error}"
+        );
+        assert!(matches!(
+            mapper.map(&csv_row(2, &[PAGE, "Done", "a;b;c"])),
+            Mapped::Update(_)
+        ));
+        assert!(matches!(
+            mapper.map(&csv_row(3, &[PAGE, "Done", "b"])),
+            Mapped::Update(_)
+        ));
+        let new: Vec<(String, u64)> = mapper
+            .take_new_options()
+            .into_iter()
+            .map(|n| (n.option, n.row))
+            .collect();
+        assert_eq!(new, [("b".to_string(), 2), ("c".to_string(), 2)]);
+        assert!(mapper.take_new_options().is_empty());
+    }
+
+    #[test]
+    fn constants_go_to_rows_that_change_something() {
+        let mut options = options_with_schema();
+        options.constants = vec![("Done".into(), json!(true))];
+        let mut mapper =
+            Mapper::for_csv(&headers(&["page_id", "Status"]), options.clone()).unwrap();
+        let Mapped::Update(update) = mapper.map(&csv_row(1, &[PAGE, "Done"])) else {
+            panic!("an update")
+        };
+        assert_eq!(
+            serde_json::to_value(&update.body).unwrap(),
+            json!({"properties": {"Status": {"status": {"name": "Done"}}, "Done": {"checkbox": true}}})
+        );
+        assert!(matches!(
+            mapper.map(&csv_row(2, &[PAGE, ""])),
+            Mapped::Skipped { .. }
+        ));
+        // A column and a constant for one property, or a constant the schema lacks.
+        let err = Mapper::for_csv(&headers(&["page_id", "Done"]), options.clone()).unwrap_err();
+        assert!(err.0.contains("also writes property \"Done\""), "{err}");
+        options.constants = vec![("Done".into(), json!(""))];
+        let err = Mapper::for_jsonl(options.clone()).unwrap_err();
+        assert!(err.0.contains("it is empty"), "{err}");
+        options.constants = vec![("Dnoe".into(), json!(true))];
+        let err = Mapper::for_jsonl(options).unwrap_err();
+        assert!(err.0.contains("Did you mean \"Done\"?"), "{err}");
+    }
+}

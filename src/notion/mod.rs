@@ -1,14 +1,17 @@
-//! What the tool knows of the Notion API: ids, API versions, property types, and the official
+//! What the tool knows of the Notion API: ids, API versions, property types, data source
+//! schemas, and the official
 //! `patch-page` request schema (`patch-page.schema.json`, extracted from Notion's OpenAPI
 //! description by `scripts/extract-patch-schema.py`).
 
 pub mod client;
 mod page_id;
 mod property_type;
+pub mod schema;
 mod version;
 
 pub use page_id::{IdError, NotionId};
 pub use property_type::PropertyType;
+pub use schema::Schema;
 pub use version::Version;
 
 /// The `patch-page` request-body schema from Notion's OpenAPI description, self-contained.

@@ -69,6 +69,11 @@ impl PropertyType {
             .unwrap_or("unknown")
     }
 
+    /// The type Notion names exactly so (`multi_select`), without the aliases `from_str` takes.
+    pub fn from_api_name(name: &str) -> Option<PropertyType> {
+        NAMES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+    }
+
     /// Whether Notion computes the value, so that no PATCH can write it.
     pub fn is_read_only(self) -> bool {
         matches!(

@@ -1,0 +1,612 @@
+//! A data source's schema: its properties with their types and options, read once from Notion
+//! (`GET /v1/data_sources/{id}`, or `GET /v1/databases/{id}`) or from the JSON that
+//! `notion-bulk schema` prints, plus the workspace's users for resolving emails in people
+//! cells. The mapping uses it to type plain headers and to check names and options.
+//!
+//! The saved form is this crate's own, stable shape (see README "Schemas"):
+//!
+//! ```json
+//! {"format": 1, "data_source_id": "…", "database_id": "…", "title": "Tasks",
+//!  "properties": [{"id": "a%3Fb", "name": "Status", "type": "status", "options": ["Done"]}],
+//!  "users": [{"id": "…", "name": "Ada Lovelace", "email": "ada@example.com"}]}
+//! ```
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::dispatch::retry::Attempt;
+use crate::notion::client::{Client, Reply};
+use crate::notion::{NotionId, PropertyType, Version};
+
+/// The version of the saved JSON shape.
+pub const FORMAT: u32 = 1;
+
+/// Users are listed this many at a time.
+const USERS_PAGE_SIZE: usize = 100;
+
+/// The schema of one data source (under 2022-06-28: of one database).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schema {
+    /// The shape of this JSON; [`FORMAT`].
+    pub format: u32,
+    /// The data source the properties belong to (under 2022-06-28, the database's id).
+    pub data_source_id: String,
+    /// The database that holds the data source, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_id: Option<String>,
+    /// The data source's title, as plain text.
+    pub title: String,
+    /// Every property, in Notion's order.
+    pub properties: Vec<SchemaProperty>,
+    /// The workspace's users, for people cells written as emails; absent when they could not
+    /// be listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<Vec<SchemaUser>>,
+}
+
+/// One property of the schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaProperty {
+    /// Notion's property id (URL-encoded short id; `title` for the title property).
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: SchemaType,
+    /// select, multi_select, status: the option names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+}
+
+/// A property's type: one this tool models, or another Notion type (place, …) it cannot write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemaType {
+    Known(PropertyType),
+    Unsupported(String),
+}
+
+impl SchemaType {
+    fn from_api_name(name: &str) -> SchemaType {
+        match PropertyType::from_api_name(name) {
+            Some(t) => SchemaType::Known(t),
+            None => SchemaType::Unsupported(name.to_owned()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            SchemaType::Known(t) => t.as_str(),
+            SchemaType::Unsupported(name) => name,
+        }
+    }
+}
+
+impl Serialize for SchemaType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for SchemaType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Ok(SchemaType::from_api_name(&name))
+    }
+}
+
+/// A workspace user, as saved for email resolution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaUser {
+    pub id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// The schema cannot be read; the run exits 2 before any row.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("{0:?} is not a data source or database id or URL: {1}")]
+    BadId(String, crate::notion::IdError),
+    #[error("cannot read the schema of {id}: {endpoint} answered {answer}")]
+    Refused {
+        id: NotionId,
+        endpoint: String,
+        answer: String,
+    },
+    #[error(
+        "cannot read the schema of {id}: it is neither a data source \
+         (GET /v1/data_sources/{id}: {as_source}) nor a database (GET /v1/databases/{id}: \
+         {as_database}). Check the id, and that the database is shared with the integration \
+         (its ••• menu, Connections)."
+    )]
+    NotFound {
+        id: NotionId,
+        as_source: String,
+        as_database: String,
+    },
+    #[error(
+        "database {id} has {} data sources: {}. A schema is one data source's: pass one of \
+         these ids to --schema-from.",
+        .sources.len(),
+        .sources.iter().map(|(id, name)| format!("{name:?} ({id})")).collect::<Vec<_>>().join(", ")
+    )]
+    SeveralSources {
+        id: NotionId,
+        sources: Vec<(String, String)>,
+    },
+    #[error("{endpoint} answered something that is not a {what}: {detail}")]
+    Unexpected {
+        endpoint: String,
+        what: &'static str,
+        detail: String,
+    },
+    #[error(
+        "cannot list the workspace's users (GET /v1/users answered {0}): people cells can only \
+         name users by id; give the integration the \"Read user information including email \
+         addresses\" capability to use emails"
+    )]
+    Users(String),
+    #[error("cannot read the schema file {path}: {message}")]
+    File { path: String, message: String },
+}
+
+/// Where a run's schema comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemaSource {
+    /// `--schema-from`: a data source or database id or URL, read from Notion.
+    Fetch(String),
+    /// `--schema-file`: the JSON `notion-bulk schema` printed.
+    File(std::path::PathBuf),
+}
+
+impl SchemaSource {
+    /// Reads the schema, with the workspace's users when it has a people property and comes
+    /// from Notion. Users that cannot be listed are not an error: the second value says why,
+    /// for a warning, and emails in people cells then make their rows invalid.
+    pub async fn load(
+        &self,
+        client: Option<&Client>,
+        version: Version,
+    ) -> Result<(Schema, Option<SchemaError>), SchemaError> {
+        match (self, client) {
+            (SchemaSource::File(path), _) => Ok((Schema::load(path)?, None)),
+            (SchemaSource::Fetch(id), Some(client)) => {
+                let mut schema = Schema::fetch(client, id, version).await?;
+                let warning = if schema.has_people() {
+                    schema.fetch_users(client).await.err()
+                } else {
+                    None
+                };
+                Ok((schema, warning))
+            }
+            (SchemaSource::Fetch(id), None) => Err(SchemaError::Unexpected {
+                endpoint: format!("--schema-from {id}"),
+                what: "connection",
+                detail: "no client to read it with".into(),
+            }),
+        }
+    }
+
+    /// [`SchemaSource::load`] for synchronous callers (`plan`, `schema`): a current-thread
+    /// runtime for the reads; `connect` is called only when Notion must be asked.
+    pub fn load_blocking(
+        &self,
+        version: Version,
+        connect: impl FnOnce() -> Result<Client, String>,
+    ) -> Result<(Schema, Option<SchemaError>), String> {
+        if let SchemaSource::File(path) = self {
+            return Schema::load(path)
+                .map(|s| (s, None))
+                .map_err(|e| e.to_string());
+        }
+        let client = connect()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the runtime to read the schema: {e}"))?;
+        runtime
+            .block_on(self.load(Some(&client), version))
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl Schema {
+    /// Reads a schema saved by `notion-bulk schema`.
+    pub fn load(path: &Path) -> Result<Schema, SchemaError> {
+        let file_error = |message: String| SchemaError::File {
+            path: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
+        let schema: Schema = serde_json::from_str(&text).map_err(|e| {
+            file_error(format!(
+                "{e} (expected the JSON that `notion-bulk schema ID` prints)"
+            ))
+        })?;
+        if schema.format != FORMAT {
+            return Err(file_error(format!(
+                "it has format {}, this notion-bulk reads format {FORMAT}: save it again with `notion-bulk schema`",
+                schema.format
+            )));
+        }
+        Ok(schema)
+    }
+
+    /// Reads the schema of a data source or database once. Under 2022-06-28 the id is a
+    /// database's; later, a data source's, or a database's with exactly one data source.
+    pub async fn fetch(
+        client: &Client,
+        id_or_url: &str,
+        version: Version,
+    ) -> Result<Schema, SchemaError> {
+        let id =
+            NotionId::parse(id_or_url).map_err(|e| SchemaError::BadId(id_or_url.to_owned(), e))?;
+        if version < Version::V2025_09_03 {
+            let endpoint = format!("GET /v1/databases/{id}");
+            let reply = client.get(&format!("/v1/databases/{id}")).await;
+            let Some(database) = success(&reply) else {
+                let mut answer = answer(&reply);
+                if is_not_this_kind(&reply) {
+                    answer.push_str(
+                        " (under Notion-Version 2022-06-28 the id must be a database's; a data \
+                         source id needs 2025-09-03 or later)",
+                    );
+                }
+                return Err(SchemaError::Refused {
+                    id,
+                    endpoint,
+                    answer,
+                });
+            };
+            return from_object(database, &endpoint, id.to_string(), Some(id.to_string()));
+        }
+        let source_endpoint = format!("GET /v1/data_sources/{id}");
+        let as_source = client.get(&format!("/v1/data_sources/{id}")).await;
+        if let Some(body) = success(&as_source) {
+            let database_id = body
+                .pointer("/parent/database_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            return from_object(body, &source_endpoint, id.to_string(), database_id);
+        }
+        if !is_not_this_kind(&as_source) {
+            return Err(refused(id, &source_endpoint, &as_source));
+        }
+        let database_endpoint = format!("GET /v1/databases/{id}");
+        let as_database = client.get(&format!("/v1/databases/{id}")).await;
+        let Some(database) = success(&as_database) else {
+            if is_not_this_kind(&as_database) {
+                return Err(SchemaError::NotFound {
+                    id,
+                    as_source: answer(&as_source),
+                    as_database: answer(&as_database),
+                });
+            }
+            return Err(refused(id, &database_endpoint, &as_database));
+        };
+        let sources: Vec<(String, String)> = database
+            .get("data_sources")
+            .and_then(Value::as_array)
+            .ok_or_else(|| SchemaError::Unexpected {
+                endpoint: database_endpoint.clone(),
+                what: "database with data_sources",
+                detail: "no data_sources list".into(),
+            })?
+            .iter()
+            .map(|s| {
+                let field = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+                (field("id"), field("name"))
+            })
+            .collect();
+        let [(source_id, _)] = sources.as_slice() else {
+            return Err(SchemaError::SeveralSources { id, sources });
+        };
+        let source_id = NotionId::parse(source_id).map_err(|e| SchemaError::Unexpected {
+            endpoint: database_endpoint.clone(),
+            what: "data source id",
+            detail: e.to_string(),
+        })?;
+        let endpoint = format!("GET /v1/data_sources/{source_id}");
+        let body = expect_ok(
+            client.get(&format!("/v1/data_sources/{source_id}")).await,
+            source_id,
+            &endpoint,
+        )?;
+        from_object(
+            &body,
+            &endpoint,
+            source_id.to_string(),
+            Some(id.to_string()),
+        )
+    }
+
+    /// Lists the workspace's users (`GET /v1/users`, every page) and keeps them in the schema.
+    pub async fn fetch_users(&mut self, client: &Client) -> Result<(), SchemaError> {
+        let mut users = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/v1/users?page_size={USERS_PAGE_SIZE}");
+            if let Some(c) = &cursor {
+                path.push_str("&start_cursor=");
+                path.push_str(
+                    &percent_encoding::utf8_percent_encode(c, percent_encoding::NON_ALPHANUMERIC)
+                        .to_string(),
+                );
+            }
+            let reply = client.get(&path).await;
+            let Some(page) = success(&reply) else {
+                return Err(SchemaError::Users(answer(&reply)));
+            };
+            let results = page
+                .get("results")
+                .and_then(Value::as_array)
+                .ok_or_else(|| SchemaError::Users("a body with no results list".into()))?;
+            for user in results {
+                let text = |p: &str| user.pointer(p).and_then(Value::as_str).map(str::to_owned);
+                if let Some(id) = text("/id") {
+                    users.push(SchemaUser {
+                        id,
+                        name: text("/name").unwrap_or_default(),
+                        email: text("/person/email"),
+                    });
+                }
+            }
+            match (
+                page.get("has_more").and_then(Value::as_bool),
+                page.get("next_cursor").and_then(Value::as_str),
+            ) {
+                (Some(true), Some(next)) => cursor = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        self.users = Some(users);
+        Ok(())
+    }
+
+    /// The property a header or key names: by name, then by id (as Notion shows it or
+    /// percent-decoded).
+    pub fn property(&self, name_or_id: &str) -> Option<&SchemaProperty> {
+        self.properties
+            .iter()
+            .find(|p| p.name == name_or_id)
+            .or_else(|| {
+                self.properties.iter().find(|p| {
+                    p.id == name_or_id
+                        || percent_encoding::percent_decode_str(&p.id).decode_utf8_lossy()
+                            == name_or_id
+                })
+            })
+    }
+
+    /// The title property, whatever its name.
+    pub fn title_property(&self) -> Option<&SchemaProperty> {
+        self.properties
+            .iter()
+            .find(|p| p.ty == SchemaType::Known(PropertyType::Title))
+    }
+
+    /// Whether any property holds people, so that users are worth listing.
+    pub fn has_people(&self) -> bool {
+        self.properties
+            .iter()
+            .any(|p| p.ty == SchemaType::Known(PropertyType::People))
+    }
+
+    /// Users by lowercase email, when the users were listed.
+    pub fn users_by_email(&self) -> Option<HashMap<String, NotionId>> {
+        self.users.as_ref().map(|users| {
+            users
+                .iter()
+                .filter_map(|u| {
+                    let email = u.email.as_ref()?.trim().to_lowercase();
+                    Some((email, NotionId::parse(&u.id).ok()?))
+                })
+                .collect()
+        })
+    }
+}
+
+/// Parses a data source (or 2022-06-28 database) object into a schema.
+fn from_object(
+    object: &Value,
+    endpoint: &str,
+    data_source_id: String,
+    database_id: Option<String>,
+) -> Result<Schema, SchemaError> {
+    let unexpected = |detail: &str| SchemaError::Unexpected {
+        endpoint: endpoint.to_owned(),
+        what: "schema with properties",
+        detail: detail.to_owned(),
+    };
+    let properties = object
+        .get("properties")
+        .and_then(Value::as_object)
+        .ok_or_else(|| unexpected("no properties object"))?;
+    let title = object
+        .get("title")
+        .and_then(Value::as_array)
+        .map(|pieces| {
+            pieces
+                .iter()
+                .filter_map(|p| {
+                    p.get("plain_text")
+                        .or_else(|| p.pointer("/text/content"))
+                        .and_then(Value::as_str)
+                })
+                .collect::<String>()
+        })
+        .unwrap_or_default();
+    let properties = properties
+        .iter()
+        .map(|(key, config)| {
+            let text = |k: &str| config.get(k).and_then(Value::as_str);
+            let ty_name =
+                text("type").ok_or_else(|| unexpected(&format!("property {key:?} has no type")))?;
+            let options = config
+                .pointer(&format!("/{ty_name}/options"))
+                .and_then(Value::as_array)
+                .map(|options| {
+                    options
+                        .iter()
+                        .filter_map(|o| o.get("name").and_then(Value::as_str).map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Ok(SchemaProperty {
+                id: text("id").unwrap_or(key).to_owned(),
+                name: text("name").unwrap_or(key).to_owned(),
+                ty: SchemaType::from_api_name(ty_name),
+                options,
+            })
+        })
+        .collect::<Result<Vec<_>, SchemaError>>()?;
+    Ok(Schema {
+        format: FORMAT,
+        data_source_id,
+        database_id,
+        title,
+        properties,
+        users: None,
+    })
+}
+
+fn success(reply: &Reply) -> Option<&Value> {
+    match reply.attempt {
+        Attempt::Status(200..=299) => reply.body.as_ref(),
+        _ => None,
+    }
+}
+
+/// A 404, or a 400 saying the id is of the other kind: try the other endpoint.
+fn is_not_this_kind(reply: &Reply) -> bool {
+    matches!(reply.attempt, Attempt::Status(404))
+        || matches!(reply.attempt, Attempt::Status(400))
+            && reply.code.as_deref() == Some("validation_error")
+}
+
+fn expect_ok(reply: Reply, id: NotionId, endpoint: &str) -> Result<Value, SchemaError> {
+    match success(&reply) {
+        Some(body) => Ok(body.clone()),
+        None => Err(refused(id, endpoint, &reply)),
+    }
+}
+
+fn refused(id: NotionId, endpoint: &str, reply: &Reply) -> SchemaError {
+    SchemaError::Refused {
+        id,
+        endpoint: endpoint.to_owned(),
+        answer: answer(reply),
+    }
+}
+
+/// What Notion said, in a few words: `404 object_not_found: Could not find …`.
+fn answer(reply: &Reply) -> String {
+    let status = match reply.attempt {
+        Attempt::Status(s) => s.to_string(),
+        other => format!("{other:?}"),
+    };
+    let mut text = status;
+    if let Some(code) = &reply.code {
+        text.push(' ');
+        text.push_str(code);
+    }
+    if let Some(message) = &reply.message {
+        text.push_str(": ");
+        text.push_str(message);
+    }
+    text
+}
+
+impl FromStr for Schema {
+    type Err = serde_json::Error;
+
+    fn from_str(text: &str) -> Result<Schema, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tasks() -> Schema {
+        let object = json!({
+            "object": "data_source",
+            "title": [{"plain_text": "Tasks"}],
+            "properties": {
+                "Name": {"id": "title", "name": "Name", "type": "title", "title": {}},
+                "Status": {"id": "a%3Fb", "name": "Status", "type": "status",
+                           "status": {"options": [{"name": "Done"}, {"name": "Not started"}], "groups": []}},
+                "Where": {"id": "pl", "name": "Where", "type": "place", "place": {}},
+            }
+        });
+        from_object(&object, "GET x", "ds".into(), None).unwrap()
+    }
+
+    #[test]
+    fn properties_types_and_options_are_read() {
+        let s = tasks();
+        assert_eq!(s.title, "Tasks");
+        assert_eq!(s.properties.len(), 3);
+        assert_eq!(
+            s.property("Status").unwrap().options,
+            ["Done", "Not started"]
+        );
+        assert_eq!(
+            s.property("Where").unwrap().ty,
+            SchemaType::Unsupported("place".into())
+        );
+        assert_eq!(s.title_property().unwrap().name, "Name");
+    }
+
+    #[test]
+    fn properties_are_found_by_name_or_id() {
+        let s = tasks();
+        assert_eq!(s.property("a%3Fb").unwrap().name, "Status");
+        assert_eq!(s.property("a?b").unwrap().name, "Status");
+        assert_eq!(s.property("title").unwrap().name, "Name");
+        assert!(s.property("Staus").is_none());
+    }
+
+    #[test]
+    fn the_saved_form_round_trips() {
+        let mut s = tasks();
+        s.users = Some(vec![SchemaUser {
+            id: "9531985d-5d9d-49f8-9818-e811892f902b".into(),
+            name: "Ada".into(),
+            email: Some("Ada@Example.com".into()),
+        }]);
+        let text = serde_json::to_string(&s).unwrap();
+        assert!(text.contains(r#""type":"place""#), "{text}");
+        assert_eq!(text.parse::<Schema>().unwrap(), s);
+        let users = s.users_by_email().unwrap();
+        assert_eq!(
+            users["ada@example.com"].to_string(),
+            "9531985d-5d9d-49f8-9818-e811892f902b"
+        );
+    }
+
+    #[test]
+    fn a_bad_file_says_what_it_expected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        std::fs::write(&path, r#"{"format": 1, "properties": []}"#).unwrap();
+        let err = Schema::load(&path).unwrap_err().to_string();
+        assert!(err.contains("notion-bulk schema"), "{err}");
+        std::fs::write(
+            &path,
+            r#"{"format": 9, "data_source_id": "x", "title": "", "properties": []}"#,
+        )
+        .unwrap();
+        let err = Schema::load(&path).unwrap_err().to_string();
+        assert!(err.contains("format 9"), "{err}");
+    }
+}

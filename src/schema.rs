@@ -1,0 +1,44 @@
+//! `notion-bulk schema ID_OR_URL`: read a data source's schema (and the workspace's users) once
+//! and print it as the JSON that `--schema-file` reads back. The schema itself, and how it is
+//! read, live in [`crate::notion::schema`].
+
+use std::io::Write;
+
+use crate::config::SchemaConfig;
+use crate::exit::Exit;
+use crate::notion::schema::SchemaSource;
+
+/// Runs `schema`, writing the JSON to `out` and messages to `err`.
+pub fn run(
+    config: &SchemaConfig,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Exit> {
+    let source = SchemaSource::Fetch(config.id.clone());
+    let (schema, warning) =
+        match source.load_blocking(config.version, || config.connection.client(config.version)) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                writeln!(err, "error: {e}")?;
+                return Ok(Exit::Usage);
+            }
+        };
+    if let Some(w) = warning {
+        writeln!(err, "warning: {w}; the schema is saved without users")?;
+    }
+    serde_json::to_writer_pretty(&mut *out, &schema)?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    writeln!(
+        err,
+        "schema: {:?} ({}): {} properties{}. Save it and pass it to --schema-file.",
+        schema.title,
+        schema.data_source_id,
+        schema.properties.len(),
+        match &schema.users {
+            Some(u) => format!(", {} users", u.len()),
+            None => String::new(),
+        }
+    )?;
+    Ok(Exit::Ok)
+}
