@@ -8,7 +8,7 @@ use std::time::Duration;
 use notion_bulk::sandbox::{self, FaultSpec, Handle, Options, Seed};
 use serde_json::Value;
 
-use crate::util::{read_report, Dir, ReportLine};
+use crate::util::{read_report, run_against, Dir, ReportLine, Run};
 
 const TOKEN: &str = "secret_test_token_3f9a";
 
@@ -19,28 +19,11 @@ async fn start(seed: Seed, configure: impl FnOnce(&mut Options)) -> Handle {
     sandbox::start(options).await.expect("the sandbox starts")
 }
 
-struct Applied {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 /// Runs `notion-bulk apply` against the sandbox with `token` in NOTION_TOKEN.
-async fn apply(dir: &Dir, handle: &Handle, token: &str, args: &[&str]) -> Applied {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_notion-bulk"))
-        .arg("apply")
-        .args(args)
-        .args(["--api-base", &handle.base_url()])
-        .env("NOTION_TOKEN", token)
-        .current_dir(dir.tmp.path())
-        .output()
-        .await
-        .expect("the binary runs");
-    Applied {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+async fn apply(dir: &Dir, handle: &Handle, token: &str, args: &[&str]) -> Run {
+    let mut all = vec!["apply"];
+    all.extend_from_slice(args);
+    run_against(dir, &handle.base_url(), token, &all).await
 }
 
 /// One input row of the task tracker, for the CSV and for the expected-state fold.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use notion_bulk::sandbox::{self, Handle, Options, Seed};
 use serde_json::{json, Value};
 
-use crate::util::{read_report, Dir};
+use crate::util::{read_report, run_against, Dir, Run};
 
 const TOKEN: &str = "secret_backup_test";
 
@@ -37,16 +37,11 @@ fn touched(handle: &Handle, page: &str) -> Value {
     })
 }
 
-async fn apply(dir: &Dir, handle: &Handle, args: &[&str]) -> std::process::Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_notion-bulk"))
-        .arg("apply")
-        .args(args)
-        .args(["--api-base", &handle.base_url(), "--progress", "none"])
-        .env("NOTION_TOKEN", TOKEN)
-        .current_dir(dir.tmp.path())
-        .output()
-        .await
-        .unwrap()
+async fn apply(dir: &Dir, handle: &Handle, args: &[&str]) -> Run {
+    let mut all = vec!["apply"];
+    all.extend_from_slice(args);
+    all.extend(["--progress", "none"]);
+    run_against(dir, &handle.base_url(), TOKEN, &all).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,15 +118,10 @@ async fn apply_with_backup_interrupted_and_resumed_then_undo_restores_every_touc
     let mut resumed = args.to_vec();
     resumed.push("--resume");
     let out = apply(&dir, &handle, &resumed).await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("to undo: notion-bulk apply backup.jsonl")
-    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out
+        .stderr
+        .contains("to undo: notion-bulk apply backup.jsonl"));
     let report = read_report(&dir.path("r.jsonl"));
     let last_row = (ids.len() * 2 + 2) as u64;
     let last = report.iter().rev().find(|l| l.row == last_row).unwrap();
@@ -197,12 +187,7 @@ async fn apply_with_backup_interrupted_and_resumed_then_undo_restores_every_touc
         ],
     )
     .await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
     for (page, expected) in ids.iter().zip(&before) {
         assert_eq!(&touched(&handle, page), expected, "{page}");
     }

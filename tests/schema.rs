@@ -7,7 +7,7 @@ use notion_bulk::notion::Schema;
 use notion_bulk::sandbox::{self, Handle, Options, Seed, SeedUser};
 use serde_json::Value;
 
-use crate::util::{read_report, repo_path, Dir, Run};
+use crate::util::{read_report, repo_path, run_against, Dir, Run};
 
 const TOKEN: &str = "secret_schema_test_51c2";
 const DATABASE: &str = "6513270e-269e-4d37-b2a7-4de452e6b438";
@@ -36,19 +36,7 @@ async fn start(seed: Seed) -> Handle {
 
 /// Runs the binary with the token in NOTION_TOKEN and `--api-base` pointing at the sandbox.
 async fn run(dir: &Dir, handle: &Handle, args: &[&str]) -> Run {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_notion-bulk"))
-        .args(args)
-        .args(["--api-base", &handle.base_url()])
-        .env("NOTION_TOKEN", TOKEN)
-        .current_dir(dir.tmp.path())
-        .output()
-        .await
-        .expect("the binary runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    run_against(dir, &handle.base_url(), TOKEN, args).await
 }
 
 /// `plan INPUT --notion-version V --schema-from <the demo database>` against the sandbox.

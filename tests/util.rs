@@ -106,6 +106,24 @@ pub fn read_report(path: &Path) -> Vec<ReportLine> {
     }
 }
 
+/// Runs the binary to the end against a sandbox serving in this test's runtime: `args`, then
+/// `--api-base BASE_URL`, with `token` in NOTION_TOKEN. Async, so the sandbox keeps serving.
+pub async fn run_against(dir: &Dir, base_url: &str, token: &str, args: &[&str]) -> Run {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_notion-bulk"))
+        .args(args)
+        .args(["--api-base", base_url])
+        .env("NOTION_TOKEN", token)
+        .current_dir(dir.tmp.path())
+        .output()
+        .await
+        .expect("the binary runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+    }
+}
+
 /// The path of a file in the repository.
 pub fn repo_path(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)

@@ -187,7 +187,13 @@ impl Limiter {
             _ => 0.5,
         };
         let lowered = (state.hit * factor).max(MIN_RATE);
-        state.ceiling = state.hit;
+        // After a lone 429 the limit is just below the rate hit: climb back to it slowly. After
+        // several, it is nearer the lowered rate: probe slowly from there.
+        state.ceiling = if state.caught == 1 {
+            state.hit
+        } else {
+            lowered
+        };
         self.set_rate(&mut state, lowered);
         match &mut state.pause {
             Some(p) if p.until >= until => {}
@@ -329,6 +335,23 @@ mod tests {
         limiter.pause(Some(Duration::from_secs(1)), sent, "529 service_overload");
         assert!((limiter.rate() - 2.5).abs() < 1e-9, "{}", limiter.rate());
         assert_eq!(limiter.pauses(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_several_429s_the_rate_probes_slowly_from_the_lowered_rate() {
+        let limiter = Limiter::new(40.0, 1);
+        let sent = Instant::now();
+        for _ in 0..3 {
+            limiter.pause(Some(Duration::from_secs(1)), sent, "429");
+        }
+        assert!((limiter.rate() - 20.0).abs() < 1e-9);
+        tokio::time::advance(Duration::from_secs(2)).await;
+        limiter.succeeded();
+        assert!(
+            (limiter.rate() - 20.2).abs() < 1e-9,
+            "1 % of 20, not a fast climb toward 40: {}",
+            limiter.rate()
+        );
     }
 
     #[tokio::test(start_paused = true)]
