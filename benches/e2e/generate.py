@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-"""Write a sandbox seed with N pages (the demo's schema and users) and a CSV with one update
-per page, for the end-to-end benchmarks of SPEC §8.1-8.3.
+"""Write a sandbox seed with N pages (the demo's schema and users) and a CSV of updates (one
+per page, or ROWS rows cycling over the pages), for the end-to-end benchmarks of SPEC §8.1-8.3.
 
-    python3 benches/e2e/generate.py 1200 /tmp/bench
-    # -> /tmp/bench/seed.json, /tmp/bench/rows.csv
+    python3 benches/e2e/generate.py 1200 /tmp/bench [ROWS [NAME]]
+    # -> /tmp/bench/seed.json, /tmp/bench/rows.csv (or NAME)
 """
 import json
 import os
 import sys
 
 n, out = int(sys.argv[1]), sys.argv[2]
+rows = int(sys.argv[3]) if len(sys.argv) > 3 else n
+name = sys.argv[4] if len(sys.argv) > 4 else "rows.csv"
 os.makedirs(out, exist_ok=True)
 here = os.path.dirname(os.path.abspath(__file__))
 seed = json.load(open(os.path.join(here, "..", "..", "jobs", "demo-seed.json")))
@@ -26,7 +28,7 @@ seed["pages"] = [
     for i in range(1, n + 1)
 ]
 json.dump(seed, open(os.path.join(out, "seed.json"), "w"))
-with open(os.path.join(out, "rows.csv"), "w") as f:
+with open(os.path.join(out, name), "w") as f:
     f.write("page_id,Status:status,Estimate:number,Tags:multi_select,Done:checkbox\n")
-    for i in range(1, n + 1):
-        f.write(f"{page_id(i)},Done,{i},backend;docs,yes\n")
+    for r in range(rows):
+        f.write(f"{page_id(r % n + 1)},Done,{r + 1},backend;docs,yes\n")
