@@ -306,9 +306,9 @@ mod tests {
             spacing > Duration::from_millis(100) && spacing <= Duration::from_millis(102),
             "{spacing:?}"
         );
-        // Over 10 s: 100 more permits at 10/s.
+        // Over 10 s: about 98 more permits (10/s less 1 %, timers rounded up to the millisecond).
         let n = permits_in(&limiter, Duration::from_secs(10)).await;
-        assert!((99..=101).contains(&n), "{n}");
+        assert!((97..=100).contains(&n), "{n}");
     }
 
     #[tokio::test(start_paused = true)]
