@@ -232,8 +232,9 @@ async fn sigterm_drains_exits_130_and_the_printed_command_finishes_the_job() {
     );
     until_report_has(&dir, "r.jsonl", 10).await;
     let pid = child.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
+    // The shell's own `kill`: no procps needed on the machine.
+    assert!(std::process::Command::new("sh")
+        .args(["-c", &format!("kill -TERM {pid}")])
         .status()
         .unwrap()
         .success());
