@@ -282,7 +282,7 @@ async fn sigterm_drains_exits_130_and_the_printed_command_finishes_the_job() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_deadline_stops_taking_rows_exits_4_and_resume_finishes() {
-    let pages = 40;
+    let pages = 60;
     let input = rows(pages, 2);
     let handle = start(pages, "").await;
     let dir = Dir::new();
@@ -291,7 +291,7 @@ async fn the_deadline_stops_taking_rows_exits_4_and_resume_finishes() {
         "rows.csv", "--report", "r.jsonl", "--rate", "40", "--burst", "1",
     ];
     let mut first: Vec<&str> = args.to_vec();
-    first.extend(["--max-runtime", "0.5s"]);
+    first.extend(["--max-runtime", "1s"]);
     let out = spawn(&dir, &handle, &first)
         .wait_with_output()
         .await
