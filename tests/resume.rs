@@ -374,3 +374,53 @@ async fn one_report_one_writer_and_a_killed_writer_leaves_no_stale_lock() {
     );
     assert_folded(&handle, &input);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_invalid_row_is_sent_on_resume_and_its_pages_later_rows_follow_it() {
+    let handle = start(3, "").await;
+    let dir = Dir::new();
+    let page = Seed::generated_page_id(1);
+    let other = Seed::generated_page_id(2);
+    // Row 1 is invalid (a bad number); row 2 of the same page is ok.
+    dir.write(
+        "rows.csv",
+        format!("{HEADER}{page},older,abc,x\n{other},other,5,y\n{page},newer,2,z\n"),
+    );
+    let args = ["rows.csv", "--report", "r.jsonl", "--rate", "100"];
+    let out = spawn(&dir, &handle, &args)
+        .wait_with_output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    // The operator fixes row 1 and resumes: row 1 is sent, then row 3 again, so the newer
+    // value is the one that stays; row 2 (another page) is not sent again.
+    dir.write(
+        "rows.csv",
+        format!("{HEADER}{page},older,1,x\n{other},other,5,y\n{page},newer,2,z\n"),
+    );
+    let mut resumed = args.to_vec();
+    resumed.push("--resume");
+    let before = handle.requests().len();
+    let out = spawn(&dir, &handle, &resumed)
+        .wait_with_output()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sent: Vec<String> = handle.requests()[before..]
+        .iter()
+        .filter_map(|r| r.page_id.clone())
+        .collect();
+    assert_eq!(sent, [page.clone(), page.clone()]);
+    let p = handle.page(&page).unwrap();
+    assert_eq!(p["properties"]["Estimate"]["number"].as_f64(), Some(2.0));
+    let last = last_outcomes(&read_report(&dir.path("r.jsonl")))
+        .values()
+        .map(|l| l.outcome.clone())
+        .collect::<Vec<_>>();
+    assert_eq!(last, ["ok", "ok", "ok"]);
+}
