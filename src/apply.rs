@@ -195,7 +195,7 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
     let mut ticker = tokio::time::interval(progress.interval());
     ticker.tick().await;
     let mut last_sync = Instant::now();
-    let mut last_tick = (Instant::now(), 0u64);
+    let mut window: std::collections::VecDeque<(Instant, u64)> = [(Instant::now(), 0)].into();
     let snapshot = |reporter: &Reporter, recent_rate: f64| Snapshot {
         total: Some(total.load(Ordering::Relaxed)).filter(|t| *t != u64::MAX),
         counts: reporter.counts.clone(),
@@ -230,10 +230,15 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
             }
             Some(line) = trace_rx.recv() => progress.println(err, &line),
             _ = ticker.tick() => {
-                let requests = stats.requests.load(Ordering::Relaxed);
-                let recent = (requests - last_tick.1) as f64 / last_tick.0.elapsed().as_secs_f64().max(0.001);
-                last_tick = (Instant::now(), requests);
-                progress.tick(&snapshot(&reporter, recent), err);
+                // The rate over the last ten seconds (or the run so far).
+                let now = (Instant::now(), stats.requests.load(Ordering::Relaxed));
+                window.push_back(now);
+                while window.len() > 2 && now.0 - window[1].0 >= Duration::from_secs(10) {
+                    window.pop_front();
+                }
+                let (t0, r0) = window[0];
+                let recent_rate = (now.1 - r0) as f64 / (now.0 - t0).as_secs_f64().max(0.001);
+                progress.tick(&snapshot(&reporter, recent_rate), err);
             }
         }
     }

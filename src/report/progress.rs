@@ -90,7 +90,7 @@ impl Progress {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(4));
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}",
+                    "{spinner} {elapsed_precise} [{bar:24}] {pos}/{len} {msg}",
                 )
                 .expect("a valid template"),
             );
@@ -117,7 +117,7 @@ impl Progress {
                 bar.set_position(snapshot.done());
                 let c = &snapshot.counts;
                 let mut msg = format!(
-                    "ok {} · failed {} · invalid {} · {:.2} req/s · retries {}",
+                    "ok {} · failed {} · invalid {} · {:.1}/s · retries {}",
                     c.ok,
                     c.failed + c.unknown,
                     c.invalid,
