@@ -265,8 +265,10 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
         exit = exit.worst(Exit::RowsFailed);
     }
     if let Some(e) = &reader_outcome.error {
-        writeln!(err, "error: {e}")?;
-        exit = exit.worst(Exit::Usage);
+        // The input broke part way: an input error if nothing was sent yet, else an abort.
+        writeln!(err, "error: {e}; the rows after it were not read")?;
+        let sent = stats.requests.load(Ordering::Relaxed) > 0;
+        exit = exit.worst(if sent { Exit::Aborted } else { Exit::Usage });
     }
     let elapsed = started.elapsed().as_secs_f64();
     let requests = stats.requests.load(Ordering::Relaxed);
