@@ -174,6 +174,7 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
         });
     }
 
+    let signals = watch_signals(stop.clone());
     let (items_tx, items_rx) = mpsc::channel::<Item>(256);
     let (results_tx, mut results_rx) = mpsc::channel(256);
     let reader_stop = stop.clone();
@@ -181,7 +182,6 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
         read_rows(source, mapper, resume, items_tx, reader_stop)
     });
     let dispatcher = tokio::spawn(dispatch::dispatch(shared, items_rx, results_tx));
-    let signals = watch_signals(stop.clone());
     if let Some(limit) = config.max_runtime {
         let stop = stop.clone();
         tokio::spawn(async move {
@@ -503,12 +503,15 @@ fn count_rows(
 /// SIGINT/SIGTERM: the first stops taking rows and drains; a second ends the process at once
 /// (each report line is already flushed, so the report stays consistent).
 fn watch_signals(stop: Stop) -> tokio::task::JoinHandle<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    // Installed here, before the task runs, so that no request can go out before a signal
+    // would be handled.
+    let handlers = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    );
     tokio::spawn(async move {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut int), Ok(mut term)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) else {
+        let (Ok(mut int), Ok(mut term)) = handlers else {
             return;
         };
         for n in 0.. {

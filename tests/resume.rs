@@ -424,3 +424,66 @@ async fn a_fixed_invalid_row_is_sent_on_resume_and_its_pages_later_rows_follow_i
         .collect::<Vec<_>>();
     assert_eq!(last, ["ok", "ok", "ok"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_stops_at_once_while_a_request_hangs() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut options = Options::new(Seed::generate(3));
+    options.token = Some(TOKEN.into());
+    options.faults = "stall=1.0".parse().unwrap();
+    options.stall = Duration::from_secs(120);
+    let handle = sandbox::start(options).await.unwrap();
+    let dir = Dir::new();
+    dir.write("rows.csv", csv(&rows(3, 1)));
+    let mut child = spawn(
+        &dir,
+        &handle,
+        &["rows.csv", "--report", "r.jsonl", "--timeout", "300"],
+    );
+    let pid = child.id().unwrap();
+    // Wait (bounded) until the first request hangs in the sandbox.
+    for _ in 0..3000 {
+        if handle.stats().max_in_flight >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let term = || {
+        std::process::Command::new("sh")
+            .args(["-c", &format!("kill -TERM {pid}")])
+            .status()
+            .unwrap()
+    };
+    assert!(term().success());
+    // The first signal drains: the run says so and waits for the hanging request.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    while let Some(line) = stderr.next_line().await.unwrap() {
+        let draining = line.contains("finishing the requests in flight");
+        seen.push(line);
+        if draining {
+            break;
+        }
+    }
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("send it again to stop at once")),
+        "{seen:?}"
+    );
+    // The second ends the process now, not when the request gives up.
+    assert!(term().success());
+    let status = child.wait().await.unwrap();
+    assert_eq!(status.code(), Some(130));
+    let rest: Vec<String> = {
+        let mut rest = Vec::new();
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            rest.push(line);
+        }
+        rest
+    };
+    assert!(rest.iter().any(|l| l.contains("second signal")), "{rest:?}");
+    // The report is still whole: the hanging row has no line, so --resume sends it.
+    let text = std::fs::read_to_string(dir.path("r.jsonl")).unwrap_or_default();
+    assert!(text.is_empty() || text.ends_with('\n'));
+    assert!(read_report(&dir.path("r.jsonl")).iter().all(|l| l.row != 1));
+}
