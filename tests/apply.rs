@@ -586,7 +586,9 @@ async fn rate_limited_runs_pause_and_still_finish_every_row() {
             "--burst",
             "5",
             "--progress",
-            "none",
+            "log",
+            "--progress-interval",
+            "0.05",
             "--summary-json",
             "s.json",
         ],
@@ -605,5 +607,16 @@ async fn rate_limited_runs_pause_and_still_finish_every_row() {
     assert!(
         report.iter().all(|l| l.outcome == "ok" && l.attempts == 1),
         "429s are not attempts"
+    );
+    // The display says when the pause ends and why (a pause lasts the 1 s Retry-After; a line
+    // comes every 50 ms).
+    let paused = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("progress: ") && l.contains("all requests paused until"))
+        .unwrap_or_else(|| panic!("no line shows the pause: {}", run.stderr));
+    assert!(
+        paused.contains("UTC: rate limited by the server (429)"),
+        "{paused}"
     );
 }

@@ -24,6 +24,8 @@ const MAX_PAUSE: Duration = Duration::from_secs(60);
 /// time the same ceiling is hit again.
 const FIRST_PROBE_STEP: f64 = 0.01;
 const MIN_PROBE_STEP: f64 = 0.001;
+/// A 429 this soon after a pause ended means the rate is still well over the limit.
+const QUICK_REPEAT: Duration = Duration::from_secs(2);
 
 /// tokio's clock, for governor.
 #[derive(Debug, Clone, Copy, Default)]
@@ -93,6 +95,9 @@ struct State {
     /// The rate when the current (or last) pause began, and how many requests it caught.
     hit: f64,
     caught: u32,
+    /// Whether the current pause began soon after the last one ended, and when that one ended.
+    quick: bool,
+    last_until: Option<Instant>,
 }
 
 impl Limiter {
@@ -115,6 +120,8 @@ impl Limiter {
                 probe_step: FIRST_PROBE_STEP,
                 hit: rate,
                 caught: 0,
+                quick: false,
+                last_until: None,
             }),
         }
     }
@@ -126,7 +133,11 @@ impl Limiter {
                 let mut state = self.state.lock().expect("limiter lock");
                 let now = Instant::now();
                 if state.pause.as_ref().is_some_and(|p| p.until <= now) {
+                    // Resume empty: the waiting workers must not leave in one burst the moment
+                    // the pause ends (the server's own bucket may be smaller than ours).
                     state.pause = None;
+                    let rate = state.rate;
+                    self.set_rate(&mut state, rate);
                 }
                 (state.pause.as_ref().map(|p| p.until), state.gcra.clone())
             };
@@ -172,28 +183,29 @@ impl Limiter {
             state.pauses += 1;
             state.pause_started = Some(now);
             state.caught = 1;
+            // A 429 soon after the last pause ended: still well over the limit.
+            state.quick = state.last_until.is_some_and(|u| now < u + QUICK_REPEAT);
             let hit = state.rate;
             if hit <= state.ceiling * 1.15 && state.pauses > 1 {
                 state.probe_step = (state.probe_step / 2.0).max(MIN_PROBE_STEP);
             }
             state.hit = hit;
         }
-        // One cut per pause, sized by the requests it caught: a lone 429 is a run at the
-        // limit; several on the first pause mean the limit is unknown and well below.
-        let factor = match (state.caught, state.pauses) {
-            (1, _) => 0.9,
-            (_, 1) => 0.5,
-            (2 | 3, _) => 0.75,
-            _ => 0.5,
+        // One cut per pause, sized by what it shows: a lone 429 after a calm spell is a run at
+        // the limit (10 % off); several caught by the first pause, a 429 right after the last
+        // pause, or four or more caught mean the limit is well below (half); two or three, 25 %.
+        let severe = state.quick || (state.pauses == 1 && state.caught >= 2) || state.caught >= 4;
+        let factor = if severe {
+            0.5
+        } else if state.caught >= 2 {
+            0.75
+        } else {
+            0.9
         };
         let lowered = (state.hit * factor).max(MIN_RATE);
         // After a lone 429 the limit is just below the rate hit: climb back to it slowly. After
-        // several, it is nearer the lowered rate: probe slowly from there.
-        state.ceiling = if state.caught == 1 {
-            state.hit
-        } else {
-            lowered
-        };
+        // more, it is nearer the lowered rate: probe slowly from there.
+        state.ceiling = if factor == 0.9 { state.hit } else { lowered };
         self.set_rate(&mut state, lowered);
         match &mut state.pause {
             Some(p) if p.until >= until => {}
@@ -204,6 +216,7 @@ impl Limiter {
                 })
             }
         }
+        state.last_until = state.pause.as_ref().map(|p| p.until);
         state.last_raise = until;
     }
 
@@ -334,8 +347,10 @@ mod tests {
         assert_eq!(pause.reason, "429 rate_limited");
         limiter.acquire().await;
         assert!(Instant::now() >= sent + Duration::from_secs(2));
-        // A 429 for a request sent after the pause began is a new pause, cut from the rate then;
+        // A calm spell, then a 429 for a request sent after the pause began: a new pause, cut
+        // from the rate then;
         // on a later pause two or three caught take 25 %, four or more half.
+        tokio::time::advance(Duration::from_secs(3)).await;
         let sent = Instant::now();
         limiter.pause(Some(Duration::from_secs(1)), sent, "529 service_overload");
         assert_eq!(limiter.pauses(), 2);
@@ -362,6 +377,38 @@ mod tests {
             (limiter.rate() - 20.2).abs() < 1e-9,
             "1 % of 20, not a fast climb toward 40: {}",
             limiter.rate()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_right_after_a_pause_halves_but_one_after_a_calm_spell_takes_ten_percent() {
+        let limiter = Limiter::new(40.0, 1);
+        limiter.pause(Some(Duration::from_secs(1)), Instant::now(), "429");
+        assert!((limiter.rate() - 36.0).abs() < 1e-9, "{}", limiter.rate());
+        // One second after the pause ended: still well over.
+        tokio::time::advance(Duration::from_secs(2)).await;
+        limiter.pause(Some(Duration::from_secs(1)), Instant::now(), "429");
+        assert!((limiter.rate() - 18.0).abs() < 1e-9, "{}", limiter.rate());
+        // Thirty seconds of calm, then a lone 429: 10 %.
+        tokio::time::advance(Duration::from_secs(31)).await;
+        limiter.pause(Some(Duration::from_secs(1)), Instant::now(), "429");
+        assert!((limiter.rate() - 16.2).abs() < 1e-9, "{}", limiter.rate());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_a_pause_requests_resume_spaced_not_in_a_burst() {
+        let limiter = Limiter::new(10.0, 5);
+        limiter.pause(Some(Duration::from_secs(3)), Instant::now(), "429");
+        let rate = limiter.rate();
+        limiter.acquire().await;
+        let resumed = Instant::now();
+        limiter.acquire().await;
+        let gap = Instant::now() - resumed;
+        let spacing = Duration::from_secs_f64(1.0 / (rate * MARGIN));
+        // Without the fresh start the two would leave together (a gap of zero).
+        assert!(
+            gap >= spacing / 2,
+            "the second request waits its turn: {gap:?} < {spacing:?}"
         );
     }
 
