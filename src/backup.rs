@@ -83,10 +83,6 @@ impl Backup {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Given the page as read now (`page`: the page object, its truncated arrays completed by
     /// `complete`), saves the current values of the fields `body` changes that the backup
     /// lacks, durably, and says whether the row changes anything at all.

@@ -152,8 +152,6 @@ pub struct RowResult {
     pub request_id: Option<String>,
     pub body_hash: Option<String>,
     pub source: Option<SourceRow>,
-    /// Whether a request was sent for it.
-    pub sent: bool,
 }
 
 /// The number of first rows whose identical refusal ends the run.
@@ -274,7 +272,6 @@ pub fn unsent(mapped: Mapped, source: SourceRow) -> RowResult {
         request_id: None,
         body_hash: None,
         source: Some(source),
-        sent: false,
     }
 }
 
@@ -350,7 +347,6 @@ mod tests {
             request_id: None,
             body_hash: None,
             source: None,
-            sent: true,
         }
     }
 

@@ -276,7 +276,6 @@ impl Job {
             request_id: reply.and_then(|r| r.request_id.clone()),
             body_hash: Some(self.body_hash.clone()),
             source: Some(self.source.clone()),
-            sent: true,
         }
     }
 }

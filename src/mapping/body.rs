@@ -45,14 +45,6 @@ impl Properties {
             Properties::Native(map) => map.is_empty(),
         }
     }
-
-    /// The property names (or ids) this body writes.
-    pub fn names(&self) -> Vec<&str> {
-        match self {
-            Properties::Typed(values) => values.iter().map(|(n, _)| n.as_ref()).collect(),
-            Properties::Native(map) => map.keys().map(String::as_str).collect(),
-        }
-    }
 }
 
 impl Body {

@@ -42,11 +42,6 @@ impl NotionId {
         Err(IdError::NotAnId(text.to_owned()))
     }
 
-    /// The id as a 128-bit number.
-    pub fn as_u128(self) -> u128 {
-        self.0
-    }
-
     /// An id from its 128-bit number.
     pub fn from_u128(value: u128) -> NotionId {
         NotionId(value)

@@ -23,18 +23,6 @@ pub struct Stats {
     pub applied: BTreeMap<String, u64>,
 }
 
-impl Stats {
-    /// Updates applied across all pages.
-    pub fn applied_total(&self) -> u64 {
-        self.applied.values().sum()
-    }
-
-    /// Responses with the given status.
-    pub fn status_count(&self, status: u16) -> u64 {
-        self.by_status.get(&status).copied().unwrap_or(0)
-    }
-}
-
 /// One API request as logged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RequestRecord {
