@@ -10,7 +10,7 @@ use crate::exit::Exit;
 use crate::job::Source;
 use crate::mapping::{Body, Mapped, Mapper, TemplateGate};
 use crate::notion::NotionId;
-use crate::report::{Outcome, ReportLine, ReportWriter};
+use crate::report::{unsent_outcome, ReportLine, ReportWriter};
 
 /// Counts of a plan, by what became of the rows.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -96,26 +96,20 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
                 )?;
                 out.write_all(b"\n")?;
             }
-            Mapped::Skipped { row, page_id } => {
-                counts.skipped += 1;
-                if let Some(report) = report.as_mut() {
-                    report.write(&ReportLine::unsent(
-                        row,
-                        Some(page_id.to_string()),
-                        Outcome::Skipped,
-                        Some("nothing to change: every cell of the row is empty".into()),
-                    ))?;
+            unsent => {
+                let (outcome, message) = unsent_outcome(&unsent).expect("not an update");
+                if let Mapped::Invalid(error) = &unsent {
+                    counts.invalid += 1;
+                    writeln!(err, "invalid: {error}")?;
+                } else {
+                    counts.skipped += 1;
                 }
-            }
-            Mapped::Invalid(error) => {
-                counts.invalid += 1;
-                writeln!(err, "invalid: {error}")?;
                 if let Some(report) = report.as_mut() {
                     report.write(&ReportLine::unsent(
-                        error.row,
-                        error.page_id.map(|p| p.to_string()),
-                        Outcome::Invalid,
-                        Some(error.message()),
+                        unsent.row(),
+                        unsent.page_id().map(|p| p.to_string()),
+                        outcome,
+                        Some(message),
                     ))?;
                 }
             }

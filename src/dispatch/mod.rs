@@ -252,21 +252,14 @@ pub async fn dispatch(
 
 /// The result of a row that needs no request (invalid or skipped).
 pub fn unsent(mapped: Mapped, source: SourceRow) -> RowResult {
-    let (outcome, message) = match &mapped {
-        Mapped::Invalid(e) => (Outcome::Invalid, Some(e.message())),
-        Mapped::Skipped { .. } => (
-            Outcome::Skipped,
-            Some("nothing to change: every cell of the row is empty".to_owned()),
-        ),
-        Mapped::Update(_) => unreachable!("updates are sent"),
-    };
+    let (outcome, message) = crate::report::unsent_outcome(&mapped).expect("updates are sent");
     RowResult {
         row: mapped.row(),
         page_id: mapped.page_id(),
         outcome,
         http_status: None,
         code: None,
-        message,
+        message: Some(message),
         attempts: 0,
         duration: Duration::ZERO,
         request_id: None,

@@ -95,6 +95,20 @@ impl ReportLine {
     }
 }
 
+/// The outcome and message of a row that ends without a request (invalid, or skipped because
+/// it changes nothing); `None` for an update, which is sent.
+pub fn unsent_outcome(mapped: &crate::mapping::Mapped) -> Option<(Outcome, String)> {
+    use crate::mapping::Mapped;
+    match mapped {
+        Mapped::Invalid(e) => Some((Outcome::Invalid, e.message())),
+        Mapped::Skipped { .. } => Some((
+            Outcome::Skipped,
+            "nothing to change: every cell of the row is empty".to_owned(),
+        )),
+        Mapped::Update(_) => None,
+    }
+}
+
 /// The report's format, from its extension: `.csv` or anything else as JSONL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportFormat {
