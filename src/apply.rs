@@ -24,7 +24,7 @@ use crate::notion::NotionId;
 use crate::report::progress::{Progress, Snapshot};
 use crate::report::reporter::{FailedOut, FailedOutFormat, Reporter};
 use crate::report::summary::Summary;
-use crate::report::{read_report, Outcome, ReportWriter};
+use crate::report::{visit_report, Outcome, ReportWriter};
 
 /// Runs `apply` to its end and says how it ended.
 pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::Result<Exit> {
@@ -106,8 +106,8 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
         Err(e) => usage!("{e}"),
     };
     let resume = if config.resume && config.report.exists() {
-        match read_report(&config.report) {
-            Ok(lines) => Some(ResumeIndex::new(&lines)),
+        match ResumeIndex::read(&config.report) {
+            Ok(index) => Some(index),
             Err(e) => usage!("cannot resume from {}: {e}", config.report.display()),
         }
     } else {
@@ -402,20 +402,21 @@ struct ResumeIndex {
 }
 
 impl ResumeIndex {
-    fn new(lines: &[crate::report::ReportLine]) -> ResumeIndex {
+    /// Reads the report line by line; only the rows whose last line is ok are kept.
+    fn read(report: &Path) -> std::io::Result<ResumeIndex> {
         let mut ok = HashMap::new();
-        for line in lines {
+        visit_report(report, |line| {
             // The last line for a row is its outcome.
             ok.remove(&line.row);
             if line.outcome == Outcome::Ok {
-                if let (Some(page), Some(hash)) = (&line.page_id, &line.body_hash) {
-                    if let Ok(page) = NotionId::parse(page) {
-                        ok.insert(line.row, (page, hash.clone()));
+                if let (Some(page), Some(hash)) = (line.page_id, line.body_hash) {
+                    if let Ok(page) = NotionId::parse(&page) {
+                        ok.insert(line.row, (page, hash));
                     }
                 }
             }
-        }
-        ResumeIndex { ok }
+        })?;
+        Ok(ResumeIndex { ok })
     }
 }
 

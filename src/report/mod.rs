@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufRead, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -194,26 +194,42 @@ impl ReportWriter {
 /// Truncates a file after its last line end, if its last line has none (a line-at-a-time file
 /// whose writer was killed mid-line: the report, the backup).
 pub(crate) fn drop_partial_last_line(path: &Path) -> io::Result<()> {
-    let Ok(text) = std::fs::read(path) else {
+    let Ok(mut file) = OpenOptions::new().read(true).write(true).open(path) else {
         return Ok(());
     };
-    if !text.is_empty() && !text.ends_with(b"\n") {
-        let keep = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        OpenOptions::new()
-            .write(true)
-            .open(path)?
-            .set_len(keep as u64)?;
+    let whole = whole_lines_len(&mut file)?;
+    if whole < file.metadata()?.len() {
+        file.set_len(whole)?;
     }
     Ok(())
 }
 
-/// Reads every line of a report (CSV or JSONL by extension). A last line without its line end
-/// (a run killed while writing it) is not a row's outcome and is passed over.
-pub fn read_report(path: &Path) -> io::Result<Vec<ReportLine>> {
-    let mut text = std::fs::read_to_string(path)?;
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.truncate(text.rfind('\n').map_or(0, |i| i + 1));
+/// The length of the file up to and including its last line end, found from the end (only the
+/// tail is read, however large the file).
+fn whole_lines_len(file: &mut File) -> io::Result<u64> {
+    let mut end = file.metadata()?.len();
+    let mut chunk = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let buf = &mut chunk[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(buf)?;
+        if let Some(i) = buf.iter().rposition(|&b| b == b'\n') {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
     }
+    Ok(0)
+}
+
+/// Reads a report (CSV or JSONL by extension) line by line, giving each to `visit`, without
+/// holding the file in memory. A last line without its line end (a run killed while writing
+/// it) is not a row's outcome and is passed over.
+pub fn visit_report(path: &Path, mut visit: impl FnMut(ReportLine)) -> io::Result<()> {
+    let mut file = File::open(path)?;
+    let whole = whole_lines_len(&mut file)?;
+    file.seek(SeekFrom::Start(0))?;
+    let reader = io::BufReader::new(file.take(whole));
     let bad = |n: usize, e: &dyn fmt::Display| {
         io::Error::new(
             io::ErrorKind::InvalidData,
@@ -221,23 +237,32 @@ pub fn read_report(path: &Path) -> io::Result<Vec<ReportLine>> {
         )
     };
     match ReportFormat::of(path) {
-        ReportFormat::Jsonl => text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| serde_json::from_str(l).map_err(|e| bad(i + 1, &e)))
-            .collect(),
-        ReportFormat::Csv => csv::Reader::from_reader(text.as_bytes())
-            .deserialize()
-            .enumerate()
-            .map(|(i, r)| r.map_err(|e| bad(i + 2, &e)))
-            .collect(),
+        ReportFormat::Jsonl => {
+            for (i, line) in reader.lines().enumerate() {
+                let line = line?;
+                if !line.trim().is_empty() {
+                    visit(serde_json::from_str(&line).map_err(|e| bad(i + 1, &e))?);
+                }
+            }
+        }
+        ReportFormat::Csv => {
+            for (i, line) in csv::Reader::from_reader(reader).deserialize().enumerate() {
+                visit(line.map_err(|e| bad(i + 2, &e))?);
+            }
+        }
     }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read_report(path: &Path) -> io::Result<Vec<ReportLine>> {
+        let mut lines = Vec::new();
+        visit_report(path, |line| lines.push(line))?;
+        Ok(lines)
+    }
 
     fn sample() -> Vec<ReportLine> {
         vec![
