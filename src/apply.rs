@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use crate::config::ApplyConfig;
 use crate::dispatch::limiter::Limiter;
-use crate::dispatch::{self, Item, Settings, Shared, Stats, Stop, StopReason};
+use crate::dispatch::{self, Item, Job, Settings, Shared, Stats, Stop, StopReason};
 use crate::exit::Exit;
 use crate::job::{InputPath, Source};
 use crate::mapping::{Mapped, Mapper, TemplateGate};
@@ -441,11 +441,14 @@ fn read_rows(
         error: None,
     };
     let mut forward = |mapped: Mapped, source_row, outcome: &mut ReaderOutcome| -> bool {
-        if let (Some(index), Mapped::Update(update)) = (&resume, &mapped) {
+        let item = match mapped {
+            Mapped::Update(update) => Item::Send(Job::new(update, source_row)),
+            unsent => Item::Unsent(unsent, source_row),
+        };
+        if let (Some(index), Item::Send(job)) = (&resume, &item) {
+            let update = &job.update;
             let already = index.ok.get(&update.row).is_some_and(|(page, hash)| {
-                *page == update.page_id
-                    && !pages_to_redo.contains(page)
-                    && *hash == update.body.hash()
+                *page == update.page_id && !pages_to_redo.contains(page) && *hash == job.body_hash
             });
             if already {
                 outcome.resumed_ok += 1;
@@ -454,12 +457,7 @@ fn read_rows(
             // Every later row of this page runs again, so an older value never lands last.
             pages_to_redo.insert(update.page_id);
         }
-        items
-            .blocking_send(Item {
-                mapped,
-                source: source_row,
-            })
-            .is_ok()
+        items.blocking_send(item).is_ok()
     };
     loop {
         if stop.reason().is_some() {

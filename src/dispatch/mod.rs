@@ -131,11 +131,25 @@ pub struct Job {
     pub body_hash: String,
 }
 
-/// What the reader hands the dispatcher: a mapped row and its raw record.
+impl Job {
+    /// An update ready to send: its body serialised and hashed once, on the reader's thread.
+    pub fn new(update: PageUpdate, source: SourceRow) -> Job {
+        Job {
+            body_bytes: serde_json::to_vec(&update.body).expect("a body serialises"),
+            body_hash: update.body.hash(),
+            update,
+            source,
+        }
+    }
+}
+
+/// What the reader hands the dispatcher, with each row's raw record.
 #[derive(Debug)]
-pub struct Item {
-    pub mapped: Mapped,
-    pub source: SourceRow,
+pub enum Item {
+    /// An update to send.
+    Send(Job),
+    /// An invalid or skipped row: it ends without a request.
+    Unsent(Mapped, SourceRow),
 }
 
 /// How one row ended.
@@ -218,15 +232,8 @@ pub async fn dispatch(
                     input_done = true;
                     continue;
                 };
-                match item.mapped {
-                    Mapped::Update(update) => {
-                        let body_bytes = serde_json::to_vec(&update.body).expect("a body serialises");
-                        let job = Job {
-                            body_hash: update.body.hash(),
-                            update,
-                            source: item.source,
-                            body_bytes,
-                        };
+                match item {
+                    Item::Send(job) => {
                         match lanes.get_mut(&job.update.page_id) {
                             Some(lane) => {
                                 lane.push_back(job);
@@ -239,8 +246,8 @@ pub async fn dispatch(
                             }
                         }
                     }
-                    other => {
-                        if results.send(unsent(other, item.source)).await.is_err() {
+                    Item::Unsent(mapped, source) => {
+                        if results.send(unsent(mapped, source)).await.is_err() {
                             return;
                         }
                     }
