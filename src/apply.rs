@@ -93,10 +93,7 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
             Err(e) => usage!("{e}"),
         }
     }
-    let mapper = match source.headers() {
-        Some(headers) => Mapper::for_csv(headers, mapping),
-        None => Mapper::for_jsonl(mapping),
-    };
+    let mapper = Mapper::for_source(&source, mapping);
     let mapper = match mapper {
         Ok(m) => m,
         Err(e) => usage!("{}: {e}", input.path.display()),

@@ -56,10 +56,7 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
             return Ok(Exit::Usage);
         }
     };
-    let mapper = match source.headers() {
-        Some(headers) => Mapper::for_csv(headers, mapping),
-        None => Mapper::for_jsonl(mapping),
-    };
+    let mapper = Mapper::for_source(&source, mapping);
     let mut mapper = match mapper {
         Ok(m) => m,
         Err(e) => {

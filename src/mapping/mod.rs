@@ -23,7 +23,7 @@ pub use column::{ColumnMapping, ColumnPlan, HeaderError, PropertyColumn};
 pub use sequence::TemplateGate;
 pub use value::PropertyValue;
 
-use crate::job::{Record, SourceRow};
+use crate::job::{Record, Source, SourceRow};
 use crate::notion::{NotionId, Schema, Version};
 use cell::CellRules;
 
@@ -238,6 +238,14 @@ impl Mapper {
     pub fn for_csv(headers: &[String], options: MappingOptions) -> Result<Mapper, HeaderError> {
         let columns = column::resolve_header(headers, &options)?;
         Mapper::new(options, columns)
+    }
+
+    /// A mapper for what `source` reads: CSV with its header, or JSONL.
+    pub fn for_source(source: &Source, options: MappingOptions) -> Result<Mapper, HeaderError> {
+        match source.headers() {
+            Some(headers) => Mapper::for_csv(headers, options),
+            None => Mapper::for_jsonl(options),
+        }
     }
 
     /// A mapper for JSONL lines.
