@@ -40,14 +40,14 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
     let mut _sandbox = None;
     let (token, api_base) = match &config.sandbox_seed {
         Some(seed_path) => {
-            let seed = match crate::sandbox::Seed::load(seed_path) {
+            let seed = match notion_sandbox::Seed::load(seed_path) {
                 Ok(s) => s,
                 Err(e) => usage!("cannot load the sandbox seed {}: {e}", seed_path.display()),
             };
             let secret = format!("secret_sandbox_{:032x}", rand::random::<u128>());
-            let mut options = crate::sandbox::Options::new(seed);
+            let mut options = notion_sandbox::Options::new(seed);
             options.token = Some(secret.clone());
-            let handle = match crate::sandbox::start(options).await {
+            let handle = match notion_sandbox::start(options).await {
                 Ok(h) => h,
                 Err(e) => usage!("cannot start the sandbox: {e}"),
             };

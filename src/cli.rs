@@ -48,7 +48,7 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Serve a local Notion-compatible API on 127.0.0.1 (for tests and first tries); the first
     /// stdout line is `listening on http://127.0.0.1:PORT`. Stops on SIGINT/SIGTERM.
-    Sandbox(crate::sandbox::SandboxArgs),
+    Sandbox(notion_sandbox::SandboxArgs),
 }
 
 /// The flags of every command that reads rows.

@@ -21,6 +21,5 @@ pub mod mapping;
 pub mod notion;
 pub mod plan;
 pub mod report;
-pub mod sandbox;
 pub mod schema;
 pub mod spelling;

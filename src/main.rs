@@ -32,13 +32,13 @@ fn main() -> ExitCode {
             .and_then(|config| {
                 notion_bulk::schema::run(&config, &mut io::stdout().lock(), &mut io::stderr())
             }),
-        Command::Sandbox(args) => notion_bulk::sandbox::Options::try_from(args.clone())
+        Command::Sandbox(args) => notion_sandbox::Options::try_from(args.clone())
             .map_err(anyhow::Error::from)
             .and_then(|options| {
                 let runtime = tokio::runtime::Builder::new_multi_thread()
                     .enable_all()
                     .build()?;
-                runtime.block_on(notion_bulk::sandbox::run(options))?;
+                runtime.block_on(notion_sandbox::run(options))?;
                 Ok(Exit::Ok)
             }),
     };

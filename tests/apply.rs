@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use notion_bulk::sandbox::{self, FaultSpec, Handle, Options, Seed};
+use notion_sandbox::{self as sandbox, FaultSpec, Handle, Options, Seed};
 use serde_json::Value;
 
 use crate::util::{read_report, run_against, Dir, ReportLine, Run};

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use notion_bulk::sandbox::{self, Handle, Options, Seed};
+use notion_sandbox::{self as sandbox, Handle, Options, Seed};
 use serde_json::{json, Value};
 
 use crate::util::{read_report, run_against, Dir, Run};

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
-use notion_bulk::sandbox::{self, Handle, Options, Seed};
+use notion_sandbox::{self as sandbox, Handle, Options, Seed};
 use tokio::process::{Child, Command};
 
 use crate::util::{read_report, Dir, ReportLine};

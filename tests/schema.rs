@@ -4,7 +4,7 @@
 //! sent, people cells take emails, job files carry constants, and the example jobs run.
 
 use notion_bulk::notion::Schema;
-use notion_bulk::sandbox::{self, Handle, Options, Seed, SeedUser};
+use notion_sandbox::{self as sandbox, Handle, Options, Seed, SeedUser};
 use serde_json::Value;
 
 use crate::util::{read_report, repo_path, run_against, Dir, Run};

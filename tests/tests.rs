@@ -1,10 +1,16 @@
-//! The one integration-test binary. Each module drives the real binary (or the real sandbox)
-//! in a fresh temporary folder.
+//! The one integration-test binary of the tool. Each module drives the real binary against the
+//! real sandbox (the `notion-sandbox` crate, whose own tests live in `crates/sandbox/tests`) in a
+//! fresh temporary folder.
 
+// `apply` against the sandbox: faults, order, refusals, progress.
 mod apply;
-mod backup; // --backup across an interrupted run, then undo // `apply` against the sandbox: faults, order, refusals, progress
+// --backup across an interrupted run, then undo.
+mod backup;
+// `plan`: bodies, bad rows, header errors.
 mod plan;
-mod resume; // kill, signal, deadline and lock, then resume // `plan`: bodies, bad rows, header errors
-mod sandbox; // the sandbox over real HTTP: every check and fault
-mod schema; // issue 6: schema-aware mapping, the schema command, constants, example jobs
-mod util; // running the binary, reading reports
+// Kill, signal, deadline and lock, then resume.
+mod resume;
+// Issue 6: schema-aware mapping, the schema command, constants, example jobs.
+mod schema;
+// Running the binary, reading reports.
+mod util;

@@ -123,7 +123,7 @@ pub(crate) fn parse_latency(text: &str) -> Result<(u64, u64), SandboxError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::FaultKind;
+    use crate::FaultKind;
     use clap::Parser;
 
     #[derive(Parser)]
@@ -162,7 +162,7 @@ mod tests {
 
     #[test]
     fn seed_file() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/jobs/demo-seed.json");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../jobs/demo-seed.json");
         assert_eq!(parse(&["--seed", path]).unwrap().seed.pages.len(), 19);
         let err = parse(&["--seed", "/nonexistent/seed.json"]).unwrap_err();
         assert!(

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
 /// The demo seed shipped as `jobs/demo-seed.json`; its schema is also the generator's.
-const DEMO_SEED: &str = include_str!("../../jobs/demo-seed.json");
+const DEMO_SEED: &str = include_str!("../../../jobs/demo-seed.json");
 
 /// The whole seed file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

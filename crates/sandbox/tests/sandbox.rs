@@ -1,7 +1,7 @@
 //! The sandbox served in-process on 127.0.0.1:0 and driven over HTTP with reqwest: every check,
 //! every fault kind, rate limiting, pagination, version shapes and the introspection endpoints.
 
-use notion_bulk::sandbox::{self, FaultKind, FaultSpec, Handle, Options, Seed};
+use notion_sandbox::{self as sandbox, FaultKind, FaultSpec, Handle, Options, Seed};
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
