@@ -1,18 +1,22 @@
 //! The sandbox: a local Notion-compatible HTTP server for the tool's tests, benchmarks and first
 //! runs. It serves PATCH and GET page, GET page property item, GET database, GET data source and
 //! GET users from an in-memory store seeded from JSON, with Notion's token and version checks,
-//! strict validation and error shapes, its own rate limiter, and injected faults. It shares no
-//! code with the rest of the crate, so a bug in the tool cannot hide in both.
+//! strict validation and error shapes, its own rate limiter, and injected faults. It is a crate
+//! of its own and depends on nothing of `notion-bulk`'s, so a bug in the tool cannot hide in
+//! both: the compiler keeps the two apart.
 //!
-//! Files: `seed` (the seed format), `store` (the data), `validate` (PATCH bodies), `render`
-//! (response shapes), `limiter`, `fault`, `stats` (counters and request log), `canonical` (body
-//! hashes), `server` (routes, gate, accept loop), `args` (the command-line flags).
+//! Files, in dependency order: `model` (property types, schemas, pages, ids, and the read-only
+//! `Workspace` view), `seed` (the seed format), `validate` (PATCH bodies, against a `Workspace`),
+//! `store` (the data: built from a seed, changed by validated updates), `render` (response
+//! shapes), `limiter`, `fault`, `stats` (counters and request log), `canonical` (body hashes),
+//! `server` (routes, gate, accept loop), `args` (the command-line flags).
 
 mod args;
 mod canonical;
 mod error;
 mod fault;
 mod limiter;
+mod model;
 mod render;
 mod seed;
 mod server;
@@ -24,11 +28,11 @@ mod version;
 pub use args::SandboxArgs;
 pub use canonical::{body_sha256, canonical_json};
 pub use fault::{FaultKind, FaultSpec, FaultSpecError};
+pub use model::normalize_id;
 pub use seed::{
     Seed, SeedDataSource, SeedDatabase, SeedError, SeedOption, SeedPage, SeedProperty, SeedUser,
 };
 pub use stats::{RequestRecord, Stats};
-pub use store::normalize_id;
 
 use serde_json::Value;
 use server::Shared;

@@ -2,7 +2,10 @@
 //! as each API version shows them.
 
 use super::error::ApiError;
-use super::store::{DataSource, Database, Page, PropSchema, PropType, Store, User};
+use super::model::{
+    DataSource, Database, Page, PropSchema, PropType, User, Workspace, INTEGRATION_BOT_ID,
+};
+use super::store::Store;
 use super::version::ApiVersion;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
@@ -286,8 +289,8 @@ pub(crate) fn data_source(store: &Store, ds: &DataSource, version: ApiVersion) -
         "id": ds.id,
         "created_time": time(ds.created_time),
         "last_edited_time": time(ds.last_edited_time),
-        "created_by": partial_user(super::store::INTEGRATION_BOT_ID),
-        "last_edited_by": partial_user(super::store::INTEGRATION_BOT_ID),
+        "created_by": partial_user(INTEGRATION_BOT_ID),
+        "last_edited_by": partial_user(INTEGRATION_BOT_ID),
         "title": rich_text(&ds.title),
         "description": [],
         "icon": null,

@@ -177,11 +177,6 @@ impl Seed {
         Ok(serde_json::from_str(text)?)
     }
 
-    /// Check everything the sandbox checks at start: ids, references, schema, values.
-    pub fn check(&self) -> Result<(), SeedError> {
-        super::store::Store::from_seed(self, chrono::Utc::now()).map(drop)
-    }
-
     /// The demo task tracker of `jobs/demo-seed.json`.
     pub fn demo() -> Seed {
         // The file is part of the crate and covered by a test; it always parses.

@@ -6,9 +6,10 @@ use super::canonical::body_sha256;
 use super::error::ApiError;
 use super::fault::{FaultKind, FaultSpec};
 use super::limiter::Limiter;
+use super::model::{normalize_id, Workspace};
 use super::render;
 use super::stats::{Recorder, RequestRecord};
-use super::store::{normalize_id, Store};
+use super::store::Store;
 use super::validate::check_patch;
 use super::version::ApiVersion;
 use axum::body::{Body, Bytes};
@@ -486,7 +487,7 @@ async fn patch_page(
         .pages
         .get(&id)
         .ok_or_else(|| ApiError::not_found("page", &id))?;
-    let update = check_patch(&store, page, &body, cx.version)?;
+    let update = check_patch(&*store, page, &body, cx.version)?;
     store.apply(&id, update, chrono::Utc::now());
     shared.recorder.applied(&id);
     let page = store

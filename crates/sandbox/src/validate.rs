@@ -3,8 +3,8 @@
 //! name the offending path. Nothing here is shared with the tool's own mapping.
 
 use super::error::ApiError;
-use super::store::{
-    normalize_id, short_id, DataSource, Page, PropSchema, PropType, SelectOption, Store,
+use super::model::{
+    normalize_id, short_id, DataSource, Page, PropSchema, PropType, SelectOption, Workspace,
     OPTION_COLORS,
 };
 use super::version::ApiVersion;
@@ -62,14 +62,14 @@ pub(crate) struct Update {
 
 /// What checking a value may read and the options it creates.
 pub(crate) struct ValueContext<'a> {
-    pub(crate) store: &'a Store,
+    pub(crate) store: &'a dyn Workspace,
     pub(crate) data_source: &'a DataSource,
     pub(crate) new_options: &'a mut Vec<(String, SelectOption)>,
 }
 
 /// Check a whole PATCH body against `page` under `version`.
 pub(crate) fn check_patch(
-    store: &Store,
+    store: &dyn Workspace,
     page: &Page,
     body: &Value,
     version: ApiVersion,
@@ -255,7 +255,7 @@ pub(crate) fn check_value(
                 let raw = string(required(im, "id", &item_path)?, &id_path)?;
                 let id = normalize_id(raw)
                     .ok_or_else(|| ApiError::body(&id_path, "a valid uuid", im.get("id")))?;
-                if !cx.store.pages.contains_key(&id) {
+                if cx.store.page(&id).is_none() {
                     return Err(ApiError::body(
                         &id_path,
                         "the id of an existing page",
@@ -413,7 +413,7 @@ fn option_ref(
 }
 
 /// One rich text item (text, mention or equation) in response shape.
-fn rich_text_item(store: &Store, v: &Value, path: &str) -> Result<Value, ApiError> {
+fn rich_text_item(store: &dyn Workspace, v: &Value, path: &str) -> Result<Value, ApiError> {
     let m = object(v, path)?;
     let kind = variant(m, path, &["text", "mention", "equation"])?;
     let annotations = annotations(m.get("annotations"), &format!("{path}.annotations"))?;
@@ -505,8 +505,7 @@ fn rich_text_item(store: &Store, v: &Value, path: &str) -> Result<Value, ApiErro
                                 )
                             })?;
                             let plain = store
-                                .pages
-                                .get(&norm)
+                                .page(&norm)
                                 .map(|p| store.page_title(p))
                                 .unwrap_or_else(|| "Untitled".into());
                             (json!({ "id": norm }), plain)
@@ -595,7 +594,7 @@ fn is_date_or_date_time(s: &str) -> bool {
 }
 
 /// A user (`{id, object?: "user"}`) or group (`{id, object: "group", name?}`) reference.
-fn person(store: &Store, v: &Value, path: &str) -> Result<Value, ApiError> {
+fn person(store: &dyn Workspace, v: &Value, path: &str) -> Result<Value, ApiError> {
     let m = object(v, path)?;
     let id_path = format!("{path}.id");
     let raw = string(required(m, "id", path)?, &id_path)?;
