@@ -11,22 +11,13 @@ use crate::config::{
     parse_duration, ApplyConfig, ConfigError, Connection, ConnectionFlags, InputConfig, InputFlags,
     PlanConfig, SchemaConfig,
 };
+use crate::exit::Exit;
 use crate::report::progress::ProgressMode;
-
-const EXIT_CODES: &str = "\
-Exit codes:
-  0    every row ok or skipped
-  1    finished; some rows failed, were invalid or unknown (see the report)
-  2    usage, input or config error before any write
-  3    aborted: token refused, --max-errors reached, or the first 20 rows all failed alike
-  4    --max-runtime reached (continue with --resume)
-  130  interrupted by SIGINT/SIGTERM after a clean drain (continue with --resume)
-When several apply, the first in the order 2, 3, 130, 4, 1, 0 wins.";
 
 /// Apply many Notion page updates from a CSV or JSONL file: rate-limited, resumable, and
 /// recorded row by row.
 #[derive(Debug, Parser)]
-#[command(name = "notion-bulk", version, after_help = EXIT_CODES)]
+#[command(name = "notion-bulk", version, after_help = Exit::help_table())]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -36,19 +27,37 @@ pub struct Cli {
 pub enum Command {
     /// Read, map and validate every row offline; print the body each row would send. Writes
     /// nothing to Notion.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = Exit::help_table())]
     Plan(PlanArgs),
     /// Send the updates: rate-limited, retried, in order per page, one report line per row.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = Exit::help_table())]
     Apply(Box<ApplyArgs>),
     /// Print a data source's schema as JSON (for --schema-file): its properties, their types
     /// and options, and the workspace's users (for emails in people cells). ID_OR_URL is a
     /// data source, or a database with one data source (under 2022-06-28: a database).
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = Exit::help_table())]
     Schema(SchemaArgs),
     /// Serve a local Notion-compatible API on 127.0.0.1 (for tests and first tries); the first
     /// stdout line is `listening on http://127.0.0.1:PORT`. Stops on SIGINT/SIGTERM.
     Sandbox(notion_sandbox::SandboxArgs),
+    /// Print a shell completion script to standard output (see the README for where to put it).
+    Completions(CompletionsArgs),
+    /// Print a man page (roff) to standard output: the tool's, or one subcommand's.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, powershell or elvish.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A subcommand (plan, apply, schema, sandbox, ...) for its own page, notion-bulk-NAME(1).
+    #[arg(value_name = "SUBCOMMAND")]
+    pub subcommand: Option<String>,
 }
 
 /// The flags of every command that reads rows.

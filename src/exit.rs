@@ -18,6 +18,16 @@ pub enum Exit {
 }
 
 impl Exit {
+    /// Every exit, in the order of their codes.
+    pub const ALL: [Exit; 6] = [
+        Exit::Ok,
+        Exit::RowsFailed,
+        Exit::Usage,
+        Exit::Aborted,
+        Exit::Deadline,
+        Exit::Interrupted,
+    ];
+
     pub fn code(self) -> u8 {
         match self {
             Exit::Ok => 0,
@@ -26,6 +36,24 @@ impl Exit {
             Exit::Aborted => 3,
             Exit::Deadline => 4,
             Exit::Interrupted => 130,
+        }
+    }
+
+    /// What the code tells the person who reads it, and what to do next.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Exit::Ok => "every row ok or skipped",
+            Exit::RowsFailed => {
+                "finished; some rows failed, were invalid or unknown (see the report)"
+            }
+            Exit::Usage => "usage, input or config error before any write",
+            Exit::Aborted => {
+                "aborted: token refused, --max-errors reached, or the first 20 rows all failed alike"
+            }
+            Exit::Deadline => "--max-runtime reached (continue with --resume)",
+            Exit::Interrupted => {
+                "interrupted by SIGINT/SIGTERM after a clean drain (continue with --resume)"
+            }
         }
     }
 
@@ -38,6 +66,27 @@ impl Exit {
             Exit::RowsFailed => 4,
             Exit::Ok => 5,
         }
+    }
+
+    /// "When several apply, the first in the order 2, 3, 130, 4, 1, 0 wins."
+    pub fn precedence_note() -> String {
+        let mut order = Exit::ALL;
+        order.sort_by_key(|e| e.precedence());
+        let codes: Vec<String> = order.iter().map(|e| e.code().to_string()).collect();
+        format!(
+            "When several apply, the first in the order {} wins.",
+            codes.join(", ")
+        )
+    }
+
+    /// The exit code table that `--help` ends with.
+    pub fn help_table() -> String {
+        let mut text = String::from("Exit codes:\n");
+        for exit in Exit::ALL {
+            text.push_str(&format!("  {:<5}{}\n", exit.code(), exit.meaning()));
+        }
+        text.push_str(&Exit::precedence_note());
+        text
     }
 
     /// The exit that wins when both happened.

@@ -17,6 +17,7 @@ pub mod config;
 pub mod dispatch;
 pub mod exit;
 pub mod job;
+pub mod manual;
 pub mod mapping;
 pub mod notion;
 pub mod plan;

@@ -41,6 +41,16 @@ fn main() -> ExitCode {
                 runtime.block_on(notion_sandbox::run(options))?;
                 Ok(Exit::Ok)
             }),
+        Command::Completions(args) => {
+            notion_bulk::manual::completions(args.shell, &mut io::stdout().lock())
+                .map(|()| Exit::Ok)
+                .map_err(anyhow::Error::from)
+        }
+        Command::Man(args) => {
+            notion_bulk::manual::man(args.subcommand.as_deref(), &mut io::stdout().lock())
+                .map(|()| Exit::Ok)
+                .map_err(anyhow::Error::from)
+        }
     };
     match result {
         Ok(exit) => ExitCode::from(exit.code()),

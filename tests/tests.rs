@@ -6,6 +6,8 @@
 mod apply;
 // --backup across an interrupted run, then undo.
 mod backup;
+// Issue 9: shell completions and man pages.
+mod manual;
 // `plan`: bodies, bad rows, header errors.
 mod plan;
 // Kill, signal, deadline and lock, then resume.
