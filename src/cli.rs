@@ -96,6 +96,11 @@ pub struct InputArgs {
     /// The same from a schema saved by `notion-bulk schema` (no network).
     #[arg(long, value_name = "PATH")]
     pub schema_file: Option<PathBuf>,
+    /// Read this data source (or database with one data source; id or URL) before writing:
+    /// each row sends only the properties whose values differ, and a row that changes
+    /// nothing is skipped (code unchanged). Implies --schema-from.
+    #[arg(long, value_name = "ID_OR_URL", conflicts_with_all = ["schema_from", "schema_file"])]
+    pub data_source: Option<String>,
 }
 
 /// Where the token comes from and the API root: apply, plan (for --schema-from) and schema.
@@ -134,6 +139,12 @@ pub struct PlanArgs {
     /// Also record invalid and skipped rows in this report (.csv or .jsonl).
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
+    /// With --data-source: requests per second for the scan. [default: 3]
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+    /// With --data-source: requests allowed back to back. [default: 3]
+    #[arg(long, value_name = "B")]
+    pub burst: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -190,6 +201,9 @@ pub struct ApplyArgs {
     /// Print every request (method, path, status, request id; never headers or the token).
     #[arg(short, long)]
     pub verbose: bool,
+    /// With --data-source: send every cell as before, not only the changes.
+    #[arg(long)]
+    pub send_unchanged: bool,
     /// Start the embedded sandbox on a free loopback port, seeded from the job's
     /// sandbox_seed, and run against it (no token needed; nothing leaves this machine).
     #[arg(long)]
@@ -279,6 +293,7 @@ impl TryFrom<&ApplyArgs> for ApplyConfig {
                 }
             },
             verbose: args.verbose,
+            send_unchanged: args.send_unchanged || job.send_unchanged.unwrap_or(false),
             continue_command: continue_command(&report, explicit_report.is_some()),
             input,
         })
@@ -334,6 +349,7 @@ impl From<&InputArgs> for InputFlags {
             notion_version: a.notion_version.clone(),
             schema_from: a.schema_from.clone(),
             schema_file: a.schema_file.clone(),
+            data_source: a.data_source.clone(),
         }
     }
 }
@@ -376,10 +392,19 @@ impl TryFrom<&PlanArgs> for PlanConfig {
             .clone()
             .or_else(|| input.job.as_ref().and_then(|j| j.report.clone()));
         let connection = Connection::resolve(&(&args.connection).into(), input.job.as_ref());
+        let job = input.job.clone().unwrap_or_default();
+        let rate = args.rate.or(job.rate).unwrap_or(3.0);
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(ConfigError(format!(
+                "--rate must be a positive number, got {rate}"
+            )));
+        }
         Ok(PlanConfig {
             input,
             connection,
             report,
+            rate,
+            burst: args.burst.or(job.burst).unwrap_or(3).max(1),
         })
     }
 }

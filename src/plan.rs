@@ -94,7 +94,7 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
                 out.write_all(b"\n")?;
             }
             unsent => {
-                let (outcome, message) = unsent_outcome(&unsent).expect("not an update");
+                let (outcome, _, message) = unsent_outcome(&unsent).expect("not an update");
                 if let Mapped::Invalid(error) = &unsent {
                     counts.invalid += 1;
                     writeln!(err, "invalid: {error}")?;

@@ -6,6 +6,8 @@ pub mod limiter;
 pub mod retry;
 mod worker;
 
+pub use worker::{query_json, read_json, read_property_items, ReadFailure};
+
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::AtomicU64;
@@ -129,6 +131,9 @@ pub struct Job {
     pub source: SourceRow,
     pub body_bytes: Vec<u8>,
     pub body_hash: String,
+    /// With a scan and `--backup`: the page as the scan read it (the fields the row changes),
+    /// so that the backup needs no read of its own.
+    pub before: Option<Box<serde_json::Value>>,
 }
 
 impl Job {
@@ -139,6 +144,7 @@ impl Job {
             body_hash: update.body.hash(),
             update,
             source,
+            before: None,
         }
     }
 }
@@ -259,13 +265,14 @@ pub async fn dispatch(
 
 /// The result of a row that needs no request (invalid or skipped).
 pub fn unsent(mapped: Mapped, source: SourceRow) -> RowResult {
-    let (outcome, message) = crate::report::unsent_outcome(&mapped).expect("updates are sent");
+    let (outcome, code, message) =
+        crate::report::unsent_outcome(&mapped).expect("updates are sent");
     RowResult {
         row: mapped.row(),
         page_id: mapped.page_id(),
         outcome,
         http_status: None,
-        code: None,
+        code: code.map(str::to_owned),
         message: Some(message),
         attempts: 0,
         duration: Duration::ZERO,

@@ -82,6 +82,8 @@ impl Snapshot {
 pub struct Progress {
     mode: ProgressMode,
     bar: Option<ProgressBar>,
+    /// When the last scan line was printed (log mode).
+    last_scan_line: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Progress {
@@ -96,7 +98,32 @@ impl Progress {
             );
             bar
         });
-        Progress { mode, bar }
+        Progress {
+            mode,
+            bar,
+            last_scan_line: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// How a scan is going (pages read, requests): the bar's message, or a log line at the
+    /// display's interval (`last`: the scan has ended, print it whatever the interval).
+    pub fn scan(&self, scan: &crate::scan::ScanProgress, requests: u64, last: bool, err: &mut dyn Write) {
+        let line = format!(
+            "scan: {} pages read, {} requests ({} queries, {} created_time windows past the result cap, {} long values completed)",
+            scan.pages, requests, scan.queries, scan.windows, scan.completions
+        );
+        match (&self.bar, self.mode) {
+            (Some(bar), _) => bar.set_message(line),
+            (None, ProgressMode::Log(every)) => {
+                let mut printed = self.last_scan_line.lock().expect("progress lock");
+                let due = printed.is_none_or(|t| t.elapsed() >= every);
+                if due || last {
+                    let _ = writeln!(err, "{line}");
+                    *printed = Some(std::time::Instant::now());
+                }
+            }
+            _ => {}
+        }
     }
 
     /// How often `tick` should be called.
