@@ -1498,3 +1498,189 @@ async fn validation_agrees_with_the_openapi_schema_on_shapes() {
         );
     }
 }
+
+// ---- queries ----
+
+impl Sandbox {
+    /// POST /v1/data_sources/{ds}/query`?query` under `version`.
+    async fn query_v(&self, version: &str, ds: &str, query: &str, body: Value) -> Reply {
+        let qs = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        self.send(
+            reqwest::Method::POST,
+            &format!("/v1/data_sources/{ds}/query{qs}"),
+            Some(TOKEN),
+            Some(version),
+            Some(body.to_string()),
+        )
+        .await
+        .expect("query answered")
+    }
+
+    async fn query(&self, body: Value) -> Value {
+        let r = self.query_v(V2025, DATA_SOURCE, "", body).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json()
+    }
+
+    /// Every page id a query returns, following cursors with `page_size`.
+    async fn query_all(&self, mut body: Value, page_size: u64) -> Vec<String> {
+        let mut out = Vec::new();
+        body["page_size"] = json!(page_size);
+        loop {
+            let page = self.query(body.clone()).await;
+            let n = page["results"].as_array().unwrap().len() as u64;
+            assert!(n <= page_size, "{n} > {page_size}");
+            out.extend(ids(&page["results"]));
+            if page["has_more"] == false {
+                assert_eq!(page["next_cursor"], Value::Null);
+                return out;
+            }
+            assert_eq!(n, page_size, "a page before the last is full here");
+            body["start_cursor"] = page["next_cursor"].clone();
+        }
+    }
+
+    /// The titles of the pages a filter matches, sorted (the query's own order aside).
+    async fn titles(&self, filter: Value) -> Vec<String> {
+        let r = self.query(json!({ "filter": filter })).await;
+        let mut names: Vec<String> = r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                p["properties"]["Name"]["title"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| t["plain_text"].as_str().unwrap())
+                    .collect()
+            })
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+fn demo_ids() -> Vec<String> {
+    Seed::demo().pages.iter().map(|p| p.id.clone()).collect()
+}
+
+#[tokio::test]
+async fn query_returns_every_page_once_in_a_deterministic_order_not_the_seed_order() {
+    let sb = demo().await;
+    let r = sb.query(json!({})).await;
+    assert_eq!(r["object"], "list");
+    assert_eq!(r["type"], "page_or_data_source");
+    assert_eq!(r["page_or_data_source"], json!({}));
+    assert_eq!(r["has_more"], false);
+    assert_eq!(r["next_cursor"], Value::Null);
+    assert!(r.get("request_status").is_none(), "{r}");
+    let got = ids(&r["results"]);
+    let mut sorted = got.clone();
+    sorted.sort();
+    let mut expected = demo_ids();
+    expected.sort();
+    assert_eq!(sorted, expected);
+    assert_ne!(
+        got,
+        demo_ids(),
+        "unsorted results do not follow the seed order"
+    );
+    assert_eq!(ids(&sb.query(json!({})).await["results"]), got);
+    // Each result is the page as GET shows it.
+    let one = r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == PAGE)
+        .unwrap()
+        .clone();
+    assert_eq!(one, sb.get(&format!("/v1/pages/{PAGE}")).await.json());
+}
+
+#[tokio::test]
+async fn query_pages_through_with_page_size_and_cursors() {
+    let sb = demo().await;
+    let all = ids(&sb.query(json!({})).await["results"]);
+    for size in [1, 5, 7, 19, 100] {
+        assert_eq!(sb.query_all(json!({}), size).await, all, "page_size {size}");
+    }
+    let first = sb.query(json!({"page_size": 5})).await;
+    assert_eq!(first["has_more"], true);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    assert!(sandbox::normalize_id(cursor).is_some(), "a UUID: {cursor}");
+    // The same cursor resumes at the same place, whatever the page size.
+    let again = sb
+        .query(json!({"page_size": 3, "start_cursor": cursor}))
+        .await;
+    assert_eq!(ids(&again["results"]), all[5..8]);
+}
+
+#[tokio::test]
+async fn page_size_outside_1_to_100_is_refused() {
+    let sb = demo().await;
+    for (size, expected) in [
+        (
+            json!(0),
+            "body failed validation: body.page_size should be ≥ `1`, instead was `0`.",
+        ),
+        (
+            json!(101),
+            "body failed validation: body.page_size should be ≤ `100`, instead was `101`.",
+        ),
+        (
+            json!("10"),
+            "body failed validation: body.page_size should be a number, instead was `\"10\"`.",
+        ),
+        (
+            json!(2.5),
+            "body failed validation: body.page_size should be an integer, instead was `2.5`.",
+        ),
+    ] {
+        let r = sb
+            .query_v(V2025, DATA_SOURCE, "", json!({ "page_size": size }))
+            .await;
+        assert_eq!(r.error(400, "validation_error"), expected);
+    }
+}
+
+#[tokio::test]
+async fn a_garbage_or_foreign_cursor_is_refused() {
+    let sb = demo().await;
+    let r = sb
+        .query_v(V2025, DATA_SOURCE, "", json!({"start_cursor": "garbage"}))
+        .await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "body failed validation: body.start_cursor should be a valid uuid, instead was `\"garbage\"`."
+    );
+    // A UUID that no query gave, and a page id (what some clients guess a cursor is).
+    for cursor in [MISSING, PAGE] {
+        let r = sb
+            .query_v(V2025, DATA_SOURCE, "", json!({"start_cursor": cursor}))
+            .await;
+        assert_eq!(
+            r.error(400, "validation_error"),
+            format!("The start_cursor provided is invalid: {cursor}")
+        );
+    }
+    // A cursor of another query (another filter or sort) is foreign to this one.
+    let sorted = json!({"sorts": [{"property": "Name", "direction": "ascending"}], "page_size": 3});
+    let cursor = sb.query(sorted.clone()).await["next_cursor"].clone();
+    let r = sb
+        .query_v(
+            V2025,
+            DATA_SOURCE,
+            "",
+            json!({"start_cursor": cursor, "page_size": 3}),
+        )
+        .await;
+    r.error(400, "validation_error");
+    let mut same = sorted.clone();
+    same["start_cursor"] = cursor;
+    assert_eq!(sb.query(same).await["results"].as_array().unwrap().len(), 3);
+}
