@@ -1684,3 +1684,678 @@ async fn a_garbage_or_foreign_cursor_is_refused() {
     same["start_cursor"] = cursor;
     assert_eq!(sb.query(same).await["results"].as_array().unwrap().len(), 3);
 }
+
+/// The demo seed with a few checkbox and formula values set.
+fn demo_with_done_and_scores() -> Seed {
+    let mut seed = Seed::demo();
+    for (i, done, score) in [(0, true, 50), (1, true, 20), (2, false, 35)] {
+        seed.pages[i].properties.insert("Done".into(), json!(done));
+        seed.pages[i]
+            .properties
+            .insert("Score".into(), json!(score));
+    }
+    seed
+}
+
+fn strs(names: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+async fn check_filters(sb: &Sandbox, cases: Vec<(Value, Vec<&str>)>) {
+    for (filter, expected) in cases {
+        assert_eq!(sb.titles(filter.clone()).await, strs(&expected), "{filter}");
+    }
+}
+
+async fn check_filter_counts(sb: &Sandbox, cases: Vec<(Value, usize)>) {
+    for (filter, expected) in cases {
+        assert_eq!(sb.titles(filter.clone()).await.len(), expected, "{filter}");
+    }
+}
+
+#[tokio::test]
+async fn text_filters_on_title_rich_text_url_email_and_phone() {
+    let sb = demo().await;
+    check_filters(
+        &sb,
+        vec![
+            (
+                json!({"property": "Name", "title": {"equals": "Add dark mode"}}),
+                vec!["Add dark mode"],
+            ),
+            (
+                json!({"property": "title", "type": "title", "title": {"contains": "Add"}}),
+                vec!["Add CSV export", "Add SSO with Okta", "Add dark mode"],
+            ),
+            (
+                json!({"property": "Name", "title": {"starts_with": "Write"}}),
+                vec!["Write onboarding docs", "Write release notes for 2.4"],
+            ),
+            (
+                json!({"property": "Name", "title": {"ends_with": "docs"}}),
+                vec!["Write onboarding docs"],
+            ),
+            (
+                json!({"property": "Notes", "rich_text": {"is_not_empty": true}}),
+                vec!["Migrate billing to Stripe", "Write onboarding docs"],
+            ),
+            (
+                json!({"property": "N%3Ftx", "rich_text": {"contains": "invoice"}}),
+                vec!["Migrate billing to Stripe"],
+            ),
+            (
+                json!({"property": "Link", "url": {"starts_with": "https://stripe.com/"}}),
+                vec!["Migrate billing to Stripe"],
+            ),
+            (
+                json!({"property": "Contact", "email": {"equals": "billing@example.com"}}),
+                vec!["Migrate billing to Stripe"],
+            ),
+            (
+                json!({"property": "Phone", "phone_number": {"contains": "555"}}),
+                vec!["Migrate billing to Stripe"],
+            ),
+        ],
+    )
+    .await;
+    check_filter_counts(
+        &sb,
+        vec![
+            (
+                json!({"property": "Name", "title": {"does_not_equal": "Add dark mode"}}),
+                18,
+            ),
+            // Case-sensitive: "Add CSV export", "Audit npm dependencies", "Document the REST
+            // API", "Fix login redirect loop".
+            (
+                json!({"property": "Name", "title": {"does_not_contain": "a"}}),
+                4,
+            ),
+            (
+                json!({"property": "Notes", "rich_text": {"is_empty": true}}),
+                17,
+            ),
+            (json!({"property": "Link", "url": {"is_empty": true}}), 18),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn number_unique_id_and_checkbox_filters() {
+    let sb = start(Options::new(demo_with_done_and_scores())).await;
+    check_filters(
+        &sb,
+        vec![
+            (
+                json!({"property": "Estimate", "number": {"greater_than": 4}}),
+                vec![
+                    "Write onboarding docs",
+                    "Add dark mode",
+                    "Translate help center to German",
+                ],
+            ),
+            (
+                json!({"property": "Estimate", "number": {"less_than_or_equal_to": 3}}),
+                vec!["Add CSV export", "Write release notes for 2.4"],
+            ),
+            (
+                json!({"property": "Estimate", "number": {"equals": 5}}),
+                vec!["Write onboarding docs"],
+            ),
+            (
+                json!({"property": "Estimate", "number": {"less_than": 3}}),
+                vec!["Write release notes for 2.4"],
+            ),
+            (
+                json!({"property": "Task ID", "unique_id": {"equals": 1}}),
+                vec!["Migrate billing to Stripe"],
+            ),
+            (
+                json!({"property": "Task ID", "unique_id": {"greater_than": 17}}),
+                vec![
+                    "Translate help center to German",
+                    "Archive old Slack channels",
+                ],
+            ),
+            (
+                json!({"property": "Done", "checkbox": {"equals": true}}),
+                vec!["Migrate billing to Stripe", "Write onboarding docs"],
+            ),
+        ],
+    )
+    .await;
+    check_filter_counts(
+        &sb,
+        vec![
+            (
+                json!({"property": "Estimate", "number": {"does_not_equal": 5}}),
+                18,
+            ),
+            (
+                json!({"property": "Estimate", "number": {"is_empty": true}}),
+                14,
+            ),
+            (
+                json!({"property": "Estimate", "number": {"is_not_empty": true}}),
+                5,
+            ),
+            (
+                json!({"property": "Done", "checkbox": {"does_not_equal": true}}),
+                17,
+            ),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn select_status_and_multi_select_filters() {
+    let sb = demo().await;
+    let high = vec![
+        "Migrate billing to Stripe",
+        "Fix login redirect loop",
+        "Rotate database credentials",
+        "Add dark mode",
+        "Audit npm dependencies",
+        "Add SSO with Okta",
+        "Archive old Slack channels",
+    ];
+    check_filters(
+        &sb,
+        vec![
+            (
+                json!({"property": "Priority", "select": {"equals": "High"}}),
+                high.clone(),
+            ),
+            (
+                json!({"property": "Status", "status": {"equals": "In progress"}}),
+                high.clone(),
+            ),
+            (
+                json!({"property": "Tags", "multi_select": {"contains": "urgent"}}),
+                vec![
+                    "Migrate billing to Stripe",
+                    "Rotate database credentials",
+                    "Add SSO with Okta",
+                ],
+            ),
+            (
+                json!({"property": "Tags", "multi_select": {"is_empty": true}}),
+                vec!["Archive old Slack channels"],
+            ),
+            (
+                json!({"property": "Tags", "multi_select": {"contains": ["docs", "infra"]}}),
+                vec![
+                    "Write onboarding docs",
+                    "Set up staging cluster",
+                    "Rotate database credentials",
+                    "Upgrade Postgres to 16",
+                    "Document the REST API",
+                    "Reduce Docker image size",
+                    "Set up error alerting",
+                    "Write release notes for 2.4",
+                    "Translate help center to German",
+                ],
+            ),
+            (
+                json!({"property": "Priority", "select": {"is_empty": true}}),
+                vec![],
+            ),
+        ],
+    )
+    .await;
+    check_filter_counts(
+        &sb,
+        vec![
+            (json!({"property": "Priority", "select": {"does_not_equal": "High"}}), 12),
+            (json!({"property": "Priority", "select": {"equals": ["Low", "Medium"]}}), 12),
+            (json!({"property": "Status", "status": {"does_not_equal": ["In progress", "Done"]}}), 12),
+            (json!({"property": "Tags", "multi_select": {"does_not_contain": "backend"}}), 10),
+            (json!({"property": "Tags", "multi_select": {"is_not_empty": true}}), 18),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn date_and_timestamp_filters() {
+    let sb = demo().await;
+    check_filters(
+        &sb,
+        vec![
+            (
+                json!({"property": "Due", "date": {"equals": "2026-12-04"}}),
+                vec!["Fix login redirect loop"],
+            ),
+            (
+                json!({"property": "Due", "date": {"before": "2026-12-07"}}),
+                vec!["Migrate billing to Stripe", "Fix login redirect loop"],
+            ),
+            (
+                json!({"property": "Due", "date": {"on_or_before": "2026-12-07"}}),
+                vec![
+                    "Migrate billing to Stripe",
+                    "Fix login redirect loop",
+                    "Rotate database credentials",
+                ],
+            ),
+            (
+                json!({"property": "Due", "date": {"after": "2026-12-13"}}),
+                vec!["Add SSO with Okta"],
+            ),
+            (
+                json!({"property": "Due", "date": {"on_or_after": "2026-12-13"}}),
+                vec!["Audit npm dependencies", "Add SSO with Okta"],
+            ),
+            // A date-time compares instants: 2026-12-04T01:00+02:00 is 2026-12-03T23:00Z.
+            (
+                json!({"property": "Due", "date": {"before": "2026-12-04T01:00:00+02:00"}}),
+                vec!["Migrate billing to Stripe"],
+            ),
+            (
+                json!({"property": "Due", "date": {"on_or_before": "2026-12-04T00:00:00"}}),
+                vec!["Migrate billing to Stripe", "Fix login redirect loop"],
+            ),
+            (
+                json!({"timestamp": "created_time", "created_time": {"before": "2026-11-03"}}),
+                vec!["Migrate billing to Stripe", "Write onboarding docs"],
+            ),
+            (
+                json!({"timestamp": "created_time", "type": "created_time",
+                       "created_time": {"on_or_after": "2026-11-19T09:54:00.000Z"}}),
+                vec!["Archive old Slack channels"],
+            ),
+            (
+                json!({"property": "Created", "created_time": {"equals": "2026-11-05"}}),
+                vec!["Design settings page"],
+            ),
+        ],
+    )
+    .await;
+    check_filter_counts(
+        &sb,
+        vec![
+            (json!({"property": "Due", "date": {"is_empty": true}}), 13),
+            (
+                json!({"property": "Due", "date": {"is_not_empty": true}}),
+                6,
+            ),
+        ],
+    )
+    .await;
+
+    // last_edited_time moves with a PATCH.
+    let r = sb.patch(PAGE2, status_body("Done")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    check_filters(
+        &sb,
+        vec![(
+            json!({"timestamp": "last_edited_time", "last_edited_time": {"after": "2026-11-30"}}),
+            vec!["Write onboarding docs"],
+        )],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn relative_date_filters_are_taken_from_now() {
+    // Without the seed's due dates, which could fall in any week.
+    let mut seed = Seed::demo();
+    for page in &mut seed.pages {
+        page.properties.remove("Due");
+    }
+    let today = chrono::Utc::now().date_naive();
+    let day = |n: i64| (today + chrono::Duration::days(n)).to_string();
+    for (i, due) in [(0, day(0)), (1, day(1)), (2, day(-400)), (3, day(40))] {
+        seed.pages[i].properties.insert("Due".into(), json!(due));
+    }
+    let sb = start(Options::new(seed)).await;
+    check_filters(
+        &sb,
+        vec![
+            (
+                json!({"property": "Due", "date": {"past_week": {}}}),
+                vec!["Migrate billing to Stripe"],
+            ),
+            (
+                json!({"property": "Due", "date": {"past_year": {}}}),
+                vec!["Migrate billing to Stripe"],
+            ),
+            (
+                json!({"property": "Due", "date": {"next_week": {}}}),
+                vec!["Write onboarding docs"],
+            ),
+            (
+                json!({"property": "Due", "date": {"next_year": {}}}),
+                vec!["Write onboarding docs", "Fix login redirect loop"],
+            ),
+        ],
+    )
+    .await;
+    let r = sb
+        .query_v(
+            V2025,
+            DATA_SOURCE,
+            "",
+            json!({"filter": {"property": "Due", "date": {"past_week": true}}}),
+        )
+        .await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "body failed validation: body.filter.date.past_week should be an empty object, instead was `true`."
+    );
+}
+
+#[tokio::test]
+async fn people_relation_files_and_formula_filters() {
+    let sb = start(Options::new(demo_with_done_and_scores())).await;
+    check_filters(
+        &sb,
+        vec![
+            (
+                json!({"property": "Owner", "people": {"contains": ADA}}),
+                vec![
+                    "Migrate billing to Stripe",
+                    "Fix login redirect loop",
+                    "Upgrade Postgres to 16",
+                    "Set up error alerting",
+                    "Load test the search endpoint",
+                    "Add SSO with Okta",
+                ],
+            ),
+            (
+                json!({"property": "Owner", "people": {"is_empty": true}}),
+                vec![
+                    "Add CSV export",
+                    "Add dark mode",
+                    "Audit npm dependencies",
+                    "Clean up feature flags",
+                    "Archive old Slack channels",
+                ],
+            ),
+            (
+                json!({"property": "Blocked by", "relation": {"contains": PAGE.replace('-', "")}}),
+                vec!["Add SSO with Okta"],
+            ),
+            (
+                json!({"property": "Blocked by", "relation": {"is_not_empty": true}}),
+                vec!["Upgrade Postgres to 16", "Add SSO with Okta"],
+            ),
+            (
+                json!({"property": "Attachments", "files": {"is_not_empty": true}}),
+                vec!["Set up staging cluster"],
+            ),
+            (
+                json!({"property": "Score", "formula": {"number": {"greater_than": 30}}}),
+                vec!["Migrate billing to Stripe", "Set up staging cluster"],
+            ),
+            (
+                json!({"property": "Score", "formula": {"number": {"equals": 20}}}),
+                vec!["Write onboarding docs"],
+            ),
+        ],
+    )
+    .await;
+    check_filter_counts(
+        &sb,
+        vec![
+            (
+                json!({"property": "Owner", "people": {"does_not_contain": ADA}}),
+                13,
+            ),
+            (
+                json!({"property": "Attachments", "files": {"is_empty": true}}),
+                18,
+            ),
+            (
+                json!({"property": "Score", "formula": {"number": {"is_empty": true}}}),
+                16,
+            ),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn compound_filters_nest_two_levels_with_at_most_100_items() {
+    let sb = demo().await;
+    check_filters(
+        &sb,
+        vec![
+            (
+                json!({"and": [
+                    {"property": "Priority", "select": {"equals": "High"}},
+                    {"property": "Tags", "multi_select": {"contains": "urgent"}}
+                ]}),
+                vec![
+                    "Migrate billing to Stripe",
+                    "Rotate database credentials",
+                    "Add SSO with Okta",
+                ],
+            ),
+            (
+                json!({"or": [
+                    {"and": [
+                        {"property": "Status", "status": {"equals": "Not started"}},
+                        {"property": "Tags", "multi_select": {"contains": "docs"}}
+                    ]},
+                    {"property": "Estimate", "number": {"greater_than": 10}},
+                    {"timestamp": "created_time", "created_time": {"equals": "2026-11-19"}}
+                ]}),
+                vec![
+                    "Write onboarding docs",
+                    "Document the REST API",
+                    "Write release notes for 2.4",
+                    "Translate help center to German",
+                    "Add dark mode",
+                    "Archive old Slack channels",
+                ],
+            ),
+        ],
+    )
+    .await;
+
+    let leaf = json!({"property": "Name", "title": {"equals": "Add dark mode"}});
+    let too_deep = json!({"and": [{"or": [{"and": [leaf]}]}]});
+    let r = sb
+        .query_v(V2025, DATA_SOURCE, "", json!({ "filter": too_deep }))
+        .await;
+    let msg = r.error(400, "validation_error");
+    assert!(
+        msg.starts_with(
+            "body failed validation: body.filter.and[0].or[0].and should be not present"
+        ),
+        "{msg}"
+    );
+    let hundred: Vec<Value> = (0..100).map(|_| leaf.clone()).collect();
+    assert_eq!(
+        sb.titles(json!({ "or": hundred })).await,
+        strs(&["Add dark mode"])
+    );
+    let group = json!({"and": (0..100).map(|_| leaf.clone()).collect::<Vec<_>>()});
+    assert_eq!(
+        sb.titles(json!({"or": [group]})).await,
+        strs(&["Add dark mode"])
+    );
+    for filter in [
+        json!({"or": (0..101).map(|_| leaf.clone()).collect::<Vec<_>>()}),
+        json!({"or": [{"and": (0..101).map(|_| leaf.clone()).collect::<Vec<_>>()}]}),
+    ] {
+        let r = sb
+            .query_v(V2025, DATA_SOURCE, "", json!({ "filter": filter }))
+            .await;
+        let msg = r.error(400, "validation_error");
+        assert!(
+            msg.contains(".length should be ≤ `100`, instead was `101`."),
+            "{msg}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_filters_are_refused_in_notions_words() {
+    let sb = demo().await;
+    for (filter, expected) in [
+        (
+            json!({"property": "Stauts", "status": {"equals": "Done"}}),
+            "Could not find property with name or id: Stauts".to_string(),
+        ),
+        (
+            json!({"property": "Status", "select": {"equals": "Done"}}),
+            "database property status does not match filter select".to_string(),
+        ),
+        (
+            json!({"property": "Estimate", "number": {"equals": "5"}}),
+            "body failed validation: body.filter.number.equals should be a number, instead was `\"5\"`.".to_string(),
+        ),
+        (
+            json!({"property": "Name", "title": {"is_empty": false}}),
+            "body failed validation: body.filter.title.is_empty should be `true`, instead was `false`.".to_string(),
+        ),
+        (
+            json!({"property": "Name", "title": {"matches": "x"}}),
+            "body failed validation: body.filter.title.matches should be not present, instead was `\"x\"`.".to_string(),
+        ),
+        (
+            json!({"property": "Owner", "people": {"contains": "ada"}}),
+            "body failed validation: body.filter.people.contains should be a valid uuid, instead was `\"ada\"`.".to_string(),
+        ),
+        (
+            json!({"timestamp": "created_time", "property": "Name", "created_time": {"past_week": {}}}),
+            "body failed validation: body.filter.property should be not present, instead was `\"Name\"`.".to_string(),
+        ),
+        (
+            json!({"property": "Due", "date": {"before": "soon"}}),
+            "body failed validation: body.filter.date.before should be an ISO 8601 date or date-time, instead was `\"soon\"`.".to_string(),
+        ),
+        (
+            json!({"and": [{"property": "Due"}]}),
+            "body failed validation: body.filter.and[0] should be an object with exactly one of".to_string(),
+        ),
+    ] {
+        let r = sb.query_v(V2025, DATA_SOURCE, "", json!({ "filter": filter })).await;
+        let msg = r.error(400, "validation_error");
+        assert!(msg.starts_with(&expected), "{filter}: {msg}");
+    }
+}
+
+fn titles_in_order(r: &Value) -> Vec<String> {
+    r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            p["properties"]["Name"]["title"][0]["plain_text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sorts_by_properties_and_timestamps_with_several_keys() {
+    let sb = demo().await;
+    let by = |sorts: Value| json!({ "sorts": sorts });
+    let r = sb
+        .query(by(
+            json!([{"property": "Estimate", "direction": "ascending"}]),
+        ))
+        .await;
+    assert_eq!(
+        titles_in_order(&r)[..5],
+        [
+            "Write release notes for 2.4",
+            "Add CSV export",
+            "Write onboarding docs",
+            "Translate help center to German",
+            "Add dark mode",
+        ]
+    );
+    let r = sb
+        .query(by(
+            json!([{"property": "E%40st", "direction": "descending"}]),
+        ))
+        .await;
+    assert_eq!(
+        titles_in_order(&r)[..5],
+        [
+            "Add dark mode",
+            "Translate help center to German",
+            "Write onboarding docs",
+            "Add CSV export",
+            "Write release notes for 2.4",
+        ]
+    );
+    // Empty values come last in both directions.
+    assert_eq!(
+        r["results"][18]["properties"]["Estimate"]["number"],
+        Value::Null
+    );
+
+    let r = sb
+        .query(by(json!([{"property": "Name", "direction": "ascending"}])))
+        .await;
+    let names = titles_in_order(&r);
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+
+    let r = sb
+        .query(by(
+            json!([{"timestamp": "created_time", "direction": "descending"}]),
+        ))
+        .await;
+    let mut seed_order = demo_ids();
+    seed_order.reverse();
+    assert_eq!(ids(&r["results"]), seed_order);
+
+    // Select options sort in the schema's order (Low, Medium, High); ties by the next key.
+    let r = sb
+        .query(by(json!([
+            {"property": "Priority", "direction": "descending"},
+            {"property": "Name", "direction": "descending"}
+        ])))
+        .await;
+    let got = titles_in_order(&r);
+    assert_eq!(
+        got[..3],
+        [
+            "Rotate database credentials",
+            "Migrate billing to Stripe",
+            "Fix login redirect loop"
+        ]
+    );
+    assert_eq!(got[18], "Add CSV export");
+    for (i, p) in r["results"].as_array().unwrap().iter().enumerate().take(7) {
+        assert_eq!(p["properties"]["Priority"]["select"]["name"], "High", "{i}");
+    }
+
+    let r = sb
+        .query_v(
+            V2025,
+            DATA_SOURCE,
+            "",
+            by(json!([{"property": "Size", "direction": "ascending"}])),
+        )
+        .await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "Could not find sort property with name or id: Size"
+    );
+    let r = sb
+        .query_v(
+            V2025,
+            DATA_SOURCE,
+            "",
+            by(json!([{"property": "Name", "direction": "up"}])),
+        )
+        .await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "body failed validation: body.sorts[0].direction should be one of `\"ascending\"`, `\"descending\"`, instead was `\"up\"`."
+    );
+}
