@@ -24,7 +24,7 @@ pub struct SandboxArgs {
     /// Requests allowed per token in each fixed 60-second window.
     #[arg(long, value_name = "N")]
     pub window_budget: Option<String>,
-    /// Injected faults on PATCH, e.g. `conflict=0.02,e500=0.01,e502=0.01,e503=0.01,e504_applied=0.01,e529=0.01,reset=0.005,stall=0.002`.
+    /// Injected faults on PATCH and queries, e.g. `conflict=0.02,e500=0.01,e502=0.01,e503=0.01,e504_applied=0.01,e529=0.01,reset=0.005,stall=0.002`.
     #[arg(long, value_name = "SPEC")]
     pub faults: Option<String>,
     /// Seed of the fault draws (same seed, same sequence of faults).

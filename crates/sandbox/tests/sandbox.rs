@@ -1173,7 +1173,7 @@ async fn fault_stall_makes_the_client_time_out() {
 }
 
 #[tokio::test]
-async fn faults_apply_only_to_patch_and_after_auth_and_version() {
+async fn faults_spare_reads_and_come_after_auth_and_version() {
     let sb = faulty(FaultKind::Conflict).await;
     assert_eq!(sb.get(&format!("/v1/pages/{PAGE}")).await.status, 200);
     let r = sb
@@ -2358,4 +2358,444 @@ async fn sorts_by_properties_and_timestamps_with_several_keys() {
         r.error(400, "validation_error"),
         "body failed validation: body.sorts[0].direction should be one of `\"ascending\"`, `\"descending\"`, instead was `\"up\"`."
     );
+}
+
+fn property_names(page: &Value) -> Vec<String> {
+    let mut names: Vec<String> = page["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn filter_properties_is_a_repeated_query_parameter_with_ids_already_encoded() {
+    let sb = demo().await;
+    // Status's id is shown as `a%3Fb` and Tags's as `T%3Ags`: sent as they are, in either
+    // spelling of the key (and the bracketed key itself encoded), with names too.
+    for qs in [
+        "filter_properties=a%3Fb&filter_properties=T%3Ags&filter_properties=title",
+        "filter_properties[]=a%3Fb&filter_properties[]=T%3Ags&filter_properties[]=Name",
+        "filter_properties%5B%5D=Status&filter_properties=Tags&filter_properties=title",
+    ] {
+        let r = sb.query_v(V2025, DATA_SOURCE, qs, json!({})).await;
+        assert_eq!(r.status, 200, "{qs}: {}", r.text);
+        let body = r.json();
+        let results = body["results"].as_array().unwrap();
+        assert_eq!(results.len(), 19);
+        for page in results {
+            assert_eq!(
+                property_names(page),
+                strs(&["Name", "Status", "Tags"]),
+                "{qs}"
+            );
+            assert!(page["url"].is_string() && page["created_time"].is_string());
+        }
+    }
+    let log = sb.handle.requests();
+    assert_eq!(
+        log[0].query.as_deref(),
+        Some("filter_properties=a%3Fb&filter_properties=T%3Ags&filter_properties=title")
+    );
+
+    // Encoded twice, the id names nothing (notion-sdk-js#402).
+    let r = sb
+        .query_v(V2025, DATA_SOURCE, "filter_properties=a%253Fb", json!({}))
+        .await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "Could not find property with name or id: a%3Fb"
+    );
+    // In the body, it is refused (notion-sdk-net#541).
+    let r = sb
+        .query_v(
+            V2025,
+            DATA_SOURCE,
+            "",
+            json!({"filter_properties": ["Name"]}),
+        )
+        .await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "body failed validation: body.filter_properties should be not present, instead was `[\"Name\"]`."
+    );
+    // Other parameters belong in the body.
+    let r = sb
+        .query_v(V2025, DATA_SOURCE, "page_size=5", json!({}))
+        .await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "query failed validation: query.page_size should be not present, instead was `\"5\"`."
+    );
+}
+
+#[tokio::test]
+async fn query_results_cut_lists_at_25_like_a_page_read() {
+    let sb = start(Options::new(Seed::generate(40))).await;
+    let page = Seed::generated_page_id(1);
+    let relation: Vec<Value> = (2..=31)
+        .map(|i| json!({ "id": Seed::generated_page_id(i) }))
+        .collect();
+    let r = sb
+        .patch(
+            &page,
+            json!({"properties": {"Blocked by": {"relation": relation}}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = sb
+        .query(json!({"filter": {"property": "Name", "title": {"equals": "Task 1"}}}))
+        .await;
+    let found = &r["results"][0];
+    assert_eq!(found["id"], page.as_str());
+    assert_eq!(
+        found["properties"]["Blocked by"]["relation"]
+            .as_array()
+            .unwrap()
+            .len(),
+        25
+    );
+    assert_eq!(found["properties"]["Blocked by"]["has_more"], true);
+    assert_eq!(found, &sb.get(&format!("/v1/pages/{page}")).await.json());
+}
+
+#[tokio::test]
+async fn pages_in_the_trash_are_left_out_unless_asked_for() {
+    let mut seed = Seed::demo();
+    seed.pages[0].in_trash = true;
+    let sb = start(Options::new(seed)).await;
+    let all = ids(&sb.query(json!({})).await["results"]);
+    assert_eq!(all.len(), 18);
+    assert!(!all.contains(&PAGE.to_string()));
+    let r = sb.patch(PAGE2, json!({"in_trash": true})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let all = ids(&sb.query(json!({})).await["results"]);
+    assert_eq!(all.len(), 17);
+    assert!(!all.contains(&PAGE2.to_string()));
+    // `in_trash: true` (the OpenAPI's flag) selects the trash instead.
+    let mut trashed = ids(&sb.query(json!({"in_trash": true})).await["results"]);
+    trashed.sort();
+    assert_eq!(trashed, strs(&[PAGE, PAGE2]));
+    // 2025-09-03 still knows `archived`; 2026-03-11 does not.
+    assert_eq!(
+        sb.query(json!({"archived": true})).await["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let r = sb
+        .query_v(V2026, DATA_SOURCE, "", json!({"archived": true}))
+        .await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "body failed validation: body.archived should be not present, instead was `true`."
+    );
+}
+
+#[tokio::test]
+async fn the_query_cap_stops_a_query_with_request_status_incomplete() {
+    let sb = start(Options {
+        query_cap: 250,
+        ..Options::new(Seed::generate(1000))
+    })
+    .await;
+    let mut body = json!({"sorts": [{"timestamp": "created_time", "direction": "ascending"}]});
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let r = sb.query(body.clone()).await;
+        pages += 1;
+        assert_eq!(
+            r["request_status"],
+            json!({"type": "incomplete", "incomplete_reason": "query_result_limit_reached"}),
+            "every page of a capped query says so"
+        );
+        seen.extend(ids(&r["results"]));
+        if r["has_more"] == false {
+            assert_eq!(r["next_cursor"], Value::Null);
+            break;
+        }
+        body["start_cursor"] = r["next_cursor"].clone();
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 250);
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 250);
+    // A query is capped by its own results: one that matches at most the cap is complete.
+    for (filter, expected) in [
+        (
+            json!({"property": "Task ID", "unique_id": {"less_than_or_equal_to": 250}}),
+            250,
+        ),
+        (
+            json!({"property": "Task ID", "unique_id": {"greater_than": 900}}),
+            100,
+        ),
+    ] {
+        let got = sb.query_all(json!({ "filter": filter }), 100).await;
+        assert_eq!(got.len(), expected);
+        let r = sb.query(json!({ "filter": filter })).await;
+        assert!(r.get("request_status").is_none(), "{}", r["request_status"]);
+    }
+    let stats = sb.handle.stats();
+    assert_eq!(stats.queries, stats.requests);
+}
+
+#[tokio::test]
+async fn windows_on_created_time_read_past_the_cap() {
+    // 1,000 pages, 7 to a created_time minute, cap 250: each window is sorted by created_time
+    // and starts at the last minute the previous one reached; the windows together hold every
+    // page, and pages of the boundary minute come twice.
+    let first = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let sb = start(Options {
+        query_cap: 250,
+        ..Options::new(Seed::generate(1000).created_per_minute(first, 7))
+    })
+    .await;
+    let sorts = json!([{"timestamp": "created_time", "direction": "ascending"}]);
+    let mut all = std::collections::BTreeSet::new();
+    let mut from: Option<String> = None;
+    let mut windows = 0;
+    let mut reads = 0;
+    loop {
+        windows += 1;
+        let mut body = json!({ "sorts": sorts, "page_size": 100 });
+        if let Some(t) = &from {
+            body["filter"] =
+                json!({"timestamp": "created_time", "created_time": {"on_or_after": t}});
+        }
+        let mut last = None;
+        let mut capped = false;
+        loop {
+            let r = sb.query(body.clone()).await;
+            capped = r.get("request_status").is_some();
+            for p in r["results"].as_array().unwrap() {
+                reads += 1;
+                all.insert(p["id"].as_str().unwrap().to_string());
+                let t = p["created_time"].as_str().unwrap().to_string();
+                assert!(
+                    t.ends_with(":00.000Z"),
+                    "created_time is whole minutes: {t}"
+                );
+                last = Some(t);
+            }
+            if r["has_more"] == false {
+                break;
+            }
+            body["start_cursor"] = r["next_cursor"].clone();
+        }
+        if !capped {
+            break;
+        }
+        assert_ne!(from, last, "each window moves on");
+        from = last;
+    }
+    assert_eq!(all.len(), 1000);
+    assert_eq!(windows, 5);
+    assert!(reads > 1000, "boundary minutes are read twice ({reads})");
+}
+
+#[tokio::test]
+async fn queries_follow_the_version() {
+    let sb = demo().await;
+    // 2022-06-28: the database query, with the old list type and parents.
+    let r = sb
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1/databases/{}/query", DATABASE.replace('-', "")),
+            Some(TOKEN),
+            Some(V2022),
+            Some(json!({"page_size": 2}).to_string()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let body = r.json();
+    assert_eq!(body["type"], "page_or_database");
+    assert_eq!(body["page_or_database"], json!({}));
+    assert_eq!(body["has_more"], true);
+    assert_eq!(body["results"][0]["parent"]["type"], "database_id");
+    assert_eq!(body["results"][0]["archived"], false);
+    // The data source query does not exist before 2025-09-03, the database query after.
+    let r = sb.query_v(V2022, DATA_SOURCE, "", json!({})).await;
+    assert_eq!(r.error(400, "invalid_request_url"), "Invalid request URL.");
+    for version in [V2025, V2026] {
+        let r = sb
+            .send(
+                reqwest::Method::POST,
+                &format!("/v1/databases/{DATABASE}/query"),
+                Some(TOKEN),
+                Some(version),
+                Some("{}".into()),
+            )
+            .await
+            .unwrap();
+        r.error(400, "invalid_request_url");
+    }
+    let r = sb.query_v(V2026, DATA_SOURCE, "", json!({})).await;
+    let body = r.json();
+    assert_eq!(body["results"][0]["parent"]["type"], "data_source_id");
+    assert!(body["results"][0].get("archived").is_none());
+    // result_type: a plain database has only pages.
+    let r = sb.query(json!({"result_type": "data_source"})).await;
+    assert_eq!(r["results"], json!([]));
+    assert_eq!(
+        sb.query(json!({"result_type": "page"})).await["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        19
+    );
+}
+
+#[tokio::test]
+async fn unknown_data_sources_and_bad_bodies() {
+    let sb = demo().await;
+    let r = sb.query_v(V2025, MISSING, "", json!({})).await;
+    assert_eq!(
+        r.error(404, "object_not_found"),
+        format!("Could not find data source with ID: {MISSING}. Make sure the relevant pages and databases are shared with your integration.")
+    );
+    // A database id is not a data source id.
+    let r = sb.query_v(V2025, DATABASE, "", json!({})).await;
+    r.error(404, "object_not_found");
+    let r = sb.query_v(V2025, "nope", "", json!({})).await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "path failed validation: path.data_source_id should be a valid uuid, instead was `\"nope\"`."
+    );
+    let r = sb
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1/data_sources/{DATA_SOURCE}/query"),
+            Some(TOKEN),
+            Some(V2025),
+            Some("{not json".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.error(400, "invalid_json"), "Error parsing JSON body.");
+    // No body at all is an empty query.
+    let r = sb
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1/data_sources/{DATA_SOURCE}/query"),
+            Some(TOKEN),
+            Some(V2025),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = sb
+        .query_v(V2025, DATA_SOURCE, "", json!({"filters": {}}))
+        .await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "body failed validation: body.filters should be not present, instead was `{}`."
+    );
+}
+
+#[tokio::test]
+async fn a_database_with_two_data_sources_cannot_be_queried_under_2022_06_28() {
+    let mut seed = Seed::demo();
+    let mut second = seed.data_sources[0].clone();
+    second.id = "11111111-2222-4333-8444-555555555555".into();
+    for p in &mut second.properties {
+        if p.kind == "relation" {
+            p.data_source_id = Some(second.id.clone());
+        }
+    }
+    seed.data_sources.push(second);
+    let sb = start(Options::new(seed)).await;
+    let r = sb
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1/databases/{DATABASE}/query"),
+            Some(TOKEN),
+            Some(V2022),
+            Some("{}".into()),
+        )
+        .await
+        .unwrap();
+    let msg = r.error(400, "validation_error");
+    assert!(msg.contains("has 2 data sources"), "{msg}");
+    // Each data source is queried on its own.
+    assert_eq!(
+        sb.query(json!({})).await["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        19
+    );
+    let r = sb
+        .query_v(V2025, "11111111-2222-4333-8444-555555555555", "", json!({}))
+        .await;
+    assert_eq!(r.json()["results"], json!([]));
+}
+
+#[tokio::test]
+async fn queries_pass_the_gate_draw_faults_and_are_logged_apart() {
+    let sb = faulty(FaultKind::E503).await;
+    let r = sb.query_v(V2025, DATA_SOURCE, "", json!({})).await;
+    r.error(503, "service_unavailable");
+    let r = sb
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1/data_sources/{DATA_SOURCE}/query"),
+            Some("wrong"),
+            Some(V2025),
+            Some("{}".into()),
+        )
+        .await
+        .unwrap();
+    r.error(401, "unauthorized");
+    // Reads stay reliable.
+    assert_eq!(
+        sb.get(&format!("/v1/data_sources/{DATA_SOURCE}"))
+            .await
+            .status,
+        200
+    );
+    sb.patch(PAGE, status_body("Done"))
+        .await
+        .error(503, "service_unavailable");
+    let log = sb.handle.requests();
+    assert_eq!(log[0].method, "POST");
+    assert_eq!(log[0].path, format!("/v1/data_sources/{DATA_SOURCE}/query"));
+    assert_eq!(log[0].fault, Some(FaultKind::E503));
+    assert_eq!(log[1].fault, None, "no fault before the token check");
+    assert_eq!(log[3].method, "PATCH");
+    let stats = sb.handle.stats();
+    assert_eq!((stats.requests, stats.queries), (4, 2));
+}
+
+#[tokio::test]
+async fn a_query_past_the_rate_limit_is_429_with_retry_after() {
+    let sb = start(Options {
+        rate: Some(1.0),
+        burst: Some(1),
+        ..Options::new(Seed::demo())
+    })
+    .await;
+    assert_eq!(
+        sb.query_v(V2025, DATA_SOURCE, "", json!({})).await.status,
+        200
+    );
+    let r = sb.query_v(V2025, DATA_SOURCE, "", json!({})).await;
+    assert_eq!(
+        r.error(429, "rate_limited"),
+        "You have been rate limited. Please try again in a few minutes."
+    );
+    let secs: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&secs), "{secs}");
+    assert_eq!(sb.handle.stats().rate_limited, 1);
 }
