@@ -39,6 +39,11 @@ fn parse_time(
     }
 }
 
+/// `t` rounded down to the minute.
+fn minute(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.timestamp().div_euclid(60) * 60, 0).unwrap_or(t)
+}
+
 impl Store {
     /// Build the store from a seed, checking ids, references, schemas and values.
     pub(crate) fn from_seed(seed: &Seed, now: DateTime<Utc>) -> Result<Store, SeedError> {
@@ -165,11 +170,12 @@ impl Store {
                         sp.data_source_id
                     ))
                 })?;
-            let created_time = parse_time(
+            // Notion rounds created_time down to the minute (the changelog of July 2023).
+            let created_time = minute(parse_time(
                 sp.created_time.as_deref(),
                 now,
                 &format!("page {id}: created_time"),
-            )?;
+            )?);
             let last_edited_time = parse_time(
                 sp.last_edited_time.as_deref(),
                 created_time,
