@@ -12,6 +12,8 @@ mod manual;
 mod plan;
 // Kill, signal, deadline and lock, then resume.
 mod resume;
+// Issue 11: the scan (--data-source), changes only, equality rules.
+mod scan;
 // Issue 6: schema-aware mapping, the schema command, constants, example jobs.
 mod schema;
 // Running the binary, reading reports.
