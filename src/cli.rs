@@ -405,6 +405,10 @@ impl TryFrom<&PlanArgs> for PlanConfig {
             report,
             rate,
             burst: args.burst.or(job.burst).unwrap_or(3).max(1),
+            listing: {
+                use std::io::IsTerminal;
+                std::io::stdout().is_terminal()
+            },
         })
     }
 }

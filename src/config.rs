@@ -58,6 +58,8 @@ pub struct PlanConfig {
     /// The scan's pace with `--data-source` (requests per second, burst).
     pub rate: f64,
     pub burst: u32,
+    /// Standard output is a terminal: list the changes for people before the JSON lines.
+    pub listing: bool,
 }
 
 /// Where the integration token comes from. It is never a flag's value.

@@ -242,3 +242,52 @@ async fn each_equality_rule_sends_nothing_when_equal_and_one_patch_of_that_prope
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_with_a_data_source_shows_each_rows_action_and_changes() {
+    let handle = start(Seed::generate(4), |_| {}).await;
+    let dir = Dir::new();
+    let id = Seed::generated_page_id;
+    dir.write(
+        "rows.csv",
+        format!(
+            "page_id,Name,Status\n{},Task 1,Done\n{},Task 2,Not started\n{},Renamed,In progress\n{},Task 4,Dnoe\n",
+            id(1),
+            id(2),
+            id(3),
+            id(4)
+        ),
+    );
+    let out = run_against(
+        &dir,
+        &handle.base_url(),
+        TOKEN,
+        &["plan", "rows.csv", "--data-source", DATA_SOURCE],
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let lines: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            json!({"row": 1, "page_id": id(1), "body": {"properties": {"Status": {"status": {"name": "Done"}}}},
+                   "action": "updated", "changes": {"Status": {"from": "In progress", "to": "Done"}}}),
+            json!({"row": 2, "page_id": id(2), "action": "unchanged", "changes": {}}),
+            json!({"row": 3, "page_id": id(3), "body": {"properties": {"Name": {"title": [{"type": "text", "text": {"content": "Renamed"}}]}}},
+                   "action": "updated", "changes": {"Name": {"from": "Task 3", "to": "Renamed"}}}),
+        ]
+    );
+    assert!(out.stderr.contains("invalid: row 4"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "plan: 4 rows read from rows.csv: 2 to update (2 properties), 1 unchanged, 1 invalid, 0 skipped"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(handle.requests().iter().all(|r| r.method != "PATCH"));
+}

@@ -124,6 +124,28 @@ pub struct Shared {
     pub backup: Option<crate::backup::Backup>,
 }
 
+impl Shared {
+    /// For commands that only read (`plan` and `export` scanning a data source): the one
+    /// limiter at `rate`/`burst`, the usual retries, no backup.
+    pub fn for_reads(client: Client, rate: f64, burst: u32) -> Shared {
+        Shared {
+            client,
+            limiter: Arc::new(Limiter::new(rate, burst)),
+            settings: Settings {
+                concurrency: 1,
+                max_attempts: 8,
+                max_errors: None,
+                backoff_min: Duration::from_millis(500),
+                backoff_max: Duration::from_secs(30),
+            },
+            stats: Arc::new(Stats::default()),
+            stop: Stop::default(),
+            trace: None,
+            backup: None,
+        }
+    }
+}
+
 /// A row to send, with its raw record (for `--failed-out`) and its body ready to go.
 #[derive(Debug, Clone)]
 pub struct Job {
