@@ -12,6 +12,7 @@ use crate::config::{
     PlanConfig, SchemaConfig,
 };
 use crate::exit::Exit;
+use crate::export::{ExportConfig, ExportFormat};
 use crate::report::progress::ProgressMode;
 
 /// Apply many Notion page updates from a CSV or JSONL file: rate-limited, resumable, and
@@ -37,6 +38,11 @@ pub enum Command {
     /// data source, or a database with one data source (under 2022-06-28: a database).
     #[command(after_help = Exit::help_table())]
     Schema(SchemaArgs),
+    /// Write a data source's pages as rows that apply reads back: CSV (page_id, then a typed
+    /// header per writable property) or native JSONL (exact), by -o's extension. Applied
+    /// unedited with --data-source, it changes nothing and sends nothing.
+    #[command(after_help = Exit::help_table())]
+    Export(ExportArgs),
     /// Serve a local Notion-compatible API on 127.0.0.1 (for tests and first tries); the first
     /// stdout line is `listening on http://127.0.0.1:PORT`. Stops on SIGINT/SIGTERM.
     Sandbox(notion_sandbox::SandboxArgs),
@@ -128,6 +134,111 @@ pub struct SchemaArgs {
     pub notion_version: Option<String>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The data source (or a database with one data source): an id or a Notion URL.
+    #[arg(value_name = "DATA_SOURCE")]
+    pub data_source: String,
+    /// Write here (.csv, or .jsonl/.ndjson for native JSONL). [default: standard output]
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// On standard output, or when -o's extension does not tell: csv or jsonl. [default: csv]
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Only these properties, comma-separated, in this order. [default: every writable one]
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub properties: Option<Vec<String>>,
+    /// Only the pages this Notion filter selects: JSON inline or @file.json, or NAME = VALUE.
+    #[arg(long = "where", value_name = "FILTER")]
+    pub filter: Option<String>,
+    /// Separator inside multi-valued CSV cells. [default: ;]
+    #[arg(long, value_name = "C")]
+    pub separator: Option<String>,
+    /// Notion API version to read with: 2022-06-28, 2025-09-03 or 2026-03-11.
+    /// [default: 2025-09-03]
+    #[arg(long, value_name = "V")]
+    pub notion_version: Option<String>,
+    /// Requests per second. [default: 3]
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+    /// Requests allowed back to back. [default: 3]
+    #[arg(long, value_name = "B")]
+    pub burst: Option<u32>,
+    /// auto (a bar on a terminal, a line every 10 s otherwise), bar, log or none.
+    #[arg(long, value_name = "MODE")]
+    pub progress: Option<String>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+impl TryFrom<&ExportArgs> for ExportConfig {
+    type Error = ConfigError;
+
+    fn try_from(args: &ExportArgs) -> Result<ExportConfig, ConfigError> {
+        use std::io::IsTerminal;
+        let by_extension = args.output.as_ref().and_then(|p| {
+            match p.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+                "csv" => Some(ExportFormat::Csv),
+                "jsonl" | "ndjson" => Some(ExportFormat::Jsonl),
+                _ => None,
+            }
+        });
+        let format = match (args.format.as_deref(), by_extension) {
+            (Some("csv"), _) => ExportFormat::Csv,
+            (Some("jsonl"), _) => ExportFormat::Jsonl,
+            (Some(other), _) => {
+                return Err(ConfigError(format!(
+                    "unknown --format {other:?}: expected csv or jsonl"
+                )))
+            }
+            (None, Some(f)) => f,
+            (None, None) => ExportFormat::Csv,
+        };
+        let rate = args.rate.unwrap_or(3.0);
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(ConfigError(format!(
+                "--rate must be a positive number, got {rate}"
+            )));
+        }
+        let progress = match args.progress.as_deref().unwrap_or("auto") {
+            "auto" if std::io::stderr().is_terminal() => ProgressMode::Bar,
+            "auto" | "log" => ProgressMode::Log(Duration::from_secs(10)),
+            "bar" => ProgressMode::Bar,
+            "none" => ProgressMode::None,
+            other => {
+                return Err(ConfigError(format!(
+                    "unknown --progress {other:?}: expected auto, bar, log or none"
+                )))
+            }
+        };
+        Ok(ExportConfig {
+            data_source: args.data_source.clone(),
+            output: args.output.clone(),
+            format,
+            properties: args.properties.clone(),
+            filter: args.filter.clone(),
+            version: args
+                .notion_version
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(ConfigError)?
+                .unwrap_or_default(),
+            connection: Connection::resolve(&(&args.connection).into(), None),
+            rate,
+            burst: args.burst.unwrap_or(3).max(1),
+            progress,
+            separator: args
+                .separator
+                .as_deref()
+                .map(|s| crate::job::jobfile::single_char(s, "--separator"))
+                .transpose()
+                .map_err(ConfigError)?
+                .unwrap_or(';'),
+        })
+    }
 }
 
 #[derive(Debug, Args)]

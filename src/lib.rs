@@ -18,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod dispatch;
 pub mod exit;
+pub mod export;
 pub mod job;
 pub mod manual;
 pub mod mapping;

@@ -6,6 +6,8 @@
 mod apply;
 // --backup across an interrupted run, then undo.
 mod backup;
+// Issue 11: export, and applying it back.
+mod export;
 // Issue 9: shell completions and man pages.
 mod manual;
 // `plan`: bodies, bad rows, header errors.

@@ -191,7 +191,12 @@ impl Current {
                 )
             }
             Current::Rich(rich) => serde_json::from_str(&rich.1).expect("stored as JSON"),
-            Current::Number(n) => n.map_or(Value::Null, |n| json!(n)),
+            Current::Number(n) => match n {
+                None => Value::Null,
+                // Whole numbers as integers (Notion writes 7, not 7.0).
+                Some(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => json!(*n as i64),
+                Some(n) => json!(n),
+            },
             Current::Choice(c) => match c {
                 None => Value::Null,
                 Some(c) => {
