@@ -3,6 +3,7 @@
 
 mod apply;
 mod backup; // --backup across an interrupted run, then undo // `apply` against the sandbox: faults, order, refusals, progress
+mod native; // issue 10: native JSONL lines checked like CSV cells and headers
 mod plan;
 mod resume; // kill, signal, deadline and lock, then resume // `plan`: bodies, bad rows, header errors
 mod sandbox; // the sandbox over real HTTP: every check and fault
