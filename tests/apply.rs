@@ -529,12 +529,20 @@ async fn twenty_identical_refusals_stop_the_run_with_a_hint() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_rows_and_later_rows_of_their_pages_go_to_failed_out_ready_to_rerun() {
+async fn failed_rows_go_to_failed_out_without_what_later_ok_rows_of_their_pages_set() {
     let handle = start(Seed::generate(10), |_| {}).await;
     let dir = Dir::new();
     let mut rows = generated_rows(10, 2);
     rows[2].status = "Archived"; // not an option: 400 validation_error
-    dir.write("rows.csv", csv_of(&rows));
+                                 // Row 13, of the same page, sets only Name and Estimate, and ends ok.
+    let mut input = csv_of(&rows);
+    let thirteenth = csv_of(&rows[12..13]).lines().nth(1).unwrap().to_owned();
+    let r = &rows[12];
+    input = input.replace(
+        &thirteenth,
+        &format!("{},{},,{},,", r.page, r.name, r.estimate),
+    );
+    dir.write("rows.csv", &input);
     let run = apply(
         &dir,
         &handle,
@@ -558,10 +566,22 @@ async fn failed_rows_and_later_rows_of_their_pages_go_to_failed_out_ready_to_rer
     assert!(run.stderr.contains("failed: row 3"), "{}", run.stderr);
     assert!(run.stderr.contains("validation_error"), "{}", run.stderr);
     let again = std::fs::read_to_string(dir.path("again.csv")).unwrap();
-    // Row 3 failed; row 13 is the same page's later row.
-    let expected = csv_of(&[rows[2].clone(), rows[12].clone()]);
+    // Row 3 failed: it is there without Name and Estimate, which row 13 set since; row 13 ended
+    // ok and is not there.
+    let third = &rows[2];
+    let expected = format!(
+        "{HEADER}{},,{},,{},{}\n",
+        third.page,
+        third.status,
+        third.done,
+        third.tags.join(";")
+    );
     assert_eq!(again, expected);
     assert!(run.stderr.contains("again.csv"), "{}", run.stderr);
+    assert!(
+        !dir.path("again.csv.spool").exists(),
+        "the spool is removed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::job::SourceRow;
-use crate::mapping::{Mapped, PageUpdate};
+use crate::mapping::{Field, Mapped, PageUpdate};
 use crate::notion::client::Client;
 use crate::notion::NotionId;
 use crate::report::Outcome;
@@ -129,6 +129,11 @@ pub struct Job {
     pub source: SourceRow,
     pub body_bytes: Vec<u8>,
     pub body_hash: String,
+    /// The fields the body sets (what a later row of the page supersedes, SPEC §6).
+    pub fields: Arc<[Field]>,
+    /// Said in the report's message whatever the outcome (a row resumed without the fields a
+    /// later row already set says which were dropped).
+    pub note: Option<String>,
 }
 
 impl Job {
@@ -137,8 +142,10 @@ impl Job {
         Job {
             body_bytes: serde_json::to_vec(&update.body).expect("a body serialises"),
             body_hash: update.body.hash(),
+            fields: update.body.fields().into(),
             update,
             source,
+            note: None,
         }
     }
 }
@@ -150,6 +157,8 @@ pub enum Item {
     Send(Job),
     /// An invalid or skipped row: it ends without a request.
     Unsent(Mapped, SourceRow),
+    /// A row that has already ended without a request (resumed rows reduced to nothing).
+    Ended(Box<RowResult>),
 }
 
 /// How one row ended.
@@ -166,6 +175,8 @@ pub struct RowResult {
     pub request_id: Option<String>,
     pub body_hash: Option<String>,
     pub source: Option<SourceRow>,
+    /// The fields the row set (empty when nothing was sent).
+    pub fields: Arc<[Field]>,
 }
 
 /// The number of first rows whose identical refusal ends the run.
@@ -251,6 +262,11 @@ pub async fn dispatch(
                             return;
                         }
                     }
+                    Item::Ended(result) => {
+                        if results.send(*result).await.is_err() {
+                            return;
+                        }
+                    }
                 }
             }
         }
@@ -272,6 +288,7 @@ pub fn unsent(mapped: Mapped, source: SourceRow) -> RowResult {
         request_id: None,
         body_hash: None,
         source: Some(source),
+        fields: Arc::from([]),
     }
 }
 
@@ -347,6 +364,7 @@ mod tests {
             request_id: None,
             body_hash: None,
             source: None,
+            fields: Arc::from([]),
         }
     }
 

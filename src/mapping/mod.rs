@@ -341,6 +341,22 @@ impl Mapper {
         &self.options
     }
 
+    /// Which field each part of a raw record sets, for `--failed-out`.
+    pub fn locator(&self) -> Locator {
+        Locator {
+            columns: self
+                .columns
+                .iter()
+                .map(|plan| match plan {
+                    ColumnPlan::Property(p) => Some((Field::Property(p.property.clone()), false)),
+                    ColumnPlan::Page(f) => Some((f.field(), f.empty_is_unchanged())),
+                    ColumnPlan::Id | ColumnPlan::Ignore => None,
+                })
+                .collect(),
+            options: self.options.clone(),
+        }
+    }
+
     /// Maps one row.
     pub fn map(&mut self, source: &SourceRow) -> Mapped {
         self.row.set(source.row);
@@ -705,6 +721,90 @@ impl Mapper {
             self.keys.insert(key.to_owned(), plan);
         }
         self.keys[key].clone()
+    }
+}
+
+/// Which field each part of a raw input record sets, so that `--failed-out` can write a row
+/// without the fields a later row of its page already set, in the input's own format.
+#[derive(Debug, Clone)]
+pub struct Locator {
+    /// For CSV: the field each column sets, and whether an empty cell leaves it unchanged even
+    /// under `--empty clear` (the page booleans).
+    columns: Vec<Option<(Field, bool)>>,
+    options: MappingOptions,
+}
+
+impl Locator {
+    /// For CSV: the field each column sets (`None`: the id, an ignored column).
+    pub fn csv_fields(&self) -> &[Option<(Field, bool)>] {
+        &self.columns
+    }
+
+    pub fn empty(&self) -> EmptyCells {
+        self.options.empty
+    }
+
+    /// A JSONL line (native or flat) without the keys that set a field `drop` picks. `Ok(None)`:
+    /// nothing is left to change. `Err(())`: the line is not a JSON object, or drops nothing:
+    /// write it as it is.
+    pub fn reduce_json(
+        &self,
+        line: &[u8],
+        drop: &dyn Fn(&Field) -> bool,
+    ) -> Result<Option<Vec<u8>>, ()> {
+        let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(line) else {
+            return Err(());
+        };
+        let native = object.contains_key("properties")
+            || object
+                .keys()
+                .all(|k| native::NATIVE_KEYS.contains(&k.as_str()));
+        let schema = self.options.schema.as_deref();
+        let mut dropped = false;
+        let mut keep = |field: Option<Field>| {
+            let gone = field.is_some_and(|f| drop(&f));
+            dropped |= gone;
+            !gone
+        };
+        if native {
+            if let Some(Value::Object(properties)) = object.get_mut("properties") {
+                properties.retain(|key, _| {
+                    let name = schema
+                        .and_then(|s| s.property(key))
+                        .map_or(key.as_str(), |p| p.name.as_str());
+                    keep(Some(Field::Property(Arc::from(name))))
+                });
+            }
+            object.retain(|key, _| {
+                let field = match key.as_str() {
+                    "icon" => Some(Field::Icon),
+                    "cover" => Some(Field::Cover),
+                    "in_trash" | "archived" => Some(Field::InTrash),
+                    "is_locked" => Some(Field::IsLocked),
+                    _ => None,
+                };
+                keep(field)
+            });
+        } else {
+            object.retain(|key, _| {
+                let field = match column::resolve(key, &self.options) {
+                    Ok(Some(ColumnPlan::Property(p))) => Some(Field::Property(p.property)),
+                    Ok(Some(ColumnPlan::Page(f))) => Some(f.field()),
+                    _ => None,
+                };
+                keep(field)
+            });
+        }
+        if !dropped {
+            return Err(());
+        }
+        let changes = object.iter().any(|(key, value)| match key.as_str() {
+            "page_id" => false,
+            "properties" => value.as_object().is_some_and(|p| !p.is_empty()),
+            k if k == self.options.id_column => false,
+            _ => true,
+        });
+        Ok(changes.then(|| serde_json::to_vec(&object).expect("JSON serialises")))
     }
 }
 
