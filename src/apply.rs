@@ -319,19 +319,8 @@ fn write_next_steps(
             "stopped early: {reason}. Rows not yet sent were left as they are."
         )?;
         if reason == StopReason::SameFailure {
-            if let Some((code, _)) = summary.by_code.iter().next() {
-                let status: u16 = code
-                    .split(' ')
-                    .next()
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0);
-                let code_name = code.split(' ').nth(1);
-                writeln!(
-                    err,
-                    "hint: {}",
-                    dispatch::same_refusal_hint(status, code_name)
-                )?;
-            }
+            let seen: Vec<String> = summary.by_code.keys().cloned().collect();
+            writeln!(err, "hint: {}", dispatch::same_refusal_hint(&seen))?;
         }
         if reason == StopReason::TokenRefused {
             writeln!(err, "hint: check the token ({}); the integration may have been removed or the token rotated", config.token.origin())?;
