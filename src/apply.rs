@@ -20,7 +20,7 @@ use crate::job::{InputPath, Source};
 use crate::mapping::{Mapped, Mapper, TemplateGate};
 use crate::notion::client::{Client, Token};
 use crate::notion::NotionId;
-use crate::report::progress::{Progress, Snapshot};
+use crate::report::progress::{Printer, Progress, Snapshot};
 use crate::report::reporter::{FailedOut, FailedOutFormat, Reporter};
 use crate::report::resume::{Note, ResumeIndex, Resumer};
 use crate::report::summary::Summary;
@@ -172,7 +172,8 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
         });
     }
 
-    let signals = watch_signals(stop.clone());
+    let progress = Progress::new(config.progress);
+    let signals = watch_signals(stop.clone(), progress.printer());
     let (items_tx, items_rx) = mpsc::channel::<Item>(256);
     let (results_tx, mut results_rx) = mpsc::channel(256);
     // What the reader says of rows an earlier run ended, for --failed-out: few (only rows not
@@ -193,7 +194,6 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
     }
 
     let mut reporter = Reporter::new(report, failed_out);
-    let progress = Progress::new(config.progress);
     let mut ticker = tokio::time::interval(progress.interval());
     ticker.tick().await;
     let mut last_sync = Instant::now();
@@ -209,14 +209,15 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
         rate: limiter.rate(),
         recent_rate,
         pause: limiter.pause_in_force().map(|p| {
-            let wall = chrono::Utc::now()
-                + chrono::Duration::from_std(p.until - Instant::now()).unwrap_or_default();
             format!(
                 "all requests paused until {} UTC: {}",
-                wall.format("%H:%M:%S"),
+                wall_clock(p.until),
                 p.reason
             )
         }),
+        pause_short: limiter
+            .pause_in_force()
+            .map(|p| format!("paused until {} UTC", wall_clock(p.until))),
     };
     loop {
         tokio::select! {
@@ -303,6 +304,14 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
     }
     write_next_steps(err, &config, &summary, stopped, &reporter)?;
     Ok(exit)
+}
+
+/// An instant of the run as a UTC time of day.
+fn wall_clock(at: Instant) -> String {
+    let wall = chrono::Utc::now()
+        + chrono::Duration::from_std(at.saturating_duration_since(Instant::now()))
+            .unwrap_or_default();
+    wall.format("%H:%M:%S").to_string()
 }
 
 /// The last lines: what happened and exactly what to run next.
@@ -491,7 +500,7 @@ fn count_rows(
 
 /// SIGINT/SIGTERM: the first stops taking rows and drains; a second ends the process at once
 /// (each report line is already flushed, so the report stays consistent).
-fn watch_signals(stop: Stop) -> tokio::task::JoinHandle<()> {
+fn watch_signals(stop: Stop, printer: Printer) -> tokio::task::JoinHandle<()> {
     use tokio::signal::unix::{signal, SignalKind};
     // Installed here, before the task runs, so that no request can go out before a signal
     // would be handled.
@@ -509,10 +518,13 @@ fn watch_signals(stop: Stop) -> tokio::task::JoinHandle<()> {
                 _ = term.recv() => {}
             }
             if n == 0 {
-                eprintln!("signal received: finishing the requests in flight, then stopping (send it again to stop at once)");
+                // Short lines, printed through the bar: nothing wider than 80 columns.
+                printer.eprintln("signal received (send it again to stop at once):");
+                printer.eprintln("finishing the requests in flight, then stopping");
                 stop.set(StopReason::Interrupted);
             } else {
-                eprintln!("second signal: stopping now; rows in flight have no outcome and will be sent again by --resume");
+                printer.eprintln("second signal: stopping now; rows in flight have no line,");
+                printer.eprintln("and --resume sends them again");
                 std::process::exit(Exit::Interrupted.code().into());
             }
         }
