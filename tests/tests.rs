@@ -9,4 +9,5 @@ mod resume; // kill, signal, deadline and lock, then resume
 mod resume_rules; // issue 10: the revised resume rules, failed-out reduced the same way
 mod sandbox; // the sandbox over real HTTP: every check and fault
 mod schema; // issue 6: schema-aware mapping, the schema command, constants, example jobs
+mod terminal; // issue 10: the bar on an 80-column pseudo-terminal
 mod util; // running the binary, reading reports

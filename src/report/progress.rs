@@ -183,10 +183,57 @@ pub struct Printer {
 impl Printer {
     pub fn eprintln(&self, line: &str) {
         match &self.bar {
-            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            Some(bar) => bar.suspend(|| eprintln!("{}", wrap(line, terminal_width()))),
             None => eprintln!("{line}"),
         }
     }
+}
+
+/// The terminal's width for the bar and the lines printed around it: at most 80 columns, one
+/// spare (a line that fills the last column makes some terminals wrap).
+fn terminal_width() -> usize {
+    let columns = console::Term::stderr()
+        .size_checked()
+        .map_or(MAX_BAR_WIDTH, |(_, cols)| usize::from(cols));
+    columns.min(MAX_BAR_WIDTH).saturating_sub(1).max(20)
+}
+
+/// `text` in lines of at most `width` characters, broken between words (a longer word is cut),
+/// continuation lines indented by two spaces.
+pub fn wrap(text: &str, width: usize) -> String {
+    const INDENT: &str = "  ";
+    let mut out = String::new();
+    for (n, paragraph) in text.lines().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let (mut line, mut len, mut fresh) = (String::new(), 0usize, true);
+        for word in paragraph.split(' ') {
+            let mut word: Vec<char> = word.chars().collect();
+            loop {
+                let sep = usize::from(!fresh);
+                if len + sep + word.len() <= width {
+                    if !fresh {
+                        line.push(' ');
+                    }
+                    line.extend(&word);
+                    len += sep + word.len();
+                    fresh = false;
+                    break;
+                }
+                if fresh {
+                    // A word longer than a line: cut it.
+                    let cut = width.saturating_sub(len).max(1).min(word.len());
+                    line.extend(word.drain(..cut));
+                }
+                out.push_str(&line);
+                out.push('\n');
+                (line, len, fresh) = (INDENT.to_owned(), INDENT.len(), true);
+            }
+        }
+        out.push_str(&line);
+    }
+    out
 }
 
 impl Progress {
@@ -222,12 +269,7 @@ impl Progress {
                     bar.set_length(total);
                 }
                 bar.set_position(snapshot.done());
-                // One column spare: a line that fills the last column makes some terminals wrap.
-                let columns = console::Term::stderr()
-                    .size_checked()
-                    .map_or(MAX_BAR_WIDTH, |(_, cols)| usize::from(cols));
-                let width = columns.min(MAX_BAR_WIDTH).saturating_sub(1);
-                bar.set_message(snapshot.bar_line(width));
+                bar.set_message(snapshot.bar_line(terminal_width()));
             }
             (None, ProgressMode::Log(_)) => {
                 let _ = writeln!(err, "progress: {}", snapshot.line());
@@ -236,11 +278,11 @@ impl Progress {
         }
     }
 
-    /// Prints a line above the bar (or plainly).
+    /// Prints a line above the bar, wrapped to the bar's width (or plainly).
     pub fn println(&self, err: &mut dyn Write, line: &str) {
         match &self.bar {
             Some(bar) => bar.suspend(|| {
-                let _ = writeln!(err, "{line}");
+                let _ = writeln!(err, "{}", wrap(line, terminal_width()));
             }),
             None => {
                 let _ = writeln!(err, "{line}");
@@ -309,6 +351,26 @@ mod tests {
             "{line}"
         );
         assert!(!line.chars().any(char::is_control));
+    }
+
+    #[test]
+    fn printed_lines_wrap_between_words_and_cut_only_overlong_words() {
+        let text = "failed: row 17 (page 00000000-0000-4000-8000-000000000011): HTTP 429 \
+                    rate_limited: not retried: the run is stopping";
+        let wrapped = wrap(text, 40);
+        assert!(
+            wrapped.lines().all(|l| l.chars().count() <= 40),
+            "{wrapped}"
+        );
+        assert_eq!(wrapped.replace("\n  ", " "), text);
+        let long = "x".repeat(95);
+        let wrapped = wrap(&long, 40);
+        assert!(
+            wrapped.lines().all(|l| l.chars().count() <= 40),
+            "{wrapped}"
+        );
+        assert_eq!(wrapped.replace("\n  ", ""), long);
+        assert_eq!(wrap("short", 40), "short");
     }
 
     #[test]
