@@ -99,11 +99,14 @@ fn trash_csv(rows: &[(usize, Kind)]) -> String {
     csv
 }
 
+/// A page's name, estimate and whether it is in the trash.
+type PageState = (String, Option<f64>, bool);
+
 /// The expected end: the input folded in order, as Notion applies it. An edit of a page in the
 /// trash is refused and changes nothing. Gives each page's (name, estimate, in trash) and each
 /// row's true outcome.
-fn fold(rows: &[(usize, Kind)]) -> (BTreeMap<usize, (String, Option<f64>, bool)>, Vec<bool>) {
-    let mut pages: BTreeMap<usize, (String, Option<f64>, bool)> = BTreeMap::new();
+fn fold(rows: &[(usize, Kind)]) -> (BTreeMap<usize, PageState>, Vec<bool>) {
+    let mut pages: BTreeMap<usize, PageState> = BTreeMap::new();
     let mut applied = Vec::new();
     for (p, kind) in rows {
         let page = pages

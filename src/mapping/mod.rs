@@ -744,16 +744,10 @@ impl Locator {
         self.options.empty
     }
 
-    /// A JSONL line (native or flat) without the keys that set a field `drop` picks. `Ok(None)`:
-    /// nothing is left to change. `Err(())`: the line is not a JSON object, or drops nothing:
-    /// write it as it is.
-    pub fn reduce_json(
-        &self,
-        line: &[u8],
-        drop: &dyn Fn(&Field) -> bool,
-    ) -> Result<Option<Vec<u8>>, ()> {
+    /// A JSONL line (native or flat) without the keys that set a field `drop` picks.
+    pub fn reduce_json(&self, line: &[u8], drop: &dyn Fn(&Field) -> bool) -> Reduced {
         let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(line) else {
-            return Err(());
+            return Reduced::AsIs;
         };
         let native = object.contains_key("properties")
             || object
@@ -796,7 +790,7 @@ impl Locator {
             });
         }
         if !dropped {
-            return Err(());
+            return Reduced::AsIs;
         }
         let changes = object.iter().any(|(key, value)| match key.as_str() {
             "page_id" => false,
@@ -804,8 +798,22 @@ impl Locator {
             k if k == self.options.id_column => false,
             _ => true,
         });
-        Ok(changes.then(|| serde_json::to_vec(&object).expect("JSON serialises")))
+        match changes {
+            true => Reduced::Line(serde_json::to_vec(&object).expect("JSON serialises")),
+            false => Reduced::Nothing,
+        }
     }
+}
+
+/// What [`Locator::reduce_json`] left of a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reduced {
+    /// The line without the dropped keys.
+    Line(Vec<u8>),
+    /// Nothing is left to change: the row is not written.
+    Nothing,
+    /// Nothing was dropped (or the line is not a JSON object): write it as it is.
+    AsIs,
 }
 
 fn finish(

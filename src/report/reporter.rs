@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::dispatch::RowResult;
 use crate::job::{Record, SourceRow};
-use crate::mapping::{EmptyCells, Field, Locator};
+use crate::mapping::{EmptyCells, Field, Locator, Reduced};
 use crate::notion::NotionId;
 use crate::report::resume::{Note, PageFields};
 use crate::report::summary::Counts;
@@ -204,13 +204,13 @@ impl FailedOut {
                 let line = &record[2];
                 let drop = |f: &Field| later.later_than(row, f).is_some();
                 match self.locator.reduce_json(line, &drop) {
-                    Ok(Some(reduced)) => {
+                    Reduced::Line(reduced) => {
                         out.write_all(&reduced)?;
                         out.write_all(b"\n")?;
                         true
                     }
-                    Ok(None) => false,
-                    Err(()) => {
+                    Reduced::Nothing => false,
+                    Reduced::AsIs => {
                         out.write_all(line)?;
                         out.write_all(b"\n")?;
                         true

@@ -219,8 +219,11 @@ impl ResumeIndex {
 /// (for `--failed-out` of a CSV under `--empty clear`) its cell.
 #[derive(Debug, Default, Clone)]
 pub struct PageFields {
-    last: HashMap<Field, (u64, Option<Box<[u8]>>)>,
+    last: HashMap<Field, LastSet>,
 }
+
+/// The last ok row that set a field, and its cell when kept.
+type LastSet = (u64, Option<Box<[u8]>>);
 
 impl PageFields {
     /// Row `row`, recorded ok, set these fields.
@@ -528,7 +531,7 @@ mod tests {
         let mut fields = PageFields::default();
         let status = Field::Property("Status".into());
         fields.set(7, &[status.clone(), Field::Icon], |_| None);
-        fields.set(4, &[status.clone()], |_| None);
+        fields.set(4, std::slice::from_ref(&status), |_| None);
         assert_eq!(fields.later_than(5, &status), Some(7));
         assert_eq!(fields.later_than(7, &status), None);
         assert_eq!(fields.later_than(5, &Field::Cover), None);
