@@ -343,7 +343,7 @@ fn write_next_steps(
             backup.display()
         )?;
     }
-    let not_ok = summary.rows.not_ok();
+    let not_ok = summary.rows.not_ok() + summary.resumed_final;
     if stopped.is_some() {
         writeln!(
             err,
@@ -353,9 +353,15 @@ fn write_next_steps(
     } else if not_ok > 0 {
         writeln!(
             err,
-            "{not_ok} rows did not end ok (listed above and in the report). Fix their cause, then send them again (rows already ok are not sent again):"
+            "{not_ok} rows did not end ok (listed above and in the report). Rows that failed after retries or ended unknown are sent again, without what later rows set, by:"
         )?;
         writeln!(err, "  {}", config.continue_command)?;
+    }
+    if not_ok > 0 {
+        writeln!(
+            err,
+            "rows Notion refused (a 4xx) and invalid rows are final for --resume: fix them, then run them from --failed-out"
+        )?;
     }
     if stopped.is_some() || not_ok > 0 {
         if let Some(f) = reporter.failed_out() {
