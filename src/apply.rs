@@ -17,18 +17,18 @@ use tokio::time::Instant;
 use crate::config::ApplyConfig;
 use crate::dispatch::limiter::Limiter;
 use crate::dispatch::{self, Item, Job, Settings, Shared, Stats, Stop, StopReason};
-use crate::matcher::Matcher;
-use crate::scan;
 use crate::exit::Exit;
 use crate::job::{InputPath, Source};
 use crate::mapping::{Mapped, Mapper, TemplateGate};
+use crate::matcher::Matcher;
 use crate::notion::client::{Client, Token};
 use crate::notion::NotionId;
 use crate::report::progress::{Printer, Progress, Snapshot};
-use crate::report::resume::{Note, ResumeIndex, Resumer};
 use crate::report::reporter::{FailedOut, FailedOutFormat, Reporter};
+use crate::report::resume::{Note, ResumeIndex, Resumer};
 use crate::report::summary::Summary;
 use crate::report::ReportWriter;
+use crate::scan;
 
 /// Runs `apply` to its end and says how it ended: set up, scan (with a data source),
 /// dispatch, close.
@@ -337,7 +337,15 @@ async fn dispatch_stage(
     let (notes_tx, mut notes_rx) = mpsc::unbounded_channel();
     let notes_tx = config.failed_out.is_some().then_some(notes_tx);
     let reader = tokio::task::spawn_blocking(move || {
-        read_rows(source, mapper, matcher, resume, items_tx, notes_tx, reader_stop)
+        read_rows(
+            source,
+            mapper,
+            matcher,
+            resume,
+            items_tx,
+            notes_tx,
+            reader_stop,
+        )
     });
     let dispatcher = tokio::spawn(dispatch::dispatch(shared, items_rx, results_tx));
     if let Some(limit) = config.max_runtime {

@@ -332,18 +332,19 @@ impl InputConfig {
             .data_source
             .clone()
             .or_else(|| from_job(|j| j.data_source.clone()));
-        let schema = match (&data_source, schema) {
-            (None, schema) => schema,
-            (Some(ds), None) => Some(SchemaSource::Fetch(ds.clone())),
-            (Some(ds), Some(SchemaSource::Fetch(id))) if *id == *ds => Some(SchemaSource::Fetch(id)),
-            (Some(_), Some(_)) => {
-                return Err(ConfigError(
+        let schema =
+            match (&data_source, schema) {
+                (None, schema) => schema,
+                (Some(ds), None) => Some(SchemaSource::Fetch(ds.clone())),
+                (Some(ds), Some(SchemaSource::Fetch(id))) if *id == *ds => {
+                    Some(SchemaSource::Fetch(id))
+                }
+                (Some(_), Some(_)) => return Err(ConfigError(
                     "--data-source reads the data source's schema itself: drop --schema-from / \
                      --schema-file (or schema_from / schema_file in the job file)"
                         .into(),
-                ))
-            }
-        };
+                )),
+            };
         let constants = match &job {
             Some(j) => j
                 .constants()

@@ -56,7 +56,11 @@ fn usage(err: &mut dyn Write, message: &str) -> anyhow::Result<Exit> {
 }
 
 /// Runs `export`, writing rows to `-o` (or `out`) and messages to `err`.
-pub fn run(config: &ExportConfig, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Exit> {
+pub fn run(
+    config: &ExportConfig,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Exit> {
     let client = match config.connection.client(config.version) {
         Ok(c) => c,
         Err(e) => return usage(err, &e),
@@ -64,9 +68,9 @@ pub fn run(config: &ExportConfig, out: &mut dyn Write, err: &mut dyn Write) -> a
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let schema = match runtime.block_on(async {
-        Schema::fetch(&client, &config.data_source, config.version).await
-    }) {
+    let schema = match runtime
+        .block_on(async { Schema::fetch(&client, &config.data_source, config.version).await })
+    {
         Ok(s) => s,
         Err(e) => return usage(err, &e.to_string()),
     };
@@ -74,7 +78,12 @@ pub fn run(config: &ExportConfig, out: &mut dyn Write, err: &mut dyn Write) -> a
         Ok(f) => f,
         Err(e) => return usage(err, &e),
     };
-    let filter = match config.filter.as_deref().map(|w| parse_where(w, &schema)).transpose() {
+    let filter = match config
+        .filter
+        .as_deref()
+        .map(|w| parse_where(w, &schema))
+        .transpose()
+    {
         Ok(f) => f,
         Err(e) => return usage(err, &format!("--where: {e}")),
     };
@@ -112,7 +121,11 @@ pub fn run(config: &ExportConfig, out: &mut dyn Write, err: &mut dyn Write) -> a
         Err(e) => {
             writeln!(err, "error: {e}")?;
             writeln!(err, "The export is incomplete: do not apply it.")?;
-            return Ok(if e.is_usage() { Exit::Usage } else { Exit::Aborted });
+            return Ok(if e.is_usage() {
+                Exit::Usage
+            } else {
+                Exit::Aborted
+            });
         }
     };
     writer.finish()?;
@@ -143,7 +156,11 @@ pub fn run(config: &ExportConfig, out: &mut dyn Write, err: &mut dyn Write) -> a
 /// The writable properties to export: all of them, or those `--properties` names.
 fn chosen_fields(schema: &Schema, names: Option<&[String]>) -> Result<Vec<Field>, String> {
     let Some(names) = names else {
-        return Ok(schema.properties.iter().filter_map(Field::property).collect());
+        return Ok(schema
+            .properties
+            .iter()
+            .filter_map(Field::property)
+            .collect());
     };
     names
         .iter()
@@ -195,9 +212,10 @@ fn parse_where(text: &str, schema: &Schema) -> Result<Value, String> {
     };
     let (name, value) = (name.trim(), value.trim());
     let property = schema.property(name).ok_or_else(|| {
-        let hint = crate::spelling::closest(name, schema.properties.iter().map(|p| p.name.as_str()))
-            .map(|n| format!(" Did you mean {n:?}?"))
-            .unwrap_or_default();
+        let hint =
+            crate::spelling::closest(name, schema.properties.iter().map(|p| p.name.as_str()))
+                .map(|n| format!(" Did you mean {n:?}?"))
+                .unwrap_or_default();
         format!("the data source has no property {name:?}.{hint}")
     })?;
     let SchemaType::Known(ty) = property.ty else {
@@ -259,7 +277,10 @@ impl<'a> RowWriter<'a> {
         let values = self
             .fields
             .iter()
-            .map(|f| f.read(page).map_err(|e| format!("page {id}: {}: {e}", f.name)))
+            .map(|f| {
+                f.read(page)
+                    .map_err(|e| format!("page {id}: {}: {e}", f.name))
+            })
             .collect::<Result<Vec<Current>, String>>()?;
         let io = |e: std::io::Error| format!("cannot write the export: {e}");
         match self.format {
@@ -278,12 +299,15 @@ impl<'a> RowWriter<'a> {
             ExportFormat::Jsonl => {
                 let mut properties = Map::new();
                 for (field, value) in self.fields.iter().zip(&values) {
-                    let Kind::Property(ty) = field.kind else { continue };
+                    let Kind::Property(ty) = field.kind else {
+                        continue;
+                    };
                     let raw = value.to_request();
                     // Request-shaped as --backup writes values; a Notion-hosted file stays
                     // a `file` object (kept as it is when applied).
-                    let shaped = backup::request_value(&json!({"type": ty.as_str(), ty.as_str(): raw}))
-                        .unwrap_or_else(|_| json!({ ty.as_str(): raw }));
+                    let shaped =
+                        backup::request_value(&json!({"type": ty.as_str(), ty.as_str(): raw}))
+                            .unwrap_or_else(|_| json!({ ty.as_str(): raw }));
                     properties.insert(field.name.to_string(), shaped);
                 }
                 let line = json!({"page_id": id, "properties": properties});

@@ -172,9 +172,11 @@ mod tests {
             },
         ]);
         index
-            .insert(&json!({"id": NotionId::from_u128(1).to_string(), "properties": {
+            .insert(
+                &json!({"id": NotionId::from_u128(1).to_string(), "properties": {
                 "Status": {"id": "s", "type": "status", "status": {"name": "In progress"}},
-                "Estimate": {"id": "e", "type": "number", "number": 12.5}}}))
+                "Estimate": {"id": "e", "type": "number", "number": 12.5}}}),
+            )
             .unwrap();
         Matcher::new(index, false, true)
     }
@@ -198,14 +200,26 @@ mod tests {
         let mut m = matcher();
         let row = update(vec![
             ("Status", PropertyValue::Status(Some("Done".into()))),
-            ("Estimate", PropertyValue::Number(Some(serde_json::Number::from_f64(12.50).unwrap()))),
+            (
+                "Estimate",
+                PropertyValue::Number(Some(serde_json::Number::from_f64(12.50).unwrap())),
+            ),
         ]);
         let matched = m.matched(row.clone());
-        let Mapped::Update(u) = &matched.mapped else { panic!("sent") };
-        assert_eq!(u.body.to_value(), json!({"properties": {"Status": {"status": {"name": "Done"}}}}));
+        let Mapped::Update(u) = &matched.mapped else {
+            panic!("sent")
+        };
+        assert_eq!(
+            u.body.to_value(),
+            json!({"properties": {"Status": {"status": {"name": "Done"}}}})
+        );
         assert_eq!(
             matched.changes.unwrap(),
-            [Change { field: "Status".into(), from: json!("In progress"), to: json!("Done") }]
+            [Change {
+                field: "Status".into(),
+                from: json!("In progress"),
+                to: json!("Done")
+            }]
         );
         assert_eq!(
             matched.before.unwrap()["properties"]["Status"]["status"],
@@ -218,6 +232,9 @@ mod tests {
             "Estimate",
             PropertyValue::Number(Some(serde_json::Number::from_f64(12.5).unwrap())),
         )]));
-        assert!(matches!(unchanged.mapped, Mapped::Unchanged { .. }), "{unchanged:?}");
+        assert!(
+            matches!(unchanged.mapped, Mapped::Unchanged { .. }),
+            "{unchanged:?}"
+        );
     }
 }

@@ -9,15 +9,15 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::config::PlanConfig;
+use crate::dispatch::Shared;
 use crate::exit::Exit;
 use crate::job::Source;
-use crate::dispatch::Shared;
 use crate::mapping::{Body, Mapped, Mapper, TemplateGate};
 use crate::matcher::{Change, Matcher};
-use crate::report::progress::{Progress, ProgressMode};
-use crate::scan;
 use crate::notion::NotionId;
+use crate::report::progress::{Progress, ProgressMode};
 use crate::report::{unsent_outcome, ReportLine, ReportWriter};
+use crate::scan;
 
 /// Counts of a plan, by what became of the rows.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +71,11 @@ fn scan_stage(
     if config.input.data_source.is_none() {
         return Ok(Ok(None));
     }
-    let schema = mapper.options().schema.clone().expect("--data-source brings its schema");
+    let schema = mapper
+        .options()
+        .schema
+        .clone()
+        .expect("--data-source brings its schema");
     let version = config.input.mapping.version;
     let client = match config.connection.client(version) {
         Ok(c) => c,
@@ -101,7 +105,11 @@ fn scan_stage(
         }
         Err(e) => {
             writeln!(err, "error: {e}")?;
-            Ok(Err(if e.is_usage() { Exit::Usage } else { Exit::Aborted }))
+            Ok(Err(if e.is_usage() {
+                Exit::Usage
+            } else {
+                Exit::Aborted
+            }))
         }
     }
 }
@@ -271,7 +279,11 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
             writeln!(out, "  {line}")?;
         }
         if counts.valid as usize > listing.len() {
-            writeln!(out, "  … and {} more rows", counts.valid as usize - listing.len())?;
+            writeln!(
+                out,
+                "  … and {} more rows",
+                counts.valid as usize - listing.len()
+            )?;
         }
         out.write_all(&buffer)?;
     }
@@ -304,7 +316,7 @@ fn write_summary(err: &mut dyn Write, config: &PlanConfig, c: PlanCounts) -> io:
             c.skipped
         )?;
     } else {
-    writeln!(
+        writeln!(
         err,
         "plan: {} rows read from {}: {} to send, {} invalid, {} skipped (nothing to change). Nothing was sent.",
         c.read,

@@ -60,11 +60,25 @@ async fn a_scan_past_the_cap_with_faults_reads_every_page_once_and_sends_only_th
     let out = apply(
         &dir,
         &handle,
-        &["rows.csv", "--report", "r.jsonl", "--rate", "60", "--burst", "5", "--summary-json", "s.json"],
+        &[
+            "rows.csv",
+            "--report",
+            "r.jsonl",
+            "--rate",
+            "60",
+            "--burst",
+            "5",
+            "--summary-json",
+            "s.json",
+        ],
     )
     .await;
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stderr.contains("scan: 1000 pages read"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("scan: 1000 pages read"),
+        "{}",
+        out.stderr
+    );
     // Every page was in the index (a page missing from it would be sent whole).
     let report = read_report(&dir.path("r.jsonl"));
     assert_eq!(report.len(), 1000);
@@ -100,7 +114,12 @@ async fn a_scan_past_the_cap_with_faults_reads_every_page_once_and_sends_only_th
         summary["scan_requests"].as_u64().unwrap(),
     );
     assert!(reads >= 13 && requests - reads >= 10, "{summary}");
-    assert!(out.stderr.contains(&format!("({reads} reading the data source")), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("({reads} reading the data source")),
+        "{}",
+        out.stderr
+    );
     // The queries asked only for the compared properties, ids as the schema gives them.
     let query = handle
         .requests()
@@ -124,10 +143,16 @@ async fn a_scan_that_cannot_get_past_one_created_time_fails_before_any_write() {
         csv += &format!("{},Done\n", Seed::generated_page_id(i));
     }
     dir.write("rows.csv", &csv);
-    let out = apply(&dir, &handle, &["rows.csv", "--report", "r.jsonl", "--rate", "100"]).await;
+    let out = apply(
+        &dir,
+        &handle,
+        &["rows.csv", "--report", "r.jsonl", "--rate", "100"],
+    )
+    .await;
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
-        out.stderr.contains("cannot go on past created_time 2026-01-01T00:00:00.000Z")
+        out.stderr
+            .contains("cannot go on past created_time 2026-01-01T00:00:00.000Z")
             && out.stderr.contains("250 results")
             && out.stderr.contains("Nothing was sent"),
         "{}",
@@ -142,7 +167,10 @@ async fn an_unknown_data_source_exits_2_telling_to_share_it() {
     let dir = Dir::new();
     dir.write(
         "rows.csv",
-        format!("page_id,Status:status\n{},Done\n", Seed::generated_page_id(1)),
+        format!(
+            "page_id,Status:status\n{},Done\n",
+            Seed::generated_page_id(1)
+        ),
     );
     let out = run_against(
         &dir,
@@ -159,7 +187,11 @@ async fn an_unknown_data_source_exits_2_telling_to_share_it() {
     )
     .await;
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("shared with the integration"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("shared with the integration"),
+        "{}",
+        out.stderr
+    );
     assert!(handle.requests().iter().all(|r| r.method != "PATCH"));
 }
 
@@ -179,25 +211,108 @@ async fn each_equality_rule_sends_nothing_when_equal_and_one_patch_of_that_prope
     let ada = "9531985d-5d9d-49f8-9818-e811892f902b";
     let grace = "36f675cc-81e7-4ef5-a8e2-5d940ed90475";
     let rules = [
-        Rule { name: "number by value", header: "Estimate", seed: json!(12.5), equal: "12.50", different: "12.6", patch: json!({"number": 12.6}) },
-        Rule { name: "tags as a set", header: "Tags", seed: json!(["backend", "urgent"]), equal: "urgent;backend", different: "urgent", patch: json!({"multi_select": [{"name": "urgent"}]}) },
-        Rule { name: "date-time instant", header: "Due", seed: json!({"start": "2026-05-01T09:00:00.000+02:00"}), equal: "2026-05-01T07:00:00Z", different: "2026-05-01T09:00:00Z", patch: json!({"date": {"start": "2026-05-01T09:00:00Z", "end": null}}) },
-        Rule { name: "date-only", header: "Due", seed: json!("2026-05-01"), equal: "2026-05-01", different: "2026-05-02", patch: json!({"date": {"start": "2026-05-02", "end": null}}) },
-        Rule { name: "date time zone", header: "Due", seed: json!({"start": "2026-05-01T09:00", "time_zone": "Europe/Paris"}), equal: "2026-05-01T09:00[Europe/Paris]", different: "2026-05-01T09:00[Europe/Berlin]", patch: json!({"date": {"start": "2026-05-01T09:00", "end": null, "time_zone": "Europe/Berlin"}}) },
-        Rule { name: "plain text of a formatted title", header: "Name",
-               seed: json!([{"type": "text", "text": {"content": "Ship "}, "annotations": {"bold": true}}, {"type": "text", "text": {"content": "it", "link": {"url": "https://example.com"}}}]),
-               equal: "Ship it", different: "Ship it now", patch: json!({"title": [{"type": "text", "text": {"content": "Ship it now"}}]}) },
-        Rule { name: "empty string as empty", header: "Link", seed: Value::Null, equal: "", different: "https://example.com", patch: json!({"url": "https://example.com"}) },
-        Rule { name: "select by name", header: "Priority", seed: json!("High"), equal: "High", different: "Low", patch: json!({"select": {"name": "Low"}}) },
-        Rule { name: "people as a set", header: "Owner", seed: json!([ada, grace]), equal: "36f675cc81e74ef5a8e25d940ed90475;9531985d-5d9d-49f8-9818-e811892f902b", different: ada, patch: json!({"people": [{"id": ada}]}) },
-        Rule { name: "checkbox exactly", header: "Done", seed: json!(true), equal: "yes", different: "false", patch: json!({"checkbox": false}) },
-        Rule { name: "files by name and URL", header: "Attachments", seed: json!(["https://example.com/a.pdf"]), equal: "https://example.com/a.pdf", different: "https://example.com/b.pdf", patch: json!({"files": [{"name": "b.pdf", "type": "external", "external": {"url": "https://example.com/b.pdf"}}]}) },
-        Rule { name: "email exactly", header: "Contact", seed: json!("a@example.com"), equal: "a@example.com", different: "A@example.com", patch: json!({"email": "A@example.com"}) },
+        Rule {
+            name: "number by value",
+            header: "Estimate",
+            seed: json!(12.5),
+            equal: "12.50",
+            different: "12.6",
+            patch: json!({"number": 12.6}),
+        },
+        Rule {
+            name: "tags as a set",
+            header: "Tags",
+            seed: json!(["backend", "urgent"]),
+            equal: "urgent;backend",
+            different: "urgent",
+            patch: json!({"multi_select": [{"name": "urgent"}]}),
+        },
+        Rule {
+            name: "date-time instant",
+            header: "Due",
+            seed: json!({"start": "2026-05-01T09:00:00.000+02:00"}),
+            equal: "2026-05-01T07:00:00Z",
+            different: "2026-05-01T09:00:00Z",
+            patch: json!({"date": {"start": "2026-05-01T09:00:00Z", "end": null}}),
+        },
+        Rule {
+            name: "date-only",
+            header: "Due",
+            seed: json!("2026-05-01"),
+            equal: "2026-05-01",
+            different: "2026-05-02",
+            patch: json!({"date": {"start": "2026-05-02", "end": null}}),
+        },
+        Rule {
+            name: "date time zone",
+            header: "Due",
+            seed: json!({"start": "2026-05-01T09:00", "time_zone": "Europe/Paris"}),
+            equal: "2026-05-01T09:00[Europe/Paris]",
+            different: "2026-05-01T09:00[Europe/Berlin]",
+            patch: json!({"date": {"start": "2026-05-01T09:00", "end": null, "time_zone": "Europe/Berlin"}}),
+        },
+        Rule {
+            name: "plain text of a formatted title",
+            header: "Name",
+            seed: json!([{"type": "text", "text": {"content": "Ship "}, "annotations": {"bold": true}}, {"type": "text", "text": {"content": "it", "link": {"url": "https://example.com"}}}]),
+            equal: "Ship it",
+            different: "Ship it now",
+            patch: json!({"title": [{"type": "text", "text": {"content": "Ship it now"}}]}),
+        },
+        Rule {
+            name: "empty string as empty",
+            header: "Link",
+            seed: Value::Null,
+            equal: "",
+            different: "https://example.com",
+            patch: json!({"url": "https://example.com"}),
+        },
+        Rule {
+            name: "select by name",
+            header: "Priority",
+            seed: json!("High"),
+            equal: "High",
+            different: "Low",
+            patch: json!({"select": {"name": "Low"}}),
+        },
+        Rule {
+            name: "people as a set",
+            header: "Owner",
+            seed: json!([ada, grace]),
+            equal: "36f675cc81e74ef5a8e25d940ed90475;9531985d-5d9d-49f8-9818-e811892f902b",
+            different: ada,
+            patch: json!({"people": [{"id": ada}]}),
+        },
+        Rule {
+            name: "checkbox exactly",
+            header: "Done",
+            seed: json!(true),
+            equal: "yes",
+            different: "false",
+            patch: json!({"checkbox": false}),
+        },
+        Rule {
+            name: "files by name and URL",
+            header: "Attachments",
+            seed: json!(["https://example.com/a.pdf"]),
+            equal: "https://example.com/a.pdf",
+            different: "https://example.com/b.pdf",
+            patch: json!({"files": [{"name": "b.pdf", "type": "external", "external": {"url": "https://example.com/b.pdf"}}]}),
+        },
+        Rule {
+            name: "email exactly",
+            header: "Contact",
+            seed: json!("a@example.com"),
+            equal: "a@example.com",
+            different: "A@example.com",
+            patch: json!({"email": "A@example.com"}),
+        },
     ];
     let mut seed = Seed::generate(rules.len());
     for (page, rule) in seed.pages.iter_mut().zip(&rules) {
         if !rule.seed.is_null() {
-            page.properties.insert(rule.header.into(), rule.seed.clone());
+            page.properties
+                .insert(rule.header.into(), rule.seed.clone());
         }
     }
     // `--empty clear` so that an empty cell means "empty", compared with the empty value.
@@ -214,7 +329,9 @@ async fn each_equality_rule_sends_nothing_when_equal_and_one_patch_of_that_prope
             let out = apply(
                 &dir,
                 &handle,
-                &["rows.csv", "--report", "r.jsonl", "--rate", "100", "--empty", "clear"],
+                &[
+                    "rows.csv", "--report", "r.jsonl", "--rate", "100", "--empty", "clear",
+                ],
             )
             .await;
             assert_eq!(out.code, 0, "{}: {}", rule.name, out.stderr);
@@ -223,10 +340,21 @@ async fn each_equality_rule_sends_nothing_when_equal_and_one_patch_of_that_prope
                 .filter(|r| r.method == "PATCH")
                 .cloned()
                 .collect();
-            assert_eq!(patches.len(), expected, "{} with {cell:?}: {}", rule.name, out.stderr);
+            assert_eq!(
+                patches.len(),
+                expected,
+                "{} with {cell:?}: {}",
+                rule.name,
+                out.stderr
+            );
             let line = &read_report(&dir.path("r.jsonl"))[0];
             if expected == 0 {
-                assert_eq!(line.code.as_deref(), Some("unchanged"), "{}: {line:?}", rule.name);
+                assert_eq!(
+                    line.code.as_deref(),
+                    Some("unchanged"),
+                    "{}: {line:?}",
+                    rule.name
+                );
             } else {
                 assert_eq!(line.outcome, "ok", "{}: {line:?}", rule.name);
                 // The PATCH carried that one property, with the row's value.

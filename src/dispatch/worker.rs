@@ -172,11 +172,7 @@ pub async fn read_json(shared: &Shared, row: u64, path: &str) -> Result<Value, R
 
 /// A POST that only reads (a query), with the same permits and retries as a PATCH: a read is
 /// always safe to send again.
-pub async fn query_json(
-    shared: &Shared,
-    path: &str,
-    body: &Value,
-) -> Result<Value, ReadFailure> {
+pub async fn query_json(shared: &Shared, path: &str, body: &Value) -> Result<Value, ReadFailure> {
     let bytes = serde_json::to_vec(body).expect("a query body serialises");
     let sent = send(shared, 0, &format!("POST {path}"), false, || {
         shared.client.post(path, bytes.clone())

@@ -254,7 +254,13 @@ impl Progress {
 
     /// How a scan is going (pages read, requests): the bar's message, or a log line at the
     /// display's interval (`last`: the scan has ended, print it whatever the interval).
-    pub fn scan(&self, scan: &crate::scan::ScanProgress, requests: u64, last: bool, err: &mut dyn Write) {
+    pub fn scan(
+        &self,
+        scan: &crate::scan::ScanProgress,
+        requests: u64,
+        last: bool,
+        err: &mut dyn Write,
+    ) {
         let line = format!(
             "scan: {} pages read, {} requests ({} queries, {} created_time windows past the result cap, {} long values completed)",
             scan.pages, requests, scan.queries, scan.windows, scan.completions

@@ -71,7 +71,9 @@ impl Current {
     pub fn read(kind: Kind, value: &Value) -> Result<Current, String> {
         let ty = match kind {
             Kind::Icon | Kind::Cover => return Ok(Current::Json(image(value))),
-            Kind::InTrash | Kind::IsLocked => return Ok(Current::Bool(value.as_bool() == Some(true))),
+            Kind::InTrash | Kind::IsLocked => {
+                return Ok(Current::Bool(value.as_bool() == Some(true)))
+            }
             Kind::Property(ty) => ty,
         };
         let list = || value.as_array().map(Vec::as_slice).unwrap_or_default();
@@ -232,9 +234,9 @@ impl Current {
                     }
                 })
                 .collect(),
-            Current::Json(j) => j
-                .as_deref()
-                .map_or(Value::Null, |j| serde_json::from_str(j).expect("stored as JSON")),
+            Current::Json(j) => j.as_deref().map_or(Value::Null, |j| {
+                serde_json::from_str(j).expect("stored as JSON")
+            }),
             Current::Unknown => Value::Null,
         }
     }
@@ -410,40 +412,72 @@ mod tests {
             PropertyType::Title,
             json!([{"type": "text", "text": {"content": "Ship", "link": null}, "annotations": {"bold": true, "italic": false, "strikethrough": false, "underline": false, "code": false, "color": "default"}, "plain_text": "Ship", "href": null}, {"type": "text", "text": {"content": " it"}, "plain_text": " it"}]),
         );
-        let cell = read(PropertyType::Title, json!([{"type": "text", "text": {"content": "Ship it"}}]));
+        let cell = read(
+            PropertyType::Title,
+            json!([{"type": "text", "text": {"content": "Ship it"}}]),
+        );
         assert!(cell.same(&formatted, false));
         assert!(!cell.same(&formatted, true));
         let native = read(PropertyType::Title, formatted.to_request());
         assert!(native.same(&formatted, true));
-        let plain = read(PropertyType::RichText, json!([{"type": "text", "text": {"content": "a"}, "plain_text": "a"}]));
+        let plain = read(
+            PropertyType::RichText,
+            json!([{"type": "text", "text": {"content": "a"}, "plain_text": "a"}]),
+        );
         assert_eq!(plain, Current::Text("a".into()));
     }
 
     #[test]
     fn sets_dates_files_and_empty_strings() {
-        let tags = |t: &[&str]| read(PropertyType::MultiSelect, t.iter().map(|n| json!({"name": n})).collect());
+        let tags = |t: &[&str]| {
+            read(
+                PropertyType::MultiSelect,
+                t.iter().map(|n| json!({"name": n})).collect(),
+            )
+        };
         assert!(tags(&["a", "b"]).same(&tags(&["b", "a"]), false));
         assert!(!tags(&["a"]).same(&tags(&["a", "b"]), false));
-        let date = |s: &str, tz: Option<&str>| read(PropertyType::Date, json!({"start": s, "end": null, "time_zone": tz}));
-        assert!(date("2024-05-01T09:00:00+02:00", None).same(&date("2024-05-01T07:00:00.000Z", None), false));
-        assert!(!date("2024-05-01T09:00:00+02:00", None).same(&date("2024-05-01T09:00:00Z", None), false));
+        let date = |s: &str, tz: Option<&str>| {
+            read(
+                PropertyType::Date,
+                json!({"start": s, "end": null, "time_zone": tz}),
+            )
+        };
+        assert!(date("2024-05-01T09:00:00+02:00", None)
+            .same(&date("2024-05-01T07:00:00.000Z", None), false));
+        assert!(!date("2024-05-01T09:00:00+02:00", None)
+            .same(&date("2024-05-01T09:00:00Z", None), false));
         assert!(date("2024-05-01", None).same(&date("2024-05-01", None), false));
         assert!(!date("2024-05-01", None).same(&date("2024-05-01T00:00:00Z", None), false));
-        assert!(!date("2024-05-01T09:00", Some("Europe/Paris")).same(&date("2024-05-01T09:00", Some("Europe/Berlin")), false));
+        assert!(!date("2024-05-01T09:00", Some("Europe/Paris"))
+            .same(&date("2024-05-01T09:00", Some("Europe/Berlin")), false));
         let url = |v: Value| read(PropertyType::Url, v);
         assert!(url(json!("")).same(&url(Value::Null), false));
-        let hosted = read(PropertyType::Files, json!([{"name": "a.pdf", "type": "file", "file": {"url": "https://s3/a?sig=1", "expiry_time": "x"}}]));
-        let again = read(PropertyType::Files, json!([{"name": "a.pdf", "type": "file", "file": {"url": "https://s3/a?sig=2"}}]));
+        let hosted = read(
+            PropertyType::Files,
+            json!([{"name": "a.pdf", "type": "file", "file": {"url": "https://s3/a?sig=1", "expiry_time": "x"}}]),
+        );
+        let again = read(
+            PropertyType::Files,
+            json!([{"name": "a.pdf", "type": "file", "file": {"url": "https://s3/a?sig=2"}}]),
+        );
         assert!(again.same(&hosted, true));
         let select = |v: Value| read(PropertyType::Select, v);
         assert!(select(json!({"id": "x"})).same(&select(json!({"name": "High", "id": "x"})), false));
-        assert!(select(json!({"name": "High"})).same(&select(json!({"name": "High", "id": "x"})), false));
+        assert!(select(json!({"name": "High"}))
+            .same(&select(json!({"name": "High", "id": "x"})), false));
     }
 
     #[test]
     fn cells_read_back() {
-        let d = read(PropertyType::Date, json!({"start": "2024-05-01T09:00", "end": "2024-05-01T10:00", "time_zone": "Europe/Paris"}));
-        assert_eq!(d.cell(';'), "2024-05-01T09:00/2024-05-01T10:00[Europe/Paris]");
+        let d = read(
+            PropertyType::Date,
+            json!({"start": "2024-05-01T09:00", "end": "2024-05-01T10:00", "time_zone": "Europe/Paris"}),
+        );
+        assert_eq!(
+            d.cell(';'),
+            "2024-05-01T09:00/2024-05-01T10:00[Europe/Paris]"
+        );
         assert_eq!(read(PropertyType::Number, json!(3)).cell(';'), "3");
         assert_eq!(read(PropertyType::Number, json!(12.5)).cell(';'), "12.5");
     }

@@ -52,7 +52,11 @@ impl Field {
 
     /// Every writable property of the schema, then the page-level fields.
     pub fn all(schema: &Schema) -> Vec<Field> {
-        let mut fields: Vec<Field> = schema.properties.iter().filter_map(Field::property).collect();
+        let mut fields: Vec<Field> = schema
+            .properties
+            .iter()
+            .filter_map(Field::property)
+            .collect();
         fields.extend(
             ["icon", "cover", "in_trash", "is_locked"]
                 .into_iter()
@@ -112,15 +116,18 @@ impl Index {
     /// The position of the field a body key names (a property's name or id, or a page-level
     /// key).
     pub fn field(&self, key: &str) -> Option<usize> {
-        self.fields.iter().position(|f| &*f.name == key).or_else(|| {
-            let decoded = percent_encoding::percent_decode_str(key).decode_utf8_lossy();
-            self.fields.iter().position(|f| {
-                !f.id.is_empty()
-                    && (f.id == key
-                        || percent_encoding::percent_decode_str(&f.id).decode_utf8_lossy()
-                            == decoded)
+        self.fields
+            .iter()
+            .position(|f| &*f.name == key)
+            .or_else(|| {
+                let decoded = percent_encoding::percent_decode_str(key).decode_utf8_lossy();
+                self.fields.iter().position(|f| {
+                    !f.id.is_empty()
+                        && (f.id == key
+                            || percent_encoding::percent_decode_str(&f.id).decode_utf8_lossy()
+                                == decoded)
+                })
             })
-        })
     }
 
     /// Keeps what the matcher needs of one page read.
@@ -132,7 +139,10 @@ impl Index {
         let values = self
             .fields
             .iter()
-            .map(|f| f.read(page).map_err(|e| format!("page {id}: {}: {e}", f.name)))
+            .map(|f| {
+                f.read(page)
+                    .map_err(|e| format!("page {id}: {}: {e}", f.name))
+            })
             .collect::<Result<Box<[Current]>, String>>()?;
         self.pages.insert(id, Entry { key: None, values });
         Ok(())
@@ -187,7 +197,11 @@ mod tests {
     #[test]
     fn an_index_entry_is_small() {
         // SPEC §8.6: 100,000 pages x 10 properties under 100 MB.
-        assert!(std::mem::size_of::<Current>() <= 24, "{}", std::mem::size_of::<Current>());
+        assert!(
+            std::mem::size_of::<Current>() <= 24,
+            "{}",
+            std::mem::size_of::<Current>()
+        );
         let mut index = Index::new(vec![
             Field {
                 name: "Status".into(),
@@ -203,7 +217,10 @@ mod tests {
         assert_eq!(index.get(&id).unwrap().values[1], Current::Bool(false));
         assert_eq!(index.field("a?b"), Some(0));
         let image = index.page_image(index.get(&id).unwrap(), &[0, 1]);
-        assert_eq!(image["properties"]["Status"]["status"], json!({"name": "Done"}));
+        assert_eq!(
+            image["properties"]["Status"]["status"],
+            json!({"name": "Done"})
+        );
         assert_eq!(image["in_trash"], json!(false));
     }
 }
