@@ -16,6 +16,8 @@ use percent_encoding::percent_decode_str;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use std::cmp::Ordering;
+use std::collections::VecDeque;
+use std::sync::Arc;
 
 /// Most results one query pages through (Notion's cap since 2026-04).
 pub(crate) const DEFAULT_QUERY_CAP: usize = 10_000;
@@ -37,6 +39,8 @@ pub(crate) struct Query {
     data_sources_only: bool,
     /// XORed with a page id to make a cursor; derived from what defines the query.
     mask: [u8; 16],
+    /// Whether a relative date condition makes the results depend on the time of asking.
+    uses_now: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -245,6 +249,7 @@ impl Query {
             None => None,
             Some(f) => Some(parse_filter(f, ds, "body.filter", 0, now)?),
         };
+        let uses_now = filter.as_ref().is_some_and(Filter::uses_now);
         let sorts = match m.get("sorts") {
             None => Vec::new(),
             Some(s) => {
@@ -337,6 +342,7 @@ impl Query {
             in_trash,
             data_sources_only,
             mask,
+            uses_now,
         })
     }
 
@@ -368,14 +374,14 @@ impl Query {
         &self,
         ws: &dyn Workspace,
         pages: impl Iterator<Item = &'p Page>,
-    ) -> Vec<Ranked<'p>> {
+    ) -> Vec<Ranked> {
         if self.data_sources_only {
             return Vec::new();
         }
         let Some(ds) = ws.data_source(&self.data_source_id) else {
             return Vec::new();
         };
-        let mut out: Vec<Ranked<'p>> = pages
+        let mut out: Vec<Ranked> = pages
             .filter(|p| p.data_source_id == self.data_source_id && p.in_trash == self.in_trash)
             .filter(|p| self.filter.as_ref().is_none_or(|f| f.matches(ds, p)))
             .map(|p| self.rank(ws, ds, p))
@@ -386,11 +392,7 @@ impl Query {
 
     /// Where the query resumes in `ranked` (the result of [`Query::run`]): 0 without a cursor,
     /// else the position of the cursor's page (or where it would be, had it changed since).
-    pub(crate) fn start(
-        &self,
-        ws: &dyn Workspace,
-        ranked: &[Ranked<'_>],
-    ) -> Result<usize, ApiError> {
+    pub(crate) fn start(&self, ws: &dyn Workspace, ranked: &[Ranked]) -> Result<usize, ApiError> {
         let Some(cursor) = &self.start_cursor else {
             return Ok(0);
         };
@@ -404,7 +406,7 @@ impl Query {
         Ok(ranked.partition_point(|r| self.compare(r, &at) == Ordering::Less))
     }
 
-    fn rank<'p>(&self, ws: &dyn Workspace, ds: &DataSource, page: &'p Page) -> Ranked<'p> {
+    fn rank(&self, ws: &dyn Workspace, ds: &DataSource, page: &Page) -> Ranked {
         let keys = self
             .sorts
             .iter()
@@ -421,11 +423,11 @@ impl Query {
         Ranked {
             keys,
             hash: id_hash(&page.id),
-            page,
+            id: page.id.clone(),
         }
     }
 
-    fn compare(&self, a: &Ranked<'_>, b: &Ranked<'_>) -> Ordering {
+    fn compare(&self, a: &Ranked, b: &Ranked) -> Ordering {
         for (i, sort) in self.sorts.iter().enumerate() {
             let ord = match (&a.keys[i], &b.keys[i]) {
                 (Key::Missing, Key::Missing) => Ordering::Equal,
@@ -445,15 +447,60 @@ impl Query {
                 return ord;
             }
         }
-        a.hash.cmp(&b.hash).then_with(|| a.page.id.cmp(&b.page.id))
+        a.hash.cmp(&b.hash).then_with(|| a.id.cmp(&b.id))
     }
 }
 
-/// A matching page with its sort keys.
-pub(crate) struct Ranked<'p> {
+/// A matching page (by id) with its sort keys.
+#[derive(Debug)]
+pub(crate) struct Ranked {
     keys: Vec<Key>,
     hash: u64,
-    pub(crate) page: &'p Page,
+    pub(crate) id: String,
+}
+
+/// How many queries' results [`Cache`] keeps.
+const CACHED_QUERIES: usize = 8;
+
+/// Which version of the pages results were computed for: a counter of changes and the number
+/// of pages.
+pub(crate) type PagesVersion = (u64, usize);
+
+/// The ordered results of recent queries, so that paging through a large data source costs a
+/// lookup per request rather than a filter and a sort. An entry is valid for one version of the
+/// pages, which the caller names; a query with a relative date condition is never kept, as its
+/// results move with the clock.
+#[derive(Debug, Default)]
+pub(crate) struct Cache {
+    version: PagesVersion,
+    entries: VecDeque<([u8; 16], Arc<Vec<Ranked>>)>,
+}
+
+impl Cache {
+    /// The results of `query` for pages at `version`, from the cache or from `run`.
+    pub(crate) fn results(
+        &mut self,
+        query: &Query,
+        version: PagesVersion,
+        run: impl FnOnce() -> Vec<Ranked>,
+    ) -> Arc<Vec<Ranked>> {
+        if query.uses_now {
+            return Arc::new(run());
+        }
+        if self.version != version {
+            self.entries.clear();
+            self.version = version;
+        }
+        if let Some((_, hit)) = self.entries.iter().find(|(mask, _)| *mask == query.mask) {
+            return hit.clone();
+        }
+        let fresh = Arc::new(run());
+        if self.entries.len() == CACHED_QUERIES {
+            self.entries.pop_front();
+        }
+        self.entries.push_back((query.mask, fresh.clone()));
+        fresh
+    }
 }
 
 /// One sort key of a page.
@@ -973,6 +1020,13 @@ fn parse_sort(v: &Value, ds: &DataSource, path: &str) -> Result<Sort, ApiError> 
 // ---- evaluation ----
 
 impl Filter {
+    fn uses_now(&self) -> bool {
+        match self {
+            Filter::And(items) | Filter::Or(items) => items.iter().any(Filter::uses_now),
+            Filter::Leaf(leaf) => matches!(leaf.cond, Cond::Date(DateCond::Within(..))),
+        }
+    }
+
     fn matches(&self, ds: &DataSource, page: &Page) -> bool {
         match self {
             Filter::And(items) => items.iter().all(|f| f.matches(ds, page)),

@@ -46,6 +46,8 @@ pub(crate) struct Shared {
     pub(crate) stall: Duration,
     /// Most results one query pages through.
     pub(crate) query_cap: usize,
+    /// Recent queries' results (locked after the store, when both are).
+    query_cache: Mutex<query::Cache>,
     pub(crate) started: std::time::Instant,
     pub(crate) shutdown: watch::Receiver<bool>,
     fault_draws: AtomicU64,
@@ -76,6 +78,7 @@ impl Shared {
             latency,
             stall,
             query_cap,
+            query_cache: Mutex::new(query::Cache::default()),
             started: std::time::Instant::now(),
             shutdown,
             fault_draws: AtomicU64::new(0),
@@ -647,12 +650,25 @@ fn run_query(
     };
     let only = query::filter_properties(raw_query, ds)?;
     let q = DataQuery::parse(body, ds, cx.version, chrono::Utc::now())?;
-    let ranked = q.run(store, store.pages.values());
+    let ranked = shared
+        .query_cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .results(&q, (store.generation, store.pages.len()), || {
+            q.run(store, store.pages.values())
+        });
     let reachable = ranked.len().min(shared.query_cap);
     let start = q.start(store, &ranked)?.min(reachable);
     let end = (start + q.page_size).min(reachable);
-    let pages: Vec<&Page> = ranked[start..end].iter().map(|r| r.page).collect();
-    let next_cursor = (end < reachable).then(|| q.cursor(ranked[end].page));
+    let pages: Vec<&Page> = ranked[start..end]
+        .iter()
+        .filter_map(|r| store.pages.get(&r.id))
+        .collect();
+    let next_cursor = ranked
+        .get(end)
+        .filter(|_| end < reachable)
+        .and_then(|r| store.pages.get(&r.id))
+        .map(|p| q.cursor(p));
     Ok(Json(render::query_results(
         store,
         &pages,

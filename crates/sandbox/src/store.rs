@@ -20,6 +20,9 @@ pub(crate) struct Store {
     pub(crate) pages: HashMap<String, Page>,
     /// Page ids in seed order.
     pub(crate) page_order: Vec<String>,
+    /// Counts changes to pages: whatever changes a page (or adds one) must bump it, as cached
+    /// query results are valid for one value of it (and of the number of pages).
+    pub(crate) generation: u64,
 }
 
 fn invalid(message: impl Into<String>) -> SeedError {
@@ -328,6 +331,7 @@ impl Store {
         let Some(page) = self.pages.get_mut(page_id) else {
             return;
         };
+        self.generation += 1;
         page.values.extend(update.values);
         if let Some(icon) = update.icon {
             page.icon = icon;

@@ -2799,3 +2799,32 @@ async fn a_query_past_the_rate_limit_is_429_with_retry_after() {
     assert!((1..=2).contains(&secs), "{secs}");
     assert_eq!(sb.handle.stats().rate_limited, 1);
 }
+
+#[tokio::test]
+async fn an_edit_between_two_pages_of_a_query_is_seen_by_the_next_one() {
+    let sb = demo().await;
+    let high =
+        json!({"filter": {"property": "Priority", "select": {"equals": "High"}}, "page_size": 3});
+    let first = sb.query(high.clone()).await;
+    let all = sb.query_all(high.clone(), 3).await;
+    assert_eq!(all.len(), 7);
+    // A page not yet read leaves the results; the cursor still resumes where it was.
+    let leaving = all[5].clone();
+    let r = sb
+        .patch(
+            &leaving,
+            json!({"properties": {"Priority": {"select": {"name": "Low"}}}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mut body = high.clone();
+    body["start_cursor"] = first["next_cursor"].clone();
+    body["page_size"] = json!(100);
+    let rest = ids(&sb.query(body).await["results"]);
+    let expected: Vec<String> = all[3..]
+        .iter()
+        .filter(|id| **id != leaving)
+        .cloned()
+        .collect();
+    assert_eq!(rest, expected);
+}
