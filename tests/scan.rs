@@ -419,3 +419,62 @@ async fn plan_with_a_data_source_shows_each_rows_action_and_changes() {
     );
     assert!(handle.requests().iter().all(|r| r.method != "PATCH"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_takes_its_before_images_from_the_scan_and_send_unchanged_sends_everything() {
+    let handle = start(Seed::generate(3), |_| {}).await;
+    let dir = Dir::new();
+    let id = Seed::generated_page_id;
+    dir.write(
+        "rows.csv",
+        format!("page_id,Status\n{},Done\n{},Not started\n", id(1), id(2)),
+    );
+    let out = apply(
+        &dir,
+        &handle,
+        &[
+            "rows.csv", "--report", "r.jsonl", "--backup", "b.jsonl", "--rate", "100",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // No page read: the scan's values are the before-images.
+    assert!(
+        handle
+            .requests()
+            .iter()
+            .all(|r| r.method != "GET" || !r.path.starts_with("/v1/pages")),
+        "{:?}",
+        handle.requests()
+    );
+    let backup = std::fs::read_to_string(dir.path("b.jsonl")).unwrap();
+    let lines: Vec<Value> = backup
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        [json!({"page_id": id(1), "properties": {"Status": {"status": {"name": "In progress"}}}})]
+    );
+    // --send-unchanged: both rows are sent.
+    let n = handle.requests().len();
+    let out = apply(
+        &dir,
+        &handle,
+        &[
+            "rows.csv",
+            "--report",
+            "r2.jsonl",
+            "--rate",
+            "100",
+            "--send-unchanged",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let patches = handle.requests()[n..]
+        .iter()
+        .filter(|r| r.method == "PATCH")
+        .count();
+    assert_eq!(patches, 2);
+}
