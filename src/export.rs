@@ -339,6 +339,25 @@ fn check_cell(field: &Field, value: &Current, separator: char, warnings: &mut Ve
         Current::Files(files) if files.iter().any(|f| f.hosted) => warnings.push(format!(
             "{name:?}: files hosted by Notion are written as their links, which expire: applied from the CSV they would become external links; export as JSONL to keep them"
         )),
+        Current::Files(files) => {
+            let renamed = files.iter().any(|f| {
+                match crate::mapping::cell::parse_items(
+                    PropertyType::Files,
+                    std::iter::once(&*f.url),
+                    None,
+                ) {
+                    Ok(crate::mapping::PropertyValue::Files(parsed)) => {
+                        parsed.first().is_none_or(|p| *p.name != *f.name)
+                    }
+                    _ => true,
+                }
+            });
+            if renamed {
+                warnings.push(format!(
+                    "{name:?}: a file's name is not the last part of its URL, which is the name a CSV cell gives it: applied from the CSV it would be renamed; export as JSONL to keep it"
+                ));
+            }
+        }
         _ => {}
     }
 }

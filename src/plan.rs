@@ -272,7 +272,6 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
     for (mapped, ()) in gate.finish() {
         emit(mapped, &mut counts)?;
     }
-    drop(emit);
     if let Some(buffer) = held {
         writeln!(out, "changes ({} rows to update):", counts.valid)?;
         for line in &listing {

@@ -115,7 +115,7 @@ async fn back_up(shared: &Shared, job: &Job) -> Result<Prepared, BackupFailure> 
 /// zero, `stopped`), or ended with this answer after its attempts.
 #[derive(Debug)]
 pub struct ReadFailure {
-    pub reply: Option<Reply>,
+    pub reply: Option<Box<Reply>>,
     pub attempts: u32,
     pub message: Option<String>,
     pub stopped: bool,
@@ -157,7 +157,7 @@ impl ReadFailure {
             return None;
         }
         let why = self.answer();
-        Some((self.reply, self.attempts, format!("{what}: {why}")))
+        Some((self.reply.map(|r| *r), self.attempts, format!("{what}: {why}")))
     }
 }
 
@@ -191,7 +191,7 @@ fn read_result(sent: Sent) -> Result<Value, ReadFailure> {
             stopped: true,
         }),
         Sent::Ended(_, reply, attempts, message) => Err(ReadFailure {
-            reply,
+            reply: reply.map(Box::new),
             attempts,
             message,
             stopped: false,
