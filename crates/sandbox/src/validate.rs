@@ -83,8 +83,10 @@ pub(crate) fn check_patch(
     }
     only_keys(m, &allowed, "body")?;
 
-    let mut update = Update::default();
-    update.in_trash = trash_flag(m)?;
+    let mut update = Update {
+        in_trash: trash_flag(m)?,
+        ..Update::default()
+    };
     update.is_locked = m
         .get("is_locked")
         .map(|v| boolean(v, "body.is_locked"))

@@ -2579,10 +2579,8 @@ async fn windows_on_created_time_read_past_the_cap() {
                 json!({"timestamp": "created_time", "created_time": {"on_or_after": t}});
         }
         let mut last = None;
-        let mut capped = false;
-        loop {
+        let capped = loop {
             let r = sb.query(body.clone()).await;
-            capped = r.get("request_status").is_some();
             for p in r["results"].as_array().unwrap() {
                 reads += 1;
                 all.insert(p["id"].as_str().unwrap().to_string());
@@ -2594,10 +2592,10 @@ async fn windows_on_created_time_read_past_the_cap() {
                 last = Some(t);
             }
             if r["has_more"] == false {
-                break;
+                break r.get("request_status").is_some();
             }
             body["start_cursor"] = r["next_cursor"].clone();
-        }
+        };
         if !capped {
             break;
         }
