@@ -9,7 +9,7 @@ use super::error::ApiError;
 use super::model::{
     normalize_id, parse_date, plain_text, DataSource, Page, PropSchema, PropType, Workspace,
 };
-use super::validate::{array, boolean, object, one_of, only_keys, required, string};
+use super::validate::{array, boolean, object, one_of, only_keys, required, string, trash_flag};
 use super::version::ApiVersion;
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
 use percent_encoding::percent_decode_str;
@@ -289,24 +289,7 @@ impl Query {
                     })?)
                 }
             };
-        let in_trash = m
-            .get("in_trash")
-            .map(|v| boolean(v, "body.in_trash"))
-            .transpose()?;
-        let archived = m
-            .get("archived")
-            .map(|v| boolean(v, "body.archived"))
-            .transpose()?;
-        let in_trash = match (in_trash, archived) {
-            (Some(a), Some(b)) if a != b => {
-                return Err(ApiError::body(
-                    "body.archived",
-                    &format!("`{a}` like body.in_trash"),
-                    m.get("archived"),
-                ))
-            }
-            (a, b) => a.or(b).unwrap_or(false),
-        };
+        let in_trash = trash_flag(m)?.unwrap_or(false);
         let data_sources_only = match m.get("result_type") {
             None => false,
             Some(v) => match string(v, "body.result_type")? {
@@ -855,9 +838,9 @@ fn existence(op: &str, value: &Value, path: &str) -> Result<Cond, ApiError> {
 }
 
 fn parse_text_cond(v: &Value, path: &str) -> Result<Cond, ApiError> {
-    let (op, value) = operator(v, path, &TEXT_OPS)?;
-    let op = match op {
-        "is_empty" | "is_not_empty" => return existence(op, value, path),
+    let (name, value) = operator(v, path, &TEXT_OPS)?;
+    let op = match name {
+        "is_empty" | "is_not_empty" => return existence(name, value, path),
         "equals" => TextOp::Equals,
         "does_not_equal" => TextOp::DoesNotEqual,
         "contains" => TextOp::Contains,
@@ -865,19 +848,8 @@ fn parse_text_cond(v: &Value, path: &str) -> Result<Cond, ApiError> {
         "starts_with" => TextOp::StartsWith,
         _ => TextOp::EndsWith,
     };
-    let text = string(value, &format!("{path}.{}", text_op_name(op)))?;
+    let text = string(value, &format!("{path}.{name}"))?;
     Ok(Cond::Text(op, text.to_string()))
-}
-
-fn text_op_name(op: TextOp) -> &'static str {
-    match op {
-        TextOp::Equals => "equals",
-        TextOp::DoesNotEqual => "does_not_equal",
-        TextOp::Contains => "contains",
-        TextOp::DoesNotContain => "does_not_contain",
-        TextOp::StartsWith => "starts_with",
-        TextOp::EndsWith => "ends_with",
-    }
 }
 
 fn parse_number_cond(v: &Value, path: &str) -> Result<Cond, ApiError> {

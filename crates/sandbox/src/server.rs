@@ -561,19 +561,29 @@ async fn get_database(
     Ok(Json(render::database(&store, db, cx.version)?))
 }
 
+/// The data source a path names: only from 2025-09-03 (the routes do not exist before), by a
+/// valid id, shared with the integration.
+fn data_source_param<'s>(
+    store: &'s Store,
+    raw: &str,
+    version: ApiVersion,
+) -> Result<&'s DataSource, ApiError> {
+    if !version.has_data_sources() {
+        return Err(invalid_url_error());
+    }
+    let id = id_param(raw, "data_source_id")?;
+    store
+        .data_source(&id)
+        .ok_or_else(|| ApiError::not_found("data source", &id))
+}
+
 async fn get_data_source(
     State(shared): State<Arc<Shared>>,
     Extension(cx): Extension<Context>,
     Path(data_source_id): Path<String>,
 ) -> ApiResult {
-    if !cx.version.has_data_sources() {
-        return Err(invalid_url_error());
-    }
-    let id = id_param(&data_source_id, "data_source_id")?;
     let store = shared.store();
-    let ds = store
-        .data_source(&id)
-        .ok_or_else(|| ApiError::not_found("data source", &id))?;
+    let ds = data_source_param(&store, &data_source_id, cx.version)?;
     Ok(Json(render::data_source(&store, ds, cx.version)))
 }
 
@@ -585,14 +595,8 @@ async fn query_data_source(
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> ApiResult {
-    if !cx.version.has_data_sources() {
-        return Err(invalid_url_error());
-    }
-    let id = id_param(&data_source_id, "data_source_id")?;
     let store = shared.store();
-    let ds = store
-        .data_source(&id)
-        .ok_or_else(|| ApiError::not_found("data source", &id))?;
+    let ds = data_source_param(&store, &data_source_id, cx.version)?;
     run_query(&shared, &store, ds, &cx, raw.as_deref(), &body)
 }
 

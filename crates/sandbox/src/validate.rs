@@ -83,24 +83,9 @@ pub(crate) fn check_patch(
     }
     only_keys(m, &allowed, "body")?;
 
-    let mut update = Update::default();
-    let in_trash = m
-        .get("in_trash")
-        .map(|v| boolean(v, "body.in_trash"))
-        .transpose()?;
-    let archived = m
-        .get("archived")
-        .map(|v| boolean(v, "body.archived"))
-        .transpose()?;
-    update.in_trash = match (in_trash, archived) {
-        (Some(a), Some(b)) if a != b => {
-            return Err(ApiError::body(
-                "body.archived",
-                &format!("`{a}` like body.in_trash"),
-                m.get("archived"),
-            ))
-        }
-        (a, b) => a.or(b),
+    let mut update = Update {
+        in_trash: trash_flag(m)?,
+        ..Update::default()
     };
     update.is_locked = m
         .get("is_locked")
@@ -786,6 +771,26 @@ fn file_name(url: &str) -> String {
     let path = url.split(['?', '#']).next().unwrap_or(url);
     let name = path.rsplit('/').find(|s| !s.is_empty()).unwrap_or(url);
     name.chars().take(MAX_SHORT).collect()
+}
+
+/// A body's `in_trash`, or `archived` (its older name), which must agree when both are given.
+pub(crate) fn trash_flag(m: &Map<String, Value>) -> Result<Option<bool>, ApiError> {
+    let in_trash = m
+        .get("in_trash")
+        .map(|v| boolean(v, "body.in_trash"))
+        .transpose()?;
+    let archived = m
+        .get("archived")
+        .map(|v| boolean(v, "body.archived"))
+        .transpose()?;
+    match (in_trash, archived) {
+        (Some(a), Some(b)) if a != b => Err(ApiError::body(
+            "body.archived",
+            &format!("`{a}` like body.in_trash"),
+            m.get("archived"),
+        )),
+        (a, b) => Ok(a.or(b)),
+    }
 }
 
 // ---- shape helpers, each failing with Notion's message for `path` ----

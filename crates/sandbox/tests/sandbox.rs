@@ -1502,6 +1502,18 @@ async fn validation_agrees_with_the_openapi_schema_on_shapes() {
 // ---- queries ----
 
 impl Sandbox {
+    async fn post(&self, path: &str, token: &str, version: &str, body: Option<String>) -> Reply {
+        self.send(
+            reqwest::Method::POST,
+            path,
+            Some(token),
+            Some(version),
+            body,
+        )
+        .await
+        .expect("POST answered")
+    }
+
     /// POST /v1/data_sources/{ds}/query`?query` under `version`.
     async fn query_v(&self, version: &str, ds: &str, query: &str, body: Value) -> Reply {
         let qs = if query.is_empty() {
@@ -1509,15 +1521,9 @@ impl Sandbox {
         } else {
             format!("?{query}")
         };
-        self.send(
-            reqwest::Method::POST,
-            &format!("/v1/data_sources/{ds}/query{qs}"),
-            Some(TOKEN),
-            Some(version),
-            Some(body.to_string()),
-        )
-        .await
-        .expect("query answered")
+        let path = format!("/v1/data_sources/{ds}/query{qs}");
+        self.post(&path, TOKEN, version, Some(body.to_string()))
+            .await
     }
 
     async fn query(&self, body: Value) -> Value {
@@ -2573,10 +2579,8 @@ async fn windows_on_created_time_read_past_the_cap() {
                 json!({"timestamp": "created_time", "created_time": {"on_or_after": t}});
         }
         let mut last = None;
-        let mut capped = false;
-        loop {
+        let capped = loop {
             let r = sb.query(body.clone()).await;
-            capped = r.get("request_status").is_some();
             for p in r["results"].as_array().unwrap() {
                 reads += 1;
                 all.insert(p["id"].as_str().unwrap().to_string());
@@ -2588,10 +2592,10 @@ async fn windows_on_created_time_read_past_the_cap() {
                 last = Some(t);
             }
             if r["has_more"] == false {
-                break;
+                break r.get("request_status").is_some();
             }
             body["start_cursor"] = r["next_cursor"].clone();
-        }
+        };
         if !capped {
             break;
         }
@@ -2608,15 +2612,13 @@ async fn queries_follow_the_version() {
     let sb = demo().await;
     // 2022-06-28: the database query, with the old list type and parents.
     let r = sb
-        .send(
-            reqwest::Method::POST,
+        .post(
             &format!("/v1/databases/{}/query", DATABASE.replace('-', "")),
-            Some(TOKEN),
-            Some(V2022),
+            TOKEN,
+            V2022,
             Some(json!({"page_size": 2}).to_string()),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let body = r.json();
     assert_eq!(body["type"], "page_or_database");
@@ -2629,15 +2631,13 @@ async fn queries_follow_the_version() {
     assert_eq!(r.error(400, "invalid_request_url"), "Invalid request URL.");
     for version in [V2025, V2026] {
         let r = sb
-            .send(
-                reqwest::Method::POST,
+            .post(
                 &format!("/v1/databases/{DATABASE}/query"),
-                Some(TOKEN),
-                Some(version),
+                TOKEN,
+                version,
                 Some("{}".into()),
             )
-            .await
-            .unwrap();
+            .await;
         r.error(400, "invalid_request_url");
     }
     let r = sb.query_v(V2026, DATA_SOURCE, "", json!({})).await;
@@ -2673,27 +2673,23 @@ async fn unknown_data_sources_and_bad_bodies() {
         "path failed validation: path.data_source_id should be a valid uuid, instead was `\"nope\"`."
     );
     let r = sb
-        .send(
-            reqwest::Method::POST,
+        .post(
             &format!("/v1/data_sources/{DATA_SOURCE}/query"),
-            Some(TOKEN),
-            Some(V2025),
+            TOKEN,
+            V2025,
             Some("{not json".into()),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.error(400, "invalid_json"), "Error parsing JSON body.");
     // No body at all is an empty query.
     let r = sb
-        .send(
-            reqwest::Method::POST,
+        .post(
             &format!("/v1/data_sources/{DATA_SOURCE}/query"),
-            Some(TOKEN),
-            Some(V2025),
+            TOKEN,
+            V2025,
             None,
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let r = sb
         .query_v(V2025, DATA_SOURCE, "", json!({"filters": {}}))
@@ -2717,15 +2713,13 @@ async fn a_database_with_two_data_sources_cannot_be_queried_under_2022_06_28() {
     seed.data_sources.push(second);
     let sb = start(Options::new(seed)).await;
     let r = sb
-        .send(
-            reqwest::Method::POST,
+        .post(
             &format!("/v1/databases/{DATABASE}/query"),
-            Some(TOKEN),
-            Some(V2022),
+            TOKEN,
+            V2022,
             Some("{}".into()),
         )
-        .await
-        .unwrap();
+        .await;
     let msg = r.error(400, "validation_error");
     assert!(msg.contains("has 2 data sources"), "{msg}");
     // Each data source is queried on its own.
@@ -2748,15 +2742,13 @@ async fn queries_pass_the_gate_draw_faults_and_are_logged_apart() {
     let r = sb.query_v(V2025, DATA_SOURCE, "", json!({})).await;
     r.error(503, "service_unavailable");
     let r = sb
-        .send(
-            reqwest::Method::POST,
+        .post(
             &format!("/v1/data_sources/{DATA_SOURCE}/query"),
-            Some("wrong"),
-            Some(V2025),
+            "wrong",
+            V2025,
             Some("{}".into()),
         )
-        .await
-        .unwrap();
+        .await;
     r.error(401, "unauthorized");
     // Reads stay reliable.
     assert_eq!(
