@@ -157,7 +157,11 @@ impl ReadFailure {
             return None;
         }
         let why = self.answer();
-        Some((self.reply.map(|r| *r), self.attempts, format!("{what}: {why}")))
+        Some((
+            self.reply.map(|r| *r),
+            self.attempts,
+            format!("{what}: {why}"),
+        ))
     }
 }
 
