@@ -83,6 +83,9 @@ pub struct Limiter {
     /// Where [`Adaptive`]'s clock starts: its times are microseconds since then.
     origin: Instant,
     state: Mutex<State>,
+    /// With `--shared-limiter`: the budget shared with other processes.
+    #[cfg(feature = "shared-limiter")]
+    link: Option<link::Link>,
 }
 
 struct State {
@@ -233,9 +236,10 @@ impl Adaptive {
         true
     }
 
-    /// Whether [`Adaptive::succeeded`] at `now` would raise the rate.
-    pub fn raise_due(&self, now: u64, max_rate: f64) -> bool {
-        self.rate < max_rate && now.saturating_sub(self.last_raise) >= micros(RAISE_EVERY)
+    /// Whether [`Adaptive::succeeded`] at `now` would change anything.
+    pub fn success_changes(&self, now: u64, max_rate: f64) -> bool {
+        self.next_default_pause != micros(FIRST_PAUSE)
+            || (self.rate < max_rate && now.saturating_sub(self.last_raise) >= micros(RAISE_EVERY))
     }
 
     /// How many pauses there have been.
@@ -257,6 +261,8 @@ impl Limiter {
                 adaptive: Adaptive::new(rate, 0),
                 pause: None,
             }),
+            #[cfg(feature = "shared-limiter")]
+            link: None,
         }
     }
 
@@ -265,8 +271,26 @@ impl Limiter {
         micros(at.saturating_duration_since(self.origin))
     }
 
-    /// Waits for a permit: first for any pause to end, then for the rate.
+    /// Waits for a permit: first for any pause to end, then for the rate. With a shared budget
+    /// the permit comes from it while it answers.
     pub async fn acquire(&self) {
+        #[cfg(feature = "shared-limiter")]
+        if let Some(link) = &self.link {
+            if link.is_up() {
+                match self.acquire_shared(link).await {
+                    Ok(()) => return,
+                    Err(e) => self.lost(link, e),
+                }
+            }
+            if link.required {
+                // Stopping: the worker's stop branch ends the wait.
+                std::future::pending::<()>().await;
+            }
+        }
+        self.acquire_local().await
+    }
+
+    async fn acquire_local(&self) {
         loop {
             let (pause_until, gcra) = {
                 let mut state = self.state.lock().expect("limiter lock");
@@ -295,7 +319,16 @@ impl Limiter {
 
     /// The server said "too many" (429) or "overloaded" (529) to a request sent at `sent_at`:
     /// every worker waits, and the rate is lowered once per pause (see [`Adaptive::paused`]).
-    pub fn pause(&self, retry_after: Option<Duration>, sent_at: Instant, reason: &str) {
+    pub async fn pause(&self, retry_after: Option<Duration>, sent_at: Instant, reason: &str) {
+        #[cfg(feature = "shared-limiter")]
+        if let Some(link) = &self.link {
+            if link.is_up() {
+                match self.pause_shared(link, retry_after, sent_at, reason).await {
+                    Ok(()) => return,
+                    Err(e) => self.lost(link, e),
+                }
+            }
+        }
         let mut state = self.state.lock().expect("limiter lock");
         let now = Instant::now();
         let wait = state
@@ -319,7 +352,16 @@ impl Limiter {
     }
 
     /// A request succeeded: the rate may climb (see [`Adaptive::succeeded`]).
-    pub fn succeeded(&self) {
+    pub async fn succeeded(&self) {
+        #[cfg(feature = "shared-limiter")]
+        if let Some(link) = &self.link {
+            if link.is_up() {
+                if let Err(e) = self.succeeded_shared(link).await {
+                    self.lost(link, e);
+                }
+                return;
+            }
+        }
         let mut state = self.state.lock().expect("limiter lock");
         let before = state.adaptive.rate;
         let now = self.clock(Instant::now());
@@ -351,6 +393,175 @@ impl Limiter {
     /// How many pauses there have been.
     pub fn pauses(&self) -> u64 {
         self.state.lock().expect("limiter lock").adaptive.pauses
+    }
+}
+
+/// A limiter taking its permits from a budget shared with other processes, falling back to its
+/// own when the budget is lost.
+#[cfg(feature = "shared-limiter")]
+mod link {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use tokio::sync::mpsc;
+    use tokio::time::Instant;
+
+    use super::{Adaptive, Limiter, MARGIN};
+    use crate::dispatch::shared::{Permit, SharedBudget, SharedError};
+    use crate::dispatch::{Stop, StopReason};
+
+    /// The shared budget and what to do when it is lost.
+    pub(super) struct Link {
+        budget: Arc<SharedBudget>,
+        pub(super) required: bool,
+        up: Arc<AtomicBool>,
+        /// One worker of this process asks the server at a time: the others queue here, so
+        /// the server sees one caller per process, not one per worker.
+        gate: tokio::sync::Mutex<()>,
+        notices: mpsc::UnboundedSender<String>,
+        stop: Stop,
+    }
+
+    impl Link {
+        pub(super) fn is_up(&self) -> bool {
+            self.up.load(Ordering::Acquire)
+        }
+    }
+
+    impl Limiter {
+        /// A limiter allowing at most `rate` requests per second with bursts of `burst`, that
+        /// takes its permits from `budget` while it answers. Losing it sends one warning to
+        /// `notices` and falls back to a local limiter at the rate then, while reconnecting in
+        /// the background; with `required`, it stops the run instead.
+        pub fn shared(
+            rate: f64,
+            burst: u32,
+            budget: SharedBudget,
+            required: bool,
+            notices: mpsc::UnboundedSender<String>,
+            stop: Stop,
+        ) -> Limiter {
+            let mut limiter = Limiter::new(rate, burst);
+            limiter.link = Some(Link {
+                budget: Arc::new(budget),
+                required,
+                up: Arc::new(AtomicBool::new(true)),
+                gate: tokio::sync::Mutex::new(()),
+                notices,
+                stop,
+            });
+            limiter
+        }
+
+        pub(super) async fn acquire_shared(&self, link: &Link) -> Result<(), SharedError> {
+            let _turn = link.gate.lock().await;
+            loop {
+                let (permit, state) = link
+                    .budget
+                    .permit(self.max_rate, self.burst.get(), MARGIN)
+                    .await?;
+                self.follow(state.as_ref());
+                let wait = match permit {
+                    Permit::Granted => return Ok(()),
+                    Permit::Wait(wait) => wait,
+                    Permit::Paused(wait, reason) => {
+                        let mut state = self.state.lock().expect("limiter lock");
+                        self.hold(&mut state, Instant::now() + wait, &reason);
+                        wait
+                    }
+                };
+                tokio::time::sleep(wait).await;
+            }
+        }
+
+        pub(super) async fn pause_shared(
+            &self,
+            link: &Link,
+            retry_after: Option<Duration>,
+            sent_at: Instant,
+            reason: &str,
+        ) -> Result<(), SharedError> {
+            let budget = &link.budget;
+            let (now, sent) = (budget.server_now(), budget.server_time(sent_at));
+            let changed = budget
+                .change(self.max_rate, self.burst.get(), false, Some(reason), |s| {
+                    Some(s.paused(now, sent, retry_after))
+                })
+                .await?;
+            if let Some((state, wait)) = changed {
+                self.follow(Some(&state));
+                let mut local = self.state.lock().expect("limiter lock");
+                self.hold(&mut local, Instant::now() + wait, reason);
+            }
+            Ok(())
+        }
+
+        pub(super) async fn succeeded_shared(&self, link: &Link) -> Result<(), SharedError> {
+            let budget = &link.budget;
+            let now = budget.server_now();
+            let due = budget
+                .last_state()
+                .is_some_and(|s| s.success_changes(now, self.max_rate));
+            if due {
+                let max_rate = self.max_rate;
+                let changed = budget
+                    .change(max_rate, self.burst.get(), true, None, |s| {
+                        s.succeeded(now, max_rate).then_some(Duration::ZERO)
+                    })
+                    .await?;
+                if let Some((state, _)) = changed {
+                    self.follow(Some(&state));
+                }
+            }
+            Ok(())
+        }
+
+        /// The local rate follows the shared one (for the display, and for a fall back).
+        fn follow(&self, shared: Option<&Adaptive>) {
+            let rate = shared.map_or(self.max_rate, |s| s.rate.min(self.max_rate));
+            self.state.lock().expect("limiter lock").adaptive.rate = rate;
+        }
+
+        /// The budget did not answer: one notice, then the local limiter at the rate now and a
+        /// reconnection in the background, or with `--shared-limiter-required` a stop.
+        pub(super) fn lost(&self, link: &Link, error: SharedError) {
+            if !link.up.swap(false, Ordering::AcqRel) {
+                return;
+            }
+            if link.required {
+                let _ = link.notices.send(format!(
+                    "error: lost the shared limiter ({error}); --shared-limiter-required is set, so no more rows are taken"
+                ));
+                link.stop.set(StopReason::SharedLimiterLost);
+                return;
+            }
+            let rate = {
+                let mut state = self.state.lock().expect("limiter lock");
+                let rate = state.adaptive.rate;
+                state.adaptive = Adaptive::new(rate, self.clock(Instant::now()));
+                self.reset_gcra(&mut state);
+                rate
+            };
+            let _ = link.notices.send(format!(
+                "warning: lost the shared limiter ({error}); this process goes on alone at {rate:.2} requests/s (its own limiter) and keeps trying to reconnect"
+            ));
+            let (budget, up, notices) =
+                (link.budget.clone(), link.up.clone(), link.notices.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    if budget.ping().await.is_ok() {
+                        up.store(true, Ordering::Release);
+                        let _ = notices.send(format!(
+                            "shared limiter {} answers again: permits come from the shared budget",
+                            budget.shown()
+                        ));
+                        return;
+                    }
+                }
+            });
+        }
     }
 }
 
@@ -410,14 +621,18 @@ mod tests {
         let limiter = Limiter::new(10.0, 1);
         limiter.acquire().await;
         let sent = Instant::now();
-        limiter.pause(Some(Duration::from_secs(2)), sent, "429 rate_limited");
+        limiter
+            .pause(Some(Duration::from_secs(2)), sent, "429 rate_limited")
+            .await;
         assert!(
             (limiter.rate() - 9.0).abs() < 1e-9,
             "a lone 429 takes 10 %: {}",
             limiter.rate()
         );
         // More 429s for requests sent before the pause: the same pause, one cut, sized by them.
-        limiter.pause(Some(Duration::from_secs(2)), sent, "429 rate_limited");
+        limiter
+            .pause(Some(Duration::from_secs(2)), sent, "429 rate_limited")
+            .await;
         assert_eq!(limiter.pauses(), 1);
         assert!(
             (limiter.rate() - 5.0).abs() < 1e-9,
@@ -433,13 +648,21 @@ mod tests {
         // on a later pause two or three caught take 25 %, four or more half.
         tokio::time::advance(Duration::from_secs(3)).await;
         let sent = Instant::now();
-        limiter.pause(Some(Duration::from_secs(1)), sent, "529 service_overload");
+        limiter
+            .pause(Some(Duration::from_secs(1)), sent, "529 service_overload")
+            .await;
         assert_eq!(limiter.pauses(), 2);
         assert!((limiter.rate() - 4.5).abs() < 1e-9, "{}", limiter.rate());
-        limiter.pause(Some(Duration::from_secs(1)), sent, "529 service_overload");
+        limiter
+            .pause(Some(Duration::from_secs(1)), sent, "529 service_overload")
+            .await;
         assert!((limiter.rate() - 3.75).abs() < 1e-9, "{}", limiter.rate());
-        limiter.pause(Some(Duration::from_secs(1)), sent, "529 service_overload");
-        limiter.pause(Some(Duration::from_secs(1)), sent, "529 service_overload");
+        limiter
+            .pause(Some(Duration::from_secs(1)), sent, "529 service_overload")
+            .await;
+        limiter
+            .pause(Some(Duration::from_secs(1)), sent, "529 service_overload")
+            .await;
         assert!((limiter.rate() - 2.5).abs() < 1e-9, "{}", limiter.rate());
         assert_eq!(limiter.pauses(), 2);
     }
@@ -449,11 +672,13 @@ mod tests {
         let limiter = Limiter::new(40.0, 1);
         let sent = Instant::now();
         for _ in 0..3 {
-            limiter.pause(Some(Duration::from_secs(1)), sent, "429");
+            limiter
+                .pause(Some(Duration::from_secs(1)), sent, "429")
+                .await;
         }
         assert!((limiter.rate() - 20.0).abs() < 1e-9);
         tokio::time::advance(Duration::from_secs(2)).await;
-        limiter.succeeded();
+        limiter.succeeded().await;
         assert!(
             (limiter.rate() - 20.2).abs() < 1e-9,
             "1 % of 20, not a fast climb toward 40: {}",
@@ -464,22 +689,30 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_429_right_after_a_pause_halves_but_one_after_a_calm_spell_takes_ten_percent() {
         let limiter = Limiter::new(40.0, 1);
-        limiter.pause(Some(Duration::from_secs(1)), Instant::now(), "429");
+        limiter
+            .pause(Some(Duration::from_secs(1)), Instant::now(), "429")
+            .await;
         assert!((limiter.rate() - 36.0).abs() < 1e-9, "{}", limiter.rate());
         // One second after the pause ended: still well over.
         tokio::time::advance(Duration::from_secs(2)).await;
-        limiter.pause(Some(Duration::from_secs(1)), Instant::now(), "429");
+        limiter
+            .pause(Some(Duration::from_secs(1)), Instant::now(), "429")
+            .await;
         assert!((limiter.rate() - 18.0).abs() < 1e-9, "{}", limiter.rate());
         // Thirty seconds of calm, then a lone 429: 10 %.
         tokio::time::advance(Duration::from_secs(31)).await;
-        limiter.pause(Some(Duration::from_secs(1)), Instant::now(), "429");
+        limiter
+            .pause(Some(Duration::from_secs(1)), Instant::now(), "429")
+            .await;
         assert!((limiter.rate() - 16.2).abs() < 1e-9, "{}", limiter.rate());
     }
 
     #[tokio::test(start_paused = true)]
     async fn after_a_pause_requests_resume_spaced_not_in_a_burst() {
         let limiter = Limiter::new(10.0, 5);
-        limiter.pause(Some(Duration::from_secs(3)), Instant::now(), "429");
+        limiter
+            .pause(Some(Duration::from_secs(3)), Instant::now(), "429")
+            .await;
         let rate = limiter.rate();
         limiter.acquire().await;
         let resumed = Instant::now();
@@ -499,15 +732,15 @@ mod tests {
         let mut waits = Vec::new();
         for _ in 0..8 {
             let start = Instant::now();
-            limiter.pause(None, start, "429");
+            limiter.pause(None, start, "429").await;
             waits.push(limiter.pause_in_force().unwrap().until - start);
             tokio::time::advance(waits.last().copied().unwrap()).await;
         }
         let secs: Vec<u64> = waits.iter().map(Duration::as_secs).collect();
         assert_eq!(secs, [1, 2, 4, 8, 16, 32, 60, 60]);
-        limiter.succeeded();
+        limiter.succeeded().await;
         let start = Instant::now();
-        limiter.pause(None, start, "429");
+        limiter.pause(None, start, "429").await;
         assert_eq!(
             limiter.pause_in_force().unwrap().until - start,
             Duration::from_secs(1)
@@ -518,12 +751,14 @@ mod tests {
     async fn the_rate_climbs_back_while_requests_succeed_but_never_past_the_ceiling() {
         let limiter = Limiter::new(20.0, 1);
         // A lone 429 at 20/s: down to 18, with 20 as the ceiling.
-        limiter.pause(Some(Duration::from_secs(1)), Instant::now(), "429");
+        limiter
+            .pause(Some(Duration::from_secs(1)), Instant::now(), "429")
+            .await;
         assert!((limiter.rate() - 18.0).abs() < 1e-9);
         let mut rates = vec![];
         for _ in 0..21 {
             tokio::time::advance(Duration::from_secs(1)).await;
-            limiter.succeeded();
+            limiter.succeeded().await;
             rates.push(limiter.rate());
         }
         // Within 90 % of the ceiling it probes by 0.5 % of --rate (0.1/s); the first second is
@@ -533,10 +768,12 @@ mod tests {
             "{rates:?}"
         );
         // Another lone 429 at the same ceiling: down 10 %, and the probe halves.
-        limiter.pause(Some(Duration::from_secs(1)), Instant::now(), "429");
+        limiter
+            .pause(Some(Duration::from_secs(1)), Instant::now(), "429")
+            .await;
         assert!((limiter.rate() - 18.0).abs() < 1e-9, "{}", limiter.rate());
         tokio::time::advance(Duration::from_secs(2)).await;
-        limiter.succeeded();
+        limiter.succeeded().await;
         assert!(
             (limiter.rate() - 18.05).abs() < 1e-9,
             "0.25 % of 20: {}",
@@ -545,7 +782,7 @@ mod tests {
         // Never past --rate.
         for _ in 0..2000 {
             tokio::time::advance(Duration::from_secs(1)).await;
-            limiter.succeeded();
+            limiter.succeeded().await;
         }
         assert_eq!(limiter.rate(), 20.0);
     }
@@ -557,13 +794,15 @@ mod tests {
         let limiter = Limiter::new(20.0, 1);
         let sent = Instant::now();
         for _ in 0..3 {
-            limiter.pause(Some(Duration::from_secs(1)), sent, "429");
+            limiter
+                .pause(Some(Duration::from_secs(1)), sent, "429")
+                .await;
         }
         assert!((limiter.rate() - 10.0).abs() < 1e-9);
         let mut seconds = 0;
         while limiter.rate() < 20.0 {
             tokio::time::advance(Duration::from_secs(1)).await;
-            limiter.succeeded();
+            limiter.succeeded().await;
             seconds += 1;
         }
         assert!((15..=30).contains(&seconds), "{seconds} s back to --rate");
@@ -646,37 +885,40 @@ mod convergence {
                     (limiter.clone(), ceiling.clone(), process.clone());
                 // A fixed pseudo-random latency sequence per worker: the run is reproducible.
                 let mut seed = (p as u64 * 16 + w + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-                tasks.spawn(async move {
-                    while start.elapsed() < end && process.rows_left.load(Ordering::Relaxed) > 0 {
-                        limiter.acquire().await;
-                        let sent_at = Instant::now();
-                        seed ^= seed << 13;
-                        seed ^= seed >> 7;
-                        seed ^= seed << 17;
-                        tokio::time::sleep(Duration::from_millis(50 + seed % 201)).await;
-                        let answer = ceiling.lock().unwrap().admit();
-                        match answer {
-                            Ok(()) => {
-                                if sent_at >= start + from {
-                                    process.served.fetch_add(1, Ordering::Relaxed);
+                tasks
+                    .spawn(async move {
+                        while start.elapsed() < end && process.rows_left.load(Ordering::Relaxed) > 0
+                        {
+                            limiter.acquire().await;
+                            let sent_at = Instant::now();
+                            seed ^= seed << 13;
+                            seed ^= seed >> 7;
+                            seed ^= seed << 17;
+                            tokio::time::sleep(Duration::from_millis(50 + seed % 201)).await;
+                            let answer = ceiling.lock().unwrap().admit();
+                            match answer {
+                                Ok(()) => {
+                                    if sent_at >= start + from {
+                                        process.served.fetch_add(1, Ordering::Relaxed);
+                                    }
+                                    let left = process.rows_left.fetch_update(
+                                        Ordering::Relaxed,
+                                        Ordering::Relaxed,
+                                        |n| n.checked_sub(1),
+                                    );
+                                    if left == Ok(1) {
+                                        *process.finished.lock().unwrap() = Some(start.elapsed());
+                                    }
+                                    limiter.succeeded().await;
                                 }
-                                let left = process.rows_left.fetch_update(
-                                    Ordering::Relaxed,
-                                    Ordering::Relaxed,
-                                    |n| n.checked_sub(1),
-                                );
-                                if left == Ok(1) {
-                                    *process.finished.lock().unwrap() = Some(start.elapsed());
+                                Err(retry_after) => {
+                                    process.limited.fetch_add(1, Ordering::Relaxed);
+                                    limiter.pause(Some(retry_after), sent_at, "429").await
                                 }
-                                limiter.succeeded();
-                            }
-                            Err(retry_after) => {
-                                process.limited.fetch_add(1, Ordering::Relaxed);
-                                limiter.pause(Some(retry_after), sent_at, "429")
                             }
                         }
-                    }
-                });
+                    })
+                    .await;
             }
         }
         while tasks.join_next().await.is_some() {}
