@@ -161,7 +161,10 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
             Err(e) => usage!("cannot use the shared limiter {e}"),
         },
         #[cfg(not(feature = "shared-limiter"))]
-        Some(_) => usage!("this build of notion-bulk has no Redis support"),
+        Some(_) => {
+            drop(notice_tx);
+            usage!("this build of notion-bulk has no Redis support")
+        }
     };
     let limiter = Arc::new(limiter);
     let (trace_tx, mut trace_rx) = mpsc::unbounded_channel();

@@ -6,7 +6,7 @@ mod backup; // --backup across an interrupted run, then undo // `apply` against 
 mod plan;
 mod resume; // kill, signal, deadline and lock, then resume // `plan`: bodies, bad rows, header errors
 mod sandbox; // the sandbox over real HTTP: every check and fault
+mod schema; // issue 6: schema-aware mapping, the schema command, constants, example jobs
 #[cfg(feature = "shared-limiter")]
 mod shared_limiter; // issue 14: one budget for several processes, through a real redis-server
-mod schema; // issue 6: schema-aware mapping, the schema command, constants, example jobs
 mod util; // running the binary, reading reports

@@ -885,40 +885,37 @@ mod convergence {
                     (limiter.clone(), ceiling.clone(), process.clone());
                 // A fixed pseudo-random latency sequence per worker: the run is reproducible.
                 let mut seed = (p as u64 * 16 + w + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-                tasks
-                    .spawn(async move {
-                        while start.elapsed() < end && process.rows_left.load(Ordering::Relaxed) > 0
-                        {
-                            limiter.acquire().await;
-                            let sent_at = Instant::now();
-                            seed ^= seed << 13;
-                            seed ^= seed >> 7;
-                            seed ^= seed << 17;
-                            tokio::time::sleep(Duration::from_millis(50 + seed % 201)).await;
-                            let answer = ceiling.lock().unwrap().admit();
-                            match answer {
-                                Ok(()) => {
-                                    if sent_at >= start + from {
-                                        process.served.fetch_add(1, Ordering::Relaxed);
-                                    }
-                                    let left = process.rows_left.fetch_update(
-                                        Ordering::Relaxed,
-                                        Ordering::Relaxed,
-                                        |n| n.checked_sub(1),
-                                    );
-                                    if left == Ok(1) {
-                                        *process.finished.lock().unwrap() = Some(start.elapsed());
-                                    }
-                                    limiter.succeeded().await;
+                tasks.spawn(async move {
+                    while start.elapsed() < end && process.rows_left.load(Ordering::Relaxed) > 0 {
+                        limiter.acquire().await;
+                        let sent_at = Instant::now();
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        tokio::time::sleep(Duration::from_millis(50 + seed % 201)).await;
+                        let answer = ceiling.lock().unwrap().admit();
+                        match answer {
+                            Ok(()) => {
+                                if sent_at >= start + from {
+                                    process.served.fetch_add(1, Ordering::Relaxed);
                                 }
-                                Err(retry_after) => {
-                                    process.limited.fetch_add(1, Ordering::Relaxed);
-                                    limiter.pause(Some(retry_after), sent_at, "429").await
+                                let left = process.rows_left.fetch_update(
+                                    Ordering::Relaxed,
+                                    Ordering::Relaxed,
+                                    |n| n.checked_sub(1),
+                                );
+                                if left == Ok(1) {
+                                    *process.finished.lock().unwrap() = Some(start.elapsed());
                                 }
+                                limiter.succeeded().await;
+                            }
+                            Err(retry_after) => {
+                                process.limited.fetch_add(1, Ordering::Relaxed);
+                                limiter.pause(Some(retry_after), sent_at, "429").await
                             }
                         }
-                    })
-                    .await;
+                    }
+                });
             }
         }
         while tasks.join_next().await.is_some() {}
