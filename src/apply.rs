@@ -144,7 +144,30 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
 
     let stop = Stop::default();
     let stats = Arc::new(Stats::default());
-    let limiter = Arc::new(Limiter::new(config.rate, config.burst));
+    let (notice_tx, mut notice_rx) = mpsc::unbounded_channel::<String>();
+    let limiter = match &config.shared_limiter {
+        None => Limiter::new(config.rate, config.burst),
+        #[cfg(feature = "shared-limiter")]
+        Some(shared) => match dispatch::shared::connect(shared, &token).await {
+            Ok(budget) => {
+                writeln!(
+                    err,
+                    "shared limiter: permits come from the budget {} on {}, shared with every process using it",
+                    budget.keys()[0].trim_end_matches(":tat"),
+                    budget.shown()
+                )?;
+                let (rate, burst, stop) = (config.rate, config.burst, stop.clone());
+                Limiter::shared(rate, burst, budget, shared.required, notice_tx, stop)
+            }
+            Err(e) => usage!("cannot use the shared limiter {e}"),
+        },
+        #[cfg(not(feature = "shared-limiter"))]
+        Some(_) => {
+            drop(notice_tx);
+            usage!("this build of notion-bulk has no Redis support")
+        }
+    };
+    let limiter = Arc::new(limiter);
     let (trace_tx, mut trace_rx) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         client,
@@ -233,6 +256,7 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
             }
             Some(line) = trace_rx.recv() => progress.println(err, &line),
             Some(note) = notes_rx.recv() => reporter.note(note)?,
+            Some(line) = notice_rx.recv() => progress.println(err, &line),
             _ = ticker.tick() => {
                 // The rate over the last ten seconds (or the run so far).
                 let now = (Instant::now(), stats.requests.load(Ordering::Relaxed));
@@ -246,7 +270,7 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
             }
         }
     }
-    while let Ok(line) = trace_rx.try_recv() {
+    while let Ok(line) = trace_rx.try_recv().or_else(|_| notice_rx.try_recv()) {
         progress.println(err, &line);
     }
     reporter.sync()?;
@@ -263,9 +287,12 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
 
     let stopped = stop.reason();
     let mut exit = match stopped {
-        Some(StopReason::TokenRefused | StopReason::MaxErrors(_) | StopReason::SameFailure) => {
-            Exit::Aborted
-        }
+        Some(
+            StopReason::TokenRefused
+            | StopReason::MaxErrors(_)
+            | StopReason::SameFailure
+            | StopReason::SharedLimiterLost,
+        ) => Exit::Aborted,
         Some(StopReason::Interrupted) => Exit::Interrupted,
         Some(StopReason::Deadline) => Exit::Deadline,
         None => Exit::Ok,

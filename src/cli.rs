@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::config::{
     parse_duration, ApplyConfig, ConfigError, Connection, ConnectionFlags, InputConfig, InputFlags,
-    PlanConfig, SchemaConfig,
+    PlanConfig, SchemaConfig, SharedLimiterConfig,
 };
 use crate::exit::Exit;
 use crate::report::progress::ProgressMode;
@@ -194,6 +194,18 @@ pub struct ApplyArgs {
     /// sandbox_seed, and run against it (no token needed; nothing leaves this machine).
     #[arg(long)]
     pub sandbox: bool,
+    /// Share one request budget with every process using the same token, through Redis or
+    /// Valkey: redis://HOST[:PORT][/DB], rediss://… (TLS) or unix:///PATH.
+    #[arg(long, value_name = "URL")]
+    pub shared_limiter: Option<String>,
+    /// The shared budget's name (processes with different tokens of one workspace can share
+    /// one). [default: a hash of the token]
+    #[arg(long, value_name = "NAME")]
+    pub limiter_key: Option<String>,
+    /// If the shared limiter stops answering, stop taking rows (exit 3) instead of going on
+    /// with this process's own limiter.
+    #[arg(long)]
+    pub shared_limiter_required: bool,
 }
 
 impl TryFrom<&ApplyArgs> for ApplyConfig {
@@ -278,6 +290,11 @@ impl TryFrom<&ApplyArgs> for ApplyConfig {
                     ))
                 }
             },
+            shared_limiter: SharedLimiterConfig::resolve(
+                args.shared_limiter.clone().or(job.shared_limiter.clone()),
+                args.limiter_key.clone().or(job.limiter_key.clone()),
+                args.shared_limiter_required || job.shared_limiter_required.unwrap_or(false),
+            )?,
             verbose: args.verbose,
             continue_command: continue_command(&report, explicit_report.is_some()),
             input,
@@ -484,6 +501,45 @@ mod tests {
         ] {
             let err = apply_config(flags).unwrap_err();
             assert!(err.0.contains(expected), "{flags:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn shared_limiter_flags_are_checked() {
+        let c = apply_config(&["--progress", "none"]).unwrap();
+        assert_eq!(c.shared_limiter, None);
+        let c = apply_config(&[
+            "--shared-limiter",
+            "unix:///run/redis.sock",
+            "--limiter-key",
+            "acme-prod",
+            "--shared-limiter-required",
+            "--progress",
+            "none",
+        ])
+        .unwrap();
+        if cfg!(feature = "shared-limiter") {
+            assert_eq!(
+                c.shared_limiter,
+                Some(SharedLimiterConfig {
+                    url: "unix:///run/redis.sock".into(),
+                    key: Some("acme-prod".into()),
+                    required: true,
+                })
+            );
+        }
+        for (flags, expected) in [
+            (&["--shared-limiter", "http://x"][..], "redis://"),
+            (&["--shared-limiter-required"][..], "need --shared-limiter"),
+            (
+                &["--shared-limiter", "redis://x", "--limiter-key", "a{b}"][..],
+                "--limiter-key",
+            ),
+        ] {
+            let err = apply_config(flags).unwrap_err();
+            if cfg!(feature = "shared-limiter") || flags[0] != "--shared-limiter" {
+                assert!(err.0.contains(expected), "{flags:?}: {err}");
+            }
         }
     }
 

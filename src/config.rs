@@ -172,10 +172,65 @@ pub struct ApplyConfig {
     pub progress: crate::report::progress::ProgressMode,
     /// Run against the embedded sandbox seeded from this file.
     pub sandbox_seed: Option<PathBuf>,
+    /// `--shared-limiter`: take permits from a budget in Redis shared with other processes.
+    pub shared_limiter: Option<SharedLimiterConfig>,
     /// Print every request (never its headers) on stderr.
     pub verbose: bool,
     /// The command that continues this run (`--resume` with the same report).
     pub continue_command: String,
+}
+
+/// Where a budget shared by several processes lives (`--shared-limiter`, SPEC §12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedLimiterConfig {
+    /// `redis://`, `rediss://` or `unix://` (also `redis+unix://`, `valkey://`, `valkeys://`).
+    pub url: String,
+    /// `--limiter-key`; none: a hash of the token names the budget.
+    pub key: Option<String>,
+    /// `--shared-limiter-required`: stop (exit 3) rather than go on alone if Redis is lost.
+    pub required: bool,
+}
+
+impl SharedLimiterConfig {
+    /// Checks the flags as given (the job file's values already merged in).
+    pub fn resolve(
+        url: Option<String>,
+        key: Option<String>,
+        required: bool,
+    ) -> Result<Option<SharedLimiterConfig>, ConfigError> {
+        let Some(url) = url else {
+            if key.is_some() || required {
+                return Err(ConfigError(
+                    "--limiter-key and --shared-limiter-required need --shared-limiter URL".into(),
+                ));
+            }
+            return Ok(None);
+        };
+        if !cfg!(feature = "shared-limiter") {
+            return Err(ConfigError(
+                "--shared-limiter: this build of notion-bulk has no Redis support (it was built without the shared-limiter feature)".into(),
+            ));
+        }
+        const SCHEMES: [&str; 6] = ["redis", "rediss", "unix", "redis+unix", "valkey", "valkeys"];
+        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        if !scheme.as_deref().is_some_and(|s| SCHEMES.contains(&s)) {
+            return Err(ConfigError(
+                "--shared-limiter takes a redis://HOST[:PORT][/DB], rediss://… (TLS) or unix:///PATH URL".into(),
+            ));
+        }
+        if let Some(k) = &key {
+            let fine = !k.is_empty()
+                && k.len() <= 100
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
+            if !fine {
+                return Err(ConfigError(format!(
+                    "--limiter-key {k:?}: use 1-100 letters, digits, '-', '_', '.' or ':'"
+                )));
+            }
+        }
+        Ok(Some(SharedLimiterConfig { url, key, required }))
+    }
 }
 
 /// `90m`, `2h`, `45s`, `1h30m`, or plain seconds.

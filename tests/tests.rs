@@ -20,5 +20,8 @@ mod resume_rules;
 mod schema;
 // Issue 10: the bar on an 80-column pseudo-terminal.
 mod terminal;
+// Issue 14: one budget for several processes, through a real redis-server.
+#[cfg(feature = "shared-limiter")]
+mod shared_limiter;
 // Running the binary, reading reports.
 mod util;

@@ -4,6 +4,8 @@
 
 pub mod limiter;
 pub mod retry;
+#[cfg(feature = "shared-limiter")]
+pub mod shared;
 mod worker;
 
 use std::collections::{HashMap, VecDeque};
@@ -46,6 +48,8 @@ pub enum StopReason {
     Interrupted,
     /// `--max-runtime` reached.
     Deadline,
+    /// The shared limiter stopped answering, with `--shared-limiter-required`.
+    SharedLimiterLost,
 }
 
 impl fmt::Display for StopReason {
@@ -61,6 +65,9 @@ impl fmt::Display for StopReason {
             ),
             StopReason::Interrupted => f.write_str("interrupted by a signal"),
             StopReason::Deadline => f.write_str("--max-runtime reached"),
+            StopReason::SharedLimiterLost => f.write_str(
+                "the shared limiter stopped answering and --shared-limiter-required is set",
+            ),
         }
     }
 }

@@ -45,6 +45,10 @@ pub struct JobFile {
     pub progress: Option<String>,
     /// Seed file for `apply --sandbox`.
     pub sandbox_seed: Option<PathBuf>,
+    /// `--shared-limiter URL`, `--limiter-key NAME`, `--shared-limiter-required`.
+    pub shared_limiter: Option<String>,
+    pub limiter_key: Option<String>,
+    pub shared_limiter_required: Option<bool>,
     /// Column -> property mapping: `Status = "status"` or a table.
     #[serde(default)]
     pub columns: BTreeMap<String, ColumnEntry>,
