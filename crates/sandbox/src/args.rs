@@ -24,7 +24,7 @@ pub struct SandboxArgs {
     /// Requests allowed per token in each fixed 60-second window.
     #[arg(long, value_name = "N")]
     pub window_budget: Option<String>,
-    /// Injected faults on PATCH, e.g. `conflict=0.02,e500=0.01,e502=0.01,e503=0.01,e504_applied=0.01,e529=0.01,reset=0.005,stall=0.002`.
+    /// Injected faults on PATCH and queries, e.g. `conflict=0.02,e500=0.01,e502=0.01,e503=0.01,e504_applied=0.01,e529=0.01,reset=0.005,stall=0.002`.
     #[arg(long, value_name = "SPEC")]
     pub faults: Option<String>,
     /// Seed of the fault draws (same seed, same sequence of faults).
@@ -33,6 +33,9 @@ pub struct SandboxArgs {
     /// Uniform random delay per request in milliseconds, `MIN,MAX`.
     #[arg(long, value_name = "MIN,MAX")]
     pub latency: Option<String>,
+    /// Most results one data source query pages through (Notion's cap) [default: 10000].
+    #[arg(long, value_name = "N")]
+    pub query_cap: Option<String>,
 }
 
 impl TryFrom<SandboxArgs> for Options {
@@ -72,6 +75,8 @@ impl TryFrom<SandboxArgs> for Options {
                 .map_err(|e| bad(format!("--faults `{spec}`: {e}")))?,
         };
         let latency = args.latency.as_deref().map(parse_latency).transpose()?;
+        let query_cap = parse_count(args.query_cap.as_deref(), "--query-cap")?
+            .map_or(super::DEFAULT_QUERY_CAP, |n| n as usize);
         let opts = Options {
             port: args.port,
             seed,
@@ -83,6 +88,7 @@ impl TryFrom<SandboxArgs> for Options {
             fault_seed: args.fault_seed,
             latency,
             stall: super::DEFAULT_STALL,
+            query_cap,
         };
         opts.validate()?;
         Ok(opts)
@@ -151,6 +157,16 @@ mod tests {
         assert_eq!(o.fault_seed, 0);
         assert_eq!(o.latency, None);
         assert!(o.seed.pages.is_empty());
+        assert_eq!(o.query_cap, 10_000);
+    }
+
+    #[test]
+    fn query_cap() {
+        assert_eq!(parse(&["--query-cap", "250"]).unwrap().query_cap, 250);
+        for bad in ["0", "-1", "x", "2.5"] {
+            let err = parse(&[&format!("--query-cap={bad}")]).unwrap_err();
+            assert!(err.contains("--query-cap"), "{bad}: {err}");
+        }
     }
 
     #[test]

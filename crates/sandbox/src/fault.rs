@@ -1,5 +1,5 @@
 //! Injected faults: the `--faults` grammar, and the seeded draw that picks a fault for the n-th
-//! PATCH that passed the token, version and rate checks.
+//! PATCH or query that passed the token, version and rate checks.
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde::Serialize;
@@ -89,7 +89,7 @@ impl FaultSpec {
         FaultSpec::default()
     }
 
-    /// A spec with one kind at the given rate (1.0: every eligible PATCH).
+    /// A spec with one kind at the given rate (1.0: every eligible PATCH and query).
     pub fn only(kind: FaultKind, rate: f64) -> Self {
         FaultSpec {
             rates: vec![(kind, rate)],

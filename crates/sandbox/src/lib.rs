@@ -1,12 +1,14 @@
 //! The sandbox: a local Notion-compatible HTTP server for the tool's tests, benchmarks and first
-//! runs. It serves PATCH and GET page, GET page property item, GET database, GET data source and
-//! GET users from an in-memory store seeded from JSON, with Notion's token and version checks,
-//! strict validation and error shapes, its own rate limiter, and injected faults. It is a crate
+//! runs. It serves PATCH and GET page, GET page property item, GET database, GET data source,
+//! GET users, and the data source and database queries from an in-memory store seeded from
+//! JSON, with Notion's token and version checks, strict validation and error shapes, its own
+//! rate limiter, and injected faults. It is a crate
 //! of its own and depends on nothing of `notion-bulk`'s, so a bug in the tool cannot hide in
 //! both: the compiler keeps the two apart.
 //!
 //! Files, in dependency order: `model` (property types, schemas, pages, ids, and the read-only
 //! `Workspace` view), `seed` (the seed format), `validate` (PATCH bodies, against a `Workspace`),
+//! `query` (query bodies parsed against a schema, and evaluated against pages),
 //! `store` (the data: built from a seed, changed by validated updates), `render` (response
 //! shapes), `limiter`, `fault`, `stats` (counters and request log), `canonical` (body hashes),
 //! `server` (routes, gate, accept loop), `args` (the command-line flags).
@@ -17,6 +19,7 @@ mod error;
 mod fault;
 mod limiter;
 mod model;
+mod query;
 mod render;
 mod seed;
 mod server;
@@ -46,6 +49,8 @@ use tokio::sync::watch;
 pub const DEFAULT_TOKEN: &str = "secret_sandbox";
 /// How long a stalled request is held by default (longer than any sane client timeout).
 pub const DEFAULT_STALL: Duration = Duration::from_secs(120);
+/// Most results a data source query pages through by default: Notion's cap since 2026-04.
+pub const DEFAULT_QUERY_CAP: usize = query::DEFAULT_QUERY_CAP;
 
 /// How to run the sandbox (validated settings; the flags are in [`SandboxArgs`]).
 #[derive(Debug, Clone)]
@@ -67,6 +72,9 @@ pub struct Options {
     pub latency: Option<(u64, u64)>,
     /// How long a `stall` fault holds a request before dropping the connection.
     pub stall: Duration,
+    /// Most results one query pages through ([`DEFAULT_QUERY_CAP`], Notion's 10,000); past it
+    /// the last page has `has_more: false` and every page a `request_status` of `incomplete`.
+    pub query_cap: usize,
 }
 
 impl Default for Options {
@@ -82,6 +90,7 @@ impl Default for Options {
             fault_seed: 0,
             latency: None,
             stall: DEFAULT_STALL,
+            query_cap: DEFAULT_QUERY_CAP,
         }
     }
 }
@@ -108,6 +117,9 @@ impl Options {
         }
         if self.burst.is_some() && self.rate.is_none() {
             return bad("--burst needs --rate");
+        }
+        if self.query_cap == 0 {
+            return bad("--query-cap should be at least 1");
         }
         if self.window_budget == Some(0) {
             return bad("--window-budget should be at least 1");
@@ -240,6 +252,7 @@ pub async fn start(opts: Options) -> Result<Handle, SandboxError> {
         opts.fault_seed,
         opts.latency,
         opts.stall,
+        opts.query_cap,
         stopped.clone(),
     ));
     let app = server::router(shared.clone());

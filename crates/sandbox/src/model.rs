@@ -2,7 +2,7 @@
 //! pages, ids, and [`Workspace`], the read-only view of them that validation and rendering
 //! take. The store owns the data; nothing here knows how it is kept.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -317,14 +317,34 @@ pub(crate) trait Workspace {
         else {
             return String::new();
         };
-        page.value(prop)
-            .as_array()
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(|i| i.get("plain_text").and_then(Value::as_str))
-                    .collect()
-            })
-            .unwrap_or_default()
+        plain_text(&page.value(prop))
     }
+}
+
+/// The plain text of a stored title or rich_text value: its items' `plain_text`, joined.
+pub(crate) fn plain_text(items: &Value) -> String {
+    items
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i.get("plain_text").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An ISO 8601 date (`2026-12-01`) or date-time (with an offset, or without one and then in
+/// UTC) as its instant, and whether it was a date only.
+pub(crate) fn parse_date(text: &str) -> Option<(DateTime<Utc>, bool)> {
+    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Some((d.and_hms_opt(0, 0, 0)?.and_utc(), true));
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some((t.with_timezone(&Utc), false));
+    }
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+        .map(|t| (t.and_utc(), false))
 }

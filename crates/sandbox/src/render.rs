@@ -106,10 +106,51 @@ fn property_value(store: &Store, page: &Page, prop: &PropSchema, truncate: bool)
 
 /// A page object as GET and PATCH /v1/pages/{id} return it.
 pub(crate) fn page(store: &Store, page: &Page, version: ApiVersion) -> Value {
-    page_object(store, page, version, true)
+    page_object(store, page, version, true, None)
 }
 
-fn page_object(store: &Store, page: &Page, version: ApiVersion, truncate: bool) -> Value {
+/// A page of query results: `{object: "list", results, next_cursor, has_more, type, …}`, each
+/// page as a page read shows it, with only the properties of `only` (ids) when given; and
+/// `request_status` when the query was cut at its cap.
+pub(crate) fn query_results(
+    store: &Store,
+    pages: &[&Page],
+    version: ApiVersion,
+    only: Option<&[String]>,
+    next_cursor: Option<String>,
+    capped: bool,
+) -> Value {
+    let results: Vec<Value> = pages
+        .iter()
+        .map(|p| page_object(store, p, version, true, only))
+        .collect();
+    let kind = if version.has_data_sources() {
+        "page_or_data_source"
+    } else {
+        "page_or_database"
+    };
+    let mut out = json!({
+        "object": "list",
+        "results": results,
+        "next_cursor": next_cursor,
+        "has_more": next_cursor.is_some(),
+        "type": kind,
+        kind: {},
+    });
+    if capped {
+        out["request_status"] =
+            json!({"type": "incomplete", "incomplete_reason": "query_result_limit_reached"});
+    }
+    out
+}
+
+fn page_object(
+    store: &Store,
+    page: &Page,
+    version: ApiVersion,
+    truncate: bool,
+    only: Option<&[String]>,
+) -> Value {
     let ds = store.data_source(&page.data_source_id);
     let database_id = ds.map(|d| d.database_id.clone()).unwrap_or_default();
     let parent = if version.has_data_sources() {
@@ -121,6 +162,7 @@ fn page_object(store: &Store, page: &Page, version: ApiVersion, truncate: bool) 
         .map(|d| {
             d.properties
                 .iter()
+                .filter(|p| only.is_none_or(|ids| ids.contains(&p.id)))
                 .map(|p| (p.name.clone(), property_value(store, page, p, truncate)))
                 .collect()
         })
@@ -389,7 +431,7 @@ pub(crate) fn state(store: &Store) -> Value {
         .page_order
         .iter()
         .filter_map(|id| store.pages.get(id))
-        .map(|p| page_object(store, p, ApiVersion::V2026_03_11, false))
+        .map(|p| page_object(store, p, ApiVersion::V2026_03_11, false, None))
         .collect();
     let data_sources: Vec<Value> = store
         .data_sources

@@ -1,6 +1,7 @@
 //! The seed file: the databases, data sources, users and pages the sandbox starts with
 //! (format in docs/SANDBOX.md), the shipped demo seed, and a generator of large seeds.
 
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
@@ -216,6 +217,21 @@ impl Seed {
         seed
     }
 
+    /// Give the pages created times from `first` on, `per_minute` pages to each minute (at
+    /// seconds 0, 1, 2, … within it, which the sandbox rounds down to the minute as Notion
+    /// does): page `i` (0-based) is created at `first + i / per_minute` minutes. With
+    /// `per_minute` above 1, pages share a `created_time`; 0 counts as 1.
+    pub fn created_per_minute(mut self, first: DateTime<Utc>, per_minute: usize) -> Seed {
+        let per_minute = per_minute.max(1);
+        for (i, page) in self.pages.iter_mut().enumerate() {
+            let minutes = i64::try_from(i / per_minute).unwrap_or(i64::MAX);
+            let seconds = i64::try_from(i % per_minute % 60).unwrap_or(0);
+            let t = first + Duration::minutes(minutes) + Duration::seconds(seconds);
+            page.created_time = Some(t.to_rfc3339_opts(SecondsFormat::Millis, true));
+        }
+        self
+    }
+
     /// The id [`Seed::generate`] gives its `index`-th page (1-based).
     pub fn generated_page_id(index: usize) -> String {
         format!("00000000-0000-4000-8000-{index:012x}")
@@ -239,6 +255,24 @@ mod tests {
         assert_eq!(seed.pages.len(), 250);
         assert_eq!(seed.pages[0].id, "00000000-0000-4000-8000-000000000001");
         seed.check().expect("generated seed is valid");
+    }
+
+    #[test]
+    fn created_per_minute_shares_minutes() {
+        let first = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let seed = Seed::generate(8).created_per_minute(first, 3);
+        let times: Vec<&str> = seed
+            .pages
+            .iter()
+            .map(|p| p.created_time.as_deref().unwrap())
+            .collect();
+        assert_eq!(times[0], "2026-01-01T00:00:00.000Z");
+        assert_eq!(times[2], "2026-01-01T00:00:02.000Z");
+        assert_eq!(times[3], "2026-01-01T00:01:00.000Z");
+        assert_eq!(times[7], "2026-01-01T00:02:01.000Z");
+        seed.check().expect("valid");
     }
 
     #[test]

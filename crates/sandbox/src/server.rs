@@ -6,18 +6,19 @@ use super::canonical::body_sha256;
 use super::error::ApiError;
 use super::fault::{FaultKind, FaultSpec};
 use super::limiter::Limiter;
-use super::model::{normalize_id, Workspace};
+use super::model::{normalize_id, DataSource, Page, Workspace};
+use super::query::{self, Query as DataQuery};
 use super::render;
-use super::stats::{Recorder, RequestRecord};
+use super::stats::{is_query, Recorder, RequestRecord};
 use super::store::Store;
 use super::validate::check_patch;
 use super::version::ApiVersion;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Query, RawQuery, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use rand::Rng;
 use serde_json::Value;
@@ -43,6 +44,10 @@ pub(crate) struct Shared {
     pub(crate) fault_seed: u64,
     pub(crate) latency: Option<(u64, u64)>,
     pub(crate) stall: Duration,
+    /// Most results one query pages through.
+    pub(crate) query_cap: usize,
+    /// Recent queries' results (locked after the store, when both are).
+    query_cache: Mutex<query::Cache>,
     pub(crate) started: std::time::Instant,
     pub(crate) shutdown: watch::Receiver<bool>,
     fault_draws: AtomicU64,
@@ -60,6 +65,7 @@ impl Shared {
         fault_seed: u64,
         latency: Option<(u64, u64)>,
         stall: Duration,
+        query_cap: usize,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         Shared {
@@ -71,6 +77,8 @@ impl Shared {
             fault_seed,
             latency,
             stall,
+            query_cap,
+            query_cache: Mutex::new(query::Cache::default()),
             started: std::time::Instant::now(),
             shutdown,
             fault_draws: AtomicU64::new(0),
@@ -122,7 +130,12 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             get(get_property),
         )
         .route("/v1/databases/{database_id}", get(get_database))
+        .route("/v1/databases/{database_id}/query", post(query_database))
         .route("/v1/data_sources/{data_source_id}", get(get_data_source))
+        .route(
+            "/v1/data_sources/{data_source_id}/query",
+            post(query_data_source),
+        )
         .route("/v1/users", get(list_users))
         .route("/__sandbox/stats", get(introspect_stats))
         .route("/__sandbox/state", get(introspect_state))
@@ -192,6 +205,11 @@ fn request_id() -> String {
     normalize_id(&hex).unwrap_or(hex)
 }
 
+/// The raw query string of a request, if it has one.
+fn parts_query(parts: &axum::http::request::Parts) -> Option<String> {
+    parts.uri.query().map(str::to_string)
+}
+
 /// The page id a path names, if any (`/v1/pages/{id}[/…]`).
 fn page_id_of(path: &str) -> Option<String> {
     let rest = path.strip_prefix("/v1/pages/")?;
@@ -239,6 +257,7 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
             seq,
             method: method.to_string(),
             path: path.clone(),
+            query: parts_query(&parts),
             page_id: page_id_of(&path),
             body_sha256: json.as_ref().map(body_sha256),
             status: None,
@@ -297,7 +316,8 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
             .into_response();
         }
 
-        let fault = if is_page_patch(&method, &path) && !shared.faults.is_empty() {
+        let faultable = is_page_patch(&method, &path) || is_query(method.as_str(), &path);
+        let fault = if faultable && !shared.faults.is_empty() {
             let n = shared.fault_draws.fetch_add(1, Ordering::SeqCst);
             shared.faults.pick(shared.fault_seed, n)
         } else {
@@ -541,20 +561,126 @@ async fn get_database(
     Ok(Json(render::database(&store, db, cx.version)?))
 }
 
+/// The data source a path names: only from 2025-09-03 (the routes do not exist before), by a
+/// valid id, shared with the integration.
+fn data_source_param<'s>(
+    store: &'s Store,
+    raw: &str,
+    version: ApiVersion,
+) -> Result<&'s DataSource, ApiError> {
+    if !version.has_data_sources() {
+        return Err(invalid_url_error());
+    }
+    let id = id_param(raw, "data_source_id")?;
+    store
+        .data_source(&id)
+        .ok_or_else(|| ApiError::not_found("data source", &id))
+}
+
 async fn get_data_source(
     State(shared): State<Arc<Shared>>,
     Extension(cx): Extension<Context>,
     Path(data_source_id): Path<String>,
 ) -> ApiResult {
-    if !cx.version.has_data_sources() {
+    let store = shared.store();
+    let ds = data_source_param(&store, &data_source_id, cx.version)?;
+    Ok(Json(render::data_source(&store, ds, cx.version)))
+}
+
+/// `POST /v1/data_sources/{id}/query` (2025-09-03 and later).
+async fn query_data_source(
+    State(shared): State<Arc<Shared>>,
+    Extension(cx): Extension<Context>,
+    Path(data_source_id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> ApiResult {
+    let store = shared.store();
+    let ds = data_source_param(&store, &data_source_id, cx.version)?;
+    run_query(&shared, &store, ds, &cx, raw.as_deref(), &body)
+}
+
+/// `POST /v1/databases/{id}/query` (2022-06-28): the database's one data source.
+async fn query_database(
+    State(shared): State<Arc<Shared>>,
+    Extension(cx): Extension<Context>,
+    Path(database_id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> ApiResult {
+    if cx.version.has_data_sources() {
         return Err(invalid_url_error());
     }
-    let id = id_param(&data_source_id, "data_source_id")?;
+    let id = id_param(&database_id, "database_id")?;
     let store = shared.store();
-    let ds = store
-        .data_source(&id)
-        .ok_or_else(|| ApiError::not_found("data source", &id))?;
-    Ok(Json(render::data_source(&store, ds, cx.version)))
+    let db = store
+        .database(&id)
+        .ok_or_else(|| ApiError::not_found("database", &id))?;
+    let ds = match db.data_sources.as_slice() {
+        [only] => store.data_source(only),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        ApiError::validation(format!(
+            "Database {} has {} data sources. Querying a database with multiple data sources is not supported in API version {}; use version 2025-09-03 or later.",
+            db.id,
+            db.data_sources.len(),
+            cx.version
+        ))
+    })?;
+    run_query(&shared, &store, ds, &cx, raw.as_deref(), &body)
+}
+
+/// Check a query, run it, and answer one page of its results.
+fn run_query(
+    shared: &Shared,
+    store: &Store,
+    ds: &DataSource,
+    cx: &Context,
+    raw_query: Option<&str>,
+    body: &Bytes,
+) -> ApiResult {
+    let empty = Value::Object(serde_json::Map::new());
+    let body: &Value = match &cx.json {
+        Some(v) => v,
+        None if body.iter().all(u8::is_ascii_whitespace) => &empty,
+        None => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                "Error parsing JSON body.",
+            ))
+        }
+    };
+    let only = query::filter_properties(raw_query, ds)?;
+    let q = DataQuery::parse(body, ds, cx.version, chrono::Utc::now())?;
+    let ranked = shared
+        .query_cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .results(&q, (store.generation, store.pages.len()), || {
+            q.run(store, store.pages.values())
+        });
+    let reachable = ranked.len().min(shared.query_cap);
+    let start = q.start(store, &ranked)?.min(reachable);
+    let end = (start + q.page_size).min(reachable);
+    let pages: Vec<&Page> = ranked[start..end]
+        .iter()
+        .filter_map(|r| store.pages.get(&r.id))
+        .collect();
+    let next_cursor = ranked
+        .get(end)
+        .filter(|_| end < reachable)
+        .and_then(|r| store.pages.get(&r.id))
+        .map(|p| q.cursor(p));
+    Ok(Json(render::query_results(
+        store,
+        &pages,
+        cx.version,
+        only.as_deref(),
+        next_cursor,
+        ranked.len() > shared.query_cap,
+    )))
 }
 
 async fn list_users(

@@ -11,6 +11,8 @@ use std::sync::Mutex;
 pub struct Stats {
     /// API requests received (introspection excluded).
     pub requests: u64,
+    /// Of those, data source and database queries (`POST …/query`).
+    pub queries: u64,
     /// Responses by HTTP status; a reset or an ended stall has no status and is not counted here.
     pub by_status: BTreeMap<u16, u64>,
     /// 429 answers.
@@ -30,6 +32,8 @@ pub struct RequestRecord {
     pub seq: u64,
     pub method: String,
     pub path: String,
+    /// The raw query string (after `?`), if any: e.g. `filter_properties=a%3Fb`.
+    pub query: Option<String>,
     /// The page id from the path (dashed, lowercase), when the path names a valid one.
     pub page_id: Option<String>,
     /// SHA-256 hex of the JSON body with sorted keys; none without a body or when it is not JSON.
@@ -75,6 +79,9 @@ impl Recorder {
     pub(crate) fn finish(&self, record: RequestRecord) {
         self.with(|i| {
             i.stats.requests += 1;
+            if is_query(&record.method, &record.path) {
+                i.stats.queries += 1;
+            }
             if let Some(status) = record.status {
                 *i.stats.by_status.entry(status).or_default() += 1;
                 if status == 429 {
@@ -100,4 +107,16 @@ impl Recorder {
             log
         })
     }
+}
+
+/// `POST /v1/data_sources/{id}/query` or `POST /v1/databases/{id}/query`.
+pub(crate) fn is_query(method: &str, path: &str) -> bool {
+    method == "POST"
+        && ["/v1/data_sources/", "/v1/databases/"]
+            .iter()
+            .any(|prefix| {
+                path.strip_prefix(prefix)
+                    .and_then(|rest| rest.strip_suffix("/query"))
+                    .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+            })
 }

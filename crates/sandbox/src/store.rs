@@ -20,6 +20,9 @@ pub(crate) struct Store {
     pub(crate) pages: HashMap<String, Page>,
     /// Page ids in seed order.
     pub(crate) page_order: Vec<String>,
+    /// Counts changes to pages: whatever changes a page (or adds one) must bump it, as cached
+    /// query results are valid for one value of it (and of the number of pages).
+    pub(crate) generation: u64,
 }
 
 fn invalid(message: impl Into<String>) -> SeedError {
@@ -37,6 +40,11 @@ fn parse_time(
             .map(|d| d.with_timezone(&Utc))
             .map_err(|e| invalid(format!("{what}: `{t}` is not an RFC 3339 date-time ({e})"))),
     }
+}
+
+/// `t` rounded down to the minute.
+fn minute(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.timestamp().div_euclid(60) * 60, 0).unwrap_or(t)
 }
 
 impl Store {
@@ -165,11 +173,12 @@ impl Store {
                         sp.data_source_id
                     ))
                 })?;
-            let created_time = parse_time(
+            // Notion rounds created_time down to the minute (the changelog of July 2023).
+            let created_time = minute(parse_time(
                 sp.created_time.as_deref(),
                 now,
                 &format!("page {id}: created_time"),
-            )?;
+            )?);
             let last_edited_time = parse_time(
                 sp.last_edited_time.as_deref(),
                 created_time,
@@ -322,6 +331,7 @@ impl Store {
         let Some(page) = self.pages.get_mut(page_id) else {
             return;
         };
+        self.generation += 1;
         page.values.extend(update.values);
         if let Some(icon) = update.icon {
             page.icon = icon;

@@ -4,11 +4,10 @@
 
 use super::error::ApiError;
 use super::model::{
-    normalize_id, short_id, DataSource, Page, PropSchema, PropType, SelectOption, Workspace,
-    OPTION_COLORS,
+    normalize_id, parse_date, short_id, DataSource, Page, PropSchema, PropType, SelectOption,
+    Workspace, OPTION_COLORS,
 };
 use super::version::ApiVersion;
-use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use serde_json::{json, Map, Value};
 
 /// Most characters (UTF-16 code units) in a rich text `text.content` or a link URL.
@@ -84,24 +83,9 @@ pub(crate) fn check_patch(
     }
     only_keys(m, &allowed, "body")?;
 
-    let mut update = Update::default();
-    let in_trash = m
-        .get("in_trash")
-        .map(|v| boolean(v, "body.in_trash"))
-        .transpose()?;
-    let archived = m
-        .get("archived")
-        .map(|v| boolean(v, "body.archived"))
-        .transpose()?;
-    update.in_trash = match (in_trash, archived) {
-        (Some(a), Some(b)) if a != b => {
-            return Err(ApiError::body(
-                "body.archived",
-                &format!("`{a}` like body.in_trash"),
-                m.get("archived"),
-            ))
-        }
-        (a, b) => a.or(b),
+    let mut update = Update {
+        in_trash: trash_flag(m)?,
+        ..Update::default()
     };
     update.is_locked = m
         .get("is_locked")
@@ -587,10 +571,7 @@ fn check_date(v: &Value, path: &str) -> Result<Value, ApiError> {
 }
 
 fn is_date_or_date_time(s: &str) -> bool {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
-        || DateTime::parse_from_rfc3339(s).is_ok()
-        || NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").is_ok()
-        || NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").is_ok()
+    parse_date(s).is_some()
 }
 
 /// A user (`{id, object?: "user"}`) or group (`{id, object: "group", name?}`) reference.
@@ -792,24 +773,44 @@ fn file_name(url: &str) -> String {
     name.chars().take(MAX_SHORT).collect()
 }
 
+/// A body's `in_trash`, or `archived` (its older name), which must agree when both are given.
+pub(crate) fn trash_flag(m: &Map<String, Value>) -> Result<Option<bool>, ApiError> {
+    let in_trash = m
+        .get("in_trash")
+        .map(|v| boolean(v, "body.in_trash"))
+        .transpose()?;
+    let archived = m
+        .get("archived")
+        .map(|v| boolean(v, "body.archived"))
+        .transpose()?;
+    match (in_trash, archived) {
+        (Some(a), Some(b)) if a != b => Err(ApiError::body(
+            "body.archived",
+            &format!("`{a}` like body.in_trash"),
+            m.get("archived"),
+        )),
+        (a, b) => Ok(a.or(b)),
+    }
+}
+
 // ---- shape helpers, each failing with Notion's message for `path` ----
 
-fn object<'v>(v: &'v Value, path: &str) -> Result<&'v Map<String, Value>, ApiError> {
+pub(crate) fn object<'v>(v: &'v Value, path: &str) -> Result<&'v Map<String, Value>, ApiError> {
     v.as_object()
         .ok_or_else(|| ApiError::body(path, "an object", Some(v)))
 }
 
-fn string<'v>(v: &'v Value, path: &str) -> Result<&'v str, ApiError> {
+pub(crate) fn string<'v>(v: &'v Value, path: &str) -> Result<&'v str, ApiError> {
     v.as_str()
         .ok_or_else(|| ApiError::body(path, "a string", Some(v)))
 }
 
-fn boolean(v: &Value, path: &str) -> Result<bool, ApiError> {
+pub(crate) fn boolean(v: &Value, path: &str) -> Result<bool, ApiError> {
     v.as_bool()
         .ok_or_else(|| ApiError::body(path, "a boolean", Some(v)))
 }
 
-fn array<'v>(v: &'v Value, path: &str) -> Result<&'v Vec<Value>, ApiError> {
+pub(crate) fn array<'v>(v: &'v Value, path: &str) -> Result<&'v Vec<Value>, ApiError> {
     let items = v
         .as_array()
         .ok_or_else(|| ApiError::body(path, "an array", Some(v)))?;
@@ -819,12 +820,20 @@ fn array<'v>(v: &'v Value, path: &str) -> Result<&'v Vec<Value>, ApiError> {
     Ok(items)
 }
 
-fn required<'v>(m: &'v Map<String, Value>, key: &str, path: &str) -> Result<&'v Value, ApiError> {
+pub(crate) fn required<'v>(
+    m: &'v Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<&'v Value, ApiError> {
     m.get(key)
         .ok_or_else(|| ApiError::body(&format!("{path}.{key}"), "defined", None))
 }
 
-fn only_keys(m: &Map<String, Value>, allowed: &[&str], path: &str) -> Result<(), ApiError> {
+pub(crate) fn only_keys(
+    m: &Map<String, Value>,
+    allowed: &[&str],
+    path: &str,
+) -> Result<(), ApiError> {
     match m.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
         Some((k, v)) => Err(ApiError::body(
             &format!("{path}.{k}"),
@@ -898,7 +907,7 @@ pub(crate) fn utf16_len(s: &str) -> usize {
     s.encode_utf16().count()
 }
 
-fn one_of(values: &[&str]) -> String {
+pub(crate) fn one_of(values: &[&str]) -> String {
     let quoted: Vec<String> = values.iter().map(|v| format!("`\"{v}\"`")).collect();
     format!("one of {}", quoted.join(", "))
 }

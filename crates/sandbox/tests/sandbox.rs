@@ -1173,7 +1173,7 @@ async fn fault_stall_makes_the_client_time_out() {
 }
 
 #[tokio::test]
-async fn faults_apply_only_to_patch_and_after_auth_and_version() {
+async fn faults_spare_reads_and_come_after_auth_and_version() {
     let sb = faulty(FaultKind::Conflict).await;
     assert_eq!(sb.get(&format!("/v1/pages/{PAGE}")).await.status, 200);
     let r = sb
@@ -1497,4 +1497,1326 @@ async fn validation_agrees_with_the_openapi_schema_on_shapes() {
             reply.text
         );
     }
+}
+
+// ---- queries ----
+
+impl Sandbox {
+    async fn post(&self, path: &str, token: &str, version: &str, body: Option<String>) -> Reply {
+        self.send(
+            reqwest::Method::POST,
+            path,
+            Some(token),
+            Some(version),
+            body,
+        )
+        .await
+        .expect("POST answered")
+    }
+
+    /// POST /v1/data_sources/{ds}/query`?query` under `version`.
+    async fn query_v(&self, version: &str, ds: &str, query: &str, body: Value) -> Reply {
+        let qs = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        let path = format!("/v1/data_sources/{ds}/query{qs}");
+        self.post(&path, TOKEN, version, Some(body.to_string()))
+            .await
+    }
+
+    async fn query(&self, body: Value) -> Value {
+        let r = self.query_v(V2025, DATA_SOURCE, "", body).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json()
+    }
+
+    /// Every page id a query returns, following cursors with `page_size`.
+    async fn query_all(&self, mut body: Value, page_size: u64) -> Vec<String> {
+        let mut out = Vec::new();
+        body["page_size"] = json!(page_size);
+        loop {
+            let page = self.query(body.clone()).await;
+            let n = page["results"].as_array().unwrap().len() as u64;
+            assert!(n <= page_size, "{n} > {page_size}");
+            out.extend(ids(&page["results"]));
+            if page["has_more"] == false {
+                assert_eq!(page["next_cursor"], Value::Null);
+                return out;
+            }
+            assert_eq!(n, page_size, "a page before the last is full here");
+            body["start_cursor"] = page["next_cursor"].clone();
+        }
+    }
+
+    /// The titles of the pages a filter matches, sorted (the query's own order aside).
+    async fn titles(&self, filter: Value) -> Vec<String> {
+        let r = self.query(json!({ "filter": filter })).await;
+        let mut names: Vec<String> = r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                p["properties"]["Name"]["title"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| t["plain_text"].as_str().unwrap())
+                    .collect()
+            })
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+fn demo_ids() -> Vec<String> {
+    Seed::demo().pages.iter().map(|p| p.id.clone()).collect()
+}
+
+#[tokio::test]
+async fn query_returns_every_page_once_in_a_deterministic_order_not_the_seed_order() {
+    let sb = demo().await;
+    let r = sb.query(json!({})).await;
+    assert_eq!(r["object"], "list");
+    assert_eq!(r["type"], "page_or_data_source");
+    assert_eq!(r["page_or_data_source"], json!({}));
+    assert_eq!(r["has_more"], false);
+    assert_eq!(r["next_cursor"], Value::Null);
+    assert!(r.get("request_status").is_none(), "{r}");
+    let got = ids(&r["results"]);
+    let mut sorted = got.clone();
+    sorted.sort();
+    let mut expected = demo_ids();
+    expected.sort();
+    assert_eq!(sorted, expected);
+    assert_ne!(
+        got,
+        demo_ids(),
+        "unsorted results do not follow the seed order"
+    );
+    assert_eq!(ids(&sb.query(json!({})).await["results"]), got);
+    // Each result is the page as GET shows it.
+    let one = r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == PAGE)
+        .unwrap()
+        .clone();
+    assert_eq!(one, sb.get(&format!("/v1/pages/{PAGE}")).await.json());
+}
+
+#[tokio::test]
+async fn query_pages_through_with_page_size_and_cursors() {
+    let sb = demo().await;
+    let all = ids(&sb.query(json!({})).await["results"]);
+    for size in [1, 5, 7, 19, 100] {
+        assert_eq!(sb.query_all(json!({}), size).await, all, "page_size {size}");
+    }
+    let first = sb.query(json!({"page_size": 5})).await;
+    assert_eq!(first["has_more"], true);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    assert!(sandbox::normalize_id(cursor).is_some(), "a UUID: {cursor}");
+    // The same cursor resumes at the same place, whatever the page size.
+    let again = sb
+        .query(json!({"page_size": 3, "start_cursor": cursor}))
+        .await;
+    assert_eq!(ids(&again["results"]), all[5..8]);
+}
+
+#[tokio::test]
+async fn page_size_outside_1_to_100_is_refused() {
+    let sb = demo().await;
+    for (size, expected) in [
+        (
+            json!(0),
+            "body failed validation: body.page_size should be ≥ `1`, instead was `0`.",
+        ),
+        (
+            json!(101),
+            "body failed validation: body.page_size should be ≤ `100`, instead was `101`.",
+        ),
+        (
+            json!("10"),
+            "body failed validation: body.page_size should be a number, instead was `\"10\"`.",
+        ),
+        (
+            json!(2.5),
+            "body failed validation: body.page_size should be an integer, instead was `2.5`.",
+        ),
+    ] {
+        let r = sb
+            .query_v(V2025, DATA_SOURCE, "", json!({ "page_size": size }))
+            .await;
+        assert_eq!(r.error(400, "validation_error"), expected);
+    }
+}
+
+#[tokio::test]
+async fn a_garbage_or_foreign_cursor_is_refused() {
+    let sb = demo().await;
+    let r = sb
+        .query_v(V2025, DATA_SOURCE, "", json!({"start_cursor": "garbage"}))
+        .await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "body failed validation: body.start_cursor should be a valid uuid, instead was `\"garbage\"`."
+    );
+    // A UUID that no query gave, and a page id (what some clients guess a cursor is).
+    for cursor in [MISSING, PAGE] {
+        let r = sb
+            .query_v(V2025, DATA_SOURCE, "", json!({"start_cursor": cursor}))
+            .await;
+        assert_eq!(
+            r.error(400, "validation_error"),
+            format!("The start_cursor provided is invalid: {cursor}")
+        );
+    }
+    // A cursor of another query (another filter or sort) is foreign to this one.
+    let sorted = json!({"sorts": [{"property": "Name", "direction": "ascending"}], "page_size": 3});
+    let cursor = sb.query(sorted.clone()).await["next_cursor"].clone();
+    let r = sb
+        .query_v(
+            V2025,
+            DATA_SOURCE,
+            "",
+            json!({"start_cursor": cursor, "page_size": 3}),
+        )
+        .await;
+    r.error(400, "validation_error");
+    let mut same = sorted.clone();
+    same["start_cursor"] = cursor;
+    assert_eq!(sb.query(same).await["results"].as_array().unwrap().len(), 3);
+}
+
+/// The demo seed with a few checkbox and formula values set.
+fn demo_with_done_and_scores() -> Seed {
+    let mut seed = Seed::demo();
+    for (i, done, score) in [(0, true, 50), (1, true, 20), (2, false, 35)] {
+        seed.pages[i].properties.insert("Done".into(), json!(done));
+        seed.pages[i]
+            .properties
+            .insert("Score".into(), json!(score));
+    }
+    seed
+}
+
+fn strs(names: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+async fn check_filters(sb: &Sandbox, cases: Vec<(Value, Vec<&str>)>) {
+    for (filter, expected) in cases {
+        assert_eq!(sb.titles(filter.clone()).await, strs(&expected), "{filter}");
+    }
+}
+
+async fn check_filter_counts(sb: &Sandbox, cases: Vec<(Value, usize)>) {
+    for (filter, expected) in cases {
+        assert_eq!(sb.titles(filter.clone()).await.len(), expected, "{filter}");
+    }
+}
+
+#[tokio::test]
+async fn text_filters_on_title_rich_text_url_email_and_phone() {
+    let sb = demo().await;
+    check_filters(
+        &sb,
+        vec![
+            (
+                json!({"property": "Name", "title": {"equals": "Add dark mode"}}),
+                vec!["Add dark mode"],
+            ),
+            (
+                json!({"property": "title", "type": "title", "title": {"contains": "Add"}}),
+                vec!["Add CSV export", "Add SSO with Okta", "Add dark mode"],
+            ),
+            (
+                json!({"property": "Name", "title": {"starts_with": "Write"}}),
+                vec!["Write onboarding docs", "Write release notes for 2.4"],
+            ),
+            (
+                json!({"property": "Name", "title": {"ends_with": "docs"}}),
+                vec!["Write onboarding docs"],
+            ),
+            (
+                json!({"property": "Notes", "rich_text": {"is_not_empty": true}}),
+                vec!["Migrate billing to Stripe", "Write onboarding docs"],
+            ),
+            (
+                json!({"property": "N%3Ftx", "rich_text": {"contains": "invoice"}}),
+                vec!["Migrate billing to Stripe"],
+            ),
+            (
+                json!({"property": "Link", "url": {"starts_with": "https://stripe.com/"}}),
+                vec!["Migrate billing to Stripe"],
+            ),
+            (
+                json!({"property": "Contact", "email": {"equals": "billing@example.com"}}),
+                vec!["Migrate billing to Stripe"],
+            ),
+            (
+                json!({"property": "Phone", "phone_number": {"contains": "555"}}),
+                vec!["Migrate billing to Stripe"],
+            ),
+        ],
+    )
+    .await;
+    check_filter_counts(
+        &sb,
+        vec![
+            (
+                json!({"property": "Name", "title": {"does_not_equal": "Add dark mode"}}),
+                18,
+            ),
+            // Case-sensitive: "Add CSV export", "Audit npm dependencies", "Document the REST
+            // API", "Fix login redirect loop".
+            (
+                json!({"property": "Name", "title": {"does_not_contain": "a"}}),
+                4,
+            ),
+            (
+                json!({"property": "Notes", "rich_text": {"is_empty": true}}),
+                17,
+            ),
+            (json!({"property": "Link", "url": {"is_empty": true}}), 18),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn number_unique_id_and_checkbox_filters() {
+    let sb = start(Options::new(demo_with_done_and_scores())).await;
+    check_filters(
+        &sb,
+        vec![
+            (
+                json!({"property": "Estimate", "number": {"greater_than": 4}}),
+                vec![
+                    "Write onboarding docs",
+                    "Add dark mode",
+                    "Translate help center to German",
+                ],
+            ),
+            (
+                json!({"property": "Estimate", "number": {"less_than_or_equal_to": 3}}),
+                vec!["Add CSV export", "Write release notes for 2.4"],
+            ),
+            (
+                json!({"property": "Estimate", "number": {"equals": 5}}),
+                vec!["Write onboarding docs"],
+            ),
+            (
+                json!({"property": "Estimate", "number": {"less_than": 3}}),
+                vec!["Write release notes for 2.4"],
+            ),
+            (
+                json!({"property": "Task ID", "unique_id": {"equals": 1}}),
+                vec!["Migrate billing to Stripe"],
+            ),
+            (
+                json!({"property": "Task ID", "unique_id": {"greater_than": 17}}),
+                vec![
+                    "Translate help center to German",
+                    "Archive old Slack channels",
+                ],
+            ),
+            (
+                json!({"property": "Done", "checkbox": {"equals": true}}),
+                vec!["Migrate billing to Stripe", "Write onboarding docs"],
+            ),
+        ],
+    )
+    .await;
+    check_filter_counts(
+        &sb,
+        vec![
+            (
+                json!({"property": "Estimate", "number": {"does_not_equal": 5}}),
+                18,
+            ),
+            (
+                json!({"property": "Estimate", "number": {"is_empty": true}}),
+                14,
+            ),
+            (
+                json!({"property": "Estimate", "number": {"is_not_empty": true}}),
+                5,
+            ),
+            (
+                json!({"property": "Done", "checkbox": {"does_not_equal": true}}),
+                17,
+            ),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn select_status_and_multi_select_filters() {
+    let sb = demo().await;
+    let high = vec![
+        "Migrate billing to Stripe",
+        "Fix login redirect loop",
+        "Rotate database credentials",
+        "Add dark mode",
+        "Audit npm dependencies",
+        "Add SSO with Okta",
+        "Archive old Slack channels",
+    ];
+    check_filters(
+        &sb,
+        vec![
+            (
+                json!({"property": "Priority", "select": {"equals": "High"}}),
+                high.clone(),
+            ),
+            (
+                json!({"property": "Status", "status": {"equals": "In progress"}}),
+                high.clone(),
+            ),
+            (
+                json!({"property": "Tags", "multi_select": {"contains": "urgent"}}),
+                vec![
+                    "Migrate billing to Stripe",
+                    "Rotate database credentials",
+                    "Add SSO with Okta",
+                ],
+            ),
+            (
+                json!({"property": "Tags", "multi_select": {"is_empty": true}}),
+                vec!["Archive old Slack channels"],
+            ),
+            (
+                json!({"property": "Tags", "multi_select": {"contains": ["docs", "infra"]}}),
+                vec![
+                    "Write onboarding docs",
+                    "Set up staging cluster",
+                    "Rotate database credentials",
+                    "Upgrade Postgres to 16",
+                    "Document the REST API",
+                    "Reduce Docker image size",
+                    "Set up error alerting",
+                    "Write release notes for 2.4",
+                    "Translate help center to German",
+                ],
+            ),
+            (
+                json!({"property": "Priority", "select": {"is_empty": true}}),
+                vec![],
+            ),
+        ],
+    )
+    .await;
+    check_filter_counts(
+        &sb,
+        vec![
+            (json!({"property": "Priority", "select": {"does_not_equal": "High"}}), 12),
+            (json!({"property": "Priority", "select": {"equals": ["Low", "Medium"]}}), 12),
+            (json!({"property": "Status", "status": {"does_not_equal": ["In progress", "Done"]}}), 12),
+            (json!({"property": "Tags", "multi_select": {"does_not_contain": "backend"}}), 10),
+            (json!({"property": "Tags", "multi_select": {"is_not_empty": true}}), 18),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn date_and_timestamp_filters() {
+    let sb = demo().await;
+    check_filters(
+        &sb,
+        vec![
+            (
+                json!({"property": "Due", "date": {"equals": "2026-12-04"}}),
+                vec!["Fix login redirect loop"],
+            ),
+            (
+                json!({"property": "Due", "date": {"before": "2026-12-07"}}),
+                vec!["Migrate billing to Stripe", "Fix login redirect loop"],
+            ),
+            (
+                json!({"property": "Due", "date": {"on_or_before": "2026-12-07"}}),
+                vec![
+                    "Migrate billing to Stripe",
+                    "Fix login redirect loop",
+                    "Rotate database credentials",
+                ],
+            ),
+            (
+                json!({"property": "Due", "date": {"after": "2026-12-13"}}),
+                vec!["Add SSO with Okta"],
+            ),
+            (
+                json!({"property": "Due", "date": {"on_or_after": "2026-12-13"}}),
+                vec!["Audit npm dependencies", "Add SSO with Okta"],
+            ),
+            // A date-time compares instants: 2026-12-04T01:00+02:00 is 2026-12-03T23:00Z.
+            (
+                json!({"property": "Due", "date": {"before": "2026-12-04T01:00:00+02:00"}}),
+                vec!["Migrate billing to Stripe"],
+            ),
+            (
+                json!({"property": "Due", "date": {"on_or_before": "2026-12-04T00:00:00"}}),
+                vec!["Migrate billing to Stripe", "Fix login redirect loop"],
+            ),
+            (
+                json!({"timestamp": "created_time", "created_time": {"before": "2026-11-03"}}),
+                vec!["Migrate billing to Stripe", "Write onboarding docs"],
+            ),
+            (
+                json!({"timestamp": "created_time", "type": "created_time",
+                       "created_time": {"on_or_after": "2026-11-19T09:54:00.000Z"}}),
+                vec!["Archive old Slack channels"],
+            ),
+            (
+                json!({"property": "Created", "created_time": {"equals": "2026-11-05"}}),
+                vec!["Design settings page"],
+            ),
+        ],
+    )
+    .await;
+    check_filter_counts(
+        &sb,
+        vec![
+            (json!({"property": "Due", "date": {"is_empty": true}}), 13),
+            (
+                json!({"property": "Due", "date": {"is_not_empty": true}}),
+                6,
+            ),
+        ],
+    )
+    .await;
+
+    // last_edited_time moves with a PATCH.
+    let r = sb.patch(PAGE2, status_body("Done")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    check_filters(
+        &sb,
+        vec![(
+            json!({"timestamp": "last_edited_time", "last_edited_time": {"after": "2026-11-30"}}),
+            vec!["Write onboarding docs"],
+        )],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn relative_date_filters_are_taken_from_now() {
+    // Without the seed's due dates, which could fall in any week.
+    let mut seed = Seed::demo();
+    for page in &mut seed.pages {
+        page.properties.remove("Due");
+    }
+    let today = chrono::Utc::now().date_naive();
+    let day = |n: i64| (today + chrono::Duration::days(n)).to_string();
+    for (i, due) in [(0, day(0)), (1, day(1)), (2, day(-400)), (3, day(40))] {
+        seed.pages[i].properties.insert("Due".into(), json!(due));
+    }
+    let sb = start(Options::new(seed)).await;
+    check_filters(
+        &sb,
+        vec![
+            (
+                json!({"property": "Due", "date": {"past_week": {}}}),
+                vec!["Migrate billing to Stripe"],
+            ),
+            (
+                json!({"property": "Due", "date": {"past_year": {}}}),
+                vec!["Migrate billing to Stripe"],
+            ),
+            (
+                json!({"property": "Due", "date": {"next_week": {}}}),
+                vec!["Write onboarding docs"],
+            ),
+            (
+                json!({"property": "Due", "date": {"next_year": {}}}),
+                vec!["Write onboarding docs", "Fix login redirect loop"],
+            ),
+        ],
+    )
+    .await;
+    let r = sb
+        .query_v(
+            V2025,
+            DATA_SOURCE,
+            "",
+            json!({"filter": {"property": "Due", "date": {"past_week": true}}}),
+        )
+        .await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "body failed validation: body.filter.date.past_week should be an empty object, instead was `true`."
+    );
+}
+
+#[tokio::test]
+async fn people_relation_files_and_formula_filters() {
+    let sb = start(Options::new(demo_with_done_and_scores())).await;
+    check_filters(
+        &sb,
+        vec![
+            (
+                json!({"property": "Owner", "people": {"contains": ADA}}),
+                vec![
+                    "Migrate billing to Stripe",
+                    "Fix login redirect loop",
+                    "Upgrade Postgres to 16",
+                    "Set up error alerting",
+                    "Load test the search endpoint",
+                    "Add SSO with Okta",
+                ],
+            ),
+            (
+                json!({"property": "Owner", "people": {"is_empty": true}}),
+                vec![
+                    "Add CSV export",
+                    "Add dark mode",
+                    "Audit npm dependencies",
+                    "Clean up feature flags",
+                    "Archive old Slack channels",
+                ],
+            ),
+            (
+                json!({"property": "Blocked by", "relation": {"contains": PAGE.replace('-', "")}}),
+                vec!["Add SSO with Okta"],
+            ),
+            (
+                json!({"property": "Blocked by", "relation": {"is_not_empty": true}}),
+                vec!["Upgrade Postgres to 16", "Add SSO with Okta"],
+            ),
+            (
+                json!({"property": "Attachments", "files": {"is_not_empty": true}}),
+                vec!["Set up staging cluster"],
+            ),
+            (
+                json!({"property": "Score", "formula": {"number": {"greater_than": 30}}}),
+                vec!["Migrate billing to Stripe", "Set up staging cluster"],
+            ),
+            (
+                json!({"property": "Score", "formula": {"number": {"equals": 20}}}),
+                vec!["Write onboarding docs"],
+            ),
+        ],
+    )
+    .await;
+    check_filter_counts(
+        &sb,
+        vec![
+            (
+                json!({"property": "Owner", "people": {"does_not_contain": ADA}}),
+                13,
+            ),
+            (
+                json!({"property": "Attachments", "files": {"is_empty": true}}),
+                18,
+            ),
+            (
+                json!({"property": "Score", "formula": {"number": {"is_empty": true}}}),
+                16,
+            ),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn compound_filters_nest_two_levels_with_at_most_100_items() {
+    let sb = demo().await;
+    check_filters(
+        &sb,
+        vec![
+            (
+                json!({"and": [
+                    {"property": "Priority", "select": {"equals": "High"}},
+                    {"property": "Tags", "multi_select": {"contains": "urgent"}}
+                ]}),
+                vec![
+                    "Migrate billing to Stripe",
+                    "Rotate database credentials",
+                    "Add SSO with Okta",
+                ],
+            ),
+            (
+                json!({"or": [
+                    {"and": [
+                        {"property": "Status", "status": {"equals": "Not started"}},
+                        {"property": "Tags", "multi_select": {"contains": "docs"}}
+                    ]},
+                    {"property": "Estimate", "number": {"greater_than": 10}},
+                    {"timestamp": "created_time", "created_time": {"equals": "2026-11-19"}}
+                ]}),
+                vec![
+                    "Write onboarding docs",
+                    "Document the REST API",
+                    "Write release notes for 2.4",
+                    "Translate help center to German",
+                    "Add dark mode",
+                    "Archive old Slack channels",
+                ],
+            ),
+        ],
+    )
+    .await;
+
+    let leaf = json!({"property": "Name", "title": {"equals": "Add dark mode"}});
+    let too_deep = json!({"and": [{"or": [{"and": [leaf]}]}]});
+    let r = sb
+        .query_v(V2025, DATA_SOURCE, "", json!({ "filter": too_deep }))
+        .await;
+    let msg = r.error(400, "validation_error");
+    assert!(
+        msg.starts_with(
+            "body failed validation: body.filter.and[0].or[0].and should be not present"
+        ),
+        "{msg}"
+    );
+    let hundred: Vec<Value> = (0..100).map(|_| leaf.clone()).collect();
+    assert_eq!(
+        sb.titles(json!({ "or": hundred })).await,
+        strs(&["Add dark mode"])
+    );
+    let group = json!({"and": (0..100).map(|_| leaf.clone()).collect::<Vec<_>>()});
+    assert_eq!(
+        sb.titles(json!({"or": [group]})).await,
+        strs(&["Add dark mode"])
+    );
+    for filter in [
+        json!({"or": (0..101).map(|_| leaf.clone()).collect::<Vec<_>>()}),
+        json!({"or": [{"and": (0..101).map(|_| leaf.clone()).collect::<Vec<_>>()}]}),
+    ] {
+        let r = sb
+            .query_v(V2025, DATA_SOURCE, "", json!({ "filter": filter }))
+            .await;
+        let msg = r.error(400, "validation_error");
+        assert!(
+            msg.contains(".length should be ≤ `100`, instead was `101`."),
+            "{msg}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_filters_are_refused_in_notions_words() {
+    let sb = demo().await;
+    for (filter, expected) in [
+        (
+            json!({"property": "Stauts", "status": {"equals": "Done"}}),
+            "Could not find property with name or id: Stauts".to_string(),
+        ),
+        (
+            json!({"property": "Status", "select": {"equals": "Done"}}),
+            "database property status does not match filter select".to_string(),
+        ),
+        (
+            json!({"property": "Estimate", "number": {"equals": "5"}}),
+            "body failed validation: body.filter.number.equals should be a number, instead was `\"5\"`.".to_string(),
+        ),
+        (
+            json!({"property": "Name", "title": {"is_empty": false}}),
+            "body failed validation: body.filter.title.is_empty should be `true`, instead was `false`.".to_string(),
+        ),
+        (
+            json!({"property": "Name", "title": {"matches": "x"}}),
+            "body failed validation: body.filter.title.matches should be not present, instead was `\"x\"`.".to_string(),
+        ),
+        (
+            json!({"property": "Owner", "people": {"contains": "ada"}}),
+            "body failed validation: body.filter.people.contains should be a valid uuid, instead was `\"ada\"`.".to_string(),
+        ),
+        (
+            json!({"timestamp": "created_time", "property": "Name", "created_time": {"past_week": {}}}),
+            "body failed validation: body.filter.property should be not present, instead was `\"Name\"`.".to_string(),
+        ),
+        (
+            json!({"property": "Due", "date": {"before": "soon"}}),
+            "body failed validation: body.filter.date.before should be an ISO 8601 date or date-time, instead was `\"soon\"`.".to_string(),
+        ),
+        (
+            json!({"and": [{"property": "Due"}]}),
+            "body failed validation: body.filter.and[0] should be an object with exactly one of".to_string(),
+        ),
+    ] {
+        let r = sb.query_v(V2025, DATA_SOURCE, "", json!({ "filter": filter })).await;
+        let msg = r.error(400, "validation_error");
+        assert!(msg.starts_with(&expected), "{filter}: {msg}");
+    }
+}
+
+fn titles_in_order(r: &Value) -> Vec<String> {
+    r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            p["properties"]["Name"]["title"][0]["plain_text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sorts_by_properties_and_timestamps_with_several_keys() {
+    let sb = demo().await;
+    let by = |sorts: Value| json!({ "sorts": sorts });
+    let r = sb
+        .query(by(
+            json!([{"property": "Estimate", "direction": "ascending"}]),
+        ))
+        .await;
+    assert_eq!(
+        titles_in_order(&r)[..5],
+        [
+            "Write release notes for 2.4",
+            "Add CSV export",
+            "Write onboarding docs",
+            "Translate help center to German",
+            "Add dark mode",
+        ]
+    );
+    let r = sb
+        .query(by(
+            json!([{"property": "E%40st", "direction": "descending"}]),
+        ))
+        .await;
+    assert_eq!(
+        titles_in_order(&r)[..5],
+        [
+            "Add dark mode",
+            "Translate help center to German",
+            "Write onboarding docs",
+            "Add CSV export",
+            "Write release notes for 2.4",
+        ]
+    );
+    // Empty values come last in both directions.
+    assert_eq!(
+        r["results"][18]["properties"]["Estimate"]["number"],
+        Value::Null
+    );
+
+    let r = sb
+        .query(by(json!([{"property": "Name", "direction": "ascending"}])))
+        .await;
+    let names = titles_in_order(&r);
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+
+    let r = sb
+        .query(by(
+            json!([{"timestamp": "created_time", "direction": "descending"}]),
+        ))
+        .await;
+    let mut seed_order = demo_ids();
+    seed_order.reverse();
+    assert_eq!(ids(&r["results"]), seed_order);
+
+    // Select options sort in the schema's order (Low, Medium, High); ties by the next key.
+    let r = sb
+        .query(by(json!([
+            {"property": "Priority", "direction": "descending"},
+            {"property": "Name", "direction": "descending"}
+        ])))
+        .await;
+    let got = titles_in_order(&r);
+    assert_eq!(
+        got[..3],
+        [
+            "Rotate database credentials",
+            "Migrate billing to Stripe",
+            "Fix login redirect loop"
+        ]
+    );
+    assert_eq!(got[18], "Add CSV export");
+    for (i, p) in r["results"].as_array().unwrap().iter().enumerate().take(7) {
+        assert_eq!(p["properties"]["Priority"]["select"]["name"], "High", "{i}");
+    }
+
+    let r = sb
+        .query_v(
+            V2025,
+            DATA_SOURCE,
+            "",
+            by(json!([{"property": "Size", "direction": "ascending"}])),
+        )
+        .await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "Could not find sort property with name or id: Size"
+    );
+    let r = sb
+        .query_v(
+            V2025,
+            DATA_SOURCE,
+            "",
+            by(json!([{"property": "Name", "direction": "up"}])),
+        )
+        .await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "body failed validation: body.sorts[0].direction should be one of `\"ascending\"`, `\"descending\"`, instead was `\"up\"`."
+    );
+}
+
+fn property_names(page: &Value) -> Vec<String> {
+    let mut names: Vec<String> = page["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn filter_properties_is_a_repeated_query_parameter_with_ids_already_encoded() {
+    let sb = demo().await;
+    // Status's id is shown as `a%3Fb` and Tags's as `T%3Ags`: sent as they are, in either
+    // spelling of the key (and the bracketed key itself encoded), with names too.
+    for qs in [
+        "filter_properties=a%3Fb&filter_properties=T%3Ags&filter_properties=title",
+        "filter_properties[]=a%3Fb&filter_properties[]=T%3Ags&filter_properties[]=Name",
+        "filter_properties%5B%5D=Status&filter_properties=Tags&filter_properties=title",
+    ] {
+        let r = sb.query_v(V2025, DATA_SOURCE, qs, json!({})).await;
+        assert_eq!(r.status, 200, "{qs}: {}", r.text);
+        let body = r.json();
+        let results = body["results"].as_array().unwrap();
+        assert_eq!(results.len(), 19);
+        for page in results {
+            assert_eq!(
+                property_names(page),
+                strs(&["Name", "Status", "Tags"]),
+                "{qs}"
+            );
+            assert!(page["url"].is_string() && page["created_time"].is_string());
+        }
+    }
+    let log = sb.handle.requests();
+    assert_eq!(
+        log[0].query.as_deref(),
+        Some("filter_properties=a%3Fb&filter_properties=T%3Ags&filter_properties=title")
+    );
+
+    // Encoded twice, the id names nothing (notion-sdk-js#402).
+    let r = sb
+        .query_v(V2025, DATA_SOURCE, "filter_properties=a%253Fb", json!({}))
+        .await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "Could not find property with name or id: a%3Fb"
+    );
+    // In the body, it is refused (notion-sdk-net#541).
+    let r = sb
+        .query_v(
+            V2025,
+            DATA_SOURCE,
+            "",
+            json!({"filter_properties": ["Name"]}),
+        )
+        .await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "body failed validation: body.filter_properties should be not present, instead was `[\"Name\"]`."
+    );
+    // Other parameters belong in the body.
+    let r = sb
+        .query_v(V2025, DATA_SOURCE, "page_size=5", json!({}))
+        .await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "query failed validation: query.page_size should be not present, instead was `\"5\"`."
+    );
+}
+
+#[tokio::test]
+async fn query_results_cut_lists_at_25_like_a_page_read() {
+    let sb = start(Options::new(Seed::generate(40))).await;
+    let page = Seed::generated_page_id(1);
+    let relation: Vec<Value> = (2..=31)
+        .map(|i| json!({ "id": Seed::generated_page_id(i) }))
+        .collect();
+    let r = sb
+        .patch(
+            &page,
+            json!({"properties": {"Blocked by": {"relation": relation}}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = sb
+        .query(json!({"filter": {"property": "Name", "title": {"equals": "Task 1"}}}))
+        .await;
+    let found = &r["results"][0];
+    assert_eq!(found["id"], page.as_str());
+    assert_eq!(
+        found["properties"]["Blocked by"]["relation"]
+            .as_array()
+            .unwrap()
+            .len(),
+        25
+    );
+    assert_eq!(found["properties"]["Blocked by"]["has_more"], true);
+    assert_eq!(found, &sb.get(&format!("/v1/pages/{page}")).await.json());
+}
+
+#[tokio::test]
+async fn pages_in_the_trash_are_left_out_unless_asked_for() {
+    let mut seed = Seed::demo();
+    seed.pages[0].in_trash = true;
+    let sb = start(Options::new(seed)).await;
+    let all = ids(&sb.query(json!({})).await["results"]);
+    assert_eq!(all.len(), 18);
+    assert!(!all.contains(&PAGE.to_string()));
+    let r = sb.patch(PAGE2, json!({"in_trash": true})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let all = ids(&sb.query(json!({})).await["results"]);
+    assert_eq!(all.len(), 17);
+    assert!(!all.contains(&PAGE2.to_string()));
+    // `in_trash: true` (the OpenAPI's flag) selects the trash instead.
+    let mut trashed = ids(&sb.query(json!({"in_trash": true})).await["results"]);
+    trashed.sort();
+    assert_eq!(trashed, strs(&[PAGE, PAGE2]));
+    // 2025-09-03 still knows `archived`; 2026-03-11 does not.
+    assert_eq!(
+        sb.query(json!({"archived": true})).await["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let r = sb
+        .query_v(V2026, DATA_SOURCE, "", json!({"archived": true}))
+        .await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "body failed validation: body.archived should be not present, instead was `true`."
+    );
+}
+
+#[tokio::test]
+async fn the_query_cap_stops_a_query_with_request_status_incomplete() {
+    let sb = start(Options {
+        query_cap: 250,
+        ..Options::new(Seed::generate(1000))
+    })
+    .await;
+    let mut body = json!({"sorts": [{"timestamp": "created_time", "direction": "ascending"}]});
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let r = sb.query(body.clone()).await;
+        pages += 1;
+        assert_eq!(
+            r["request_status"],
+            json!({"type": "incomplete", "incomplete_reason": "query_result_limit_reached"}),
+            "every page of a capped query says so"
+        );
+        seen.extend(ids(&r["results"]));
+        if r["has_more"] == false {
+            assert_eq!(r["next_cursor"], Value::Null);
+            break;
+        }
+        body["start_cursor"] = r["next_cursor"].clone();
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 250);
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 250);
+    // A query is capped by its own results: one that matches at most the cap is complete.
+    for (filter, expected) in [
+        (
+            json!({"property": "Task ID", "unique_id": {"less_than_or_equal_to": 250}}),
+            250,
+        ),
+        (
+            json!({"property": "Task ID", "unique_id": {"greater_than": 900}}),
+            100,
+        ),
+    ] {
+        let got = sb.query_all(json!({ "filter": filter }), 100).await;
+        assert_eq!(got.len(), expected);
+        let r = sb.query(json!({ "filter": filter })).await;
+        assert!(r.get("request_status").is_none(), "{}", r["request_status"]);
+    }
+    let stats = sb.handle.stats();
+    assert_eq!(stats.queries, stats.requests);
+}
+
+#[tokio::test]
+async fn windows_on_created_time_read_past_the_cap() {
+    // 1,000 pages, 7 to a created_time minute, cap 250: each window is sorted by created_time
+    // and starts at the last minute the previous one reached; the windows together hold every
+    // page, and pages of the boundary minute come twice.
+    let first = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let sb = start(Options {
+        query_cap: 250,
+        ..Options::new(Seed::generate(1000).created_per_minute(first, 7))
+    })
+    .await;
+    let sorts = json!([{"timestamp": "created_time", "direction": "ascending"}]);
+    let mut all = std::collections::BTreeSet::new();
+    let mut from: Option<String> = None;
+    let mut windows = 0;
+    let mut reads = 0;
+    loop {
+        windows += 1;
+        let mut body = json!({ "sorts": sorts, "page_size": 100 });
+        if let Some(t) = &from {
+            body["filter"] =
+                json!({"timestamp": "created_time", "created_time": {"on_or_after": t}});
+        }
+        let mut last = None;
+        let capped = loop {
+            let r = sb.query(body.clone()).await;
+            for p in r["results"].as_array().unwrap() {
+                reads += 1;
+                all.insert(p["id"].as_str().unwrap().to_string());
+                let t = p["created_time"].as_str().unwrap().to_string();
+                assert!(
+                    t.ends_with(":00.000Z"),
+                    "created_time is whole minutes: {t}"
+                );
+                last = Some(t);
+            }
+            if r["has_more"] == false {
+                break r.get("request_status").is_some();
+            }
+            body["start_cursor"] = r["next_cursor"].clone();
+        };
+        if !capped {
+            break;
+        }
+        assert_ne!(from, last, "each window moves on");
+        from = last;
+    }
+    assert_eq!(all.len(), 1000);
+    assert_eq!(windows, 5);
+    assert!(reads > 1000, "boundary minutes are read twice ({reads})");
+}
+
+#[tokio::test]
+async fn queries_follow_the_version() {
+    let sb = demo().await;
+    // 2022-06-28: the database query, with the old list type and parents.
+    let r = sb
+        .post(
+            &format!("/v1/databases/{}/query", DATABASE.replace('-', "")),
+            TOKEN,
+            V2022,
+            Some(json!({"page_size": 2}).to_string()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let body = r.json();
+    assert_eq!(body["type"], "page_or_database");
+    assert_eq!(body["page_or_database"], json!({}));
+    assert_eq!(body["has_more"], true);
+    assert_eq!(body["results"][0]["parent"]["type"], "database_id");
+    assert_eq!(body["results"][0]["archived"], false);
+    // The data source query does not exist before 2025-09-03, the database query after.
+    let r = sb.query_v(V2022, DATA_SOURCE, "", json!({})).await;
+    assert_eq!(r.error(400, "invalid_request_url"), "Invalid request URL.");
+    for version in [V2025, V2026] {
+        let r = sb
+            .post(
+                &format!("/v1/databases/{DATABASE}/query"),
+                TOKEN,
+                version,
+                Some("{}".into()),
+            )
+            .await;
+        r.error(400, "invalid_request_url");
+    }
+    let r = sb.query_v(V2026, DATA_SOURCE, "", json!({})).await;
+    let body = r.json();
+    assert_eq!(body["results"][0]["parent"]["type"], "data_source_id");
+    assert!(body["results"][0].get("archived").is_none());
+    // result_type: a plain database has only pages.
+    let r = sb.query(json!({"result_type": "data_source"})).await;
+    assert_eq!(r["results"], json!([]));
+    assert_eq!(
+        sb.query(json!({"result_type": "page"})).await["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        19
+    );
+}
+
+#[tokio::test]
+async fn unknown_data_sources_and_bad_bodies() {
+    let sb = demo().await;
+    let r = sb.query_v(V2025, MISSING, "", json!({})).await;
+    assert_eq!(
+        r.error(404, "object_not_found"),
+        format!("Could not find data source with ID: {MISSING}. Make sure the relevant pages and databases are shared with your integration.")
+    );
+    // A database id is not a data source id.
+    let r = sb.query_v(V2025, DATABASE, "", json!({})).await;
+    r.error(404, "object_not_found");
+    let r = sb.query_v(V2025, "nope", "", json!({})).await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "path failed validation: path.data_source_id should be a valid uuid, instead was `\"nope\"`."
+    );
+    let r = sb
+        .post(
+            &format!("/v1/data_sources/{DATA_SOURCE}/query"),
+            TOKEN,
+            V2025,
+            Some("{not json".into()),
+        )
+        .await;
+    assert_eq!(r.error(400, "invalid_json"), "Error parsing JSON body.");
+    // No body at all is an empty query.
+    let r = sb
+        .post(
+            &format!("/v1/data_sources/{DATA_SOURCE}/query"),
+            TOKEN,
+            V2025,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = sb
+        .query_v(V2025, DATA_SOURCE, "", json!({"filters": {}}))
+        .await;
+    assert_eq!(
+        r.error(400, "validation_error"),
+        "body failed validation: body.filters should be not present, instead was `{}`."
+    );
+}
+
+#[tokio::test]
+async fn a_database_with_two_data_sources_cannot_be_queried_under_2022_06_28() {
+    let mut seed = Seed::demo();
+    let mut second = seed.data_sources[0].clone();
+    second.id = "11111111-2222-4333-8444-555555555555".into();
+    for p in &mut second.properties {
+        if p.kind == "relation" {
+            p.data_source_id = Some(second.id.clone());
+        }
+    }
+    seed.data_sources.push(second);
+    let sb = start(Options::new(seed)).await;
+    let r = sb
+        .post(
+            &format!("/v1/databases/{DATABASE}/query"),
+            TOKEN,
+            V2022,
+            Some("{}".into()),
+        )
+        .await;
+    let msg = r.error(400, "validation_error");
+    assert!(msg.contains("has 2 data sources"), "{msg}");
+    // Each data source is queried on its own.
+    assert_eq!(
+        sb.query(json!({})).await["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        19
+    );
+    let r = sb
+        .query_v(V2025, "11111111-2222-4333-8444-555555555555", "", json!({}))
+        .await;
+    assert_eq!(r.json()["results"], json!([]));
+}
+
+#[tokio::test]
+async fn queries_pass_the_gate_draw_faults_and_are_logged_apart() {
+    let sb = faulty(FaultKind::E503).await;
+    let r = sb.query_v(V2025, DATA_SOURCE, "", json!({})).await;
+    r.error(503, "service_unavailable");
+    let r = sb
+        .post(
+            &format!("/v1/data_sources/{DATA_SOURCE}/query"),
+            "wrong",
+            V2025,
+            Some("{}".into()),
+        )
+        .await;
+    r.error(401, "unauthorized");
+    // Reads stay reliable.
+    assert_eq!(
+        sb.get(&format!("/v1/data_sources/{DATA_SOURCE}"))
+            .await
+            .status,
+        200
+    );
+    sb.patch(PAGE, status_body("Done"))
+        .await
+        .error(503, "service_unavailable");
+    let log = sb.handle.requests();
+    assert_eq!(log[0].method, "POST");
+    assert_eq!(log[0].path, format!("/v1/data_sources/{DATA_SOURCE}/query"));
+    assert_eq!(log[0].fault, Some(FaultKind::E503));
+    assert_eq!(log[1].fault, None, "no fault before the token check");
+    assert_eq!(log[3].method, "PATCH");
+    let stats = sb.handle.stats();
+    assert_eq!((stats.requests, stats.queries), (4, 2));
+}
+
+#[tokio::test]
+async fn a_query_past_the_rate_limit_is_429_with_retry_after() {
+    let sb = start(Options {
+        rate: Some(1.0),
+        burst: Some(1),
+        ..Options::new(Seed::demo())
+    })
+    .await;
+    assert_eq!(
+        sb.query_v(V2025, DATA_SOURCE, "", json!({})).await.status,
+        200
+    );
+    let r = sb.query_v(V2025, DATA_SOURCE, "", json!({})).await;
+    assert_eq!(
+        r.error(429, "rate_limited"),
+        "You have been rate limited. Please try again in a few minutes."
+    );
+    let secs: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&secs), "{secs}");
+    assert_eq!(sb.handle.stats().rate_limited, 1);
+}
+
+#[tokio::test]
+async fn an_edit_between_two_pages_of_a_query_is_seen_by_the_next_one() {
+    let sb = demo().await;
+    let high =
+        json!({"filter": {"property": "Priority", "select": {"equals": "High"}}, "page_size": 3});
+    let first = sb.query(high.clone()).await;
+    let all = sb.query_all(high.clone(), 3).await;
+    assert_eq!(all.len(), 7);
+    // A page not yet read leaves the results; the cursor still resumes where it was.
+    let leaving = all[5].clone();
+    let r = sb
+        .patch(
+            &leaving,
+            json!({"properties": {"Priority": {"select": {"name": "Low"}}}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mut body = high.clone();
+    body["start_cursor"] = first["next_cursor"].clone();
+    body["page_size"] = json!(100);
+    let rest = ids(&sb.query(body).await["results"]);
+    let expected: Vec<String> = all[3..]
+        .iter()
+        .filter(|id| **id != leaving)
+        .cloned()
+        .collect();
+    assert_eq!(rest, expected);
 }
