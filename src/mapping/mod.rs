@@ -24,7 +24,7 @@ pub use sequence::TemplateGate;
 pub use value::PropertyValue;
 
 use crate::job::{Record, Source, SourceRow};
-use crate::notion::{NotionId, Schema, Version};
+use crate::notion::{NotionId, PropertyType, Schema, Version};
 use cell::CellRules;
 
 /// What an empty CSV cell (or empty flat-JSONL string) means.
@@ -54,6 +54,11 @@ pub struct MappingOptions {
     /// Values written to every row that is sent, keyed like a flat JSONL key (`Done`,
     /// `"Migrated:checkbox"`), in the order of their keys.
     pub constants: Vec<(String, Value)>,
+    /// How number cells write decimals and thousands (`--decimal-comma`).
+    pub numbers: cell::NumberFormat,
+    /// `--columns`: the only input columns (or flat JSONL keys) to use, besides the id column;
+    /// every other one is ignored. `None`: every column is used.
+    pub columns_only: Option<Vec<String>>,
 }
 
 impl MappingOptions {
@@ -76,6 +81,8 @@ impl Default for MappingOptions {
             schema: None,
             users_by_email: None,
             constants: Vec::new(),
+            numbers: cell::NumberFormat::default(),
+            columns_only: None,
         }
     }
 }
@@ -429,6 +436,7 @@ impl Mapper {
                     separator: p.separator,
                     time_zone: p.time_zone.as_deref(),
                     users: self.options.users_by_email.as_deref(),
+                    numbers: self.options.numbers,
                 };
                 let value = cell::parse_cell(p.ty, cell, rules)?;
                 self.push_checked(p, value, values)?;
@@ -535,6 +543,10 @@ impl Mapper {
             (ColumnPlan::Page(field), Value::Null) => {
                 field.clear(body);
                 Ok(())
+            }
+            // A JSON number is unambiguous whatever --decimal-comma says.
+            (ColumnPlan::Property(p), Value::Number(n)) if p.ty == PropertyType::Number => {
+                self.push_checked(p, PropertyValue::Number(Some(n.clone())), values)
             }
             (_, Value::String(text)) => self.apply_text(plan, text, page_id, body, values),
             (_, Value::Number(n)) => self.apply_text(plan, &n.to_string(), page_id, body, values),
