@@ -2,7 +2,6 @@
 //! feed the dispatcher through a bounded channel; the dispatcher's workers send; this task is
 //! the one consumer of results (report, progress, failed-out, summary).
 
-use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::Path;
@@ -21,10 +20,11 @@ use crate::job::{InputPath, Source};
 use crate::mapping::{Mapped, Mapper, TemplateGate};
 use crate::notion::client::{Client, Token};
 use crate::notion::NotionId;
-use crate::report::progress::{Progress, Snapshot};
+use crate::report::progress::{Printer, Progress, Snapshot};
 use crate::report::reporter::{FailedOut, FailedOutFormat, Reporter};
+use crate::report::resume::{Note, ResumeIndex, Resumer};
 use crate::report::summary::Summary;
-use crate::report::{visit_report, Outcome, ReportWriter};
+use crate::report::ReportWriter;
 
 /// Runs `apply` to its end and says how it ended.
 pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::Result<Exit> {
@@ -104,7 +104,7 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
     };
     let resume = if config.resume && config.report.exists() {
         match ResumeIndex::read(&config.report) {
-            Ok(index) => Some(index),
+            Ok(index) => Some(Resumer::new(index)),
             Err(e) => usage!("cannot resume from {}: {e}", config.report.display()),
         }
     } else {
@@ -125,7 +125,8 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
                 }
                 _ => FailedOutFormat::Jsonl,
             };
-            match FailedOut::create(path, &format) {
+            let watched: Vec<NotionId> = resume.iter().flat_map(|r| r.dirty_pages()).collect();
+            match FailedOut::create(path, &format, mapper.locator(), watched.into_iter()) {
                 Ok(f) => Some(f),
                 Err(e) => usage!("cannot write --failed-out {}: {e}", path.display()),
             }
@@ -172,12 +173,17 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
         });
     }
 
-    let signals = watch_signals(stop.clone());
+    let progress = Progress::new(config.progress);
+    let signals = watch_signals(stop.clone(), progress.printer());
     let (items_tx, items_rx) = mpsc::channel::<Item>(256);
     let (results_tx, mut results_rx) = mpsc::channel(256);
+    // What the reader says of rows an earlier run ended, for --failed-out: few (only rows not
+    // ok and the ok rows of their pages), and never waited on.
+    let (notes_tx, mut notes_rx) = mpsc::unbounded_channel();
+    let notes_tx = config.failed_out.is_some().then_some(notes_tx);
     let reader_stop = stop.clone();
     let reader = tokio::task::spawn_blocking(move || {
-        read_rows(source, mapper, resume, items_tx, reader_stop)
+        read_rows(source, mapper, resume, items_tx, notes_tx, reader_stop)
     });
     let dispatcher = tokio::spawn(dispatch::dispatch(shared, items_rx, results_tx));
     if let Some(limit) = config.max_runtime {
@@ -189,7 +195,6 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
     }
 
     let mut reporter = Reporter::new(report, failed_out);
-    let progress = Progress::new(config.progress);
     let mut ticker = tokio::time::interval(progress.interval());
     ticker.tick().await;
     let mut last_sync = Instant::now();
@@ -205,14 +210,15 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
         rate: limiter.rate(),
         recent_rate,
         pause: limiter.pause_in_force().map(|p| {
-            let wall = chrono::Utc::now()
-                + chrono::Duration::from_std(p.until - Instant::now()).unwrap_or_default();
             format!(
                 "all requests paused until {} UTC: {}",
-                wall.format("%H:%M:%S"),
+                wall_clock(p.until),
                 p.reason
             )
         }),
+        pause_short: limiter
+            .pause_in_force()
+            .map(|p| format!("paused until {} UTC", wall_clock(p.until))),
     };
     loop {
         tokio::select! {
@@ -227,6 +233,7 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
                 }
             }
             Some(line) = trace_rx.recv() => progress.println(err, &line),
+            Some(note) = notes_rx.recv() => reporter.note(note)?,
             _ = ticker.tick() => {
                 // The rate over the last ten seconds (or the run so far).
                 let now = (Instant::now(), stats.requests.load(Ordering::Relaxed));
@@ -247,8 +254,13 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
     progress.finish();
     dispatcher.await?;
     let reader_outcome = reader.await?;
+    while let Ok(note) = notes_rx.try_recv() {
+        reporter.note(note)?;
+    }
+    reporter.finish()?;
     signals.abort();
     let resumed_ok = reader_outcome.resumed_ok;
+    let resumed_final = reader_outcome.resumed_final;
 
     let stopped = stop.reason();
     let mut exit = match stopped {
@@ -259,7 +271,7 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
         Some(StopReason::Deadline) => Exit::Deadline,
         None => Exit::Ok,
     };
-    if reporter.counts.not_ok() > 0 {
+    if reporter.counts.not_ok() + resumed_final > 0 {
         exit = exit.worst(Exit::RowsFailed);
     }
     if let Some(e) = &reader_outcome.error {
@@ -285,6 +297,7 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
             .failed_out()
             .map(|f| f.path().display().to_string()),
         resumed_ok,
+        resumed_final,
     };
     summary.write_text(err)?;
     if let Some(path) = &config.summary_json {
@@ -292,6 +305,14 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
     }
     write_next_steps(err, &config, &summary, stopped, &reporter)?;
     Ok(exit)
+}
+
+/// An instant of the run as a UTC time of day.
+fn wall_clock(at: Instant) -> String {
+    let wall = chrono::Utc::now()
+        + chrono::Duration::from_std(at.saturating_duration_since(Instant::now()))
+            .unwrap_or_default();
+    wall.format("%H:%M:%S").to_string()
 }
 
 /// The last lines: what happened and exactly what to run next.
@@ -308,19 +329,8 @@ fn write_next_steps(
             "stopped early: {reason}. Rows not yet sent were left as they are."
         )?;
         if reason == StopReason::SameFailure {
-            if let Some((code, _)) = summary.by_code.iter().next() {
-                let status: u16 = code
-                    .split(' ')
-                    .next()
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0);
-                let code_name = code.split(' ').nth(1);
-                writeln!(
-                    err,
-                    "hint: {}",
-                    dispatch::same_refusal_hint(status, code_name)
-                )?;
-            }
+            let seen: Vec<String> = summary.by_code.keys().cloned().collect();
+            writeln!(err, "hint: {}", dispatch::same_refusal_hint(&seen))?;
         }
         if reason == StopReason::TokenRefused {
             writeln!(err, "hint: check the token ({}); the integration may have been removed or the token rotated", config.token.origin())?;
@@ -334,7 +344,7 @@ fn write_next_steps(
             backup.display()
         )?;
     }
-    let not_ok = summary.rows.not_ok();
+    let not_ok = summary.rows.not_ok() + summary.resumed_final;
     if stopped.is_some() {
         writeln!(
             err,
@@ -344,9 +354,15 @@ fn write_next_steps(
     } else if not_ok > 0 {
         writeln!(
             err,
-            "{not_ok} rows did not end ok (listed above and in the report). Fix their cause, then send them again (rows already ok are not sent again):"
+            "{not_ok} rows did not end ok (listed above and in the report). Rows that failed after retries or ended unknown are sent again, without what later rows set, by:"
         )?;
         writeln!(err, "  {}", config.continue_command)?;
+    }
+    if not_ok > 0 {
+        writeln!(
+            err,
+            "rows Notion refused (a 4xx) and invalid rows are final for --resume: fix them, then run them from --failed-out"
+        )?;
     }
     if stopped.is_some() || not_ok > 0 {
         if let Some(f) = reporter.failed_out() {
@@ -394,93 +410,85 @@ fn lock_report(report: &Path) -> Result<File, String> {
     Ok(file)
 }
 
-/// What an earlier run recorded: the rows that ended ok, with their page and body hash.
-struct ResumeIndex {
-    ok: HashMap<u64, (NotionId, String)>,
-}
-
-impl ResumeIndex {
-    /// Reads the report line by line; only the rows whose last line is ok are kept.
-    fn read(report: &Path) -> std::io::Result<ResumeIndex> {
-        let mut ok = HashMap::new();
-        visit_report(report, |line| {
-            // The last line for a row is its outcome.
-            ok.remove(&line.row);
-            if line.outcome == Outcome::Ok {
-                if let (Some(page), Some(hash)) = (line.page_id, line.body_hash) {
-                    if let Ok(page) = NotionId::parse(&page) {
-                        ok.insert(line.row, (page, hash));
-                    }
-                }
-            }
-        })?;
-        Ok(ResumeIndex { ok })
-    }
-}
-
 struct ReaderOutcome {
     resumed_ok: u64,
+    resumed_final: u64,
     error: Option<String>,
 }
 
-/// The reader stage: rows in, mapped items out, in input order (template rows last).
+/// The reader stage: rows in, mapped items out, in input order (template rows last); with
+/// `--resume`, only what an earlier run did not finish, reduced (see [`Resumer`]).
 fn read_rows(
     mut source: Source,
     mut mapper: Mapper,
-    resume: Option<ResumeIndex>,
+    mut resume: Option<Resumer>,
     items: mpsc::Sender<Item>,
+    notes: Option<mpsc::UnboundedSender<Note>>,
     stop: Stop,
 ) -> ReaderOutcome {
     let mut gate = TemplateGate::default();
     let mut row = source.empty_row();
-    let mut pages_to_redo: HashSet<NotionId> = HashSet::new();
     let mut outcome = ReaderOutcome {
         resumed_ok: 0,
+        resumed_final: 0,
         error: None,
     };
-    let mut forward = |mapped: Mapped, source_row, outcome: &mut ReaderOutcome| -> bool {
+    let mut note = |n: Note| {
+        if let Some(tx) = &notes {
+            let _ = tx.send(n);
+        }
+    };
+    let mut forward = |mapped: Mapped, source_row, resume: &mut Option<Resumer>| -> bool {
         let item = match mapped {
             Mapped::Update(update) => Item::Send(Job::new(update, source_row)),
             unsent => Item::Unsent(unsent, source_row),
         };
-        if let (Some(index), Item::Send(job)) = (&resume, &item) {
-            let update = &job.update;
-            let already = index.ok.get(&update.row).is_some_and(|(page, hash)| {
-                *page == update.page_id && !pages_to_redo.contains(page) && *hash == job.body_hash
-            });
-            if already {
-                outcome.resumed_ok += 1;
-                return true;
-            }
-            // Every later row of this page runs again, so an older value never lands last.
-            pages_to_redo.insert(update.page_id);
+        let items_now = match resume {
+            Some(r) => r.admit(item, &mut note),
+            None => vec![item],
+        };
+        items_now
+            .into_iter()
+            .all(|item| items.blocking_send(item).is_ok())
+    };
+    let finish = |resume: Option<Resumer>, mut outcome: ReaderOutcome| {
+        if let Some(r) = resume {
+            outcome.resumed_ok = r.resumed_ok;
+            outcome.resumed_final = r.resumed_final;
         }
-        items.blocking_send(item).is_ok()
+        outcome
     };
     loop {
         if stop.reason().is_some() {
-            return outcome;
+            return finish(resume, outcome);
         }
         match source.read(&mut row) {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
                 outcome.error = Some(e.to_string());
-                return outcome;
+                return finish(resume, outcome);
             }
         }
         for (mapped, source_row) in gate.admit(mapper.map(&row), row.clone()) {
-            if !forward(mapped, source_row, &mut outcome) {
-                return outcome;
+            if !forward(mapped, source_row, &mut resume) {
+                return finish(resume, outcome);
             }
         }
     }
     for (mapped, source_row) in gate.finish() {
-        if !forward(mapped, source_row, &mut outcome) {
-            break;
+        if !forward(mapped, source_row, &mut resume) {
+            return finish(resume, outcome);
         }
     }
-    outcome
+    if let Some(r) = resume.as_mut() {
+        for item in r.finish() {
+            if items.blocking_send(item).is_err() {
+                break;
+            }
+        }
+    }
+    finish(resume, outcome)
 }
 
 /// Counts the input's rows (for the progress display's total and ETA).
@@ -500,7 +508,7 @@ fn count_rows(
 
 /// SIGINT/SIGTERM: the first stops taking rows and drains; a second ends the process at once
 /// (each report line is already flushed, so the report stays consistent).
-fn watch_signals(stop: Stop) -> tokio::task::JoinHandle<()> {
+fn watch_signals(stop: Stop, printer: Printer) -> tokio::task::JoinHandle<()> {
     use tokio::signal::unix::{signal, SignalKind};
     // Installed here, before the task runs, so that no request can go out before a signal
     // would be handled.
@@ -518,10 +526,13 @@ fn watch_signals(stop: Stop) -> tokio::task::JoinHandle<()> {
                 _ = term.recv() => {}
             }
             if n == 0 {
-                eprintln!("signal received: finishing the requests in flight, then stopping (send it again to stop at once)");
+                // Short lines, printed through the bar: nothing wider than 80 columns.
+                printer.eprintln("signal received (send it again to stop at once):");
+                printer.eprintln("finishing the requests in flight, then stopping");
                 stop.set(StopReason::Interrupted);
             } else {
-                eprintln!("second signal: stopping now; rows in flight have no outcome and will be sent again by --resume");
+                printer.eprintln("second signal: stopping now; rows in flight have no line,");
+                printer.eprintln("and --resume sends them again");
                 std::process::exit(Exit::Interrupted.code().into());
             }
         }

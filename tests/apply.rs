@@ -528,13 +528,104 @@ async fn twenty_identical_refusals_stop_the_run_with_a_hint() {
     assert!(report.iter().all(|l| l.http_status == Some(404)));
 }
 
+/// A server that refuses every page update, with 403 for pages whose id ends in an even digit
+/// and 404 for the others (the sandbox never answers 403). Returns its address.
+async fn refusing_server() -> std::net::SocketAddr {
+    use axum::extract::Path;
+    use axum::http::StatusCode;
+    async fn refuse(Path(id): Path<String>) -> (StatusCode, axum::Json<Value>) {
+        let even = id
+            .chars()
+            .last()
+            .and_then(|c| c.to_digit(16))
+            .is_some_and(|d| d % 2 == 0);
+        let (status, code) = if even {
+            (StatusCode::FORBIDDEN, "restricted_resource")
+        } else {
+            (StatusCode::NOT_FOUND, "object_not_found")
+        };
+        let body = serde_json::json!({"object": "error", "status": status.as_u16(), "code": code,
+            "message": "refused", "request_id": "req"});
+        (status, axum::Json(body))
+    }
+    let app = axum::Router::new().route("/v1/pages/{id}", axum::routing::patch(refuse));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_rows_and_later_rows_of_their_pages_go_to_failed_out_ready_to_rerun() {
+async fn twenty_refusals_with_403_and_404_mixed_are_one_signal_and_the_hint_names_both() {
+    let addr = refusing_server().await;
+    let dir = Dir::new();
+    let rows: Vec<TaskRow> = (0..60)
+        .map(|i| TaskRow {
+            page: format!("{:032x}", 0xabc000 + i),
+            ..generated_rows(1, 1)[0].clone()
+        })
+        .collect();
+    dir.write("rows.csv", csv_of(&rows));
+    let run = run_against(
+        &dir,
+        &format!("http://{addr}"),
+        TOKEN,
+        &[
+            "apply",
+            "rows.csv",
+            "--report",
+            "r.jsonl",
+            "--rate",
+            "500",
+            "--burst",
+            "50",
+            "--concurrency",
+            "4",
+            "--progress",
+            "none",
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("first 20 rows sent all failed the same way"),
+        "{}",
+        run.stderr
+    );
+    let hint = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("hint: "))
+        .unwrap_or_else(|| panic!("{}", run.stderr));
+    assert!(
+        hint.contains("403 restricted_resource, 404 object_not_found")
+            && hint.contains("not shared")
+            && hint.contains("capability"),
+        "{hint}"
+    );
+    let report = read_report(&dir.path("r.jsonl"));
+    assert!(report.len() >= 20 && report.len() < 30, "{}", report.len());
+    let statuses: std::collections::BTreeSet<Option<u16>> =
+        report.iter().map(|l| l.http_status).collect();
+    assert_eq!(statuses, [Some(403), Some(404)].into_iter().collect());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_rows_go_to_failed_out_without_what_later_ok_rows_of_their_pages_set() {
     let handle = start(Seed::generate(10), |_| {}).await;
     let dir = Dir::new();
     let mut rows = generated_rows(10, 2);
     rows[2].status = "Archived"; // not an option: 400 validation_error
-    dir.write("rows.csv", csv_of(&rows));
+                                 // Row 13, of the same page, sets only Name and Estimate, and ends ok.
+    let mut input = csv_of(&rows);
+    let thirteenth = csv_of(&rows[12..13]).lines().nth(1).unwrap().to_owned();
+    let r = &rows[12];
+    input = input.replace(
+        &thirteenth,
+        &format!("{},{},,{},,", r.page, r.name, r.estimate),
+    );
+    dir.write("rows.csv", &input);
     let run = apply(
         &dir,
         &handle,
@@ -558,10 +649,22 @@ async fn failed_rows_and_later_rows_of_their_pages_go_to_failed_out_ready_to_rer
     assert!(run.stderr.contains("failed: row 3"), "{}", run.stderr);
     assert!(run.stderr.contains("validation_error"), "{}", run.stderr);
     let again = std::fs::read_to_string(dir.path("again.csv")).unwrap();
-    // Row 3 failed; row 13 is the same page's later row.
-    let expected = csv_of(&[rows[2].clone(), rows[12].clone()]);
+    // Row 3 failed: it is there without Name and Estimate, which row 13 set since; row 13 ended
+    // ok and is not there.
+    let third = &rows[2];
+    let expected = format!(
+        "{HEADER}{},,{},,{},{}\n",
+        third.page,
+        third.status,
+        third.done,
+        third.tags.join(";")
+    );
     assert_eq!(again, expected);
     assert!(run.stderr.contains("again.csv"), "{}", run.stderr);
+    assert!(
+        !dir.path("again.csv.spool").exists(),
+        "the spool is removed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

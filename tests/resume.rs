@@ -274,7 +274,9 @@ async fn sigterm_drains_exits_130_and_the_printed_command_finishes_the_job() {
         "{}",
         String::from_utf8_lossy(&status.stderr)
     );
-    assert!(String::from_utf8_lossy(&status.stderr).contains("already ok from an earlier run"));
+    assert!(
+        String::from_utf8_lossy(&status.stderr).contains("already ok or skipped in an earlier run")
+    );
     let last = last_outcomes(&read_report(&dir.path("r.jsonl"))).len();
     assert_eq!(last, input.len());
     assert_folded(&handle, &input);
@@ -376,15 +378,16 @@ async fn one_report_one_writer_and_a_killed_writer_leaves_no_stale_lock() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_fixed_invalid_row_is_sent_on_resume_and_its_pages_later_rows_follow_it() {
+async fn an_invalid_row_is_final_on_resume_and_goes_to_failed_out_without_what_later_rows_set() {
     let handle = start(3, "").await;
     let dir = Dir::new();
     let page = Seed::generated_page_id(1);
     let other = Seed::generated_page_id(2);
-    // Row 1 is invalid (a bad number); row 2 of the same page is ok.
+    // Row 1 is invalid (a bad number); row 3, of the same page, is ok and sets Name and
+    // Estimate since.
     dir.write(
         "rows.csv",
-        format!("{HEADER}{page},older,abc,x\n{other},other,5,y\n{page},newer,2,z\n"),
+        format!("{HEADER}{page},older,abc,x\n{other},other,5,y\n{page},newer,2,\n"),
     );
     let args = ["rows.csv", "--report", "r.jsonl", "--rate", "100"];
     let out = spawn(&dir, &handle, &args)
@@ -392,37 +395,34 @@ async fn a_fixed_invalid_row_is_sent_on_resume_and_its_pages_later_rows_follow_i
         .await
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    // The operator fixes row 1 and resumes: row 1 is sent, then row 3 again, so the newer
-    // value is the one that stays; row 2 (another page) is not sent again.
-    dir.write(
-        "rows.csv",
-        format!("{HEADER}{page},older,1,x\n{other},other,5,y\n{page},newer,2,z\n"),
-    );
+    // The operator resumes: nothing is sent (rows 2 and 3 are ok, row 1 is final: sending it
+    // could only fail again), the run still says a row did not end ok, and --failed-out holds
+    // row 1 with only the cell no later row set.
     let mut resumed = args.to_vec();
-    resumed.push("--resume");
+    resumed.extend(["--resume", "--failed-out", "again.csv"]);
     let before = handle.requests().len();
     let out = spawn(&dir, &handle, &resumed)
         .wait_with_output()
         .await
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("1 rows refused by Notion or invalid in an earlier run are final"),
+        "{stderr}"
     );
-    let sent: Vec<String> = handle.requests()[before..]
-        .iter()
-        .filter_map(|r| r.page_id.clone())
-        .collect();
-    assert_eq!(sent, [page.clone(), page.clone()]);
+    assert_eq!(handle.requests().len(), before, "nothing sent");
+    assert_eq!(
+        std::fs::read_to_string(dir.path("again.csv")).unwrap(),
+        format!("{HEADER}{page},,,x\n")
+    );
     let p = handle.page(&page).unwrap();
     assert_eq!(p["properties"]["Estimate"]["number"].as_f64(), Some(2.0));
     let last = last_outcomes(&read_report(&dir.path("r.jsonl")))
         .values()
         .map(|l| l.outcome.clone())
         .collect::<Vec<_>>();
-    assert_eq!(last, ["ok", "ok", "ok"]);
+    assert_eq!(last, ["invalid", "ok", "ok"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,11 +8,17 @@ mod apply;
 mod backup;
 // Issue 9: shell completions and man pages.
 mod manual;
+// Issue 10: native JSONL lines checked like CSV cells and headers.
+mod native;
 // `plan`: bodies, bad rows, header errors.
 mod plan;
 // Kill, signal, deadline and lock, then resume.
 mod resume;
+// Issue 10: the revised resume rules, failed-out reduced the same way.
+mod resume_rules;
 // Issue 6: schema-aware mapping, the schema command, constants, example jobs.
 mod schema;
+// Issue 10: the bar on an 80-column pseudo-terminal.
+mod terminal;
 // Running the binary, reading reports.
 mod util;

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::job::SourceRow;
-use crate::mapping::{Mapped, PageUpdate};
+use crate::mapping::{Field, Mapped, PageUpdate};
 use crate::notion::client::Client;
 use crate::notion::NotionId;
 use crate::report::Outcome;
@@ -129,6 +129,11 @@ pub struct Job {
     pub source: SourceRow,
     pub body_bytes: Vec<u8>,
     pub body_hash: String,
+    /// The fields the body sets (what a later row of the page supersedes, SPEC §6).
+    pub fields: Arc<[Field]>,
+    /// Said in the report's message whatever the outcome (a row resumed without the fields a
+    /// later row already set says which were dropped).
+    pub note: Option<String>,
 }
 
 impl Job {
@@ -137,8 +142,10 @@ impl Job {
         Job {
             body_bytes: serde_json::to_vec(&update.body).expect("a body serialises"),
             body_hash: update.body.hash(),
+            fields: update.body.fields().into(),
             update,
             source,
+            note: None,
         }
     }
 }
@@ -150,6 +157,8 @@ pub enum Item {
     Send(Job),
     /// An invalid or skipped row: it ends without a request.
     Unsent(Mapped, SourceRow),
+    /// A row that has already ended without a request (resumed rows reduced to nothing).
+    Ended(Box<RowResult>),
 }
 
 /// How one row ended.
@@ -166,6 +175,8 @@ pub struct RowResult {
     pub request_id: Option<String>,
     pub body_hash: Option<String>,
     pub source: Option<SourceRow>,
+    /// The fields the row set (empty when nothing was sent).
+    pub fields: Arc<[Field]>,
 }
 
 /// The number of first rows whose identical refusal ends the run.
@@ -251,6 +262,11 @@ pub async fn dispatch(
                             return;
                         }
                     }
+                    Item::Ended(result) => {
+                        if results.send(*result).await.is_err() {
+                            return;
+                        }
+                    }
                 }
             }
         }
@@ -272,6 +288,7 @@ pub fn unsent(mapped: Mapped, source: SourceRow) -> RowResult {
         request_id: None,
         body_hash: None,
         source: Some(source),
+        fields: Arc::from([]),
     }
 }
 
@@ -309,25 +326,58 @@ impl Accounting {
     }
 }
 
-/// All failed with one client-error status and code (a missing share or capability).
+/// The class of a definitive refusal, for the first-rows rule: 403 and 404 are one class (a
+/// database not shared, or a capability missing, answer either); any other client error
+/// (not 409, 429) is its own class by status and code.
+fn refusal_class(status: Option<u16>, code: Option<&str>) -> Option<(u16, Option<&str>)> {
+    match status? {
+        403 | 404 => Some((404, None)),
+        s if (400..500).contains(&s) && s != 409 && s != 429 => Some((s, code)),
+        _ => None,
+    }
+}
+
+/// All failed with one class of client error (a missing share or capability, the same
+/// validation error).
 fn same_refusal(first: &[(Outcome, Option<u16>, Option<String>)]) -> bool {
     let Some((_, status, code)) = first.first() else {
         return false;
     };
-    status.is_some_and(|s| (400..500).contains(&s) && s != 409 && s != 429)
-        && first
-            .iter()
-            .all(|(o, s, c)| *o == Outcome::Failed && s == status && c == code)
+    let Some(class) = refusal_class(*status, code.as_deref()) else {
+        return false;
+    };
+    first
+        .iter()
+        .all(|(o, s, c)| *o == Outcome::Failed && refusal_class(*s, c.as_deref()) == Some(class))
 }
 
-/// The first-rows rule's message, for the summary.
-pub fn same_refusal_hint(status: u16, code: Option<&str>) -> &'static str {
-    match (status, code) {
-        (404, _) => "Notion answers 404 for pages that are not shared with the integration: share the database (••• > Connections) and run again",
-        (403, _) => "the integration lacks a capability (it needs \"Update content\"): change it in the integration's settings",
-        (400, Some("validation_error")) => "every body was refused: check the property names and types against the database (notion-bulk plan shows the bodies)",
-        _ => "every row was refused the same way: fix the cause before sending the rest",
-    }
+/// The first-rows rule's message, for the summary: `seen` are the answers the rows got
+/// (`404 object_not_found`, `403 restricted_resource`), each once.
+pub fn same_refusal_hint(seen: &[String]) -> String {
+    let statuses: Vec<u16> = seen
+        .iter()
+        .filter_map(|s| s.split(' ').next()?.parse().ok())
+        .collect();
+    let codes = seen.join(", ");
+    let share = "Notion answers 404 for pages that are not shared with the integration: share \
+                 the database (••• > Connections)";
+    let capability = "403 means the integration lacks a capability (it needs \"Update \
+                      content\"): change it in the integration's settings";
+    let why = match (statuses.contains(&404), statuses.contains(&403)) {
+        (true, true) => format!("{share}, and {capability}"),
+        (true, false) => share.to_owned(),
+        (false, true) => format!("the {capability}"),
+        _ if seen.iter().any(|s| s == "400 validation_error") => {
+            "every body was refused: check the property names and types against the database \
+             (notion-bulk plan shows the bodies)"
+                .to_owned()
+        }
+        _ => "every row was refused the same way: fix the cause before sending the rest".into(),
+    };
+    format!(
+        "the rows were refused with {codes}. {why}; then run the same command with a new \
+         --report (--resume does not send again rows that Notion refused)"
+    )
 }
 
 #[cfg(test)]
@@ -347,6 +397,7 @@ mod tests {
             request_id: None,
             body_hash: None,
             source: None,
+            fields: Arc::from([]),
         }
     }
 
@@ -400,6 +451,30 @@ mod tests {
                 None
             );
         }
+    }
+
+    #[test]
+    fn refusals_by_403_and_404_in_any_mix_are_one_class() {
+        let mut a = Accounting::new(None);
+        for i in 0..FIRST_ROWS {
+            let refusal = if i % 3 == 0 {
+                result(Outcome::Failed, Some(403), Some("restricted_resource"))
+            } else {
+                result(Outcome::Failed, Some(404), Some("object_not_found"))
+            };
+            let stop = a.account(&refusal);
+            assert_eq!(stop.is_some(), i == FIRST_ROWS - 1, "row {i}");
+        }
+        let hint = same_refusal_hint(&[
+            "403 restricted_resource".into(),
+            "404 object_not_found".into(),
+        ]);
+        assert!(
+            hint.contains("403 restricted_resource, 404 object_not_found")
+                && hint.contains("not shared")
+                && hint.contains("capability"),
+            "{hint}"
+        );
     }
 
     #[test]

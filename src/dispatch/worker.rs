@@ -264,6 +264,10 @@ impl Job {
             Outcome::Ok => None,
             _ => message.or_else(|| reply.and_then(|r| r.message.clone())),
         };
+        let message = match (message, &self.note) {
+            (Some(m), Some(note)) => Some(format!("{m} ({note})")),
+            (m, note) => m.or_else(|| note.clone()),
+        };
         RowResult {
             row: self.update.row,
             page_id: Some(self.update.page_id),
@@ -276,6 +280,7 @@ impl Job {
             request_id: reply.and_then(|r| r.request_id.clone()),
             body_hash: Some(self.body_hash.clone()),
             source: Some(self.source.clone()),
+            fields: self.fields.clone(),
         }
     }
 }

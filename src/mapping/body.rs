@@ -1,7 +1,9 @@
-//! The PATCH body of one row, its JSON form, and its hash over sorted keys (SPEC §6
-//! `body_hash`).
+//! The PATCH body of one row, its JSON form, its hash over sorted keys (SPEC §6
+//! `body_hash`), and the fields it sets, by which `--resume` and `--failed-out` reduce a row to
+//! what no later row of its page has already set.
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
+use std::fmt;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -47,7 +49,79 @@ impl Properties {
     }
 }
 
+/// One thing a body sets on a page: a property (by the name, or id, it is written with; with
+/// a schema always the schema's name) or a page-level field. `template` and `erase_content`
+/// act on the page's content, not on a field, and are not fields.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Field {
+    Property(Arc<str>),
+    Icon,
+    Cover,
+    InTrash,
+    IsLocked,
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Field::Property(name) => write!(f, "{name:?}"),
+            Field::Icon => f.write_str("icon"),
+            Field::Cover => f.write_str("cover"),
+            Field::InTrash => f.write_str("in_trash"),
+            Field::IsLocked => f.write_str("is_locked"),
+        }
+    }
+}
+
 impl Body {
+    /// The fields the body sets, properties first in body order, then the page-level ones.
+    pub fn fields(&self) -> Vec<Field> {
+        let mut out: Vec<Field> = match &self.properties {
+            Properties::Typed(values) => values
+                .iter()
+                .map(|(name, _)| Field::Property(name.clone()))
+                .collect(),
+            Properties::Native(map) => map
+                .keys()
+                .map(|k| Field::Property(Arc::from(k.as_str())))
+                .collect(),
+        };
+        for (set, field) in [
+            (self.icon.is_some(), Field::Icon),
+            (self.cover.is_some(), Field::Cover),
+            (self.in_trash.is_some(), Field::InTrash),
+            (self.is_locked.is_some(), Field::IsLocked),
+        ] {
+            if set {
+                out.push(field);
+            }
+        }
+        out
+    }
+
+    /// Removes the fields `drop` picks; returns them, in [`Body::fields`] order.
+    pub fn drop_fields(&mut self, drop: impl Fn(&Field) -> bool) -> Vec<Field> {
+        let dropped: Vec<Field> = self.fields().into_iter().filter(|f| drop(f)).collect();
+        if dropped.is_empty() {
+            return dropped;
+        }
+        let gone = |name: &str| dropped.contains(&Field::Property(Arc::from(name)));
+        match &mut self.properties {
+            Properties::Typed(values) => values.retain(|(name, _)| !gone(name)),
+            Properties::Native(map) => map.retain(|name, _| !gone(name)),
+        }
+        for field in &dropped {
+            match field {
+                Field::Property(_) => {}
+                Field::Icon => self.icon = None,
+                Field::Cover => self.cover = None,
+                Field::InTrash => self.in_trash = None,
+                Field::IsLocked => self.is_locked = None,
+            }
+        }
+        dropped
+    }
+
     /// A body that changes nothing is not sent: its row is `skipped`.
     pub fn is_empty(&self) -> bool {
         self.properties.is_empty()
@@ -175,6 +249,50 @@ mod tests {
         assert!(!body.is_empty());
         assert!(Body::default().is_empty());
         assert_eq!(serde_json::to_string(&Body::default()).unwrap(), "{}");
+    }
+
+    #[test]
+    fn fields_are_listed_and_dropped_properties_and_page_fields_alike() {
+        let mut body = Body {
+            properties: Properties::Typed(vec![
+                ("Done".into(), PropertyValue::Checkbox(true)),
+                ("Estimate".into(), PropertyValue::Number(Some(2.into()))),
+            ]),
+            icon: Some(Value::Null),
+            in_trash: Some(false),
+            erase_content: Some(true),
+            ..Body::default()
+        };
+        assert_eq!(
+            body.fields(),
+            [
+                Field::Property("Done".into()),
+                Field::Property("Estimate".into()),
+                Field::Icon,
+                Field::InTrash
+            ]
+        );
+        let dropped = body
+            .drop_fields(|f| matches!(f, Field::InTrash) || *f == Field::Property("Done".into()));
+        assert_eq!(dropped, [Field::Property("Done".into()), Field::InTrash]);
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"properties":{"Estimate":{"number":2}},"icon":null,"erase_content":true}"#
+        );
+        let mut native = Body {
+            properties: Properties::Native(
+                serde_json::from_value(json!({"A": {"checkbox": true}, "B": {"checkbox": false}}))
+                    .unwrap(),
+            ),
+            ..Body::default()
+        };
+        native.drop_fields(|f| *f != Field::Property("B".into()));
+        assert_eq!(
+            native.to_value(),
+            json!({"properties": {"B": {"checkbox": false}}})
+        );
+        native.drop_fields(|_| true);
+        assert!(native.is_empty());
     }
 
     #[test]

@@ -154,19 +154,27 @@ fn bounded(text: &str, max: usize, what: &str) -> Result<String, String> {
 
 /// A select, status or multi-select option name: 1 to 100 characters, no comma.
 fn option_name(name: &str) -> Result<String, String> {
+    option_name_problem(name).map_or(Ok(name.to_owned()), |reason| {
+        Err(if name.contains(',') {
+            format!("{reason} (if it is a list, separate the values with the separator)")
+        } else {
+            reason
+        })
+    })
+}
+
+/// Why Notion refuses an option name (a comma, more than 100 characters), if it does: the one
+/// rule for CSV cells, flat JSONL values and native lines.
+pub fn option_name_problem(name: &str) -> Option<String> {
     if name.contains(',') {
-        return Err(format!(
-            "option {name:?} contains a comma, which Notion does not allow in option names \
-             (if it is a list, separate the values with the separator)"
+        return Some(format!(
+            "option {name:?} contains a comma, which Notion does not allow in option names"
         ));
     }
     let units = utf16_len(name);
-    if units > MAX_NAME_UNITS {
-        return Err(format!(
-            "option name is {units} characters long; Notion takes at most {MAX_NAME_UNITS}"
-        ));
-    }
-    Ok(name.to_owned())
+    (units > MAX_NAME_UNITS).then(|| {
+        format!("option name is {units} characters long; Notion takes at most {MAX_NAME_UNITS}")
+    })
 }
 
 /// A user id, or an email resolved through the workspace's users.

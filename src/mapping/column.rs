@@ -123,7 +123,7 @@ pub fn resolve(header: &str, options: &MappingOptions) -> Result<Option<ColumnPl
             (property, ty, None)
         }
         Some(schema) => {
-            let (found, ty) = schema_property(schema, header, &property, declared)?;
+            let (found, ty) = column_property(schema, header, &property, declared)?;
             let choices = matches!(
                 ty,
                 PropertyType::Select | PropertyType::MultiSelect | PropertyType::Status
@@ -146,16 +146,45 @@ pub fn resolve(header: &str, options: &MappingOptions) -> Result<Option<ColumnPl
     })))
 }
 
-/// The schema's property for a column and its writable type. The property is named by name or
-/// id; a column typed `title` (or named `title`, the title property's id) is the title
-/// property whatever its name. A property the schema lacks, a read-only or unsupported one, or
-/// a type that disagrees with the schema is refused.
-fn schema_property<'s>(
+/// Why the schema refuses what a column (or a native line's property key) writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemaMismatch {
+    /// No property by that name or id: the closest name, if one is close, and every name.
+    Unknown {
+        hint: Option<String>,
+        names: Vec<String>,
+    },
+    /// A type Notion's API cannot set (place, …).
+    Unsupported { property: String, ty: String },
+    /// A read-only type (formula, rollup, …).
+    ReadOnly { property: String, ty: PropertyType },
+    /// The value's type is not the property's.
+    WrongType {
+        property: String,
+        declared: PropertyType,
+        actual: PropertyType,
+    },
+}
+
+impl SchemaMismatch {
+    /// " Did you mean \"X\"?" or nothing.
+    pub fn did_you_mean(hint: &Option<String>) -> String {
+        hint.as_ref()
+            .map(|n| format!(" Did you mean {n:?}?"))
+            .unwrap_or_default()
+    }
+}
+
+/// The schema's property named by name or id, and its writable type. A value typed `title`
+/// (or the key `title`, the title property's id) is the title property whatever its name. A
+/// property the schema lacks, a read-only or unsupported one, or a type that disagrees with the
+/// schema is refused. The one place names meet the schema: CSV headers, flat JSONL keys and
+/// native JSONL property keys all come here, and only the wording of the message differs.
+pub fn schema_property<'s>(
     schema: &'s Schema,
-    header: &str,
     property: &str,
     declared: Option<PropertyType>,
-) -> Result<(&'s SchemaProperty, PropertyType), String> {
+) -> Result<(&'s SchemaProperty, PropertyType), SchemaMismatch> {
     let found = schema.property(property).or_else(|| {
         (declared == Some(PropertyType::Title))
             .then(|| schema.title_property())
@@ -163,41 +192,32 @@ fn schema_property<'s>(
     });
     let Some(found) = found else {
         let names = schema.properties.iter().map(|p| p.name.as_str());
-        let hint = spelling::closest(property, names.clone())
-            .map(|n| format!(" Did you mean {n:?}?"))
-            .unwrap_or_default();
-        return Err(format!(
-            "column {header:?}: the data source {:?} has no property {property:?}.{hint} Its \
-             properties are: {}. Rename the column, map it with property = \"...\" in the job \
-             file's [columns], or set it to ignore.",
-            schema.title,
-            names.collect::<Vec<_>>().join(", ")
-        ));
+        return Err(SchemaMismatch::Unknown {
+            hint: spelling::closest(property, names.clone()).map(str::to_owned),
+            names: names.map(str::to_owned).collect(),
+        });
     };
     let ty = match &found.ty {
         SchemaType::Unsupported(t) => {
-            return Err(format!(
-                "column {header:?} writes property {:?}, a {t} property, which Notion's API cannot \
-                 set: drop the column or set it to ignore in the job file",
-                found.name
-            ))
+            return Err(SchemaMismatch::Unsupported {
+                property: found.name.clone(),
+                ty: t.clone(),
+            })
         }
         SchemaType::Known(t) if t.is_read_only() => {
-            return Err(format!(
-                "column {header:?} writes property {:?}, a {t} property: read-only, Notion \
-                 computes it and a page update cannot set it; drop the column or set it to \
-                 ignore in the job file",
-                found.name
-            ))
+            return Err(SchemaMismatch::ReadOnly {
+                property: found.name.clone(),
+                ty: *t,
+            })
         }
         SchemaType::Known(t) => *t,
     };
     if let Some(d) = declared.filter(|d| *d != ty) {
-        return Err(format!(
-            "column {header:?} says type {d}, but {:?} is a {ty} property in the schema of {:?}: \
-             write the column as {:?} (the schema gives the type) or \"{}:{ty}\"",
-            found.name, schema.title, found.name, found.name
-        ));
+        return Err(SchemaMismatch::WrongType {
+            property: found.name.clone(),
+            declared: d,
+            actual: ty,
+        });
     }
     Ok((found, ty))
 }
@@ -209,6 +229,44 @@ fn names_column(entry: &str, header: &str) -> bool {
         || header
             .rsplit_once(':')
             .is_some_and(|(name, _)| name == entry)
+}
+
+/// [`schema_property`] for a CSV column or flat JSONL key, with the message for a header.
+fn column_property<'s>(
+    schema: &'s Schema,
+    header: &str,
+    property: &str,
+    declared: Option<PropertyType>,
+) -> Result<(&'s SchemaProperty, PropertyType), String> {
+    schema_property(schema, property, declared).map_err(|m| match m {
+        SchemaMismatch::Unknown { hint, names } => format!(
+            "column {header:?}: the data source {:?} has no property {property:?}.{} Its \
+             properties are: {}. Rename the column, map it with property = \"...\" in the job \
+             file's [columns], or set it to ignore.",
+            schema.title,
+            SchemaMismatch::did_you_mean(&hint),
+            names.join(", ")
+        ),
+        SchemaMismatch::Unsupported { property, ty } => format!(
+            "column {header:?} writes property {property:?}, a {ty} property, which Notion's API \
+             cannot set: drop the column or set it to ignore in the job file"
+        ),
+        SchemaMismatch::ReadOnly { property, ty } => format!(
+            "column {header:?} writes property {property:?}, a {ty} property: read-only, Notion \
+             computes it and a page update cannot set it; drop the column or set it to \
+             ignore in the job file"
+        ),
+        SchemaMismatch::WrongType {
+            property,
+            declared,
+            actual,
+        } => format!(
+            "column {header:?} says type {declared}, but {property:?} is a {actual} property in \
+             the schema of {:?}: write the column as {property:?} (the schema gives the type) or \
+             \"{property}:{actual}\"",
+            schema.title
+        ),
+    })
 }
 
 /// Resolves a whole CSV header: every column, the id column present, no column or property

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-pub use body::{Body, Properties};
+pub use body::{Body, Field, Properties};
 pub use column::{ColumnMapping, ColumnPlan, HeaderError, PropertyColumn};
 pub use sequence::TemplateGate;
 pub use value::PropertyValue;
@@ -87,11 +87,14 @@ impl Default for MappingOptions {
     }
 }
 
-/// One thing wrong with a row: the column (or key) and the reason.
+/// One thing wrong with a row: the column (or key, or a native line's property) and the
+/// reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     pub column: Option<String>,
     pub reason: String,
+    /// `column` names a property of a native line's `properties`, not a column or key.
+    pub is_property: bool,
 }
 
 impl Problem {
@@ -99,6 +102,15 @@ impl Problem {
         Problem {
             column: Some(column.to_owned()),
             reason: reason.into(),
+            is_property: false,
+        }
+    }
+
+    /// A problem with one property of a native line.
+    pub fn property(name: &str, reason: impl Into<String>) -> Problem {
+        Problem {
+            is_property: true,
+            ..Problem::at(name, reason)
         }
     }
 
@@ -106,6 +118,7 @@ impl Problem {
         Problem {
             column: None,
             reason: reason.into(),
+            is_property: false,
         }
     }
 }
@@ -113,6 +126,7 @@ impl Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.column {
+            Some(c) if self.is_property => write!(f, "property {c:?}: {}", self.reason),
             Some(c) => write!(f, "column {c:?}: {}", self.reason),
             None => f.write_str(&self.reason),
         }
@@ -334,6 +348,22 @@ impl Mapper {
         &self.options
     }
 
+    /// Which field each part of a raw record sets, for `--failed-out`.
+    pub fn locator(&self) -> Locator {
+        Locator {
+            columns: self
+                .columns
+                .iter()
+                .map(|plan| match plan {
+                    ColumnPlan::Property(p) => Some((Field::Property(p.property.clone()), false)),
+                    ColumnPlan::Page(f) => Some((f.field(), f.empty_is_unchanged())),
+                    ColumnPlan::Id | ColumnPlan::Ignore => None,
+                })
+                .collect(),
+            options: self.options.clone(),
+        }
+    }
+
     /// Maps one row.
     pub fn map(&mut self, source: &SourceRow) -> Mapped {
         self.row.set(source.row);
@@ -481,7 +511,10 @@ impl Mapper {
                 .keys()
                 .all(|k| native::NATIVE_KEYS.contains(&k.as_str()));
         if is_native {
-            return native::native_body(object, self.options.version);
+            let this = &*self;
+            return native::native_body(object, this.options.version, &mut |key, ty, value| {
+                this.check_native(key, ty, value)
+            });
         }
         self.map_flat(object)
     }
@@ -573,42 +606,97 @@ impl Mapper {
         values: &mut Vec<(Arc<str>, PropertyValue)>,
     ) -> Result<(), String> {
         if let Some(choices) = &p.choices {
-            let known = |name: &str| choices.iter().any(|c| c == name);
-            match &value {
-                PropertyValue::Status(Some(name)) if !known(name) => {
-                    let hint = crate::spelling::closest(name, choices.iter().map(String::as_str))
-                        .map(|n| format!(" Did you mean {n:?}?"))
-                        .unwrap_or_default();
-                    return Err(format!(
-                        "status {:?} has no option {name:?}.{hint} Its options are: {}. A status \
-                         option must exist before a page can take it: add it in Notion or fix the value",
-                        p.property,
-                        choices.join(", ")
-                    ));
+            let names: Vec<&str> = match &value {
+                PropertyValue::Status(Some(name)) | PropertyValue::Select(Some(name)) => {
+                    vec![name]
                 }
-                PropertyValue::Select(Some(name)) => self.note_option(p, name, &known),
-                PropertyValue::MultiSelect(names) => {
-                    names.iter().for_each(|n| self.note_option(p, n, &known))
-                }
-                _ => {}
-            }
+                PropertyValue::MultiSelect(names) => names.iter().map(String::as_str).collect(),
+                _ => Vec::new(),
+            };
+            self.check_options(&p.property, p.ty, choices, &names)?;
         }
         values.push((p.property.clone(), value));
         Ok(())
     }
 
-    fn note_option(&self, p: &PropertyColumn, name: &str, known: &dyn Fn(&str) -> bool) {
-        if known(name) {
-            return;
+    /// The options a value names, against the schema's: a status must be one of them (else
+    /// the reason); a new select or multi-select option is noted for a warning.
+    fn check_options(
+        &self,
+        property: &Arc<str>,
+        ty: PropertyType,
+        choices: &[String],
+        names: &[&str],
+    ) -> Result<(), String> {
+        for name in names {
+            if choices.iter().any(|c| c == name) {
+                continue;
+            }
+            if ty == PropertyType::Status {
+                let hint = crate::spelling::closest(name, choices.iter().map(String::as_str))
+                    .map(|n| format!(" Did you mean {n:?}?"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "status {property:?} has no option {name:?}.{hint} Its options are: {}. A \
+                     status option must exist before a page can take it: add it in Notion or fix \
+                     the value",
+                    choices.join(", ")
+                ));
+            }
+            let mut new = self.new_options.borrow_mut();
+            if new.seen.insert((property.clone(), (*name).to_owned())) {
+                new.pending.push(NewOption {
+                    property: property.clone(),
+                    option: (*name).to_owned(),
+                    row: self.row.get(),
+                });
+            }
         }
-        let mut new = self.new_options.borrow_mut();
-        if new.seen.insert((p.property.clone(), name.to_owned())) {
-            new.pending.push(NewOption {
-                property: p.property.clone(),
-                option: name.to_owned(),
-                row: self.row.get(),
-            });
+        Ok(())
+    }
+
+    /// A native line's property against the schema, as a CSV header or flat key is checked
+    /// (`column::schema_property`): its name or id, a writable type that is the property's,
+    /// and its options. Gives the name to send it under: the schema's.
+    fn check_native(&self, key: &str, ty: PropertyType, value: &Value) -> Result<Arc<str>, String> {
+        use column::SchemaMismatch;
+        let Some(schema) = self.options.schema.as_deref() else {
+            return Ok(Arc::from(key));
+        };
+        let (found, actual) = column::schema_property(schema, key, None).map_err(|m| match m {
+            SchemaMismatch::Unknown { hint, names } => format!(
+                "the data source {:?} has no property {key:?}.{} Its properties are: {}. Name \
+                     the property by its name or id (as `notion-bulk schema` prints them).",
+                schema.title,
+                SchemaMismatch::did_you_mean(&hint),
+                names.join(", ")
+            ),
+            SchemaMismatch::Unsupported { property, ty } => format!(
+                "{property:?} is a {ty} property, which Notion's API cannot set: drop it from \
+                     the line"
+            ),
+            SchemaMismatch::ReadOnly { property, ty } => format!(
+                "{property:?} is a {ty} property: read-only, Notion computes it and a page \
+                     update cannot set it; drop it from the line"
+            ),
+            SchemaMismatch::WrongType { .. } => unreachable!("no type was declared"),
+        })?;
+        if actual != ty {
+            return Err(format!(
+                "the value is a {ty} value, but {:?} is a {actual} property in the schema of \
+                 {:?}: write it as {{\"{actual}\": …}}",
+                found.name, schema.title
+            ));
         }
+        let name: Arc<str> = Arc::from(found.name.as_str());
+        if matches!(
+            ty,
+            PropertyType::Select | PropertyType::MultiSelect | PropertyType::Status
+        ) {
+            let names = native::option_names(ty, value);
+            self.check_options(&name, ty, &found.options, &names)?;
+        }
+        Ok(name)
     }
 
     /// Adds the constants to a row that changes something; a row that changes nothing stays
@@ -646,6 +734,98 @@ impl Mapper {
         }
         self.keys[key].clone()
     }
+}
+
+/// Which field each part of a raw input record sets, so that `--failed-out` can write a row
+/// without the fields a later row of its page already set, in the input's own format.
+#[derive(Debug, Clone)]
+pub struct Locator {
+    /// For CSV: the field each column sets, and whether an empty cell leaves it unchanged even
+    /// under `--empty clear` (the page booleans).
+    columns: Vec<Option<(Field, bool)>>,
+    options: MappingOptions,
+}
+
+impl Locator {
+    /// For CSV: the field each column sets (`None`: the id, an ignored column).
+    pub fn csv_fields(&self) -> &[Option<(Field, bool)>] {
+        &self.columns
+    }
+
+    pub fn empty(&self) -> EmptyCells {
+        self.options.empty
+    }
+
+    /// A JSONL line (native or flat) without the keys that set a field `drop` picks.
+    pub fn reduce_json(&self, line: &[u8], drop: &dyn Fn(&Field) -> bool) -> Reduced {
+        let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(line) else {
+            return Reduced::AsIs;
+        };
+        let native = object.contains_key("properties")
+            || object
+                .keys()
+                .all(|k| native::NATIVE_KEYS.contains(&k.as_str()));
+        let schema = self.options.schema.as_deref();
+        let mut dropped = false;
+        let mut keep = |field: Option<Field>| {
+            let gone = field.is_some_and(|f| drop(&f));
+            dropped |= gone;
+            !gone
+        };
+        if native {
+            if let Some(Value::Object(properties)) = object.get_mut("properties") {
+                properties.retain(|key, _| {
+                    let name = schema
+                        .and_then(|s| s.property(key))
+                        .map_or(key.as_str(), |p| p.name.as_str());
+                    keep(Some(Field::Property(Arc::from(name))))
+                });
+            }
+            object.retain(|key, _| {
+                let field = match key.as_str() {
+                    "icon" => Some(Field::Icon),
+                    "cover" => Some(Field::Cover),
+                    "in_trash" | "archived" => Some(Field::InTrash),
+                    "is_locked" => Some(Field::IsLocked),
+                    _ => None,
+                };
+                keep(field)
+            });
+        } else {
+            object.retain(|key, _| {
+                let field = match column::resolve(key, &self.options) {
+                    Ok(Some(ColumnPlan::Property(p))) => Some(Field::Property(p.property)),
+                    Ok(Some(ColumnPlan::Page(f))) => Some(f.field()),
+                    _ => None,
+                };
+                keep(field)
+            });
+        }
+        if !dropped {
+            return Reduced::AsIs;
+        }
+        let changes = object.iter().any(|(key, value)| match key.as_str() {
+            "page_id" => false,
+            "properties" => value.as_object().is_some_and(|p| !p.is_empty()),
+            k if k == self.options.id_column => false,
+            _ => true,
+        });
+        match changes {
+            true => Reduced::Line(serde_json::to_vec(&object).expect("JSON serialises")),
+            false => Reduced::Nothing,
+        }
+    }
+}
+
+/// What [`Locator::reduce_json`] left of a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reduced {
+    /// The line without the dropped keys.
+    Line(Vec<u8>),
+    /// Nothing is left to change: the row is not written.
+    Nothing,
+    /// Nothing was dropped (or the line is not a JSON object): write it as it is.
+    AsIs,
 }
 
 fn finish(

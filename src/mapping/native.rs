@@ -1,14 +1,18 @@
 //! Native JSONL lines: objects shaped like the official SDK's `pages.update()` argument. They
-//! are sent as given, after the version rules, a check of every text against Notion's UTF-16
-//! limit, and validation against the official `patch-page` request schema.
+//! are sent as given, after the version rules, Notion's rules that the OpenAPI schema does not
+//! express (the same ones CSV cells get: option names without commas and of at most 100
+//! characters, texts of at most 2000 UTF-16 units, at most 100 items per array), the schema's
+//! checks when there is one (through [`PropertyCheck`], which the mapper provides), and
+//! validation against the official `patch-page` request schema.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use jsonschema::Validator;
 use serde_json::{Map, Value};
 
 use crate::mapping::body::{Body, Properties};
-use crate::mapping::text::{utf16_len, MAX_TEXT_UNITS};
+use crate::mapping::cell::option_name_problem;
+use crate::mapping::text::{utf16_len, MAX_ARRAY_ITEMS, MAX_TEXT_UNITS};
 use crate::mapping::Problem;
 use crate::notion::{NotionId, PropertyType, Version, PATCH_PAGE_SCHEMA};
 
@@ -25,10 +29,17 @@ pub const NATIVE_KEYS: [&str; 9] = [
     "erase_content",
 ];
 
+/// What the data source's schema says of one property of a native line (its key, its value's
+/// type, its value): the name to send it under (the schema's name, so that a property named by
+/// id and by name is one field), or why it is refused. Without a schema: the key as given.
+pub type PropertyCheck<'a> =
+    &'a mut dyn FnMut(&str, PropertyType, &Value) -> Result<Arc<str>, String>;
+
 /// Turns a native line into its page and body, or says everything wrong with it.
 pub fn native_body(
     mut line: Map<String, Value>,
     version: Version,
+    check: PropertyCheck,
 ) -> Result<(NotionId, Body), (Option<NotionId>, Vec<Problem>)> {
     let mut problems = Vec::new();
     let page_id = match line.remove("page_id") {
@@ -118,11 +129,21 @@ pub fn native_body(
             Map::new()
         }
     };
-    for (name, value) in &properties {
-        if let Err(reason) = check_property(value) {
-            problems.push(Problem::at(name, reason));
+    let mut named = Map::new();
+    for (key, value) in properties {
+        let name = check_property(&value).and_then(|ty| check(&key, ty, &value));
+        match name {
+            Err(reason) => problems.push(Problem::property(&key, reason)),
+            Ok(name) if named.contains_key(&*name) => problems.push(Problem::property(
+                &key,
+                format!("the line sets property {name:?} twice (by name and by id): keep one"),
+            )),
+            Ok(name) => {
+                named.insert(name.to_string(), value);
+            }
         }
     }
+    let properties = named;
     let body = Body {
         properties: Properties::Native(properties),
         icon: line.remove("icon"),
@@ -143,9 +164,10 @@ pub fn native_body(
     }
 }
 
-/// One property value: a known writable type, its texts within Notion's UTF-16 limit, and
-/// valid against that type's branch of the schema (for a precise message).
-fn check_property(value: &Value) -> Result<(), String> {
+/// One property value: a known writable type, and Notion's rules the official schema does not
+/// express: texts within the UTF-16 limit, option names without commas and of at most 100
+/// characters, at most 100 items in an array. Gives the value's type.
+fn check_property(value: &Value) -> Result<PropertyType, String> {
     let Value::Object(map) = value else {
         return Err(format!(
             "expected an object like {{\"select\": {{\"name\": \"…\"}}}}, found {value}"
@@ -160,28 +182,66 @@ fn check_property(value: &Value) -> Result<(), String> {
         .parse()
         .ok()
         .filter(|t: &PropertyType| t.as_str() == type_key);
-    match ty {
+    let ty = match ty {
         Some(t) if t.is_read_only() => return Err(crate::mapping::cell::read_only_reason(t)),
-        Some(_) => {}
+        Some(t) => t,
         None => {
             return Err(format!(
                 "{type_key:?} is not a writable property type; a value looks like {{\"<type>\": …}} with type one of title, rich_text, number, select, status, multi_select, date, checkbox, url, email, phone_number, people, relation, files"
             ))
         }
-    }
-    if let Some(Value::Array(items)) = map.get(type_key) {
-        for (i, item) in items.iter().enumerate() {
-            if let Some(Value::String(content)) = item.pointer("/text/content") {
-                let units = utf16_len(content);
-                if units > MAX_TEXT_UNITS {
-                    return Err(format!(
-                        "{type_key}[{i}].text.content is {units} UTF-16 units long; Notion takes at most {MAX_TEXT_UNITS} per item"
-                    ));
+    };
+    match map.get(type_key) {
+        Some(Value::Array(items)) => {
+            if items.len() > MAX_ARRAY_ITEMS {
+                return Err(format!(
+                    "{type_key} has {} items; Notion takes at most {MAX_ARRAY_ITEMS} in one property",
+                    items.len()
+                ));
+            }
+            for (i, item) in items.iter().enumerate() {
+                if let Some(Value::String(content)) = item.pointer("/text/content") {
+                    let units = utf16_len(content);
+                    if units > MAX_TEXT_UNITS {
+                        return Err(format!(
+                            "{type_key}[{i}].text.content is {units} UTF-16 units long; Notion takes at most {MAX_TEXT_UNITS} per item"
+                        ));
+                    }
+                }
+                if ty == PropertyType::MultiSelect {
+                    if let Some(problem) = option_name_of(item) {
+                        return Err(format!("{type_key}[{i}]: {problem}"));
+                    }
                 }
             }
         }
+        Some(option) if matches!(ty, PropertyType::Select | PropertyType::Status) => {
+            if let Some(problem) = option_name_of(option) {
+                return Err(format!("{type_key}: {problem}"));
+            }
+        }
+        _ => {}
     }
-    Ok(())
+    Ok(ty)
+}
+
+/// The option names a native value gives (`{"name": …}`; by id, or none, gives none).
+pub fn option_names(ty: PropertyType, value: &Value) -> Vec<&str> {
+    let Some(inner) = value.get(ty.as_str()) else {
+        return Vec::new();
+    };
+    match inner {
+        Value::Array(items) => items.iter().filter_map(option_name).collect(),
+        single => option_name(single).into_iter().collect(),
+    }
+}
+
+fn option_name(option: &Value) -> Option<&str> {
+    option.get("name").and_then(Value::as_str)
+}
+
+fn option_name_of(option: &Value) -> Option<String> {
+    option_name(option).and_then(option_name_problem)
 }
 
 /// The first way `body` breaks the official schema, named by its path in Notion's style.
@@ -194,6 +254,7 @@ pub fn schema_problem(body: &Value) -> Option<Problem> {
         .filter(|s| !s.is_empty())
         .map(|s| s.replace("~1", "/").replace("~0", "~"));
     let top = segments.next();
+    let is_property = top.as_deref() == Some("properties");
     let column = match top.as_deref() {
         Some("properties") => segments.next(),
         other => other.map(str::to_owned),
@@ -204,6 +265,7 @@ pub fn schema_problem(body: &Value) -> Option<Problem> {
         format!("body{}", path.replace('/', "."))
     };
     Some(Problem {
+        is_property: is_property && column.is_some(),
         column,
         reason: format!("{location} does not match Notion's schema: {error}"),
     })
@@ -232,7 +294,7 @@ mod tests {
 
     fn native(line: Value, version: Version) -> Result<Value, Vec<Problem>> {
         let Value::Object(map) = line else { panic!() };
-        native_body(map, version)
+        native_body(map, version, &mut |key, _, _| Ok(Arc::from(key)))
             .map(|(_, body)| body.to_value())
             .map_err(|(_, problems)| problems)
     }

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::mapping::body::Body;
+use crate::mapping::body::{Body, Field};
 use crate::mapping::cell::{parse_bool, MAX_URL_UNITS};
 use crate::mapping::text::utf16_len;
 use crate::notion::Version;
@@ -33,6 +33,25 @@ impl PageField {
             .iter()
             .find(|(n, _)| *n == lower)
             .map(|(_, f)| *f)
+    }
+
+    /// The body field the column sets (`@archived` sets `in_trash`).
+    pub fn field(self) -> Field {
+        match self {
+            PageField::Icon => Field::Icon,
+            PageField::Cover => Field::Cover,
+            PageField::InTrash | PageField::Archived => Field::InTrash,
+            PageField::IsLocked => Field::IsLocked,
+        }
+    }
+
+    /// Whether an empty cell leaves the field as it is under `--empty clear` too (see
+    /// [`PageField::clear`]).
+    pub fn empty_is_unchanged(self) -> bool {
+        matches!(
+            self,
+            PageField::InTrash | PageField::Archived | PageField::IsLocked
+        )
     }
 
     /// Writes a non-empty cell into `body`.

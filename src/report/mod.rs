@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod progress;
 pub mod reporter;
+pub mod resume;
 pub mod summary;
 
 /// The one final outcome of a row.

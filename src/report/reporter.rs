@@ -1,14 +1,17 @@
 //! The reporter: the one consumer of row results. It writes the report line as each row ends,
-//! keeps the counts, prints rows that need attention, and writes `--failed-out`.
+//! keeps the counts, prints rows that need attention, and writes `--failed-out` (rows reduced
+//! to the fields no later ok row of their page has set).
 
-use std::collections::{BTreeMap, HashSet};
-use std::fs::File;
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::dispatch::RowResult;
-use crate::job::Record;
+use crate::job::{Record, SourceRow};
+use crate::mapping::{EmptyCells, Field, Locator, Reduced};
 use crate::notion::NotionId;
+use crate::report::resume::{Note, PageFields};
 use crate::report::summary::Counts;
 use crate::report::{Outcome, ReportLine, ReportWriter};
 
@@ -22,37 +25,60 @@ pub enum FailedOutFormat {
     Jsonl,
 }
 
-/// The rows to run again: those that did not end ok, and every later row of their pages.
+/// The rows to run again (SPEC §6): those that did not end ok, in this run or (final) in an
+/// earlier one, each without the fields that a later row of its page recorded ok has set, so
+/// that running the file never puts an older value over a newer one. Which later rows end ok
+/// is only known at the end, so rows are spooled to `<PATH>.spool` as they end and the file is
+/// written by [`FailedOut::finish`]; memory holds only the fields of the pages concerned.
 pub struct FailedOut {
     path: PathBuf,
-    out: FailedOutWriter,
-    pages: HashSet<NotionId>,
+    csv: bool,
+    delimiter: u8,
+    locator: Locator,
+    spool_path: PathBuf,
+    spool: csv::Writer<BufWriter<File>>,
+    /// The pages whose ok rows matter, with the fields those rows set.
+    later: HashMap<NotionId, PageFields>,
+    /// Rows written to the file, once finished.
     pub rows: u64,
 }
 
-enum FailedOutWriter {
-    Csv(Box<csv::Writer<File>>),
-    Jsonl(BufWriter<File>),
-}
-
 impl FailedOut {
-    pub fn create(path: &Path, format: &FailedOutFormat) -> io::Result<FailedOut> {
+    /// Creates the file (a CSV gets its header now) and its spool. `watched`: pages that an
+    /// earlier run left with a row not ok, whose ok rows may supersede that row's fields.
+    pub fn create(
+        path: &Path,
+        format: &FailedOutFormat,
+        locator: Locator,
+        watched: impl Iterator<Item = NotionId>,
+    ) -> io::Result<FailedOut> {
         let file = File::create(path)?;
-        let out = match format {
+        let (csv, delimiter) = match format {
             FailedOutFormat::Csv { headers, delimiter } => {
                 let mut w = csv::WriterBuilder::new()
                     .delimiter(*delimiter)
                     .from_writer(file);
                 w.write_record(headers)?;
                 w.flush()?;
-                FailedOutWriter::Csv(Box::new(w))
+                (true, *delimiter)
             }
-            FailedOutFormat::Jsonl => FailedOutWriter::Jsonl(BufWriter::new(file)),
+            FailedOutFormat::Jsonl => (false, b','),
         };
+        let mut spool_path = path.as_os_str().to_owned();
+        spool_path.push(".spool");
+        let spool_path = PathBuf::from(spool_path);
+        let spool = csv::WriterBuilder::new()
+            .flexible(true)
+            .has_headers(false)
+            .from_writer(BufWriter::new(File::create(&spool_path)?));
         Ok(FailedOut {
             path: path.to_owned(),
-            out,
-            pages: HashSet::new(),
+            csv,
+            delimiter,
+            locator,
+            spool_path,
+            spool,
+            later: watched.map(|p| (p, PageFields::default())).collect(),
             rows: 0,
         })
     }
@@ -61,37 +87,181 @@ impl FailedOut {
         &self.path
     }
 
+    /// A row that ended in this run.
     fn consider(&mut self, result: &RowResult) -> io::Result<()> {
         let not_ok = matches!(
             result.outcome,
             Outcome::Failed | Outcome::Unknown | Outcome::Invalid
         );
-        let later_row_of_a_bad_page = result.page_id.is_some_and(|p| self.pages.contains(&p));
-        if !(not_ok || later_row_of_a_bad_page) {
-            return Ok(());
-        }
-        if not_ok {
-            if let Some(page) = result.page_id {
-                self.pages.insert(page);
+        match (&result.source, result.page_id) {
+            (Some(source), page) if not_ok => self.spool_row(result.row, page, source)?,
+            (source, Some(page)) if result.outcome == Outcome::Ok => {
+                self.ok_row(result.row, page, &result.fields, source.as_ref())
             }
+            _ => {}
         }
-        let Some(source) = &result.source else {
-            return Ok(());
-        };
-        match (&mut self.out, &source.record) {
-            (FailedOutWriter::Csv(w), Record::Csv(record)) => {
-                w.write_byte_record(record)?;
-                w.flush()?;
-            }
-            (FailedOutWriter::Jsonl(w), Record::Json(line)) => {
-                w.write_all(line)?;
-                w.write_all(b"\n")?;
-                w.flush()?;
-            }
-            _ => unreachable!("failed-out is written in the input's format"),
-        }
-        self.rows += 1;
         Ok(())
+    }
+
+    /// What the reader says of a row an earlier run ended.
+    pub fn note(&mut self, note: Note) -> io::Result<()> {
+        match note {
+            Note::Ok {
+                row,
+                page,
+                fields,
+                source,
+            } => self.ok_row(row, page, &fields, Some(&source)),
+            Note::Final { row, page, source } => self.spool_row(row, page, &source)?,
+        }
+        Ok(())
+    }
+
+    /// Keeps the cells of ok rows: a CSV under `--empty clear`, where an empty cell is no way
+    /// to say "unchanged" (see [`FailedOut::finish`]).
+    fn keeps_cells(&self) -> bool {
+        self.csv && self.locator.empty() == EmptyCells::Clear
+    }
+
+    fn ok_row(&mut self, row: u64, page: NotionId, fields: &[Field], source: Option<&SourceRow>) {
+        let keep = self.keeps_cells();
+        let columns = self.locator.csv_fields();
+        let Some(later) = self.later.get_mut(&page) else {
+            return;
+        };
+        later.set(row, fields, |field| {
+            let Some(Record::Csv(record)) = source.filter(|_| keep).map(|s| &s.record) else {
+                return None;
+            };
+            let i = columns
+                .iter()
+                .position(|c| c.as_ref().is_some_and(|(f, _)| f == field))?;
+            record.get(i).map(Box::from)
+        });
+    }
+
+    fn spool_row(
+        &mut self,
+        row: u64,
+        page: Option<NotionId>,
+        source: &SourceRow,
+    ) -> io::Result<()> {
+        if let Some(page) = page {
+            self.later.entry(page).or_default();
+        }
+        let row = row.to_string();
+        let page = page.map(|p| p.to_string()).unwrap_or_default();
+        let mut record = csv::ByteRecord::new();
+        record.push_field(row.as_bytes());
+        record.push_field(page.as_bytes());
+        match &source.record {
+            Record::Csv(fields) => fields.iter().for_each(|f| record.push_field(f)),
+            Record::Json(line) => record.push_field(line),
+        }
+        self.spool.write_byte_record(&record)?;
+        Ok(())
+    }
+
+    /// Writes the spooled rows, each reduced: a superseded CSV cell is left empty (under
+    /// `--empty clear` it takes the cell of the later row that set the field, which writes the
+    /// value the page already has rather than clearing it or putting the older one back); a
+    /// superseded JSONL key is removed; a row left with nothing to change is not written.
+    pub fn finish(&mut self) -> io::Result<()> {
+        self.spool.flush()?;
+        let spool = File::open(&self.spool_path)?;
+        let mut out = BufWriter::new(OpenOptions::new().append(true).open(&self.path)?);
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(io::BufReader::new(spool));
+        let empty = PageFields::default();
+        for record in reader.byte_records() {
+            let record = record.map_err(io::Error::other)?;
+            let row: u64 = std::str::from_utf8(&record[0])
+                .ok()
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(0);
+            let later = std::str::from_utf8(&record[1])
+                .ok()
+                .and_then(|p| NotionId::parse(p).ok())
+                .and_then(|p| self.later.get(&p))
+                .unwrap_or(&empty);
+            let written = if self.csv {
+                let cells: Vec<&[u8]> = record.iter().skip(2).collect();
+                match self.reduce_csv(row, &cells, later) {
+                    Some(cells) => {
+                        let mut w = csv::WriterBuilder::new()
+                            .delimiter(self.delimiter)
+                            .flexible(true)
+                            .from_writer(Vec::new());
+                        w.write_record(&cells)?;
+                        out.write_all(&w.into_inner().map_err(|e| e.into_error())?)?;
+                        true
+                    }
+                    None => false,
+                }
+            } else {
+                let line = &record[2];
+                let drop = |f: &Field| later.later_than(row, f).is_some();
+                match self.locator.reduce_json(line, &drop) {
+                    Reduced::Line(reduced) => {
+                        out.write_all(&reduced)?;
+                        out.write_all(b"\n")?;
+                        true
+                    }
+                    Reduced::Nothing => false,
+                    Reduced::AsIs => {
+                        out.write_all(line)?;
+                        out.write_all(b"\n")?;
+                        true
+                    }
+                }
+            };
+            self.rows += u64::from(written);
+        }
+        out.flush()?;
+        drop(reader);
+        std::fs::remove_file(&self.spool_path)
+    }
+
+    /// A CSV row without the cells later ok rows superseded; `None`: nothing left to change.
+    fn reduce_csv<'a>(
+        &'a self,
+        row: u64,
+        cells: &[&'a [u8]],
+        later: &'a PageFields,
+    ) -> Option<Vec<&'a [u8]>> {
+        let columns = self.locator.csv_fields();
+        if cells.len() != columns.len() {
+            return Some(cells.to_vec());
+        }
+        let clear = self.locator.empty() == EmptyCells::Clear;
+        let mut superseded = false;
+        let mut changes = false;
+        let mut out = Vec::with_capacity(cells.len());
+        for (cell, column) in cells.iter().zip(columns) {
+            let Some((field, empty_is_unchanged)) = column else {
+                out.push(*cell);
+                continue;
+            };
+            if later.later_than(row, field).is_some() {
+                superseded = true;
+                out.push(if clear && !empty_is_unchanged {
+                    later.cell(field).unwrap_or_default()
+                } else {
+                    b""
+                });
+                continue;
+            }
+            let empty = std::str::from_utf8(cell).is_ok_and(|c| c.trim().is_empty());
+            changes |= !empty || (clear && !empty_is_unchanged);
+            out.push(*cell);
+        }
+        match (superseded, changes) {
+            (false, _) => Some(cells.to_vec()),
+            (true, true) => Some(out),
+            (true, false) => None,
+        }
     }
 }
 
@@ -187,5 +357,21 @@ impl Reporter {
     /// Makes the report durable.
     pub fn sync(&mut self) -> io::Result<()> {
         self.report.sync()
+    }
+
+    /// What the reader says of a row an earlier run ended (for `--failed-out`).
+    pub fn note(&mut self, note: Note) -> io::Result<()> {
+        match self.failed_out.as_mut() {
+            Some(f) => f.note(note),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes `--failed-out`, now that every row has ended.
+    pub fn finish(&mut self) -> io::Result<()> {
+        match self.failed_out.as_mut() {
+            Some(f) => f.finish(),
+            None => Ok(()),
+        }
     }
 }

@@ -58,8 +58,11 @@ pub struct Summary {
     pub exit_code: u8,
     pub report: String,
     pub failed_out: Option<String>,
-    /// Rows left from an earlier run that `--resume` skipped because they were already ok.
+    /// Rows left from an earlier run that `--resume` did not send: already ok (or skipped).
     pub resumed_ok: u64,
+    /// Rows an earlier run ended not ok for good (refused by Notion, or invalid) that
+    /// `--resume` did not send: they are in `--failed-out`, for a person to fix.
+    pub resumed_final: u64,
 }
 
 impl Summary {
@@ -77,13 +80,22 @@ impl Summary {
             r.skipped,
             if self.resumed_ok > 0 {
                 format!(
-                    " ({} already ok from an earlier run, not sent again)",
+                    " ({} already ok or skipped in an earlier run, not sent again)",
                     self.resumed_ok
                 )
             } else {
                 String::new()
             }
         )?;
+        if self.resumed_final > 0 {
+            writeln!(
+                err,
+                "summary: {} rows refused by Notion or invalid in an earlier run are final: not \
+                 sent again (they could only fail again, or land out of order); fix them and run \
+                 the --failed-out file",
+                self.resumed_final
+            )?;
+        }
         writeln!(
             err,
             "summary: {} requests in {:.1}s ({:.2}/s), {} retries, {} rate-limited (429/529)",
