@@ -126,7 +126,14 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
                 _ => FailedOutFormat::Jsonl,
             };
             let watched: Vec<NotionId> = resume.iter().flat_map(|r| r.dirty_pages()).collect();
-            match FailedOut::create(path, &format, mapper.locator(), watched.into_iter()) {
+            let utf8_mark = !input.encoding.is_utf8();
+            match FailedOut::create(
+                path,
+                &format,
+                mapper.locator(),
+                watched.into_iter(),
+                utf8_mark,
+            ) {
                 Ok(f) => Some(f),
                 Err(e) => usage!("cannot write --failed-out {}: {e}", path.display()),
             }

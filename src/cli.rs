@@ -28,7 +28,7 @@ pub enum Command {
     /// Read, map and validate every row offline; print the body each row would send. Writes
     /// nothing to Notion.
     #[command(after_help = Exit::help_table())]
-    Plan(PlanArgs),
+    Plan(Box<PlanArgs>),
     /// Send the updates: rate-limited, retried, in order per page, one report line per row.
     #[command(after_help = Exit::help_table())]
     Apply(Box<ApplyArgs>),
@@ -435,7 +435,7 @@ mod tests {
         let Command::Plan(args) = cli.command else {
             panic!("plan")
         };
-        let config = PlanConfig::try_from(&args).unwrap();
+        let config = PlanConfig::try_from(&*args).unwrap();
         assert_eq!(config.input.mapping.id_column, "Page");
         assert_eq!(config.input.mapping.separator, '|');
         assert_eq!(config.report, Some(PathBuf::from("r.csv")));

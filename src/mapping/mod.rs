@@ -418,7 +418,7 @@ impl Mapper {
                     problems.push(Problem::at(
                         &header(),
                         format!(
-                            "the cell is not valid UTF-8 (bad byte at offset {}): save the file as UTF-8",
+                            "the cell is not valid UTF-8 (bad byte at offset {}): save the file as UTF-8, or name its encoding with --encoding (e.g. windows-1252)",
                             e.valid_up_to()
                         ),
                     ));
@@ -483,7 +483,7 @@ impl Mapper {
             (
                 None,
                 vec![Problem::row(format!(
-                    "the line is not valid UTF-8 (bad byte at offset {}): save the file as UTF-8",
+                    "the line is not valid UTF-8 (bad byte at offset {}): save the file as UTF-8, or name its encoding with --encoding (e.g. windows-1252)",
                     e.valid_up_to()
                 ))],
             )
@@ -560,6 +560,8 @@ impl Mapper {
         values: &mut Vec<(Arc<str>, PropertyValue)>,
     ) -> Result<(), String> {
         match (plan, value) {
+            // An ignored key's value is not looked at, whatever it is.
+            (ColumnPlan::Ignore, _) => Ok(()),
             (ColumnPlan::Property(p), Value::Null) => PropertyValue::cleared(p.ty)
                 .ok_or_else(|| cell::read_only_reason(p.ty))
                 .map(|v| values.push((p.property.clone(), v))),
