@@ -77,7 +77,7 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
         Err(e) => usage!("{e}"),
     };
     let input = &config.input;
-    let source = match Source::open(&input.path, input.format) {
+    let source = match Source::open(&input.path, input.format, input.encoding) {
         Ok(s) => s,
         Err(e) => usage!("{e}"),
     };
@@ -126,7 +126,14 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
                 _ => FailedOutFormat::Jsonl,
             };
             let watched: Vec<NotionId> = resume.iter().flat_map(|r| r.dirty_pages()).collect();
-            match FailedOut::create(path, &format, mapper.locator(), watched.into_iter()) {
+            let utf8_mark = !input.encoding.is_utf8();
+            match FailedOut::create(
+                path,
+                &format,
+                mapper.locator(),
+                watched.into_iter(),
+                utf8_mark,
+            ) {
                 Ok(f) => Some(f),
                 Err(e) => usage!("cannot write --failed-out {}: {e}", path.display()),
             }
@@ -187,9 +194,10 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
 
     let total = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
     if let InputPath::File(path) = &input.path {
-        let (path, format, total) = (path.clone(), input.format, total.clone());
+        let (path, format, encoding, total) =
+            (path.clone(), input.format, input.encoding, total.clone());
         tokio::task::spawn_blocking(move || {
-            if let Ok(n) = count_rows(&path, format) {
+            if let Ok(n) = count_rows(&path, format, encoding) {
                 total.store(n, Ordering::Relaxed);
             }
         });
@@ -521,8 +529,9 @@ fn read_rows(
 fn count_rows(
     path: &Path,
     format: crate::job::InputFormat,
+    encoding: crate::job::InputEncoding,
 ) -> Result<u64, crate::job::SourceError> {
-    let mut source = Source::open(&InputPath::File(path.to_owned()), format)?;
+    let mut source = Source::open(&InputPath::File(path.to_owned()), format, encoding)?;
     let mut row = source.empty_row();
     let mut n = 0;
     while source.read(&mut row)? {

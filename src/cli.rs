@@ -28,7 +28,7 @@ pub enum Command {
     /// Read, map and validate every row offline; print the body each row would send. Writes
     /// nothing to Notion.
     #[command(after_help = Exit::help_table())]
-    Plan(PlanArgs),
+    Plan(Box<PlanArgs>),
     /// Send the updates: rate-limited, retried, in order per page, one report line per row.
     #[command(after_help = Exit::help_table())]
     Apply(Box<ApplyArgs>),
@@ -85,6 +85,23 @@ pub struct InputArgs {
     /// IANA time zone (e.g. Europe/Paris) for date-times written without a UTC offset.
     #[arg(long, value_name = "TZ")]
     pub time_zone: Option<String>,
+    /// The input's character encoding when it is not UTF-8: windows-1252, iso-8859-1,
+    /// iso-8859-15, utf-16 (with a byte-order mark), utf-16le, utf-16be. A UTF-16 file with a
+    /// byte-order mark is recognised without it. [default: utf-8]
+    #[arg(long, value_name = "NAME")]
+    pub encoding: Option<String>,
+    /// Number cells write decimals with a comma (12,50), as spreadsheets in many locales do;
+    /// a dot is then refused unless --thousands-separator says it groups thousands.
+    #[arg(long)]
+    pub decimal_comma: bool,
+    /// The character that groups thousands in number cells (. in 1.234,5; ' ' in 1 234,5).
+    #[arg(long, value_name = "C")]
+    pub thousands_separator: Option<String>,
+    /// Use only these input columns (or flat JSONL keys), comma-separated, besides the id
+    /// column; every other column is ignored, whatever its header. A name matches a header
+    /// with or without its :type.
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
     /// Notion API version the bodies are written for: 2022-06-28, 2025-09-03 or 2026-03-11.
     /// [default: 2025-09-03]
     #[arg(long, value_name = "V")]
@@ -348,6 +365,10 @@ impl From<&InputArgs> for InputFlags {
             separator: a.separator.clone(),
             empty: a.empty.clone(),
             time_zone: a.time_zone.clone(),
+            encoding: a.encoding.clone(),
+            decimal_comma: a.decimal_comma,
+            thousands_separator: a.thousands_separator.clone(),
+            columns: a.columns.clone(),
             notion_version: a.notion_version.clone(),
             schema_from: a.schema_from.clone(),
             schema_file: a.schema_file.clone(),
@@ -431,7 +452,7 @@ mod tests {
         let Command::Plan(args) = cli.command else {
             panic!("plan")
         };
-        let config = PlanConfig::try_from(&args).unwrap();
+        let config = PlanConfig::try_from(&*args).unwrap();
         assert_eq!(config.input.mapping.id_column, "Page");
         assert_eq!(config.input.mapping.separator, '|');
         assert_eq!(config.report, Some(PathBuf::from("r.csv")));

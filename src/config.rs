@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use crate::job::jobfile::{single_char, JobFile};
-use crate::job::{InputFormat, InputPath};
+use crate::job::{InputEncoding, InputFormat, InputPath};
+use crate::mapping::cell::NumberFormat;
 use crate::mapping::{EmptyCells, MappingOptions};
 use crate::notion::client::{Client, Token};
 use crate::notion::schema::SchemaSource;
@@ -20,6 +21,7 @@ pub struct ConfigError(pub String);
 pub struct InputConfig {
     pub path: InputPath,
     pub format: InputFormat,
+    pub encoding: InputEncoding,
     pub mapping: MappingOptions,
     /// The job file the settings came from, if any.
     pub job: Option<JobFile>,
@@ -37,6 +39,11 @@ pub struct InputFlags {
     pub separator: Option<String>,
     pub empty: Option<String>,
     pub time_zone: Option<String>,
+    pub encoding: Option<String>,
+    pub decimal_comma: bool,
+    pub thousands_separator: Option<String>,
+    /// `--columns A,B`, split.
+    pub columns: Option<Vec<String>>,
     pub notion_version: Option<String>,
     pub schema_from: Option<String>,
     pub schema_file: Option<PathBuf>,
@@ -377,6 +384,54 @@ impl InputConfig {
                 .map_err(|e| ConfigError(format!("job file {}: {e}", flags.input)))?,
             None => Vec::new(),
         };
+        let encoding = flags
+            .encoding
+            .clone()
+            .or_else(|| from_job(|j| j.encoding.clone()))
+            .map(|name| InputEncoding::from_name(&name).map_err(ConfigError))
+            .transpose()?
+            .unwrap_or_default();
+        let numbers = NumberFormat {
+            decimal_comma: flags.decimal_comma
+                || job.as_ref().and_then(|j| j.decimal_comma).unwrap_or(false),
+            thousands: flags
+                .thousands_separator
+                .clone()
+                .or_else(|| from_job(|j| j.thousands_separator.clone()))
+                .map(|t| single_char(&t, "--thousands-separator").map_err(ConfigError))
+                .transpose()?,
+        };
+        if let Some(t) = numbers.thousands {
+            let decimal = if numbers.decimal_comma { ',' } else { '.' };
+            if t == decimal || t.is_ascii_digit() || matches!(t, '+' | '-' | 'e' | 'E') {
+                return Err(ConfigError(format!(
+                    "--thousands-separator {t:?} cannot group thousands{}",
+                    if t == decimal {
+                        " when it also marks decimals"
+                    } else {
+                        ": it is part of how numbers are written"
+                    }
+                )));
+            }
+        }
+        let columns_only = match flags
+            .columns
+            .clone()
+            .or_else(|| job.as_ref().and_then(|j| j.columns_only.clone()))
+        {
+            Some(list) if list.iter().all(|c| c.trim().is_empty()) => {
+                return Err(ConfigError(
+                    "--columns names no column: list the input columns to use, e.g. --columns SKU,Price".into(),
+                ))
+            }
+            Some(list) => Some(
+                list.into_iter()
+                    .map(|c| c.trim().to_string())
+                    .filter(|c| !c.is_empty())
+                    .collect(),
+            ),
+            None => None,
+        };
         let mapping = MappingOptions {
             version,
             id_column: flags
@@ -392,11 +447,14 @@ impl InputConfig {
                 .or_else(|| from_job(|j| j.time_zone.clone())),
             columns,
             constants,
+            numbers,
+            columns_only,
             ..MappingOptions::default()
         };
         Ok(InputConfig {
             path,
             format,
+            encoding,
             mapping,
             job,
             schema,

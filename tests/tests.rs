@@ -6,6 +6,8 @@
 mod apply;
 // --backup across an interrupted run, then undo.
 mod backup;
+// Spreadsheet exports: encodings, decimal commas, --columns.
+mod input_formats;
 // Issue 9: shell completions and man pages.
 mod manual;
 // Issue 10: native JSONL lines checked like CSV cells and headers.
