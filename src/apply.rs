@@ -64,6 +64,8 @@ struct Setup {
     _lock: File,
     shared: Arc<Shared>,
     trace: mpsc::UnboundedReceiver<String>,
+    /// What the shared limiter says during the run (lost, back), printed like trace lines.
+    notices: mpsc::UnboundedReceiver<String>,
     source: Source,
     mapper: Mapper,
     resume: Option<Resumer>,
@@ -123,7 +125,7 @@ async fn set_up(
         Ok(c) => c,
         Err(e) => return Ok(Err(e.to_string())),
     };
-    let source = match Source::open(&input.path, input.format) {
+    let source = match Source::open(&input.path, input.format, input.encoding) {
         Ok(s) => s,
         Err(e) => return Ok(Err(e.to_string())),
     };
@@ -181,7 +183,14 @@ async fn set_up(
                 _ => FailedOutFormat::Jsonl,
             };
             let watched: Vec<NotionId> = resume.iter().flat_map(|r| r.dirty_pages()).collect();
-            match FailedOut::create(path, &format, mapper.locator(), watched.into_iter()) {
+            let utf8_mark = !input.encoding.is_utf8();
+            match FailedOut::create(
+                path,
+                &format,
+                mapper.locator(),
+                watched.into_iter(),
+                utf8_mark,
+            ) {
                 Ok(f) => Some(f),
                 Err(e) => {
                     return Ok(Err(format!(
@@ -205,10 +214,34 @@ async fn set_up(
         },
         None => None,
     };
+    let stop = Stop::default();
+    let (notice_tx, notices) = mpsc::unbounded_channel::<String>();
+    let limiter = match &config.shared_limiter {
+        None => Limiter::new(config.rate, config.burst),
+        #[cfg(feature = "shared-limiter")]
+        Some(shared) => match dispatch::shared::connect(shared, &token).await {
+            Ok(budget) => {
+                writeln!(
+                    err,
+                    "shared limiter: permits come from the budget {} on {}, shared with every process using it",
+                    budget.keys()[0].trim_end_matches(":tat"),
+                    budget.shown()
+                )?;
+                let (rate, burst, stop) = (config.rate, config.burst, stop.clone());
+                Limiter::shared(rate, burst, budget, shared.required, notice_tx, stop)
+            }
+            Err(e) => return Ok(Err(format!("cannot use the shared limiter {e}"))),
+        },
+        #[cfg(not(feature = "shared-limiter"))]
+        Some(_) => {
+            drop(notice_tx);
+            return Ok(Err("this build of notion-bulk has no Redis support".into()));
+        }
+    };
     let (trace_tx, trace) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         client,
-        limiter: Arc::new(Limiter::new(config.rate, config.burst)),
+        limiter: Arc::new(limiter),
         settings: Settings {
             concurrency: config.concurrency,
             max_attempts: config.max_attempts,
@@ -217,7 +250,7 @@ async fn set_up(
             backoff_max: Duration::from_secs(30),
         },
         stats: Arc::new(Stats::default()),
-        stop: Stop::default(),
+        stop,
         trace: config.verbose.then_some(trace_tx),
         backup,
     });
@@ -226,6 +259,7 @@ async fn set_up(
         _lock: lock,
         shared,
         trace,
+        notices,
         source,
         mapper,
         resume,
@@ -306,6 +340,7 @@ async fn dispatch_stage(
     let Setup {
         shared,
         mut trace,
+        mut notices,
         source,
         mapper,
         resume,
@@ -321,9 +356,10 @@ async fn dispatch_stage(
     let scan_requests = stats.requests.load(Ordering::Relaxed);
     let total = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
     if let InputPath::File(path) = &input.path {
-        let (path, format, total) = (path.clone(), input.format, total.clone());
+        let (path, format, encoding, total) =
+            (path.clone(), input.format, input.encoding, total.clone());
         tokio::task::spawn_blocking(move || {
-            if let Ok(n) = count_rows(&path, format) {
+            if let Ok(n) = count_rows(&path, format, encoding) {
                 total.store(n, Ordering::Relaxed);
             }
         });
@@ -395,6 +431,7 @@ async fn dispatch_stage(
             }
             Some(line) = trace.recv() => progress.println(err, &line),
             Some(note) = notes_rx.recv() => reporter.note(note)?,
+            Some(line) = notices.recv() => progress.println(err, &line),
             _ = ticker.tick() => {
                 // The rate over the last ten seconds (or the run so far).
                 let now = (Instant::now(), stats.requests.load(Ordering::Relaxed));
@@ -408,7 +445,7 @@ async fn dispatch_stage(
             }
         }
     }
-    while let Ok(line) = trace.try_recv() {
+    while let Ok(line) = trace.try_recv().or_else(|_| notices.try_recv()) {
         progress.println(err, &line);
     }
     while let Ok(note) = notes_rx.try_recv() {
@@ -443,9 +480,12 @@ fn close(
         scan_requests,
     } = finished;
     let mut exit = match stopped {
-        Some(StopReason::TokenRefused | StopReason::MaxErrors(_) | StopReason::SameFailure) => {
-            Exit::Aborted
-        }
+        Some(
+            StopReason::TokenRefused
+            | StopReason::MaxErrors(_)
+            | StopReason::SameFailure
+            | StopReason::SharedLimiterLost,
+        ) => Exit::Aborted,
         Some(StopReason::Interrupted) => Exit::Interrupted,
         Some(StopReason::Deadline) => Exit::Deadline,
         None => Exit::Ok,
@@ -689,8 +729,9 @@ fn read_rows(
 fn count_rows(
     path: &Path,
     format: crate::job::InputFormat,
+    encoding: crate::job::InputEncoding,
 ) -> Result<u64, crate::job::SourceError> {
-    let mut source = Source::open(&InputPath::File(path.to_owned()), format)?;
+    let mut source = Source::open(&InputPath::File(path.to_owned()), format, encoding)?;
     let mut row = source.empty_row();
     let mut n = 0;
     while source.read(&mut row)? {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::config::{
     parse_duration, ApplyConfig, ConfigError, Connection, ConnectionFlags, InputConfig, InputFlags,
-    PlanConfig, SchemaConfig,
+    PlanConfig, SchemaConfig, SharedLimiterConfig,
 };
 use crate::exit::Exit;
 use crate::export::{ExportConfig, ExportFormat};
@@ -29,7 +29,7 @@ pub enum Command {
     /// Read, map and validate every row offline; print the body each row would send. Writes
     /// nothing to Notion.
     #[command(after_help = Exit::help_table())]
-    Plan(PlanArgs),
+    Plan(Box<PlanArgs>),
     /// Send the updates: rate-limited, retried, in order per page, one report line per row.
     #[command(after_help = Exit::help_table())]
     Apply(Box<ApplyArgs>),
@@ -91,6 +91,23 @@ pub struct InputArgs {
     /// IANA time zone (e.g. Europe/Paris) for date-times written without a UTC offset.
     #[arg(long, value_name = "TZ")]
     pub time_zone: Option<String>,
+    /// The input's character encoding when it is not UTF-8: windows-1252, iso-8859-1,
+    /// iso-8859-15, utf-16 (with a byte-order mark), utf-16le, utf-16be. A UTF-16 file with a
+    /// byte-order mark is recognised without it. [default: utf-8]
+    #[arg(long, value_name = "NAME")]
+    pub encoding: Option<String>,
+    /// Number cells write decimals with a comma (12,50), as spreadsheets in many locales do;
+    /// a dot is then refused unless --thousands-separator says it groups thousands.
+    #[arg(long)]
+    pub decimal_comma: bool,
+    /// The character that groups thousands in number cells (. in 1.234,5; ' ' in 1 234,5).
+    #[arg(long, value_name = "C")]
+    pub thousands_separator: Option<String>,
+    /// Use only these input columns (or flat JSONL keys), comma-separated, besides the id
+    /// column; every other column is ignored, whatever its header. A name matches a header
+    /// with or without its :type.
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
     /// Notion API version the bodies are written for: 2022-06-28, 2025-09-03 or 2026-03-11.
     /// [default: 2025-09-03]
     #[arg(long, value_name = "V")]
@@ -319,6 +336,18 @@ pub struct ApplyArgs {
     /// sandbox_seed, and run against it (no token needed; nothing leaves this machine).
     #[arg(long)]
     pub sandbox: bool,
+    /// Share one request budget with every process using the same token, through Redis or
+    /// Valkey: redis://HOST[:PORT][/DB], rediss://… (TLS) or unix:///PATH.
+    #[arg(long, value_name = "URL")]
+    pub shared_limiter: Option<String>,
+    /// The shared budget's name (processes with different tokens of one workspace can share
+    /// one). [default: a hash of the token]
+    #[arg(long, value_name = "NAME")]
+    pub limiter_key: Option<String>,
+    /// If the shared limiter stops answering, stop taking rows (exit 3) instead of going on
+    /// with this process's own limiter.
+    #[arg(long)]
+    pub shared_limiter_required: bool,
 }
 
 impl TryFrom<&ApplyArgs> for ApplyConfig {
@@ -403,6 +432,11 @@ impl TryFrom<&ApplyArgs> for ApplyConfig {
                     ))
                 }
             },
+            shared_limiter: SharedLimiterConfig::resolve(
+                args.shared_limiter.clone().or(job.shared_limiter.clone()),
+                args.limiter_key.clone().or(job.limiter_key.clone()),
+                args.shared_limiter_required || job.shared_limiter_required.unwrap_or(false),
+            )?,
             verbose: args.verbose,
             send_unchanged: args.send_unchanged || job.send_unchanged.unwrap_or(false),
             continue_command: continue_command(&report, explicit_report.is_some()),
@@ -457,6 +491,10 @@ impl From<&InputArgs> for InputFlags {
             separator: a.separator.clone(),
             empty: a.empty.clone(),
             time_zone: a.time_zone.clone(),
+            encoding: a.encoding.clone(),
+            decimal_comma: a.decimal_comma,
+            thousands_separator: a.thousands_separator.clone(),
+            columns: a.columns.clone(),
             notion_version: a.notion_version.clone(),
             schema_from: a.schema_from.clone(),
             schema_file: a.schema_file.clone(),
@@ -554,7 +592,7 @@ mod tests {
         let Command::Plan(args) = cli.command else {
             panic!("plan")
         };
-        let config = PlanConfig::try_from(&args).unwrap();
+        let config = PlanConfig::try_from(&*args).unwrap();
         assert_eq!(config.input.mapping.id_column, "Page");
         assert_eq!(config.input.mapping.separator, '|');
         assert_eq!(config.report, Some(PathBuf::from("r.csv")));
@@ -624,6 +662,45 @@ mod tests {
         ] {
             let err = apply_config(flags).unwrap_err();
             assert!(err.0.contains(expected), "{flags:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn shared_limiter_flags_are_checked() {
+        let c = apply_config(&["--progress", "none"]).unwrap();
+        assert_eq!(c.shared_limiter, None);
+        let c = apply_config(&[
+            "--shared-limiter",
+            "unix:///run/redis.sock",
+            "--limiter-key",
+            "acme-prod",
+            "--shared-limiter-required",
+            "--progress",
+            "none",
+        ])
+        .unwrap();
+        if cfg!(feature = "shared-limiter") {
+            assert_eq!(
+                c.shared_limiter,
+                Some(SharedLimiterConfig {
+                    url: "unix:///run/redis.sock".into(),
+                    key: Some("acme-prod".into()),
+                    required: true,
+                })
+            );
+        }
+        for (flags, expected) in [
+            (&["--shared-limiter", "http://x"][..], "redis://"),
+            (&["--shared-limiter-required"][..], "need --shared-limiter"),
+            (
+                &["--shared-limiter", "redis://x", "--limiter-key", "a{b}"][..],
+                "--limiter-key",
+            ),
+        ] {
+            let err = apply_config(flags).unwrap_err();
+            if cfg!(feature = "shared-limiter") || flags[0] != "--shared-limiter" {
+                assert!(err.0.contains(expected), "{flags:?}: {err}");
+            }
         }
     }
 

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use crate::job::jobfile::{single_char, JobFile};
-use crate::job::{InputFormat, InputPath};
+use crate::job::{InputEncoding, InputFormat, InputPath};
+use crate::mapping::cell::NumberFormat;
 use crate::mapping::{EmptyCells, MappingOptions};
 use crate::notion::client::{Client, Token};
 use crate::notion::schema::SchemaSource;
@@ -20,6 +21,7 @@ pub struct ConfigError(pub String);
 pub struct InputConfig {
     pub path: InputPath,
     pub format: InputFormat,
+    pub encoding: InputEncoding,
     pub mapping: MappingOptions,
     /// The job file the settings came from, if any.
     pub job: Option<JobFile>,
@@ -41,6 +43,11 @@ pub struct InputFlags {
     pub separator: Option<String>,
     pub empty: Option<String>,
     pub time_zone: Option<String>,
+    pub encoding: Option<String>,
+    pub decimal_comma: bool,
+    pub thousands_separator: Option<String>,
+    /// `--columns A,B`, split.
+    pub columns: Option<Vec<String>>,
     pub notion_version: Option<String>,
     pub schema_from: Option<String>,
     pub schema_file: Option<PathBuf>,
@@ -182,12 +189,67 @@ pub struct ApplyConfig {
     pub progress: crate::report::progress::ProgressMode,
     /// Run against the embedded sandbox seeded from this file.
     pub sandbox_seed: Option<PathBuf>,
+    /// `--shared-limiter`: take permits from a budget in Redis shared with other processes.
+    pub shared_limiter: Option<SharedLimiterConfig>,
     /// Print every request (never its headers) on stderr.
     pub verbose: bool,
     /// The command that continues this run (`--resume` with the same report).
     pub continue_command: String,
     /// With a data source: send every cell, not only the changes.
     pub send_unchanged: bool,
+}
+
+/// Where a budget shared by several processes lives (`--shared-limiter`, SPEC §12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedLimiterConfig {
+    /// `redis://`, `rediss://` or `unix://` (also `redis+unix://`, `valkey://`, `valkeys://`).
+    pub url: String,
+    /// `--limiter-key`; none: a hash of the token names the budget.
+    pub key: Option<String>,
+    /// `--shared-limiter-required`: stop (exit 3) rather than go on alone if Redis is lost.
+    pub required: bool,
+}
+
+impl SharedLimiterConfig {
+    /// Checks the flags as given (the job file's values already merged in).
+    pub fn resolve(
+        url: Option<String>,
+        key: Option<String>,
+        required: bool,
+    ) -> Result<Option<SharedLimiterConfig>, ConfigError> {
+        let Some(url) = url else {
+            if key.is_some() || required {
+                return Err(ConfigError(
+                    "--limiter-key and --shared-limiter-required need --shared-limiter URL".into(),
+                ));
+            }
+            return Ok(None);
+        };
+        if !cfg!(feature = "shared-limiter") {
+            return Err(ConfigError(
+                "--shared-limiter: this build of notion-bulk has no Redis support (it was built without the shared-limiter feature)".into(),
+            ));
+        }
+        const SCHEMES: [&str; 6] = ["redis", "rediss", "unix", "redis+unix", "valkey", "valkeys"];
+        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        if !scheme.as_deref().is_some_and(|s| SCHEMES.contains(&s)) {
+            return Err(ConfigError(
+                "--shared-limiter takes a redis://HOST[:PORT][/DB], rediss://… (TLS) or unix:///PATH URL".into(),
+            ));
+        }
+        if let Some(k) = &key {
+            let fine = !k.is_empty()
+                && k.len() <= 100
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
+            if !fine {
+                return Err(ConfigError(format!(
+                    "--limiter-key {k:?}: use 1-100 letters, digits, '-', '_', '.' or ':'"
+                )));
+            }
+        }
+        Ok(Some(SharedLimiterConfig { url, key, required }))
+    }
 }
 
 /// `90m`, `2h`, `45s`, `1h30m`, or plain seconds.
@@ -351,6 +413,54 @@ impl InputConfig {
                 .map_err(|e| ConfigError(format!("job file {}: {e}", flags.input)))?,
             None => Vec::new(),
         };
+        let encoding = flags
+            .encoding
+            .clone()
+            .or_else(|| from_job(|j| j.encoding.clone()))
+            .map(|name| InputEncoding::from_name(&name).map_err(ConfigError))
+            .transpose()?
+            .unwrap_or_default();
+        let numbers = NumberFormat {
+            decimal_comma: flags.decimal_comma
+                || job.as_ref().and_then(|j| j.decimal_comma).unwrap_or(false),
+            thousands: flags
+                .thousands_separator
+                .clone()
+                .or_else(|| from_job(|j| j.thousands_separator.clone()))
+                .map(|t| single_char(&t, "--thousands-separator").map_err(ConfigError))
+                .transpose()?,
+        };
+        if let Some(t) = numbers.thousands {
+            let decimal = if numbers.decimal_comma { ',' } else { '.' };
+            if t == decimal || t.is_ascii_digit() || matches!(t, '+' | '-' | 'e' | 'E') {
+                return Err(ConfigError(format!(
+                    "--thousands-separator {t:?} cannot group thousands{}",
+                    if t == decimal {
+                        " when it also marks decimals"
+                    } else {
+                        ": it is part of how numbers are written"
+                    }
+                )));
+            }
+        }
+        let columns_only = match flags
+            .columns
+            .clone()
+            .or_else(|| job.as_ref().and_then(|j| j.columns_only.clone()))
+        {
+            Some(list) if list.iter().all(|c| c.trim().is_empty()) => {
+                return Err(ConfigError(
+                    "--columns names no column: list the input columns to use, e.g. --columns SKU,Price".into(),
+                ))
+            }
+            Some(list) => Some(
+                list.into_iter()
+                    .map(|c| c.trim().to_string())
+                    .filter(|c| !c.is_empty())
+                    .collect(),
+            ),
+            None => None,
+        };
         let mapping = MappingOptions {
             version,
             id_column: flags
@@ -366,11 +476,14 @@ impl InputConfig {
                 .or_else(|| from_job(|j| j.time_zone.clone())),
             columns,
             constants,
+            numbers,
+            columns_only,
             ..MappingOptions::default()
         };
         Ok(InputConfig {
             path,
             format,
+            encoding,
             mapping,
             job,
             schema,

@@ -12,7 +12,7 @@ use notion_bulk::exit::Exit;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Plan(args) => PlanConfig::try_from(args)
+        Command::Plan(args) => PlanConfig::try_from(&**args)
             .map_err(anyhow::Error::from)
             .and_then(|config| {
                 let stdout = io::stdout();

@@ -134,7 +134,7 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
             }
         }
     }
-    let mut source = match Source::open(&input.path, input.format) {
+    let mut source = match Source::open(&input.path, input.format, input.encoding) {
         Ok(s) => s,
         Err(e) => {
             writeln!(err, "error: {e}")?;

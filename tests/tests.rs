@@ -8,6 +8,8 @@ mod apply;
 mod backup;
 // Issue 11: export, and applying it back.
 mod export;
+// Spreadsheet exports: encodings, decimal commas, --columns.
+mod input_formats;
 // Issue 9: shell completions and man pages.
 mod manual;
 // Issue 10: native JSONL lines checked like CSV cells and headers.
@@ -24,5 +26,8 @@ mod resume_rules;
 mod schema;
 // Issue 10: the bar on an 80-column pseudo-terminal.
 mod terminal;
+// Issue 14: one budget for several processes, through a real redis-server.
+#[cfg(feature = "shared-limiter")]
+mod shared_limiter;
 // Running the binary, reading reports.
 mod util;

@@ -20,10 +20,16 @@ const MIN_RATE: f64 = 0.1;
 /// A pause without a Retry-After header: 1 s, doubling while 429s go on, at most 60 s.
 const FIRST_PAUSE: Duration = Duration::from_secs(1);
 const MAX_PAUSE: Duration = Duration::from_secs(60);
-/// Past 90 % of the last ceiling the rate climbs by this fraction of it per second, halved each
-/// time the same ceiling is hit again.
-const FIRST_PROBE_STEP: f64 = 0.01;
-const MIN_PROBE_STEP: f64 = 0.001;
+/// Past 90 % of the last ceiling the rate climbs by this fraction of `--rate` per second, halved
+/// each time the same ceiling is hit again (but never below the floor, so no process starves).
+const FIRST_PROBE_STEP: f64 = 0.005;
+const MIN_PROBE_STEP: f64 = 0.00125;
+/// The probe doubles for every this long without a pause, up to `MAX_PROBE_STEP`: budget that
+/// frees up (another process finished) is taken up in seconds, not minutes.
+const CALM_DOUBLING: Duration = Duration::from_secs(3);
+const MAX_PROBE_STEP: f64 = 0.08;
+/// The rate climbs at most this often.
+const RAISE_EVERY: Duration = Duration::from_secs(1);
 /// A 429 this soon after a pause ended means the rate is still well over the limit.
 const QUICK_REPEAT: Duration = Duration::from_secs(2);
 
@@ -74,60 +80,217 @@ pub struct Pause {
 pub struct Limiter {
     max_rate: f64,
     burst: NonZeroU32,
+    /// Where [`Adaptive`]'s clock starts: its times are microseconds since then.
+    origin: Instant,
     state: Mutex<State>,
+    /// With `--shared-limiter`: the budget shared with other processes.
+    #[cfg(feature = "shared-limiter")]
+    link: Option<link::Link>,
 }
 
 struct State {
     gcra: Arc<Gcra>,
-    rate: f64,
+    adaptive: Adaptive,
+    pause: Option<Pause>,
+}
+
+/// The adaptive rate: how a pause lowers it and success raises it again, additive increase and
+/// multiplicative decrease as in TCP congestion control, so that processes that cannot see
+/// each other converge to fair shares of one limit. Pure and serialisable, with times in
+/// microseconds on one clock (tokio's since the limiter began, or a shared server's): one
+/// process, or several through `--shared-limiter`, run the same rules.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Adaptive {
+    /// The rate now, in requests per second.
+    pub rate: f64,
     /// The rate at which the server last said "too many".
     ceiling: f64,
-    pause: Option<Pause>,
     /// When the current (or last) pause began: a 429 to a request sent before it belongs to
     /// that pause and does not lower the rate again.
-    pause_started: Option<Instant>,
-    /// The next pause length when the server gives no Retry-After.
-    next_default_pause: Duration,
-    last_raise: Instant,
+    pause_started: Option<u64>,
+    /// The next pause length when the server gives no Retry-After, in microseconds.
+    next_default_pause: u64,
+    last_raise: u64,
     pauses: u64,
-    /// How fast the rate climbs past 90 % of the ceiling, as a fraction of it per second.
+    /// How fast the rate climbs past 90 % of the ceiling, as a fraction of `--rate` per second.
     probe_step: f64,
     /// The rate when the current (or last) pause began, and how many requests it caught.
     hit: f64,
     caught: u32,
     /// Whether the current pause began soon after the last one ended, and when that one ended.
     quick: bool,
-    last_until: Option<Instant>,
+    last_until: Option<u64>,
+}
+
+/// A duration in whole microseconds, the unit of [`Adaptive`]'s clock.
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+impl Adaptive {
+    /// At `rate` requests per second, nothing seen yet, at time `now`.
+    pub fn new(rate: f64, now: u64) -> Adaptive {
+        Adaptive {
+            rate,
+            ceiling: rate,
+            pause_started: None,
+            next_default_pause: micros(FIRST_PAUSE),
+            last_raise: now,
+            pauses: 0,
+            probe_step: FIRST_PROBE_STEP,
+            hit: rate,
+            caught: 0,
+            quick: false,
+            last_until: None,
+        }
+    }
+
+    /// The server said "too many" at `now` to a request sent at `sent`: how long everyone
+    /// waits (`retry_after`, or 1 s doubling up to 60 s when the server gave none), with the
+    /// rate lowered once per pause, by how far over the limit the pause shows the run to be: a
+    /// lone 429 takes 10 % off; several requests caught by the first pause take half (the real
+    /// limit is unknown and well below); later, two or three caught take 25 % and four or more
+    /// half. Hitting the same ceiling again halves how fast the rate then probes past it.
+    pub fn paused(&mut self, now: u64, sent: u64, retry_after: Option<Duration>) -> Duration {
+        let wait = match retry_after {
+            Some(d) => d.min(Duration::from_secs(3600)),
+            None => {
+                let d = Duration::from_micros(self.next_default_pause);
+                self.next_default_pause = micros((d * 2).min(MAX_PAUSE));
+                d
+            }
+        };
+        let until = now.saturating_add(micros(wait));
+        let same_pause = self.pause_started.is_some_and(|started| sent <= started);
+        if same_pause {
+            self.caught += 1;
+        } else {
+            self.pauses += 1;
+            self.pause_started = Some(now);
+            self.caught = 1;
+            // A 429 soon after the last pause ended: still well over the limit.
+            self.quick = self
+                .last_until
+                .is_some_and(|u| now < u.saturating_add(micros(QUICK_REPEAT)));
+            // The same ceiling hit again (not a lower one: that is the limit moving, or another
+            // process taking more): probe past it more slowly.
+            let hit = self.rate;
+            if (0.95 * self.ceiling..=1.15 * self.ceiling).contains(&hit) && self.pauses > 1 {
+                self.probe_step = (self.probe_step / 2.0).max(MIN_PROBE_STEP);
+            }
+            self.hit = hit;
+        }
+        // One cut per pause, sized by what it shows: a lone 429 after a calm spell is a run at
+        // the limit (10 % off); several caught by the first pause, a 429 right after the last
+        // pause, or four or more caught mean the limit is well below (half); two or three, 25 %.
+        let severe = self.quick || (self.pauses == 1 && self.caught >= 2) || self.caught >= 4;
+        let factor = if severe {
+            0.5
+        } else if self.caught >= 2 {
+            0.75
+        } else {
+            0.9
+        };
+        let lowered = (self.hit * factor).max(MIN_RATE);
+        // After a lone 429 the limit is just below the rate hit: climb back to it quickly. After
+        // more, it is nearer the lowered rate: probe from there.
+        self.ceiling = if factor == 0.9 { self.hit } else { lowered };
+        self.rate = lowered;
+        self.last_until = Some(self.last_until.map_or(until, |u| u.max(until)));
+        self.last_raise = until;
+        wait
+    }
+
+    /// A request succeeded at `now`: the default pause resets, and at most once a second the
+    /// rate climbs, never past `max_rate` (`--rate`): by a tenth of the last ceiling while below
+    /// 90 % of it (back to where it was), then additively, by the probe step times `max_rate`
+    /// (0.5 % of `--rate` a second at first) whatever this process's own share: the same
+    /// climb for every process, and the cuts proportional to each one's rate, are what bring
+    /// processes that cannot see each other to fair shares. Once well past the old ceiling
+    /// without a 429, the ceiling moves up and the probe speeds up again. Returns whether
+    /// anything changed.
+    pub fn succeeded(&mut self, now: u64, max_rate: f64) -> bool {
+        let reset = self.next_default_pause != micros(FIRST_PAUSE);
+        self.next_default_pause = micros(FIRST_PAUSE);
+        if self.rate >= max_rate || now.saturating_sub(self.last_raise) < micros(RAISE_EVERY) {
+            return reset;
+        }
+        self.last_raise = now;
+        let ceiling = self.ceiling.max(MIN_RATE);
+        let step = if self.rate < 0.89 * ceiling {
+            0.1 * ceiling
+        } else if self.rate < ceiling {
+            self.probe_step * max_rate
+        } else {
+            // Past the last ceiling the probe doubles for every CALM_DOUBLING since the last
+            // pause ended: budget that freed up is taken up in seconds.
+            let calm = now.saturating_sub(self.last_until.unwrap_or(0)) / micros(CALM_DOUBLING);
+            let boost = 2f64.powi(i32::try_from(calm.min(16)).unwrap_or(16));
+            (self.probe_step * boost).min(MAX_PROBE_STEP) * max_rate
+        };
+        let raised = (self.rate + step).min(max_rate);
+        if raised > ceiling * 1.15 {
+            self.ceiling = raised;
+        }
+        self.rate = raised;
+        true
+    }
+
+    /// Whether [`Adaptive::succeeded`] at `now` would change anything.
+    pub fn success_changes(&self, now: u64, max_rate: f64) -> bool {
+        self.next_default_pause != micros(FIRST_PAUSE)
+            || (self.rate < max_rate && now.saturating_sub(self.last_raise) >= micros(RAISE_EVERY))
+    }
+
+    /// How many pauses there have been.
+    pub fn pauses(&self) -> u64 {
+        self.pauses
+    }
 }
 
 impl Limiter {
     /// A limiter allowing `rate` requests per second with bursts of `burst`.
     pub fn new(rate: f64, burst: u32) -> Limiter {
         let burst = NonZeroU32::new(burst.max(1)).expect("at least 1");
-        let now = Instant::now();
         Limiter {
             max_rate: rate,
             burst,
+            origin: Instant::now(),
             state: Mutex::new(State {
                 gcra: Arc::new(gcra(rate, burst)),
-                rate,
-                ceiling: rate,
+                adaptive: Adaptive::new(rate, 0),
                 pause: None,
-                pause_started: None,
-                next_default_pause: FIRST_PAUSE,
-                last_raise: now,
-                pauses: 0,
-                probe_step: FIRST_PROBE_STEP,
-                hit: rate,
-                caught: 0,
-                quick: false,
-                last_until: None,
             }),
+            #[cfg(feature = "shared-limiter")]
+            link: None,
         }
     }
 
-    /// Waits for a permit: first for any pause to end, then for the rate.
+    /// `at` on [`Adaptive`]'s clock.
+    fn clock(&self, at: Instant) -> u64 {
+        micros(at.saturating_duration_since(self.origin))
+    }
+
+    /// Waits for a permit: first for any pause to end, then for the rate. With a shared budget
+    /// the permit comes from it while it answers.
     pub async fn acquire(&self) {
+        #[cfg(feature = "shared-limiter")]
+        if let Some(link) = &self.link {
+            if link.is_up() {
+                match self.acquire_shared(link).await {
+                    Ok(()) => return,
+                    Err(e) => self.lost(link, e),
+                }
+            }
+            if link.required {
+                // Stopping: the worker's stop branch ends the wait.
+                std::future::pending::<()>().await;
+            }
+        }
+        self.acquire_local().await
+    }
+
+    async fn acquire_local(&self) {
         loop {
             let (pause_until, gcra) = {
                 let mut state = self.state.lock().expect("limiter lock");
@@ -136,8 +299,7 @@ impl Limiter {
                     // Resume empty: the waiting workers must not leave in one burst the moment
                     // the pause ends (the server's own bucket may be smaller than ours).
                     state.pause = None;
-                    let rate = state.rate;
-                    self.set_rate(&mut state, rate);
+                    self.reset_gcra(&mut state);
                 }
                 (state.pause.as_ref().map(|p| p.until), state.gcra.clone())
             };
@@ -155,59 +317,30 @@ impl Limiter {
         }
     }
 
-    /// The server said "too many" (429) or "overloaded" (529) to a request sent at `sent_at`.
-    /// Pauses every worker until `retry_after` has passed (1 s doubling up to 60 s when the
-    /// server gave none) and lowers the rate once per pause, by how far over the limit the
-    /// pause shows the run to be: a lone 429 takes 10 % off; several requests caught by the
-    /// first pause take half (the real limit is unknown and well below); later, two or three
-    /// caught take 25 % and four or more half. Hitting the same ceiling again halves how fast
-    /// the rate then probes past it.
-    pub fn pause(&self, retry_after: Option<Duration>, sent_at: Instant, reason: &str) {
+    /// The server said "too many" (429) or "overloaded" (529) to a request sent at `sent_at`:
+    /// every worker waits, and the rate is lowered once per pause (see [`Adaptive::paused`]).
+    pub async fn pause(&self, retry_after: Option<Duration>, sent_at: Instant, reason: &str) {
+        #[cfg(feature = "shared-limiter")]
+        if let Some(link) = &self.link {
+            if link.is_up() {
+                match self.pause_shared(link, retry_after, sent_at, reason).await {
+                    Ok(()) => return,
+                    Err(e) => self.lost(link, e),
+                }
+            }
+        }
         let mut state = self.state.lock().expect("limiter lock");
         let now = Instant::now();
-        let wait = match retry_after {
-            Some(d) => d.min(Duration::from_secs(3600)),
-            None => {
-                let d = state.next_default_pause;
-                state.next_default_pause = (d * 2).min(MAX_PAUSE);
-                d
-            }
-        };
-        let until = now + wait;
-        let same_pause = state
-            .pause_started
-            .is_some_and(|started| sent_at <= started);
-        if same_pause {
-            state.caught += 1;
-        } else {
-            state.pauses += 1;
-            state.pause_started = Some(now);
-            state.caught = 1;
-            // A 429 soon after the last pause ended: still well over the limit.
-            state.quick = state.last_until.is_some_and(|u| now < u + QUICK_REPEAT);
-            let hit = state.rate;
-            if hit <= state.ceiling * 1.15 && state.pauses > 1 {
-                state.probe_step = (state.probe_step / 2.0).max(MIN_PROBE_STEP);
-            }
-            state.hit = hit;
-        }
-        // One cut per pause, sized by what it shows: a lone 429 after a calm spell is a run at
-        // the limit (10 % off); several caught by the first pause, a 429 right after the last
-        // pause, or four or more caught mean the limit is well below (half); two or three, 25 %.
-        let severe = state.quick || (state.pauses == 1 && state.caught >= 2) || state.caught >= 4;
-        let factor = if severe {
-            0.5
-        } else if state.caught >= 2 {
-            0.75
-        } else {
-            0.9
-        };
-        let lowered = (state.hit * factor).max(MIN_RATE);
-        // After a lone 429 the limit is just below the rate hit: climb back to it slowly. After
-        // more, it is nearer the lowered rate: probe slowly from there.
-        state.ceiling = if factor == 0.9 { state.hit } else { lowered };
-        self.set_rate(&mut state, lowered);
-        match &mut state.pause {
+        let wait = state
+            .adaptive
+            .paused(self.clock(now), self.clock(sent_at), retry_after);
+        self.reset_gcra(&mut state);
+        self.hold(&mut state, now + wait, reason);
+    }
+
+    /// Every worker waits until `until` (a longer pause in force stays).
+    fn hold(&self, state: &mut State, until: Instant, reason: &str) {
+        match &state.pause {
             Some(p) if p.until >= until => {}
             _ => {
                 state.pause = Some(Pause {
@@ -216,49 +349,39 @@ impl Limiter {
                 })
             }
         }
-        state.last_until = state.pause.as_ref().map(|p| p.until);
-        state.last_raise = until;
     }
 
-    /// A request succeeded: the default pause resets, and at most once a second the rate
-    /// climbs: by a tenth of the last ceiling while below 90 % of it, then by the probe step
-    /// (1 % of the ceiling at first), never past `--rate`. Once well past the old ceiling
-    /// without a 429, the ceiling moves up and the probe speeds up again.
-    pub fn succeeded(&self) {
+    /// A request succeeded: the rate may climb (see [`Adaptive::succeeded`]).
+    pub async fn succeeded(&self) {
+        #[cfg(feature = "shared-limiter")]
+        if let Some(link) = &self.link {
+            if link.is_up() {
+                if let Err(e) = self.succeeded_shared(link).await {
+                    self.lost(link, e);
+                }
+                return;
+            }
+        }
         let mut state = self.state.lock().expect("limiter lock");
-        state.next_default_pause = FIRST_PAUSE;
-        let now = Instant::now();
-        if state.rate >= self.max_rate
-            || now.saturating_duration_since(state.last_raise) < Duration::from_secs(1)
-        {
-            return;
+        let before = state.adaptive.rate;
+        let now = self.clock(Instant::now());
+        state.adaptive.succeeded(now, self.max_rate);
+        if state.adaptive.rate != before {
+            self.reset_gcra(&mut state);
         }
-        state.last_raise = now;
-        let ceiling = state.ceiling.max(MIN_RATE);
-        let step = if state.rate < 0.89 * ceiling {
-            0.1
-        } else {
-            state.probe_step
-        };
-        let raised = (state.rate + step * ceiling).min(self.max_rate);
-        if raised > ceiling * 1.15 {
-            state.ceiling = raised;
-            state.probe_step = (state.probe_step * 2.0).min(FIRST_PROBE_STEP * 4.0);
-        }
-        self.set_rate(&mut state, raised);
     }
 
-    fn set_rate(&self, state: &mut State, rate: f64) {
-        state.rate = rate;
-        let gcra = gcra(rate, self.burst);
-        // Start the new limiter empty, so a change of rate never allows a fresh burst.
+    /// A GCRA at the adaptive rate, started empty, so a change of rate never allows a fresh
+    /// burst.
+    fn reset_gcra(&self, state: &mut State) {
+        let gcra = gcra(state.adaptive.rate, self.burst);
         let _ = gcra.check_n(self.burst);
         state.gcra = Arc::new(gcra);
     }
 
     /// The rate now, in requests per second.
     pub fn rate(&self) -> f64 {
-        self.state.lock().expect("limiter lock").rate
+        self.state.lock().expect("limiter lock").adaptive.rate
     }
 
     /// The pause in force, if any.
@@ -269,7 +392,176 @@ impl Limiter {
 
     /// How many pauses there have been.
     pub fn pauses(&self) -> u64 {
-        self.state.lock().expect("limiter lock").pauses
+        self.state.lock().expect("limiter lock").adaptive.pauses
+    }
+}
+
+/// A limiter taking its permits from a budget shared with other processes, falling back to its
+/// own when the budget is lost.
+#[cfg(feature = "shared-limiter")]
+mod link {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use tokio::sync::mpsc;
+    use tokio::time::Instant;
+
+    use super::{Adaptive, Limiter, MARGIN};
+    use crate::dispatch::shared::{Permit, SharedBudget, SharedError};
+    use crate::dispatch::{Stop, StopReason};
+
+    /// The shared budget and what to do when it is lost.
+    pub(super) struct Link {
+        budget: Arc<SharedBudget>,
+        pub(super) required: bool,
+        up: Arc<AtomicBool>,
+        /// One worker of this process asks the server at a time: the others queue here, so
+        /// the server sees one caller per process, not one per worker.
+        gate: tokio::sync::Mutex<()>,
+        notices: mpsc::UnboundedSender<String>,
+        stop: Stop,
+    }
+
+    impl Link {
+        pub(super) fn is_up(&self) -> bool {
+            self.up.load(Ordering::Acquire)
+        }
+    }
+
+    impl Limiter {
+        /// A limiter allowing at most `rate` requests per second with bursts of `burst`, that
+        /// takes its permits from `budget` while it answers. Losing it sends one warning to
+        /// `notices` and falls back to a local limiter at the rate then, while reconnecting in
+        /// the background; with `required`, it stops the run instead.
+        pub fn shared(
+            rate: f64,
+            burst: u32,
+            budget: SharedBudget,
+            required: bool,
+            notices: mpsc::UnboundedSender<String>,
+            stop: Stop,
+        ) -> Limiter {
+            let mut limiter = Limiter::new(rate, burst);
+            limiter.link = Some(Link {
+                budget: Arc::new(budget),
+                required,
+                up: Arc::new(AtomicBool::new(true)),
+                gate: tokio::sync::Mutex::new(()),
+                notices,
+                stop,
+            });
+            limiter
+        }
+
+        pub(super) async fn acquire_shared(&self, link: &Link) -> Result<(), SharedError> {
+            let _turn = link.gate.lock().await;
+            loop {
+                let (permit, state) = link
+                    .budget
+                    .permit(self.max_rate, self.burst.get(), MARGIN)
+                    .await?;
+                self.follow(state.as_ref());
+                let wait = match permit {
+                    Permit::Granted => return Ok(()),
+                    Permit::Wait(wait) => wait,
+                    Permit::Paused(wait, reason) => {
+                        let mut state = self.state.lock().expect("limiter lock");
+                        self.hold(&mut state, Instant::now() + wait, &reason);
+                        wait
+                    }
+                };
+                tokio::time::sleep(wait).await;
+            }
+        }
+
+        pub(super) async fn pause_shared(
+            &self,
+            link: &Link,
+            retry_after: Option<Duration>,
+            sent_at: Instant,
+            reason: &str,
+        ) -> Result<(), SharedError> {
+            let budget = &link.budget;
+            let (now, sent) = (budget.server_now(), budget.server_time(sent_at));
+            let changed = budget
+                .change(self.max_rate, self.burst.get(), false, Some(reason), |s| {
+                    Some(s.paused(now, sent, retry_after))
+                })
+                .await?;
+            if let Some((state, wait)) = changed {
+                self.follow(Some(&state));
+                let mut local = self.state.lock().expect("limiter lock");
+                self.hold(&mut local, Instant::now() + wait, reason);
+            }
+            Ok(())
+        }
+
+        pub(super) async fn succeeded_shared(&self, link: &Link) -> Result<(), SharedError> {
+            let budget = &link.budget;
+            let now = budget.server_now();
+            let due = budget
+                .last_state()
+                .is_some_and(|s| s.success_changes(now, self.max_rate));
+            if due {
+                let max_rate = self.max_rate;
+                let changed = budget
+                    .change(max_rate, self.burst.get(), true, None, |s| {
+                        s.succeeded(now, max_rate).then_some(Duration::ZERO)
+                    })
+                    .await?;
+                if let Some((state, _)) = changed {
+                    self.follow(Some(&state));
+                }
+            }
+            Ok(())
+        }
+
+        /// The local rate follows the shared one (for the display, and for a fall back).
+        fn follow(&self, shared: Option<&Adaptive>) {
+            let rate = shared.map_or(self.max_rate, |s| s.rate.min(self.max_rate));
+            self.state.lock().expect("limiter lock").adaptive.rate = rate;
+        }
+
+        /// The budget did not answer: one notice, then the local limiter at the rate now and a
+        /// reconnection in the background, or with `--shared-limiter-required` a stop.
+        pub(super) fn lost(&self, link: &Link, error: SharedError) {
+            if !link.up.swap(false, Ordering::AcqRel) {
+                return;
+            }
+            if link.required {
+                let _ = link.notices.send(format!(
+                    "error: lost the shared limiter ({error}); --shared-limiter-required is set, so no more rows are taken"
+                ));
+                link.stop.set(StopReason::SharedLimiterLost);
+                return;
+            }
+            let rate = {
+                let mut state = self.state.lock().expect("limiter lock");
+                let rate = state.adaptive.rate;
+                state.adaptive = Adaptive::new(rate, self.clock(Instant::now()));
+                self.reset_gcra(&mut state);
+                rate
+            };
+            let _ = link.notices.send(format!(
+                "warning: lost the shared limiter ({error}); this process goes on alone at {rate:.2} requests/s (its own limiter) and keeps trying to reconnect"
+            ));
+            let (budget, up, notices) =
+                (link.budget.clone(), link.up.clone(), link.notices.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    if budget.ping().await.is_ok() {
+                        up.store(true, Ordering::Release);
+                        let _ = notices.send(format!(
+                            "shared limiter {} answers again: permits come from the shared budget",
+                            budget.shown()
+                        ));
+                        return;
+                    }
+                }
+            });
+        }
     }
 }
 
@@ -329,14 +621,18 @@ mod tests {
         let limiter = Limiter::new(10.0, 1);
         limiter.acquire().await;
         let sent = Instant::now();
-        limiter.pause(Some(Duration::from_secs(2)), sent, "429 rate_limited");
+        limiter
+            .pause(Some(Duration::from_secs(2)), sent, "429 rate_limited")
+            .await;
         assert!(
             (limiter.rate() - 9.0).abs() < 1e-9,
             "a lone 429 takes 10 %: {}",
             limiter.rate()
         );
         // More 429s for requests sent before the pause: the same pause, one cut, sized by them.
-        limiter.pause(Some(Duration::from_secs(2)), sent, "429 rate_limited");
+        limiter
+            .pause(Some(Duration::from_secs(2)), sent, "429 rate_limited")
+            .await;
         assert_eq!(limiter.pauses(), 1);
         assert!(
             (limiter.rate() - 5.0).abs() < 1e-9,
@@ -352,13 +648,21 @@ mod tests {
         // on a later pause two or three caught take 25 %, four or more half.
         tokio::time::advance(Duration::from_secs(3)).await;
         let sent = Instant::now();
-        limiter.pause(Some(Duration::from_secs(1)), sent, "529 service_overload");
+        limiter
+            .pause(Some(Duration::from_secs(1)), sent, "529 service_overload")
+            .await;
         assert_eq!(limiter.pauses(), 2);
         assert!((limiter.rate() - 4.5).abs() < 1e-9, "{}", limiter.rate());
-        limiter.pause(Some(Duration::from_secs(1)), sent, "529 service_overload");
+        limiter
+            .pause(Some(Duration::from_secs(1)), sent, "529 service_overload")
+            .await;
         assert!((limiter.rate() - 3.75).abs() < 1e-9, "{}", limiter.rate());
-        limiter.pause(Some(Duration::from_secs(1)), sent, "529 service_overload");
-        limiter.pause(Some(Duration::from_secs(1)), sent, "529 service_overload");
+        limiter
+            .pause(Some(Duration::from_secs(1)), sent, "529 service_overload")
+            .await;
+        limiter
+            .pause(Some(Duration::from_secs(1)), sent, "529 service_overload")
+            .await;
         assert!((limiter.rate() - 2.5).abs() < 1e-9, "{}", limiter.rate());
         assert_eq!(limiter.pauses(), 2);
     }
@@ -368,11 +672,13 @@ mod tests {
         let limiter = Limiter::new(40.0, 1);
         let sent = Instant::now();
         for _ in 0..3 {
-            limiter.pause(Some(Duration::from_secs(1)), sent, "429");
+            limiter
+                .pause(Some(Duration::from_secs(1)), sent, "429")
+                .await;
         }
         assert!((limiter.rate() - 20.0).abs() < 1e-9);
         tokio::time::advance(Duration::from_secs(2)).await;
-        limiter.succeeded();
+        limiter.succeeded().await;
         assert!(
             (limiter.rate() - 20.2).abs() < 1e-9,
             "1 % of 20, not a fast climb toward 40: {}",
@@ -383,22 +689,30 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_429_right_after_a_pause_halves_but_one_after_a_calm_spell_takes_ten_percent() {
         let limiter = Limiter::new(40.0, 1);
-        limiter.pause(Some(Duration::from_secs(1)), Instant::now(), "429");
+        limiter
+            .pause(Some(Duration::from_secs(1)), Instant::now(), "429")
+            .await;
         assert!((limiter.rate() - 36.0).abs() < 1e-9, "{}", limiter.rate());
         // One second after the pause ended: still well over.
         tokio::time::advance(Duration::from_secs(2)).await;
-        limiter.pause(Some(Duration::from_secs(1)), Instant::now(), "429");
+        limiter
+            .pause(Some(Duration::from_secs(1)), Instant::now(), "429")
+            .await;
         assert!((limiter.rate() - 18.0).abs() < 1e-9, "{}", limiter.rate());
         // Thirty seconds of calm, then a lone 429: 10 %.
         tokio::time::advance(Duration::from_secs(31)).await;
-        limiter.pause(Some(Duration::from_secs(1)), Instant::now(), "429");
+        limiter
+            .pause(Some(Duration::from_secs(1)), Instant::now(), "429")
+            .await;
         assert!((limiter.rate() - 16.2).abs() < 1e-9, "{}", limiter.rate());
     }
 
     #[tokio::test(start_paused = true)]
     async fn after_a_pause_requests_resume_spaced_not_in_a_burst() {
         let limiter = Limiter::new(10.0, 5);
-        limiter.pause(Some(Duration::from_secs(3)), Instant::now(), "429");
+        limiter
+            .pause(Some(Duration::from_secs(3)), Instant::now(), "429")
+            .await;
         let rate = limiter.rate();
         limiter.acquire().await;
         let resumed = Instant::now();
@@ -418,15 +732,15 @@ mod tests {
         let mut waits = Vec::new();
         for _ in 0..8 {
             let start = Instant::now();
-            limiter.pause(None, start, "429");
+            limiter.pause(None, start, "429").await;
             waits.push(limiter.pause_in_force().unwrap().until - start);
             tokio::time::advance(waits.last().copied().unwrap()).await;
         }
         let secs: Vec<u64> = waits.iter().map(Duration::as_secs).collect();
         assert_eq!(secs, [1, 2, 4, 8, 16, 32, 60, 60]);
-        limiter.succeeded();
+        limiter.succeeded().await;
         let start = Instant::now();
-        limiter.pause(None, start, "429");
+        limiter.pause(None, start, "429").await;
         assert_eq!(
             limiter.pause_in_force().unwrap().until - start,
             Duration::from_secs(1)
@@ -437,34 +751,236 @@ mod tests {
     async fn the_rate_climbs_back_while_requests_succeed_but_never_past_the_ceiling() {
         let limiter = Limiter::new(20.0, 1);
         // A lone 429 at 20/s: down to 18, with 20 as the ceiling.
-        limiter.pause(Some(Duration::from_secs(1)), Instant::now(), "429");
+        limiter
+            .pause(Some(Duration::from_secs(1)), Instant::now(), "429")
+            .await;
         assert!((limiter.rate() - 18.0).abs() < 1e-9);
         let mut rates = vec![];
-        for _ in 0..11 {
+        for _ in 0..21 {
             tokio::time::advance(Duration::from_secs(1)).await;
-            limiter.succeeded();
+            limiter.succeeded().await;
             rates.push(limiter.rate());
         }
-        // Within 90 % of the ceiling it probes by 1 % of it (0.2/s); the first second is the pause.
+        // Within 90 % of the ceiling it probes by 0.5 % of --rate (0.1/s); the first second is
+        // the pause.
         assert!(
-            (rates[1] - 18.2).abs() < 1e-9 && (rates[10] - 20.0).abs() < 1e-9,
+            (rates[1] - 18.1).abs() < 1e-9 && (rates[20] - 20.0).abs() < 1e-9,
             "{rates:?}"
         );
         // Another lone 429 at the same ceiling: down 10 %, and the probe halves.
-        limiter.pause(Some(Duration::from_secs(1)), Instant::now(), "429");
+        limiter
+            .pause(Some(Duration::from_secs(1)), Instant::now(), "429")
+            .await;
         assert!((limiter.rate() - 18.0).abs() < 1e-9, "{}", limiter.rate());
         tokio::time::advance(Duration::from_secs(2)).await;
-        limiter.succeeded();
+        limiter.succeeded().await;
         assert!(
-            (limiter.rate() - 18.1).abs() < 1e-9,
-            "0.5 % of 20: {}",
+            (limiter.rate() - 18.05).abs() < 1e-9,
+            "0.25 % of 20: {}",
             limiter.rate()
         );
         // Never past --rate.
         for _ in 0..2000 {
             tokio::time::advance(Duration::from_secs(1)).await;
-            limiter.succeeded();
+            limiter.succeeded().await;
         }
         assert_eq!(limiter.rate(), 20.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn past_its_ceiling_the_climb_speeds_up_the_longer_it_stays_calm() {
+        // Cut hard at 8/s (another process took the budget), then alone: it climbs back to
+        // --rate within half a minute, not the minutes a fixed small step would take.
+        let limiter = Limiter::new(20.0, 1);
+        let sent = Instant::now();
+        for _ in 0..3 {
+            limiter
+                .pause(Some(Duration::from_secs(1)), sent, "429")
+                .await;
+        }
+        assert!((limiter.rate() - 10.0).abs() < 1e-9);
+        let mut seconds = 0;
+        while limiter.rate() < 20.0 {
+            tokio::time::advance(Duration::from_secs(1)).await;
+            limiter.succeeded().await;
+            seconds += 1;
+        }
+        assert!((15..=30).contains(&seconds), "{seconds} s back to --rate");
+    }
+}
+
+#[cfg(test)]
+mod convergence {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// The server's limit in the simulation: a token bucket shared by every process.
+    struct Ceiling {
+        rate: f64,
+        burst: f64,
+        tokens: f64,
+        last: Instant,
+    }
+
+    impl Ceiling {
+        /// Whether a request arriving now is served; else the whole seconds to wait.
+        fn admit(&mut self) -> Result<(), Duration> {
+            let now = Instant::now();
+            let elapsed = (now - self.last).as_secs_f64();
+            self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+            self.last = now;
+            if self.tokens >= 1.0 {
+                self.tokens -= 1.0;
+                Ok(())
+            } else {
+                let wait = (1.0 - self.tokens) / self.rate;
+                Err(Duration::from_secs(wait.ceil().max(1.0) as u64))
+            }
+        }
+    }
+
+    /// What each simulated process did.
+    struct Process {
+        /// Requests served from `from` to the end of the simulation.
+        served: AtomicU64,
+        rows_left: AtomicU64,
+        /// Requests answered 429.
+        limited: AtomicU64,
+        /// When its last row was served.
+        finished: Mutex<Option<Duration>>,
+    }
+
+    /// Three processes that cannot see each other, each at `--rate 20 --burst 3` with 16
+    /// workers, against one limit of 20/s with a burst of 5 and 50-250 ms of latency before the
+    /// limit is checked (as the sandbox does), until `end`, or until each has served `rows`.
+    async fn processes(
+        n: usize,
+        rate: f64,
+        rows: u64,
+        from: Duration,
+        end: Duration,
+    ) -> Vec<Arc<Process>> {
+        let ceiling = Arc::new(Mutex::new(Ceiling {
+            rate: 20.0,
+            burst: 5.0,
+            tokens: 5.0,
+            last: Instant::now(),
+        }));
+        let start = Instant::now();
+        let processes: Vec<Arc<Process>> = (0..n)
+            .map(|_| {
+                Arc::new(Process {
+                    served: AtomicU64::new(0),
+                    rows_left: AtomicU64::new(rows),
+                    limited: AtomicU64::new(0),
+                    finished: Mutex::new(None),
+                })
+            })
+            .collect();
+        let mut tasks = tokio::task::JoinSet::new();
+        for (p, process) in processes.iter().enumerate() {
+            let limiter = Arc::new(Limiter::new(rate, 3));
+            for w in 0..16u64 {
+                let (limiter, ceiling, process) =
+                    (limiter.clone(), ceiling.clone(), process.clone());
+                // A fixed pseudo-random latency sequence per worker: the run is reproducible.
+                let mut seed = (p as u64 * 16 + w + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                tasks.spawn(async move {
+                    while start.elapsed() < end && process.rows_left.load(Ordering::Relaxed) > 0 {
+                        limiter.acquire().await;
+                        let sent_at = Instant::now();
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        tokio::time::sleep(Duration::from_millis(50 + seed % 201)).await;
+                        let answer = ceiling.lock().unwrap().admit();
+                        match answer {
+                            Ok(()) => {
+                                if sent_at >= start + from {
+                                    process.served.fetch_add(1, Ordering::Relaxed);
+                                }
+                                let left = process.rows_left.fetch_update(
+                                    Ordering::Relaxed,
+                                    Ordering::Relaxed,
+                                    |n| n.checked_sub(1),
+                                );
+                                if left == Ok(1) {
+                                    *process.finished.lock().unwrap() = Some(start.elapsed());
+                                }
+                                limiter.succeeded().await;
+                            }
+                            Err(retry_after) => {
+                                process.limited.fetch_add(1, Ordering::Relaxed);
+                                limiter.pause(Some(retry_after), sent_at, "429").await
+                            }
+                        }
+                    }
+                });
+            }
+        }
+        while tasks.join_next().await.is_some() {}
+        processes
+    }
+
+    /// Issue 14: three processes that cannot see each other, after a minute, share the limit
+    /// fairly and use most of it (the old climb, 1 % of each one's own ceiling a second, left
+    /// one at a sixth of the budget).
+    #[tokio::test(start_paused = true)]
+    async fn three_limiters_that_cannot_see_each_other_converge_to_fair_shares() {
+        let processes = processes(
+            3,
+            20.0,
+            u64::MAX,
+            Duration::from_secs(60),
+            Duration::from_secs(120),
+        )
+        .await;
+        let served: Vec<u64> = processes
+            .iter()
+            .map(|p| p.served.load(Ordering::Relaxed))
+            .collect();
+        let total: u64 = served.iter().sum();
+        // The second minute at 20/s is 1,200 requests; a fair share is a third of it.
+        assert!(
+            (960..=1205).contains(&total),
+            "together {total} of 1,200 in the second minute: {served:?}"
+        );
+        for s in &served {
+            assert!(*s >= 200, "one process starved: {served:?}");
+        }
+    }
+
+    /// Issue 14: the old climb took 123 s here (2 x the budget): the last process, left alone,
+    /// climbed at 1 % of its own small ceiling a second.
+    #[tokio::test(start_paused = true)]
+    async fn when_the_others_finish_the_last_takes_up_the_whole_limit() {
+        // 400 rows each: 1,200 at 20/s is 60 s of budget.
+        let processes = processes(3, 20.0, 400, Duration::ZERO, Duration::from_secs(600)).await;
+        let finished: Vec<Duration> = processes
+            .iter()
+            .map(|p| p.finished.lock().unwrap().expect("every row served"))
+            .collect();
+        let last = finished.iter().max().unwrap();
+        assert!(
+            *last <= Duration::from_secs(84),
+            "the last finished after {last:?}, over 1.4 x the 60 s of budget: {finished:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_process_at_twice_the_limit_finds_it_with_few_429s() {
+        // SPEC 8.2 in the simulation: --rate 40 against 20/s, 1,200 rows (60 s of budget).
+        let processes = processes(1, 40.0, 1200, Duration::ZERO, Duration::from_secs(600)).await;
+        let finished = processes[0]
+            .finished
+            .lock()
+            .unwrap()
+            .expect("every row served");
+        let limited = processes[0].limited.load(Ordering::Relaxed);
+        assert!(
+            finished <= Duration::from_secs(69),
+            "{finished:?}, over 1.15 x ideal"
+        );
+        assert!(limited < 36, "{limited} 429s, 3 % of 1,200 or more");
     }
 }

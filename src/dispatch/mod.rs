@@ -4,6 +4,8 @@
 
 pub mod limiter;
 pub mod retry;
+#[cfg(feature = "shared-limiter")]
+pub mod shared;
 mod worker;
 
 pub use worker::{query_json, read_json, read_property_items, ReadFailure};
@@ -48,6 +50,8 @@ pub enum StopReason {
     Interrupted,
     /// `--max-runtime` reached.
     Deadline,
+    /// The shared limiter stopped answering, with `--shared-limiter-required`.
+    SharedLimiterLost,
 }
 
 impl fmt::Display for StopReason {
@@ -63,6 +67,9 @@ impl fmt::Display for StopReason {
             ),
             StopReason::Interrupted => f.write_str("interrupted by a signal"),
             StopReason::Deadline => f.write_str("--max-runtime reached"),
+            StopReason::SharedLimiterLost => f.write_str(
+                "the shared limiter stopped answering and --shared-limiter-required is set",
+            ),
         }
     }
 }

@@ -295,7 +295,7 @@ where
         }
         match classify(reply.attempt, template) {
             Action::Done => {
-                shared.limiter.succeeded();
+                shared.limiter.succeeded().await;
                 return Sent::Done(reply, attempts);
             }
             Action::Pause => {
@@ -306,7 +306,10 @@ where
                     Attempt::Status(529) => "the server is overloaded (529 service_overload)",
                     _ => "rate limited by the server (429)",
                 };
-                shared.limiter.pause(reply.retry_after, sent_at, reason);
+                shared
+                    .limiter
+                    .pause(reply.retry_after, sent_at, reason)
+                    .await;
                 last = Some((reply, false));
             }
             Action::Retry { ambiguous } => {

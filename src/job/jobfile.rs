@@ -24,6 +24,14 @@ pub struct JobFile {
     pub empty: Option<String>,
     /// IANA time zone for date-times written without an offset.
     pub time_zone: Option<String>,
+    /// The input's character encoding (`windows-1252`, `utf-16`, ...).
+    pub encoding: Option<String>,
+    /// Number cells write decimals with a comma.
+    pub decimal_comma: Option<bool>,
+    /// The character that groups thousands in number cells.
+    pub thousands_separator: Option<String>,
+    /// The only input columns to use (`--columns`); the others are ignored.
+    pub columns_only: Option<Vec<String>>,
     pub notion_version: Option<String>,
     pub token_env: Option<String>,
     pub token_file: Option<PathBuf>,
@@ -49,6 +57,10 @@ pub struct JobFile {
     pub progress: Option<String>,
     /// Seed file for `apply --sandbox`.
     pub sandbox_seed: Option<PathBuf>,
+    /// `--shared-limiter URL`, `--limiter-key NAME`, `--shared-limiter-required`.
+    pub shared_limiter: Option<String>,
+    pub limiter_key: Option<String>,
+    pub shared_limiter_required: Option<bool>,
     /// Column -> property mapping: `Status = "status"` or a table.
     #[serde(default)]
     pub columns: BTreeMap<String, ColumnEntry>,

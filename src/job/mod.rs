@@ -2,7 +2,10 @@
 //! one row at a time so memory stays flat whatever the file size; and job files (`.toml`) that
 //! name an input and its mapping.
 
+pub mod encoding;
 pub mod jobfile;
+
+pub use encoding::InputEncoding;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -80,7 +83,7 @@ pub enum SourceError {
         row: u64,
         source: io::Error,
     },
-    #[error("{path}: the header row is not valid UTF-8: save the file as UTF-8")]
+    #[error("{path}: the header row is not valid UTF-8: save the file as UTF-8, or name its encoding with --encoding (e.g. windows-1252)")]
     HeaderEncoding { path: String },
     #[error("{path} is empty: expected a header row")]
     NoHeader { path: String },
@@ -108,8 +111,12 @@ enum Kind {
 }
 
 impl Source {
-    /// Opens the input; for CSV, reads the header row.
-    pub fn open(path: &InputPath, format: InputFormat) -> Result<Source, SourceError> {
+    /// Opens the input, decoded from `encoding`; for CSV, reads the header row.
+    pub fn open(
+        path: &InputPath,
+        format: InputFormat,
+        encoding: InputEncoding,
+    ) -> Result<Source, SourceError> {
         let name = path.display();
         let raw: Box<dyn Read + Send> = match path {
             InputPath::Stdin => Box::new(io::stdin()),
@@ -118,13 +125,16 @@ impl Source {
                 source,
             })?),
         };
+        let decoded = encoding::decode(raw, encoding).map_err(|source| SourceError::Read {
+            path: name.clone(),
+            row: 0,
+            source,
+        })?;
+        let crlf = first_line_ends_in_crlf(&decoded.head);
+        let raw: Box<dyn Read + Send> =
+            Box::new(io::Cursor::new(decoded.head).chain(decoded.reader));
         let kind = match format {
             InputFormat::Csv { delimiter } => {
-                let (raw, crlf) = without_bom(raw).map_err(|source| SourceError::Read {
-                    path: name.clone(),
-                    row: 0,
-                    source,
-                })?;
                 let mut reader = csv::ReaderBuilder::new()
                     .delimiter(delimiter)
                     .flexible(true)
@@ -225,18 +235,11 @@ impl Source {
     }
 }
 
-/// The input without a leading UTF-8 byte-order mark, and whether its first line ends in CRLF.
-fn without_bom(mut raw: Box<dyn Read + Send>) -> io::Result<(Box<dyn Read + Send>, bool)> {
-    let mut head = Vec::with_capacity(64 * 1024);
-    (&mut raw).take(64 * 1024).read_to_end(&mut head)?;
-    if head.starts_with(b"\xEF\xBB\xBF") {
-        head.drain(..3);
-    }
-    let crlf = head
-        .iter()
+/// Whether the first line of `head` ends in CRLF.
+fn first_line_ends_in_crlf(head: &[u8]) -> bool {
+    head.iter()
         .position(|&b| b == b'\n')
-        .is_some_and(|i| i > 0 && head[i - 1] == b'\r');
-    Ok((Box::new(io::Cursor::new(head).chain(raw)), crlf))
+        .is_some_and(|i| i > 0 && head[i - 1] == b'\r')
 }
 
 #[cfg(test)]
@@ -276,6 +279,7 @@ e,f
             let mut s = Source::open(
                 &InputPath::File(g.path().into()),
                 InputFormat::Csv { delimiter: b',' },
+                InputEncoding::Utf8,
             )
             .unwrap();
             assert_eq!(
@@ -287,7 +291,12 @@ e,f
             );
         }
         let format = InputFormat::from_extension(f.path()).unwrap();
-        let mut source = Source::open(&InputPath::File(f.path().into()), format).unwrap();
+        let mut source = Source::open(
+            &InputPath::File(f.path().into()),
+            format,
+            InputEncoding::Utf8,
+        )
+        .unwrap();
         assert_eq!(source.headers().unwrap(), ["page_id", "Notes:text"]);
         let rows = rows(&mut source);
         assert_eq!(rows.len(), 2);
@@ -315,8 +324,12 @@ e,f
     #[test]
     fn jsonl_skips_blank_lines_but_counts_them() {
         let f = file(b"{\"a\":1}\r\n\n  \n{\"b\":2}", ".jsonl");
-        let mut source =
-            Source::open(&InputPath::File(f.path().into()), InputFormat::Jsonl).unwrap();
+        let mut source = Source::open(
+            &InputPath::File(f.path().into()),
+            InputFormat::Jsonl,
+            InputEncoding::Utf8,
+        )
+        .unwrap();
         let rows = rows(&mut source);
         assert_eq!(
             rows.iter().map(|r| (r.row, r.line)).collect::<Vec<_>>(),
@@ -330,6 +343,7 @@ e,f
         let err = Source::open(
             &InputPath::File("/no/such/file.csv".into()),
             InputFormat::Csv { delimiter: b',' },
+            InputEncoding::Utf8,
         )
         .err()
         .unwrap();
@@ -341,6 +355,7 @@ e,f
         let err = Source::open(
             &InputPath::File(f.path().into()),
             InputFormat::Csv { delimiter: b',' },
+            InputEncoding::Utf8,
         )
         .err()
         .unwrap();
@@ -349,9 +364,41 @@ e,f
         let err = Source::open(
             &InputPath::File(f.path().into()),
             InputFormat::Csv { delimiter: b',' },
+            InputEncoding::Utf8,
         )
         .err()
         .unwrap();
         assert!(err.to_string().contains("not valid UTF-8"), "{err}");
+        assert!(err.to_string().contains("--encoding"), "{err}");
+    }
+
+    #[test]
+    fn a_windows_1252_semicolon_file_reads_as_utf8_and_a_jsonl_mark_is_dropped() {
+        let f = file(b"page_id;Name;Price\r\nabc;Caf\xE9;12,50\r\n", ".csv");
+        let mut source = Source::open(
+            &InputPath::File(f.path().into()),
+            InputFormat::Csv { delimiter: b';' },
+            InputEncoding::from_name("windows-1252").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(source.headers().unwrap(), ["page_id", "Name", "Price"]);
+        let read = rows(&mut source);
+        let Record::Csv(r) = &read[0].record else {
+            panic!()
+        };
+        assert_eq!(&r[1], "Café".as_bytes());
+        assert_eq!((read[0].row, read[0].line), (1, 2));
+
+        let f = file("\u{FEFF}{\"a\":1}\n".as_bytes(), ".jsonl");
+        let mut source = Source::open(
+            &InputPath::File(f.path().into()),
+            InputFormat::Jsonl,
+            InputEncoding::Utf8,
+        )
+        .unwrap();
+        assert_eq!(
+            rows(&mut source)[0].record,
+            Record::Json(b"{\"a\":1}".to_vec())
+        );
     }
 }

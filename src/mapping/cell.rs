@@ -22,6 +22,30 @@ pub struct CellRules<'a> {
     pub time_zone: Option<&'a str>,
     /// The workspace's users by lowercase email, when a schema brought them.
     pub users: Option<&'a Users>,
+    /// How number cells write decimals and thousands.
+    pub numbers: NumberFormat,
+}
+
+/// How number cells are written (`--decimal-comma`, `--thousands-separator`). The default is
+/// the JSON way: a dot for decimals and no grouping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NumberFormat {
+    /// A comma marks decimals (`12,50`), as spreadsheets write in much of Europe.
+    pub decimal_comma: bool,
+    /// The character that groups thousands (`.` in `1.234,5`, a space in `1 234,5`); dropped
+    /// where it groups the whole part's digits by three, refused anywhere else. A space also
+    /// stands for the no-break spaces spreadsheets write there (U+00A0, U+202F).
+    pub thousands: Option<char>,
+}
+
+impl NumberFormat {
+    fn is_thousands(self, c: char) -> bool {
+        match self.thousands {
+            Some(' ') => matches!(c, ' ' | '\u{A0}' | '\u{202F}'),
+            Some(t) => c == t,
+            None => false,
+        }
+    }
 }
 
 /// User ids by lowercase email.
@@ -36,7 +60,9 @@ pub fn parse_cell(ty: PropertyType, cell: &str, rules: CellRules) -> Result<Prop
     Ok(match ty {
         PropertyType::Title => PropertyValue::Title(text_pieces(cell)?),
         PropertyType::RichText => PropertyValue::RichText(text_pieces(cell)?),
-        PropertyType::Number => PropertyValue::Number(Some(parse_number(trimmed)?)),
+        PropertyType::Number => {
+            PropertyValue::Number(Some(parse_number_as(trimmed, rules.numbers)?))
+        }
         PropertyType::Select => PropertyValue::Select(Some(option_name(trimmed)?)),
         PropertyType::Status => PropertyValue::Status(Some(option_name(trimmed)?)),
         PropertyType::Date => PropertyValue::Date(Some(parse_date(trimmed, rules.time_zone)?)),
@@ -173,12 +199,106 @@ fn user_id(text: &str, users: Option<&Users>) -> Result<NotionId, String> {
     NotionId::parse(text).map_err(|_| format!("{text:?} is not a Notion user id (32 hex digits)"))
 }
 
+/// A number written in `format`: its decimal mark and thousands grouping are turned into the
+/// plain form [`parse_number`] reads. Under `--decimal-comma` a dot is refused unless it is the
+/// stated thousands separator: `1.234,5` and `1.5` would otherwise be read by guesswork.
+pub fn parse_number_as(text: &str, format: NumberFormat) -> Result<serde_json::Number, String> {
+    if format == NumberFormat::default() {
+        return parse_number(text);
+    }
+    let (decimal, other) = if format.decimal_comma {
+        (',', '.')
+    } else {
+        ('.', ',')
+    };
+    let (sign, body) = match text.strip_prefix(['+', '-']) {
+        Some(rest) => (&text[..1], rest),
+        None => ("", text),
+    };
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let (whole, fraction) = mantissa.split_once(decimal).unwrap_or((mantissa, ""));
+    let grouping = |part: &str| part.chars().any(|c| format.is_thousands(c));
+    if grouping(fraction) || exponent.is_some_and(grouping) {
+        return Err(format!(
+            "{text:?} is not a number: a thousands separator may only group the digits before \
+             the decimal {}",
+            if format.decimal_comma {
+                "comma"
+            } else {
+                "point"
+            }
+        ));
+    }
+    let whole = if grouping(whole) {
+        let groups: Vec<&str> = whole.split(|c| format.is_thousands(c)).collect();
+        let digits = |g: &str, n: std::ops::RangeInclusive<usize>| {
+            n.contains(&g.len()) && g.bytes().all(|b| b.is_ascii_digit())
+        };
+        if !digits(groups[0], 1..=3) || !groups[1..].iter().all(|g| digits(g, 3..=3)) {
+            return Err(format!(
+                "{text:?} is not a number: thousands separators must group the digits by three \
+                 (e.g. 1{t}234{t}567{decimal}5)",
+                t = format.thousands.unwrap_or(' ')
+            ));
+        }
+        groups.concat()
+    } else {
+        whole.to_string()
+    };
+    if format.thousands != Some(other) && (whole.contains(other) || fraction.contains(other)) {
+        return Err(if format.decimal_comma {
+            format!(
+                "{text:?} is ambiguous: under --decimal-comma a comma marks decimals, and a dot \
+                 could group thousands (1.234,5) or mark decimals (1.5); if the file groups \
+                 thousands with dots, pass --thousands-separator ."
+            )
+        } else {
+            format!(
+                "{text:?} is ambiguous: a dot marks decimals, and a comma could group thousands \
+                 (1,234.5) or mark decimals (12,5): pass --thousands-separator , or --decimal-comma"
+            )
+        });
+    }
+    let mut plain = format!("{sign}{whole}");
+    if mantissa.contains(decimal) {
+        plain.push('.');
+        plain.push_str(fraction);
+    }
+    if let Some(e) = exponent {
+        plain.push('e');
+        plain.push_str(e);
+    }
+    parse_number(&plain).map_err(|_| {
+        format!(
+            "{text:?} is not a number: write digits with {} for decimals{} (e.g. -1234{}5)",
+            if format.decimal_comma {
+                "a comma"
+            } else {
+                "a dot"
+            },
+            match format.thousands {
+                Some(t) => format!(" and {t:?} between groups of three digits"),
+                None => String::new(),
+            },
+            decimal
+        )
+    })
+}
+
 /// A decimal number, with optional sign, fraction and exponent; never NaN or infinite.
 pub fn parse_number(text: &str) -> Result<serde_json::Number, String> {
     let invalid = || {
+        let hint = if text.contains(',') {
+            " (if the file writes decimals with a comma, pass --decimal-comma)"
+        } else {
+            ""
+        };
         format!(
             "{text:?} is not a number: write digits with a dot for decimals and no thousands \
-             separators (e.g. -1234.5 or 1.5e3)"
+             separators (e.g. -1234.5 or 1.5e3){hint}"
         )
     };
     let body = text.strip_prefix(['+', '-']).unwrap_or(text);
@@ -422,6 +542,10 @@ mod tests {
         separator: ';',
         time_zone: None,
         users: None,
+        numbers: NumberFormat {
+            decimal_comma: false,
+            thousands: None,
+        },
     };
 
     fn cell(ty: PropertyType, text: &str) -> Result<serde_json::Value, String> {
@@ -490,6 +614,67 @@ mod tests {
         }
         let err = cell(PropertyType::Number, "1e999").unwrap_err();
         assert!(err.contains("too large"), "{err}");
+        let err = cell(PropertyType::Number, "12,50").unwrap_err();
+        assert!(err.contains("pass --decimal-comma"), "{err}");
+    }
+
+    fn number(text: &str, decimal_comma: bool, thousands: Option<char>) -> Result<String, String> {
+        let format = NumberFormat {
+            decimal_comma,
+            thousands,
+        };
+        parse_number_as(text, format).map(|n| n.to_string())
+    }
+
+    #[test]
+    fn decimal_comma_numbers() {
+        for (text, value) in [
+            ("12,50", "12.5"),
+            ("-0,5", "-0.5"),
+            ("+7", "7"),
+            ("1234", "1234"),
+            ("1,5e3", "1500.0"),
+            (",5", "0.5"),
+        ] {
+            assert_eq!(number(text, true, None).unwrap(), value, "{text}");
+        }
+        for text in ["1.234,5", "1.5", "1.234"] {
+            let err = number(text, true, None).unwrap_err();
+            assert!(err.contains("ambiguous"), "{text}: {err}");
+            assert!(err.contains("--thousands-separator ."), "{text}: {err}");
+        }
+        let err = number("12,5,0", true, None).unwrap_err();
+        assert!(err.contains("is not a number"), "{err}");
+        assert!(err.contains("a comma for decimals"), "{err}");
+    }
+
+    #[test]
+    fn thousands_separators_group_by_three_only() {
+        assert_eq!(number("1.234,5", true, Some('.')).unwrap(), "1234.5");
+        assert_eq!(number("-1.234.567", true, Some('.')).unwrap(), "-1234567");
+        assert_eq!(number("1 234,5", true, Some(' ')).unwrap(), "1234.5");
+        assert_eq!(
+            number("1\u{202F}234\u{A0}567,25", true, Some(' ')).unwrap(),
+            "1234567.25"
+        );
+        assert_eq!(number("1,234.5", false, Some(',')).unwrap(), "1234.5");
+        assert_eq!(number("1'234.5", false, Some('\'')).unwrap(), "1234.5");
+        for (text, comma, sep) in [
+            ("12.50", true, Some('.')),
+            ("1.2345,6", true, Some('.')),
+            ("1234.567,8", true, Some('.')),
+            (".123", true, Some('.')),
+        ] {
+            let err = number(text, comma, sep).unwrap_err();
+            assert!(err.contains("group the digits by three"), "{text}: {err}");
+        }
+        let err = number("1,5.000", true, Some('.')).unwrap_err();
+        assert!(err.contains("before the decimal comma"), "{err}");
+        let err = number("1,234.5", false, None);
+        assert_eq!(number("1234.5", false, None).unwrap(), "1234.5");
+        assert!(err.is_err());
+        let err = number("1,234.5", false, Some(' ')).unwrap_err();
+        assert!(err.contains("ambiguous"), "{err}");
     }
 
     #[test]
@@ -582,9 +767,8 @@ mod tests {
     #[test]
     fn dates_with_a_job_time_zone() {
         let rules = CellRules {
-            separator: ';',
             time_zone: Some("Europe/Paris"),
-            users: None,
+            ..RULES
         };
         let value = serde_json::to_value(
             parse_cell(PropertyType::Date, "2024-05-01T09:30", rules).unwrap(),

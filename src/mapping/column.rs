@@ -64,6 +64,11 @@ pub fn resolve(header: &str, options: &MappingOptions) -> Result<Option<ColumnPl
     if header == options.id_column {
         return Ok(Some(ColumnPlan::Id));
     }
+    if let Some(only) = &options.columns_only {
+        if !only.iter().any(|c| names_column(c, header)) {
+            return Ok(Some(ColumnPlan::Ignore));
+        }
+    }
     if mapping.is_some_and(|m| m.ignore) {
         return Ok(Some(ColumnPlan::Ignore));
     }
@@ -217,6 +222,15 @@ pub fn schema_property<'s>(
     Ok((found, ty))
 }
 
+/// Whether a `--columns` entry names this header: the whole header, or its name before the
+/// type (`Price` names `Price:number`).
+fn names_column(entry: &str, header: &str) -> bool {
+    entry == header
+        || header
+            .rsplit_once(':')
+            .is_some_and(|(name, _)| name == entry)
+}
+
 /// [`schema_property`] for a CSV column or flat JSONL key, with the message for a header.
 fn column_property<'s>(
     schema: &'s Schema,
@@ -284,6 +298,20 @@ pub fn resolve_header(
             options.id_column,
             headers.join(", ")
         )));
+    }
+    for wanted in options.columns_only.iter().flatten() {
+        if !headers.iter().any(|h| names_column(wanted, h)) {
+            let names = headers
+                .iter()
+                .map(|h| h.rsplit_once(':').map_or(h.as_str(), |(name, _)| name));
+            let hint = spelling::closest(wanted, names)
+                .map(|n| format!(" (did you mean {n:?}?)"))
+                .unwrap_or_default();
+            return Err(HeaderError(format!(
+                "--columns names {wanted:?}, which the input does not have{hint}; its columns are: {}",
+                headers.join(", ")
+            )));
+        }
     }
     for m in &options.columns {
         if !headers.contains(&m.column) {
@@ -378,6 +406,37 @@ mod tests {
         let err =
             resolve_header(&headers(&["page_id", "A:select", "A:status"]), &options()).unwrap_err();
         assert!(err.0.contains("both write property"), "{err}");
+    }
+
+    #[test]
+    fn columns_only_ignores_the_rest_and_must_name_real_columns() {
+        let mut opts = options();
+        opts.columns_only = Some(vec!["Price".into(), "@icon".into()]);
+        // "Warehouse" has no type and "Notes:nonsense" a bad one: outside --columns, neither
+        // is an error.
+        let plans = resolve_header(
+            &headers(&[
+                "page_id",
+                "Warehouse",
+                "Price:number",
+                "Notes:nonsense",
+                "@icon",
+            ]),
+            &opts,
+        )
+        .unwrap();
+        assert_eq!(plans[0], ColumnPlan::Id);
+        assert_eq!(plans[1], ColumnPlan::Ignore);
+        assert!(matches!(&plans[2], ColumnPlan::Property(p) if &*p.property == "Price"));
+        assert_eq!(plans[3], ColumnPlan::Ignore);
+        assert!(matches!(plans[4], ColumnPlan::Page(_)));
+        let err =
+            resolve_header(&headers(&["page_id", "Prices:number", "@icon"]), &opts).unwrap_err();
+        assert!(
+            err.0.contains("--columns names \"Price\"")
+                && err.0.contains("did you mean \"Prices\""),
+            "{err}"
+        );
     }
 
     #[test]

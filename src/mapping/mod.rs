@@ -54,6 +54,11 @@ pub struct MappingOptions {
     /// Values written to every row that is sent, keyed like a flat JSONL key (`Done`,
     /// `"Migrated:checkbox"`), in the order of their keys.
     pub constants: Vec<(String, Value)>,
+    /// How number cells write decimals and thousands (`--decimal-comma`).
+    pub numbers: cell::NumberFormat,
+    /// `--columns`: the only input columns (or flat JSONL keys) to use, besides the id column;
+    /// every other one is ignored. `None`: every column is used.
+    pub columns_only: Option<Vec<String>>,
 }
 
 impl MappingOptions {
@@ -76,6 +81,8 @@ impl Default for MappingOptions {
             schema: None,
             users_by_email: None,
             constants: Vec::new(),
+            numbers: cell::NumberFormat::default(),
+            columns_only: None,
         }
     }
 }
@@ -447,7 +454,7 @@ impl Mapper {
                     problems.push(Problem::at(
                         &header(),
                         format!(
-                            "the cell is not valid UTF-8 (bad byte at offset {}): save the file as UTF-8",
+                            "the cell is not valid UTF-8 (bad byte at offset {}): save the file as UTF-8, or name its encoding with --encoding (e.g. windows-1252)",
                             e.valid_up_to()
                         ),
                     ));
@@ -495,6 +502,7 @@ impl Mapper {
                     separator: p.separator,
                     time_zone: p.time_zone.as_deref(),
                     users: self.options.users_by_email.as_deref(),
+                    numbers: self.options.numbers,
                 };
                 let value = cell::parse_cell(p.ty, cell, rules)?;
                 self.push_checked(p, value, values)?;
@@ -511,7 +519,7 @@ impl Mapper {
             (
                 None,
                 vec![Problem::row(format!(
-                    "the line is not valid UTF-8 (bad byte at offset {}): save the file as UTF-8",
+                    "the line is not valid UTF-8 (bad byte at offset {}): save the file as UTF-8, or name its encoding with --encoding (e.g. windows-1252)",
                     e.valid_up_to()
                 ))],
             )
@@ -588,6 +596,8 @@ impl Mapper {
         values: &mut Vec<(Arc<str>, PropertyValue)>,
     ) -> Result<(), String> {
         match (plan, value) {
+            // An ignored key's value is not looked at, whatever it is.
+            (ColumnPlan::Ignore, _) => Ok(()),
             (ColumnPlan::Property(p), Value::Null) => PropertyValue::cleared(p.ty)
                 .ok_or_else(|| cell::read_only_reason(p.ty))
                 .map(|v| values.push((p.property.clone(), v))),
@@ -604,6 +614,10 @@ impl Mapper {
             (ColumnPlan::Page(field), Value::Null) => {
                 field.clear(body);
                 Ok(())
+            }
+            // A JSON number is unambiguous whatever --decimal-comma says.
+            (ColumnPlan::Property(p), Value::Number(n)) if p.ty == PropertyType::Number => {
+                self.push_checked(p, PropertyValue::Number(Some(n.clone())), values)
             }
             (_, Value::String(text)) => self.apply_text(plan, text, page_id, body, values),
             (_, Value::Number(n)) => self.apply_text(plan, &n.to_string(), page_id, body, values),

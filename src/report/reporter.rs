@@ -46,13 +46,20 @@ pub struct FailedOut {
 impl FailedOut {
     /// Creates the file (a CSV gets its header now) and its spool. `watched`: pages that an
     /// earlier run left with a row not ok, whose ok rows may supersede that row's fields.
+    /// `utf8_mark`: the input was not UTF-8 (`--encoding`); the file is written in UTF-8 and
+    /// starts with a byte-order mark, which the reader honours over `--encoding`, so that it
+    /// runs again with the same flags (and opens right in spreadsheets).
     pub fn create(
         path: &Path,
         format: &FailedOutFormat,
         locator: Locator,
         watched: impl Iterator<Item = NotionId>,
+        utf8_mark: bool,
     ) -> io::Result<FailedOut> {
-        let file = File::create(path)?;
+        let mut file = File::create(path)?;
+        if utf8_mark {
+            file.write_all(b"\xEF\xBB\xBF")?;
+        }
         let (csv, delimiter) = match format {
             FailedOutFormat::Csv { headers, delimiter } => {
                 let mut w = csv::WriterBuilder::new()

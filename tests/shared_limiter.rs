@@ -1,0 +1,352 @@
+//! Issue 14, `--shared-limiter`: several processes of the real binary against one sandbox share
+//! one budget through a real `redis-server` that each test starts on a unix socket in its
+//! temporary folder (and kills at the end). Everything is counted by the sandbox or read from
+//! Redis; nothing is timed.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use notion_sandbox::{self as sandbox, Handle, Options, Seed};
+
+use crate::util::{run_against, Dir, Run};
+
+const TOKEN: &str = "secret_shared_limiter_token_8c1d";
+
+/// A throwaway `redis-server` on a unix socket, killed on drop.
+struct Redis {
+    child: Child,
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let socket = dir.path().join("redis.sock");
+        let bin = std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".into());
+        let child = Command::new(&bin)
+            .args(["--port", "0", "--unixsocket"])
+            .arg(&socket)
+            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start {bin} ({e}): install Debian's redis-server (.ci/run does)")
+            });
+        let redis = Redis {
+            child,
+            socket,
+            _dir: dir,
+        };
+        // Ready when it answers PING (bounded: about five seconds).
+        for _ in 0..500 {
+            if redis.connection().is_some_and(|mut c| {
+                redis::cmd("PING").query::<String>(&mut c).ok().as_deref() == Some("PONG")
+            }) {
+                return redis;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!(
+            "redis-server did not answer PING on {}",
+            redis.socket.display()
+        );
+    }
+
+    fn url(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    fn connection(&self) -> Option<redis::Connection> {
+        redis::Client::open(self.url()).ok()?.get_connection().ok()
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Every key on the server, with its value.
+    fn dump(&self) -> Vec<(String, String)> {
+        let mut c = self.connection().expect("redis answers");
+        let mut keys = Vec::new();
+        let mut cursor = 0u64;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(1000)
+                .query(&mut c)
+                .expect("SCAN");
+            keys.extend(batch);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        keys.into_iter()
+            .map(|k| {
+                let value: Option<String> = redis::cmd("GET").arg(&k).query(&mut c).expect("GET");
+                (k, value.unwrap_or_default())
+            })
+            .collect()
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn sandbox(pages: usize, configure: impl FnOnce(&mut Options)) -> Handle {
+    let mut options = Options::new(Seed::generate(pages));
+    options.token = Some(TOKEN.into());
+    configure(&mut options);
+    sandbox::start(options).await.expect("the sandbox starts")
+}
+
+/// A folder with `rows` rows, one per page, for pages `first..first + rows`.
+fn rows_dir(first: usize, rows: usize) -> Dir {
+    let dir = Dir::new();
+    let mut csv = String::from("page_id,Status:status,Estimate:number\n");
+    for i in first..first + rows {
+        csv += &format!("{},Done,{i}\n", Seed::generated_page_id(i));
+    }
+    dir.write("rows.csv", csv);
+    dir
+}
+
+/// Runs `n` processes at once, each on its own `rows` pages, with `extra` flags.
+async fn processes(handle: &Handle, n: usize, rows: usize, extra: &[&str]) -> Vec<(Dir, Run)> {
+    let dirs: Vec<Dir> = (0..n).map(|p| rows_dir(1 + p * rows, rows)).collect();
+    let base = handle.base_url();
+    let mut args = vec![
+        "apply",
+        "rows.csv",
+        "--report",
+        "r.jsonl",
+        "--progress",
+        "none",
+    ];
+    args.extend_from_slice(extra);
+    let runs =
+        futures::future::join_all(dirs.iter().map(|dir| run_against(dir, &base, TOKEN, &args)))
+            .await;
+    dirs.into_iter().zip(runs).collect()
+}
+
+/// Every row of every process has exactly one report line, `ok`.
+fn every_row_ok_once(runs: &[(Dir, Run)], rows: usize) {
+    for (dir, run) in runs {
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let report = dir.report("r.jsonl");
+        let mut seen: Vec<u64> = report.iter().map(|l| l.row).collect();
+        seen.sort_unstable();
+        assert_eq!(
+            seen,
+            (1..=rows as u64).collect::<Vec<_>>(),
+            "one line per row"
+        );
+        assert!(report.iter().all(|l| l.outcome == "ok"), "{}", run.stderr);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_processes_sharing_a_budget_draw_almost_no_429s() {
+    let rows = 80;
+    let limited = |o: &mut Options| {
+        o.rate = Some(20.0);
+        o.burst = Some(5);
+    };
+    let redis = Redis::start();
+    let url = redis.url();
+    let handle = sandbox(3 * rows, limited).await;
+    let shared = processes(
+        &handle,
+        3,
+        rows,
+        &["--rate", "20", "--shared-limiter", &url],
+    )
+    .await;
+    every_row_ok_once(&shared, rows);
+    let with = handle.stats();
+    let handle = sandbox(3 * rows, limited).await;
+    let alone = processes(&handle, 3, rows, &["--rate", "20"]).await;
+    every_row_ok_once(&alone, rows);
+    let without = handle.stats();
+    // Under 1 % of the requests drew a 429 together, and at least five times fewer than the
+    // same three processes each on its own limiter.
+    assert!(
+        with.rate_limited * 100 < with.requests,
+        "shared: {} 429s in {} requests",
+        with.rate_limited,
+        with.requests
+    );
+    assert!(
+        without.rate_limited > 0 && without.rate_limited >= 5 * with.rate_limited,
+        "shared {} 429s, alone {}",
+        with.rate_limited,
+        without.rate_limited
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_seen_by_one_process_pauses_all_of_them() {
+    // The sandbox allows half the rate the processes share, so 429s come; each carries
+    // Retry-After: 1 (the sandbox's wait is under a second at 10/s).
+    let rows = 30;
+    let redis = Redis::start();
+    let url = redis.url();
+    let handle = sandbox(3 * rows, |o| {
+        o.rate = Some(10.0);
+        o.burst = Some(2);
+    })
+    .await;
+    let runs = processes(
+        &handle,
+        3,
+        rows,
+        &["--rate", "20", "--shared-limiter", &url],
+    )
+    .await;
+    every_row_ok_once(&runs, rows);
+    let log = handle.requests();
+    let limited: Vec<u64> = log
+        .iter()
+        .filter(|r| r.status == Some(429))
+        .map(|r| r.time_ms)
+        .collect();
+    assert!(!limited.is_empty(), "no 429 drawn: the test shows nothing");
+    // The process that drew it sets the shared pause within a few milliseconds (a Redis call);
+    // requests already on their way may still arrive. From 250 ms on, and for the rest of the
+    // second, no process sends anything.
+    for t in &limited {
+        let inside: Vec<_> = log
+            .iter()
+            .filter(|r| r.time_ms > t + 250 && r.time_ms < t + 950)
+            .collect();
+        assert!(
+            inside.is_empty(),
+            "requests inside the pause after the 429 at {t} ms: {inside:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_redis_mid_run_falls_back_to_local_limiters_and_every_row_ends_once() {
+    let rows = 60;
+    let mut redis = Redis::start();
+    let url = redis.url();
+    let handle = sandbox(3 * rows, |o| {
+        o.rate = Some(20.0);
+        o.burst = Some(5);
+    })
+    .await;
+    let extra = ["--rate", "20", "--shared-limiter", &url];
+    let runs = processes(&handle, 3, rows, &extra);
+    let kill = async {
+        // Kill the server once a third of the rows went out (bounded wait on the sandbox).
+        for _ in 0..3000 {
+            if handle.stats().requests >= rows as u64 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            handle.stats().requests >= rows as u64,
+            "the runs never got going"
+        );
+        redis.kill();
+    };
+    let (runs, ()) = tokio::join!(runs, kill);
+    every_row_ok_once(&runs, rows);
+    for (_, run) in &runs {
+        let warnings = run
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("warning: lost the shared limiter"))
+            .count();
+        assert_eq!(warnings, 1, "one warning per process: {}", run.stderr);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_shared_limiter_required_losing_redis_stops_the_run_with_exit_3() {
+    let rows = 200;
+    let mut redis = Redis::start();
+    let url = redis.url();
+    let handle = sandbox(rows, |o| {
+        o.rate = Some(20.0);
+        o.burst = Some(5);
+    })
+    .await;
+    let extra = [
+        "--rate",
+        "20",
+        "--shared-limiter",
+        &url,
+        "--shared-limiter-required",
+    ];
+    let runs = processes(&handle, 1, rows, &extra);
+    let kill = async {
+        for _ in 0..3000 {
+            if handle.stats().requests >= 10 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        redis.kill();
+    };
+    let (runs, ()) = tokio::join!(runs, kill);
+    let (dir, run) = &runs[0];
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--shared-limiter-required"),
+        "{}",
+        run.stderr
+    );
+    let report = dir.report("r.jsonl");
+    let mut seen: Vec<u64> = report.iter().map(|l| l.row).collect();
+    let n = seen.len();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen.len(), n, "a row recorded twice");
+    assert!(n < rows, "it stopped taking rows: {n} of {rows} ended");
+    assert!(run.stderr.contains("--resume"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_appears_in_no_redis_key_or_value() {
+    // A sandbox slower than --rate, so that every key is written: the slot, a pause, the rate.
+    let redis = Redis::start();
+    let url = redis.url();
+    let handle = sandbox(20, |o| {
+        o.rate = Some(5.0);
+        o.burst = Some(1);
+    })
+    .await;
+    let runs = processes(&handle, 1, 20, &["--rate", "20", "--shared-limiter", &url]).await;
+    every_row_ok_once(&runs, 20);
+    assert!(
+        handle.stats().rate_limited > 0,
+        "no 429: no pause was written"
+    );
+    let keys = redis.dump();
+    assert!(
+        keys.iter().any(|(k, _)| k.ends_with(":rate")),
+        "the adaptive rate is on the server: {keys:?}"
+    );
+    for (key, value) in &keys {
+        assert!(
+            !key.contains(TOKEN) && !value.contains(TOKEN),
+            "{key} = {value}"
+        );
+        assert!(!key.contains("secret_") && !value.contains("secret_"));
+    }
+    // Nor in anything the processes printed.
+    assert!(!runs[0].1.stderr.contains(TOKEN));
+}
