@@ -1,6 +1,8 @@
-//! `notion-bulk apply`: the whole pipeline. The reader and mapper run on a blocking thread and
-//! feed the dispatcher through a bounded channel; the dispatcher's workers send; this task is
-//! the one consumer of results (report, progress, failed-out, summary).
+//! `notion-bulk apply`: the whole pipeline, in four named stages: set up (token, input,
+//! schema, mapper, report, limiter), scan (with `--data-source`: the index the matcher
+//! compares rows with), dispatch (the reader, mapper and matcher on a blocking thread feed the
+//! dispatcher through a bounded channel; its workers send; this task is the one consumer of
+//! results: report, progress, failed-out) and close (exit code, summary, next steps).
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -18,6 +20,7 @@ use crate::dispatch::{self, Item, Job, Settings, Shared, Stats, Stop, StopReason
 use crate::exit::Exit;
 use crate::job::{InputPath, Source};
 use crate::mapping::{Mapped, Mapper, TemplateGate};
+use crate::matcher::Matcher;
 use crate::notion::client::{Client, Token};
 use crate::notion::NotionId;
 use crate::report::progress::{Printer, Progress, Snapshot};
@@ -25,31 +28,76 @@ use crate::report::reporter::{FailedOut, FailedOutFormat, Reporter};
 use crate::report::resume::{Note, ResumeIndex, Resumer};
 use crate::report::summary::Summary;
 use crate::report::ReportWriter;
+use crate::scan;
 
-/// Runs `apply` to its end and says how it ended.
+/// Runs `apply` to its end and says how it ended: set up, scan (with a data source),
+/// dispatch, close.
 pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::Result<Exit> {
     let started = Instant::now();
-    macro_rules! usage {
-        ($($arg:tt)*) => {{
-            writeln!(err, "error: {}", format!($($arg)*))?;
+    let setup = match set_up(&config, err).await? {
+        Ok(setup) => setup,
+        Err(message) => {
+            writeln!(err, "error: {message}")?;
             writeln!(err, "Nothing was sent.")?;
             return Ok(Exit::Usage);
-        }};
-    }
+        }
+    };
+    let progress = Progress::new(config.progress);
+    let signals = watch_signals(setup.shared.stop.clone(), progress.printer());
+    let matcher = match scan_stage(&config, &setup, &progress, err).await? {
+        Ok(matcher) => matcher,
+        Err(exit) => {
+            signals.abort();
+            return Ok(exit);
+        }
+    };
+    let finished = dispatch_stage(&config, setup, matcher, &progress, started, err).await?;
+    signals.abort();
+    close(&config, finished, started, err)
+}
+
+/// Everything a run holds from its start to its end.
+struct Setup {
+    /// With --sandbox: the local server, serving until the run ends.
+    _sandbox: Option<notion_sandbox::Handle>,
+    /// `<report>.lock`, held for the whole run.
+    _lock: File,
+    shared: Arc<Shared>,
+    trace: mpsc::UnboundedReceiver<String>,
+    /// What the shared limiter says during the run (lost, back), printed like trace lines.
+    notices: mpsc::UnboundedReceiver<String>,
+    source: Source,
+    mapper: Mapper,
+    resume: Option<Resumer>,
+    reporter: Reporter,
+}
+
+/// The first stage: the token (or the sandbox), the client, the input, the schema, the mapper,
+/// the report and its lock, resume, --failed-out, --backup, and the one limiter. `Err`: a
+/// usage or input error (exit 2, nothing sent).
+async fn set_up(
+    config: &ApplyConfig,
+    err: &mut (dyn Write + Send),
+) -> anyhow::Result<Result<Setup, String>> {
     // With --sandbox: a fresh local server, its own random token, its address as the API base.
-    let mut _sandbox = None;
+    let mut sandbox = None;
     let (token, api_base) = match &config.sandbox_seed {
         Some(seed_path) => {
             let seed = match notion_sandbox::Seed::load(seed_path) {
                 Ok(s) => s,
-                Err(e) => usage!("cannot load the sandbox seed {}: {e}", seed_path.display()),
+                Err(e) => {
+                    return Ok(Err(format!(
+                        "cannot load the sandbox seed {}: {e}",
+                        seed_path.display()
+                    )))
+                }
             };
             let secret = format!("secret_sandbox_{:032x}", rand::random::<u128>());
             let mut options = notion_sandbox::Options::new(seed);
             options.token = Some(secret.clone());
             let handle = match notion_sandbox::start(options).await {
                 Ok(h) => h,
-                Err(e) => usage!("cannot start the sandbox: {e}"),
+                Err(e) => return Ok(Err(format!("cannot start the sandbox: {e}"))),
             };
             writeln!(
                 err,
@@ -58,28 +106,28 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
                 seed_path.display()
             )?;
             let base = handle.base_url();
-            _sandbox = Some(handle);
+            sandbox = Some(handle);
             (Token::new(secret), base)
         }
         None => match config.token.read() {
             Ok(t) => (t, config.api_base.clone()),
-            Err(e) => usage!("{e}"),
+            Err(e) => return Ok(Err(e)),
         },
     };
+    let input = &config.input;
     let client = match Client::new(
         &api_base,
         &token,
-        config.input.mapping.version,
+        input.mapping.version,
         config.timeout,
         config.concurrency,
     ) {
         Ok(c) => c,
-        Err(e) => usage!("{e}"),
+        Err(e) => return Ok(Err(e.to_string())),
     };
-    let input = &config.input;
     let source = match Source::open(&input.path, input.format, input.encoding) {
         Ok(s) => s,
-        Err(e) => usage!("{e}"),
+        Err(e) => return Ok(Err(e.to_string())),
     };
     let mut mapping = input.mapping.clone();
     if let Some(schema) = &input.schema {
@@ -90,29 +138,38 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
                 }
                 mapping.set_schema(schema);
             }
-            Err(e) => usage!("{e}"),
+            Err(e) => return Ok(Err(e.to_string())),
         }
     }
-    let mapper = Mapper::for_source(&source, mapping);
-    let mapper = match mapper {
+    let mapper = match Mapper::for_source(&source, mapping) {
         Ok(m) => m,
-        Err(e) => usage!("{}: {e}", input.path.display()),
+        Err(e) => return Ok(Err(format!("{}: {e}", input.path.display()))),
     };
-    let _lock = match lock_report(&config.report) {
+    let lock = match lock_report(&config.report) {
         Ok(lock) => lock,
-        Err(e) => usage!("{e}"),
+        Err(e) => return Ok(Err(e)),
     };
     let resume = if config.resume && config.report.exists() {
         match ResumeIndex::read(&config.report) {
             Ok(index) => Some(Resumer::new(index)),
-            Err(e) => usage!("cannot resume from {}: {e}", config.report.display()),
+            Err(e) => {
+                return Ok(Err(format!(
+                    "cannot resume from {}: {e}",
+                    config.report.display()
+                )))
+            }
         }
     } else {
         None
     };
     let report = match ReportWriter::open(&config.report) {
         Ok(r) => r,
-        Err(e) => usage!("cannot write the report {}: {e}", config.report.display()),
+        Err(e) => {
+            return Ok(Err(format!(
+                "cannot write the report {}: {e}",
+                config.report.display()
+            )))
+        }
     };
     let failed_out = match &config.failed_out {
         Some(path) => {
@@ -135,23 +192,30 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
                 utf8_mark,
             ) {
                 Ok(f) => Some(f),
-                Err(e) => usage!("cannot write --failed-out {}: {e}", path.display()),
+                Err(e) => {
+                    return Ok(Err(format!(
+                        "cannot write --failed-out {}: {e}",
+                        path.display()
+                    )))
+                }
             }
         }
         None => None,
     };
-
     let backup = match &config.backup {
         Some(path) => match crate::backup::Backup::open(path) {
             Ok(b) => Some(b),
-            Err(e) => usage!("cannot use the backup {}: {e}", path.display()),
+            Err(e) => {
+                return Ok(Err(format!(
+                    "cannot use the backup {}: {e}",
+                    path.display()
+                )))
+            }
         },
         None => None,
     };
-
     let stop = Stop::default();
-    let stats = Arc::new(Stats::default());
-    let (notice_tx, mut notice_rx) = mpsc::unbounded_channel::<String>();
+    let (notice_tx, notices) = mpsc::unbounded_channel::<String>();
     let limiter = match &config.shared_limiter {
         None => Limiter::new(config.rate, config.burst),
         #[cfg(feature = "shared-limiter")]
@@ -166,19 +230,18 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
                 let (rate, burst, stop) = (config.rate, config.burst, stop.clone());
                 Limiter::shared(rate, burst, budget, shared.required, notice_tx, stop)
             }
-            Err(e) => usage!("cannot use the shared limiter {e}"),
+            Err(e) => return Ok(Err(format!("cannot use the shared limiter {e}"))),
         },
         #[cfg(not(feature = "shared-limiter"))]
         Some(_) => {
             drop(notice_tx);
-            usage!("this build of notion-bulk has no Redis support")
+            return Ok(Err("this build of notion-bulk has no Redis support".into()));
         }
     };
-    let limiter = Arc::new(limiter);
-    let (trace_tx, mut trace_rx) = mpsc::unbounded_channel();
+    let (trace_tx, trace) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         client,
-        limiter: limiter.clone(),
+        limiter: Arc::new(limiter),
         settings: Settings {
             concurrency: config.concurrency,
             max_attempts: config.max_attempts,
@@ -186,12 +249,111 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
         },
-        stats: stats.clone(),
-        stop: stop.clone(),
+        stats: Arc::new(Stats::default()),
+        stop,
         trace: config.verbose.then_some(trace_tx),
         backup,
     });
+    Ok(Ok(Setup {
+        _sandbox: sandbox,
+        _lock: lock,
+        shared,
+        trace,
+        notices,
+        source,
+        mapper,
+        resume,
+        reporter: Reporter::new(report, failed_out),
+    }))
+}
 
+/// The scan stage (with `--data-source`): read the data source once into the index the
+/// matcher compares rows with. `Err`: the exit of a scan that could not finish (nothing was
+/// written).
+async fn scan_stage(
+    config: &ApplyConfig,
+    setup: &Setup,
+    progress: &Progress,
+    err: &mut (dyn Write + Send),
+) -> anyhow::Result<Result<Option<Matcher>, Exit>> {
+    if config.input.data_source.is_none() {
+        return Ok(Ok(None));
+    }
+    let schema = setup
+        .mapper
+        .options()
+        .schema
+        .clone()
+        .expect("--data-source brings its schema");
+    let fields = scan::compared_fields(&schema, setup.mapper.written_keys());
+    let stats = setup.shared.stats.clone();
+    let result = scan::build_index(
+        &setup.shared,
+        &schema,
+        config.input.mapping.version,
+        fields,
+        &mut |p| progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err),
+    )
+    .await;
+    match result {
+        Ok((index, done)) => {
+            progress.scan(&done, stats.requests.load(Ordering::Relaxed), true, err);
+            Ok(Ok(Some(Matcher::new(
+                index,
+                config.send_unchanged,
+                config.backup.is_some(),
+            ))))
+        }
+        Err(e) => {
+            progress.finish();
+            writeln!(err, "error: {e}")?;
+            writeln!(err, "Nothing was sent.")?;
+            Ok(Err(match setup.shared.stop.reason() {
+                Some(StopReason::Interrupted) => Exit::Interrupted,
+                Some(_) => Exit::Aborted,
+                None if e.is_usage() => Exit::Usage,
+                None => Exit::Aborted,
+            }))
+        }
+    }
+}
+
+/// What the dispatch stage leaves for the close.
+struct Finished {
+    reporter: Reporter,
+    stats: Arc<Stats>,
+    stopped: Option<StopReason>,
+    reader: ReaderOutcome,
+    scan_requests: u64,
+}
+
+/// The dispatch stage: the reader and mapper (and matcher) on a blocking thread, the
+/// dispatcher and its workers, and this task as the one consumer of results.
+async fn dispatch_stage(
+    config: &ApplyConfig,
+    setup: Setup,
+    matcher: Option<Matcher>,
+    progress: &Progress,
+    started: Instant,
+    err: &mut (dyn Write + Send),
+) -> anyhow::Result<Finished> {
+    let Setup {
+        shared,
+        mut trace,
+        mut notices,
+        source,
+        mapper,
+        resume,
+        mut reporter,
+        ..
+    } = setup;
+    let input = &config.input;
+    let (stats, stop, limiter) = (
+        shared.stats.clone(),
+        shared.stop.clone(),
+        shared.limiter.clone(),
+    );
+    let scan_requests = stats.requests.load(Ordering::Relaxed);
     let total = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
     if let InputPath::File(path) = &input.path {
         let (path, format, encoding, total) =
@@ -203,17 +365,23 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
         });
     }
 
-    let progress = Progress::new(config.progress);
-    let signals = watch_signals(stop.clone(), progress.printer());
     let (items_tx, items_rx) = mpsc::channel::<Item>(256);
     let (results_tx, mut results_rx) = mpsc::channel(256);
+    let reader_stop = stop.clone();
     // What the reader says of rows an earlier run ended, for --failed-out: few (only rows not
     // ok and the ok rows of their pages), and never waited on.
     let (notes_tx, mut notes_rx) = mpsc::unbounded_channel();
     let notes_tx = config.failed_out.is_some().then_some(notes_tx);
-    let reader_stop = stop.clone();
     let reader = tokio::task::spawn_blocking(move || {
-        read_rows(source, mapper, resume, items_tx, notes_tx, reader_stop)
+        read_rows(
+            source,
+            mapper,
+            matcher,
+            resume,
+            items_tx,
+            notes_tx,
+            reader_stop,
+        )
     });
     let dispatcher = tokio::spawn(dispatch::dispatch(shared, items_rx, results_tx));
     if let Some(limit) = config.max_runtime {
@@ -224,7 +392,6 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
         });
     }
 
-    let mut reporter = Reporter::new(report, failed_out);
     let mut ticker = tokio::time::interval(progress.interval());
     ticker.tick().await;
     let mut last_sync = Instant::now();
@@ -262,9 +429,9 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
                     last_sync = Instant::now();
                 }
             }
-            Some(line) = trace_rx.recv() => progress.println(err, &line),
+            Some(line) = trace.recv() => progress.println(err, &line),
             Some(note) = notes_rx.recv() => reporter.note(note)?,
-            Some(line) = notice_rx.recv() => progress.println(err, &line),
+            Some(line) = notices.recv() => progress.println(err, &line),
             _ = ticker.tick() => {
                 // The rate over the last ten seconds (or the run so far).
                 let now = (Instant::now(), stats.requests.load(Ordering::Relaxed));
@@ -278,22 +445,40 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
             }
         }
     }
-    while let Ok(line) = trace_rx.try_recv().or_else(|_| notice_rx.try_recv()) {
+    while let Ok(line) = trace.try_recv().or_else(|_| notices.try_recv()) {
         progress.println(err, &line);
     }
-    reporter.sync()?;
-    progress.finish();
-    dispatcher.await?;
-    let reader_outcome = reader.await?;
     while let Ok(note) = notes_rx.try_recv() {
         reporter.note(note)?;
     }
     reporter.finish()?;
-    signals.abort();
-    let resumed_ok = reader_outcome.resumed_ok;
-    let resumed_final = reader_outcome.resumed_final;
+    reporter.sync()?;
+    progress.finish();
+    dispatcher.await?;
+    let reader = reader.await?;
+    Ok(Finished {
+        reporter,
+        stats,
+        stopped: stop.reason(),
+        reader,
+        scan_requests,
+    })
+}
 
-    let stopped = stop.reason();
+/// The last stage: the exit code, the summary, and what to run next.
+fn close(
+    config: &ApplyConfig,
+    finished: Finished,
+    started: Instant,
+    err: &mut (dyn Write + Send),
+) -> anyhow::Result<Exit> {
+    let Finished {
+        reporter,
+        stats,
+        stopped,
+        reader,
+        scan_requests,
+    } = finished;
     let mut exit = match stopped {
         Some(
             StopReason::TokenRefused
@@ -305,21 +490,22 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
         Some(StopReason::Deadline) => Exit::Deadline,
         None => Exit::Ok,
     };
-    if reporter.counts.not_ok() + resumed_final > 0 {
+    if reporter.counts.not_ok() + reader.resumed_final > 0 {
         exit = exit.worst(Exit::RowsFailed);
     }
-    if let Some(e) = &reader_outcome.error {
+    let requests = stats.requests.load(Ordering::Relaxed);
+    if let Some(e) = &reader.error {
         // The input broke part way: an input error if nothing was sent yet, else an abort.
         writeln!(err, "error: {e}; the rows after it were not read")?;
-        let sent = stats.requests.load(Ordering::Relaxed) > 0;
+        let sent = requests > scan_requests;
         exit = exit.worst(if sent { Exit::Aborted } else { Exit::Usage });
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let requests = stats.requests.load(Ordering::Relaxed);
     let summary = Summary {
         rows: reporter.counts.clone(),
         by_code: reporter.by_code.clone(),
         requests,
+        scan_requests,
         rate_limited: stats.rate_limited.load(Ordering::Relaxed),
         retries: stats.retries.load(Ordering::Relaxed),
         wall_time_s: elapsed,
@@ -330,14 +516,14 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
         failed_out: reporter
             .failed_out()
             .map(|f| f.path().display().to_string()),
-        resumed_ok,
-        resumed_final,
+        resumed_ok: reader.resumed_ok,
+        resumed_final: reader.resumed_final,
     };
     summary.write_text(err)?;
     if let Some(path) = &config.summary_json {
         std::fs::write(path, serde_json::to_vec_pretty(&summary)?)?;
     }
-    write_next_steps(err, &config, &summary, stopped, &reporter)?;
+    write_next_steps(err, config, &summary, stopped, &reporter)?;
     Ok(exit)
 }
 
@@ -450,11 +636,13 @@ struct ReaderOutcome {
     error: Option<String>,
 }
 
-/// The reader stage: rows in, mapped items out, in input order (template rows last); with
+/// The reader, mapper and matcher stages: rows in, mapped items (with a data source, only
+/// their changes) out, in input order (template rows last); with
 /// `--resume`, only what an earlier run did not finish, reduced (see [`Resumer`]).
 fn read_rows(
     mut source: Source,
     mut mapper: Mapper,
+    mut matcher: Option<Matcher>,
     mut resume: Option<Resumer>,
     items: mpsc::Sender<Item>,
     notes: Option<mpsc::UnboundedSender<Note>>,
@@ -473,8 +661,20 @@ fn read_rows(
         }
     };
     let mut forward = |mapped: Mapped, source_row, resume: &mut Option<Resumer>| -> bool {
+        // The matcher stage: with a data source, only the changes go on.
+        let (mapped, before) = match matcher.as_mut() {
+            Some(matcher) => {
+                let matched = matcher.matched(mapped);
+                (matched.mapped, matched.before)
+            }
+            None => (mapped, None),
+        };
         let item = match mapped {
-            Mapped::Update(update) => Item::Send(Job::new(update, source_row)),
+            Mapped::Update(update) => {
+                let mut job = Job::new(update, source_row);
+                job.before = before.map(Box::new);
+                Item::Send(job)
+            }
             unsent => Item::Unsent(unsent, source_row),
         };
         let items_now = match resume {

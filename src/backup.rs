@@ -284,7 +284,7 @@ pub fn request_value(property: &Value) -> Result<Value, String> {
     Ok(json!({ ty: shaped }))
 }
 
-fn rich_text_item(item: &Value) -> Value {
+pub(crate) fn rich_text_item(item: &Value) -> Value {
     let ty = item["type"].as_str().unwrap_or("text");
     let mut out = Map::new();
     out.insert("type".into(), json!(ty));
@@ -383,7 +383,7 @@ fn normal(v: &Value) -> Value {
 }
 
 /// The text of plain rich-text items (no links, mentions or styling), else `None`.
-fn plain_text(items: &Value) -> Option<String> {
+pub(crate) fn plain_text(items: &Value) -> Option<String> {
     let mut text = String::new();
     for item in items.as_array()? {
         if item

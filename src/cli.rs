@@ -12,6 +12,7 @@ use crate::config::{
     PlanConfig, SchemaConfig, SharedLimiterConfig,
 };
 use crate::exit::Exit;
+use crate::export::{ExportConfig, ExportFormat};
 use crate::report::progress::ProgressMode;
 
 /// Apply many Notion page updates from a CSV or JSONL file: rate-limited, resumable, and
@@ -37,6 +38,11 @@ pub enum Command {
     /// data source, or a database with one data source (under 2022-06-28: a database).
     #[command(after_help = Exit::help_table())]
     Schema(SchemaArgs),
+    /// Write a data source's pages as rows that apply reads back: CSV (page_id, then a typed
+    /// header per writable property) or native JSONL (exact), by -o's extension. Applied
+    /// unedited with --data-source, it changes nothing and sends nothing.
+    #[command(after_help = Exit::help_table())]
+    Export(ExportArgs),
     /// Serve a local Notion-compatible API on 127.0.0.1 (for tests and first tries); the first
     /// stdout line is `listening on http://127.0.0.1:PORT`. Stops on SIGINT/SIGTERM.
     Sandbox(notion_sandbox::SandboxArgs),
@@ -113,6 +119,11 @@ pub struct InputArgs {
     /// The same from a schema saved by `notion-bulk schema` (no network).
     #[arg(long, value_name = "PATH")]
     pub schema_file: Option<PathBuf>,
+    /// Read this data source (or database with one data source; id or URL) before writing:
+    /// each row sends only the properties whose values differ, and a row that changes
+    /// nothing is skipped (code unchanged). Implies --schema-from.
+    #[arg(long, value_name = "ID_OR_URL", conflicts_with_all = ["schema_from", "schema_file"])]
+    pub data_source: Option<String>,
 }
 
 /// Where the token comes from and the API root: apply, plan (for --schema-from) and schema.
@@ -143,6 +154,111 @@ pub struct SchemaArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The data source (or a database with one data source): an id or a Notion URL.
+    #[arg(value_name = "DATA_SOURCE")]
+    pub data_source: String,
+    /// Write here (.csv, or .jsonl/.ndjson for native JSONL). [default: standard output]
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// On standard output, or when -o's extension does not tell: csv or jsonl. [default: csv]
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Only these properties, comma-separated, in this order. [default: every writable one]
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub properties: Option<Vec<String>>,
+    /// Only the pages this Notion filter selects: JSON inline or @file.json, or NAME = VALUE.
+    #[arg(long = "where", value_name = "FILTER")]
+    pub filter: Option<String>,
+    /// Separator inside multi-valued CSV cells. [default: ;]
+    #[arg(long, value_name = "C")]
+    pub separator: Option<String>,
+    /// Notion API version to read with: 2022-06-28, 2025-09-03 or 2026-03-11.
+    /// [default: 2025-09-03]
+    #[arg(long, value_name = "V")]
+    pub notion_version: Option<String>,
+    /// Requests per second. [default: 3]
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+    /// Requests allowed back to back. [default: 3]
+    #[arg(long, value_name = "B")]
+    pub burst: Option<u32>,
+    /// auto (a bar on a terminal, a line every 10 s otherwise), bar, log or none.
+    #[arg(long, value_name = "MODE")]
+    pub progress: Option<String>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+impl TryFrom<&ExportArgs> for ExportConfig {
+    type Error = ConfigError;
+
+    fn try_from(args: &ExportArgs) -> Result<ExportConfig, ConfigError> {
+        use std::io::IsTerminal;
+        let by_extension = args.output.as_ref().and_then(|p| {
+            match p.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+                "csv" => Some(ExportFormat::Csv),
+                "jsonl" | "ndjson" => Some(ExportFormat::Jsonl),
+                _ => None,
+            }
+        });
+        let format = match (args.format.as_deref(), by_extension) {
+            (Some("csv"), _) => ExportFormat::Csv,
+            (Some("jsonl"), _) => ExportFormat::Jsonl,
+            (Some(other), _) => {
+                return Err(ConfigError(format!(
+                    "unknown --format {other:?}: expected csv or jsonl"
+                )))
+            }
+            (None, Some(f)) => f,
+            (None, None) => ExportFormat::Csv,
+        };
+        let rate = args.rate.unwrap_or(3.0);
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(ConfigError(format!(
+                "--rate must be a positive number, got {rate}"
+            )));
+        }
+        let progress = match args.progress.as_deref().unwrap_or("auto") {
+            "auto" if std::io::stderr().is_terminal() => ProgressMode::Bar,
+            "auto" | "log" => ProgressMode::Log(Duration::from_secs(10)),
+            "bar" => ProgressMode::Bar,
+            "none" => ProgressMode::None,
+            other => {
+                return Err(ConfigError(format!(
+                    "unknown --progress {other:?}: expected auto, bar, log or none"
+                )))
+            }
+        };
+        Ok(ExportConfig {
+            data_source: args.data_source.clone(),
+            output: args.output.clone(),
+            format,
+            properties: args.properties.clone(),
+            filter: args.filter.clone(),
+            version: args
+                .notion_version
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(ConfigError)?
+                .unwrap_or_default(),
+            connection: Connection::resolve(&(&args.connection).into(), None),
+            rate,
+            burst: args.burst.unwrap_or(3).max(1),
+            progress,
+            separator: args
+                .separator
+                .as_deref()
+                .map(|s| crate::job::jobfile::single_char(s, "--separator"))
+                .transpose()
+                .map_err(ConfigError)?
+                .unwrap_or(';'),
+        })
+    }
+}
+
+#[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
     pub input: InputArgs,
@@ -151,6 +267,12 @@ pub struct PlanArgs {
     /// Also record invalid and skipped rows in this report (.csv or .jsonl).
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
+    /// With --data-source: requests per second for the scan. [default: 3]
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+    /// With --data-source: requests allowed back to back. [default: 3]
+    #[arg(long, value_name = "B")]
+    pub burst: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -207,6 +329,9 @@ pub struct ApplyArgs {
     /// Print every request (method, path, status, request id; never headers or the token).
     #[arg(short, long)]
     pub verbose: bool,
+    /// With --data-source: send every cell as before, not only the changes.
+    #[arg(long)]
+    pub send_unchanged: bool,
     /// Start the embedded sandbox on a free loopback port, seeded from the job's
     /// sandbox_seed, and run against it (no token needed; nothing leaves this machine).
     #[arg(long)]
@@ -313,6 +438,7 @@ impl TryFrom<&ApplyArgs> for ApplyConfig {
                 args.shared_limiter_required || job.shared_limiter_required.unwrap_or(false),
             )?,
             verbose: args.verbose,
+            send_unchanged: args.send_unchanged || job.send_unchanged.unwrap_or(false),
             continue_command: continue_command(&report, explicit_report.is_some()),
             input,
         })
@@ -372,6 +498,7 @@ impl From<&InputArgs> for InputFlags {
             notion_version: a.notion_version.clone(),
             schema_from: a.schema_from.clone(),
             schema_file: a.schema_file.clone(),
+            data_source: a.data_source.clone(),
         }
     }
 }
@@ -414,10 +541,23 @@ impl TryFrom<&PlanArgs> for PlanConfig {
             .clone()
             .or_else(|| input.job.as_ref().and_then(|j| j.report.clone()));
         let connection = Connection::resolve(&(&args.connection).into(), input.job.as_ref());
+        let job = input.job.clone().unwrap_or_default();
+        let rate = args.rate.or(job.rate).unwrap_or(3.0);
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(ConfigError(format!(
+                "--rate must be a positive number, got {rate}"
+            )));
+        }
         Ok(PlanConfig {
             input,
             connection,
             report,
+            rate,
+            burst: args.burst.or(job.burst).unwrap_or(3).max(1),
+            listing: {
+                use std::io::IsTerminal;
+                std::io::stdout().is_terminal()
+            },
         })
     }
 }

@@ -25,8 +25,12 @@ pub struct InputConfig {
     pub mapping: MappingOptions,
     /// The job file the settings came from, if any.
     pub job: Option<JobFile>,
-    /// Where the target's schema comes from (`--schema-from`, `--schema-file`), if anywhere.
+    /// Where the target's schema comes from (`--schema-from`, `--schema-file`, or
+    /// `--data-source`), if anywhere.
     pub schema: Option<SchemaSource>,
+    /// `--data-source`: the data source (or database with one) to scan before writing, so
+    /// that only the changes are sent (SPEC §9).
+    pub data_source: Option<String>,
 }
 
 /// The flags every command that reads rows shares, as given (before merging with a job file).
@@ -47,6 +51,7 @@ pub struct InputFlags {
     pub notion_version: Option<String>,
     pub schema_from: Option<String>,
     pub schema_file: Option<PathBuf>,
+    pub data_source: Option<String>,
 }
 
 /// Settings of `plan`.
@@ -57,6 +62,11 @@ pub struct PlanConfig {
     pub connection: Connection,
     /// Where invalid and skipped rows are recorded; none unless asked for.
     pub report: Option<PathBuf>,
+    /// The scan's pace with `--data-source` (requests per second, burst).
+    pub rate: f64,
+    pub burst: u32,
+    /// Standard output is a terminal: list the changes for people before the JSON lines.
+    pub listing: bool,
 }
 
 /// Where the integration token comes from. It is never a flag's value.
@@ -185,6 +195,8 @@ pub struct ApplyConfig {
     pub verbose: bool,
     /// The command that continues this run (`--resume` with the same report).
     pub continue_command: String,
+    /// With a data source: send every cell, not only the changes.
+    pub send_unchanged: bool,
 }
 
 /// Where a budget shared by several processes lives (`--shared-limiter`, SPEC §12).
@@ -378,6 +390,23 @@ impl InputConfig {
                 _ => None,
             },
         };
+        let data_source = flags
+            .data_source
+            .clone()
+            .or_else(|| from_job(|j| j.data_source.clone()));
+        let schema =
+            match (&data_source, schema) {
+                (None, schema) => schema,
+                (Some(ds), None) => Some(SchemaSource::Fetch(ds.clone())),
+                (Some(ds), Some(SchemaSource::Fetch(id))) if *id == *ds => {
+                    Some(SchemaSource::Fetch(id))
+                }
+                (Some(_), Some(_)) => return Err(ConfigError(
+                    "--data-source reads the data source's schema itself: drop --schema-from / \
+                     --schema-file (or schema_from / schema_file in the job file)"
+                        .into(),
+                )),
+            };
         let constants = match &job {
             Some(j) => j
                 .constants()
@@ -458,6 +487,7 @@ impl InputConfig {
             mapping,
             job,
             schema,
+            data_source,
         })
     }
 }

@@ -4,11 +4,13 @@
 //!
 //! ```text
 //! reader (job: CSV / JSONL / job file)  ->  mapper (mapping: row -> validated PATCH body)
+//!   ->  matcher (with a data source: the scan's index -> only the changes)
 //!   ->  dispatcher (rate limiter + worker pool + retry, per-page order)
 //!   ->  reporter (report: one outcome per row: report file, progress, summary)
 //! ```
 //!
-//! `plan` runs the first two stages offline; `schema` reads a data source's schema for them. See `docs/ARCHITECTURE.md`.
+//! `plan` runs the first stages (with a data source, after a scan); `export` writes a scan's
+//! pages as re-appliable rows; `schema` reads a data source's schema for them. See `docs/ARCHITECTURE.md`.
 
 pub mod apply;
 pub mod backup;
@@ -16,11 +18,14 @@ pub mod cli;
 pub mod config;
 pub mod dispatch;
 pub mod exit;
+pub mod export;
 pub mod job;
 pub mod manual;
 pub mod mapping;
+pub mod matcher;
 pub mod notion;
 pub mod plan;
 pub mod report;
+pub mod scan;
 pub mod schema;
 pub mod spelling;

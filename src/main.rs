@@ -32,6 +32,13 @@ fn main() -> ExitCode {
             .and_then(|config| {
                 notion_bulk::schema::run(&config, &mut io::stdout().lock(), &mut io::stderr())
             }),
+        Command::Export(args) => notion_bulk::export::ExportConfig::try_from(args)
+            .map_err(anyhow::Error::from)
+            .and_then(|config| {
+                let stdout = io::stdout();
+                let mut out = io::BufWriter::with_capacity(256 * 1024, stdout.lock());
+                notion_bulk::export::run(&config, &mut out, &mut io::stderr())
+            }),
         Command::Sandbox(args) => notion_sandbox::Options::try_from(args.clone())
             .map_err(anyhow::Error::from)
             .and_then(|options| {

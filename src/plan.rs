@@ -3,14 +3,21 @@
 
 use std::io::{self, Write};
 
+use std::sync::atomic::Ordering;
+
 use serde::Serialize;
+use serde_json::{json, Map, Value};
 
 use crate::config::PlanConfig;
+use crate::dispatch::Shared;
 use crate::exit::Exit;
 use crate::job::Source;
 use crate::mapping::{Body, Mapped, Mapper, TemplateGate};
+use crate::matcher::{Change, Matcher};
 use crate::notion::NotionId;
+use crate::report::progress::{Progress, ProgressMode};
 use crate::report::{unsent_outcome, ReportLine, ReportWriter};
+use crate::scan;
 
 /// Counts of a plan, by what became of the rows.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +26,12 @@ pub struct PlanCounts {
     pub valid: u64,
     pub invalid: u64,
     pub skipped: u64,
+    /// With a data source: rows whose page already has every value.
+    pub unchanged: u64,
+    /// With a data source: properties (and page-level fields) the rows to send change.
+    pub properties: u64,
+    /// With a data source: whether the counts above come from a comparison.
+    pub compared: bool,
 }
 
 /// One stdout line: the row, its page and exactly the body `apply` would send.
@@ -26,7 +39,79 @@ pub struct PlanCounts {
 struct PlanLine<'a> {
     row: u64,
     page_id: NotionId,
-    body: &'a Body,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<&'a Body>,
+    /// With a data source: `updated` or `unchanged`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<&'static str>,
+    /// With a data source: each property that changes, `{"from": …, "to": …}`; `null` for a
+    /// page the scan did not find (its row is sent whole).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changes: Option<Value>,
+}
+
+/// `{"Status": {"from": "In progress", "to": "Done"}}`, or `null` when not compared.
+fn changes_json(changes: &Option<Vec<Change>>) -> Value {
+    match changes {
+        None => Value::Null,
+        Some(list) => Value::Object(
+            list.iter()
+                .map(|c| (c.field.to_string(), json!({"from": c.from, "to": c.to})))
+                .collect::<Map<String, Value>>(),
+        ),
+    }
+}
+
+/// With `--data-source`: scans it into the matcher's index. `Err`: the exit (nothing read).
+fn scan_stage(
+    config: &PlanConfig,
+    mapper: &Mapper,
+    err: &mut dyn Write,
+) -> anyhow::Result<Result<Option<Matcher>, Exit>> {
+    if config.input.data_source.is_none() {
+        return Ok(Ok(None));
+    }
+    let schema = mapper
+        .options()
+        .schema
+        .clone()
+        .expect("--data-source brings its schema");
+    let version = config.input.mapping.version;
+    let client = match config.connection.client(version) {
+        Ok(c) => c,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(Err(Exit::Usage));
+        }
+    };
+    let shared = Shared::for_reads(client, config.rate, config.burst);
+    let fields = scan::compared_fields(&schema, mapper.written_keys());
+    let progress = Progress::new(ProgressMode::Log(std::time::Duration::from_secs(10)));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let stats = shared.stats.clone();
+    let result = runtime.block_on(scan::build_index(
+        &shared,
+        &schema,
+        version,
+        fields,
+        &mut |p| progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err),
+    ));
+    match result {
+        Ok((index, done)) => {
+            progress.scan(&done, stats.requests.load(Ordering::Relaxed), true, err);
+            Ok(Ok(Some(Matcher::new(index, false, false))))
+        }
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            Ok(Err(if e.is_usage() {
+                Exit::Usage
+            } else {
+                Exit::Aborted
+            }))
+        }
+    }
 }
 
 /// Runs `plan`, writing bodies to `out` and messages to `err`.
@@ -75,31 +160,86 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
         ),
         None => None,
     };
-    let mut counts = PlanCounts::default();
+    let mut matcher = match scan_stage(config, &mapper, err)? {
+        Ok(m) => m,
+        Err(exit) => {
+            writeln!(err, "Nothing was read; fix it and run plan again.")?;
+            return Ok(exit);
+        }
+    };
+    let mut counts = PlanCounts {
+        compared: matcher.is_some(),
+        ..PlanCounts::default()
+    };
     let mut gate = TemplateGate::default();
     let mut row = source.empty_row();
     let mut warnings = mapper.take_new_options();
+    // On a terminal, a short listing of the changes comes before the JSON lines.
+    let mut held: Option<Vec<u8>> = (config.listing && matcher.is_some()).then(Vec::new);
+    let mut listing: Vec<String> = Vec::new();
     let mut emit = |mapped: Mapped, counts: &mut PlanCounts| -> anyhow::Result<()> {
+        let (mapped, changes) = match matcher.as_mut() {
+            Some(m) => {
+                let matched = m.matched(mapped);
+                (matched.mapped, Some(matched.changes))
+            }
+            None => (mapped, None),
+        };
+        let sink: &mut dyn Write = match held.as_mut() {
+            Some(buffer) => buffer,
+            None => &mut *out,
+        };
         match mapped {
             Mapped::Update(update) => {
                 counts.valid += 1;
+                if let Some(Some(list)) = &changes {
+                    counts.properties += list.len() as u64;
+                    if listing.len() < LISTED_ROWS {
+                        listing.push(format!(
+                            "row {} (page {}): {}",
+                            update.row,
+                            update.page_id,
+                            list.iter()
+                                .map(|c| format!("{}: {} -> {}", c.field, c.from, c.to))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                    }
+                }
                 serde_json::to_writer(
-                    &mut *out,
+                    &mut *sink,
                     &PlanLine {
                         row: update.row,
                         page_id: update.page_id,
-                        body: &update.body,
+                        body: Some(&update.body),
+                        action: changes.as_ref().map(|_| "updated"),
+                        changes: changes.as_ref().map(changes_json),
                     },
                 )?;
-                out.write_all(b"\n")?;
+                sink.write_all(b"\n")?;
             }
             unsent => {
-                let (outcome, message) = unsent_outcome(&unsent).expect("not an update");
-                if let Mapped::Invalid(error) = &unsent {
-                    counts.invalid += 1;
-                    writeln!(err, "invalid: {error}")?;
-                } else {
-                    counts.skipped += 1;
+                let (outcome, _, message) = unsent_outcome(&unsent).expect("not an update");
+                match &unsent {
+                    Mapped::Invalid(error) => {
+                        counts.invalid += 1;
+                        writeln!(err, "invalid: {error}")?;
+                    }
+                    Mapped::Unchanged { row, page_id } => {
+                        counts.unchanged += 1;
+                        serde_json::to_writer(
+                            &mut *sink,
+                            &PlanLine {
+                                row: *row,
+                                page_id: *page_id,
+                                body: None,
+                                action: Some("unchanged"),
+                                changes: Some(json!({})),
+                            },
+                        )?;
+                        sink.write_all(b"\n")?;
+                    }
+                    _ => counts.skipped += 1,
                 }
                 if let Some(report) = report.as_mut() {
                     report.write(&ReportLine::unsent(
@@ -132,6 +272,20 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
     for (mapped, ()) in gate.finish() {
         emit(mapped, &mut counts)?;
     }
+    if let Some(buffer) = held {
+        writeln!(out, "changes ({} rows to update):", counts.valid)?;
+        for line in &listing {
+            writeln!(out, "  {line}")?;
+        }
+        if counts.valid as usize > listing.len() {
+            writeln!(
+                out,
+                "  … and {} more rows",
+                counts.valid as usize - listing.len()
+            )?;
+        }
+        out.write_all(&buffer)?;
+    }
     out.flush()?;
     for new in warnings {
         writeln!(err, "warning: {new}")?;
@@ -144,8 +298,24 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
     })
 }
 
+/// Rows of the terminal listing.
+const LISTED_ROWS: usize = 20;
+
 fn write_summary(err: &mut dyn Write, config: &PlanConfig, c: PlanCounts) -> io::Result<()> {
-    writeln!(
+    if c.compared {
+        writeln!(
+            err,
+            "plan: {} rows read from {}: {} to update ({} properties), {} unchanged, {} invalid, {} skipped (nothing to change). Nothing was sent.",
+            c.read,
+            config.input.path.display(),
+            c.valid,
+            c.properties,
+            c.unchanged,
+            c.invalid,
+            c.skipped
+        )?;
+    } else {
+        writeln!(
         err,
         "plan: {} rows read from {}: {} to send, {} invalid, {} skipped (nothing to change). Nothing was sent.",
         c.read,
@@ -154,6 +324,7 @@ fn write_summary(err: &mut dyn Write, config: &PlanConfig, c: PlanCounts) -> io:
         c.invalid,
         c.skipped
     )?;
+    }
     if c.invalid > 0 {
         let where_ = match &config.report {
             Some(p) => format!("above and in {}", p.display()),

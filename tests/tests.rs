@@ -6,6 +6,8 @@
 mod apply;
 // --backup across an interrupted run, then undo.
 mod backup;
+// Issue 11: export, and applying it back.
+mod export;
 // Spreadsheet exports: encodings, decimal commas, --columns.
 mod input_formats;
 // Issue 9: shell completions and man pages.
@@ -16,6 +18,8 @@ mod native;
 mod plan;
 // Kill, signal, deadline and lock, then resume.
 mod resume;
+// Issue 11: the scan (--data-source), changes only, equality rules.
+mod scan;
 // Issue 10: the revised resume rules, failed-out reduced the same way.
 mod resume_rules;
 // Issue 6: schema-aware mapping, the schema command, constants, example jobs.

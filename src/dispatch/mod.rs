@@ -8,6 +8,8 @@ pub mod retry;
 pub mod shared;
 mod worker;
 
+pub use worker::{query_json, read_json, read_property_items, ReadFailure};
+
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::AtomicU64;
@@ -129,6 +131,28 @@ pub struct Shared {
     pub backup: Option<crate::backup::Backup>,
 }
 
+impl Shared {
+    /// For commands that only read (`plan` and `export` scanning a data source): the one
+    /// limiter at `rate`/`burst`, the usual retries, no backup.
+    pub fn for_reads(client: Client, rate: f64, burst: u32) -> Shared {
+        Shared {
+            client,
+            limiter: Arc::new(Limiter::new(rate, burst)),
+            settings: Settings {
+                concurrency: 1,
+                max_attempts: 8,
+                max_errors: None,
+                backoff_min: Duration::from_millis(500),
+                backoff_max: Duration::from_secs(30),
+            },
+            stats: Arc::new(Stats::default()),
+            stop: Stop::default(),
+            trace: None,
+            backup: None,
+        }
+    }
+}
+
 /// A row to send, with its raw record (for `--failed-out`) and its body ready to go.
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -136,6 +160,9 @@ pub struct Job {
     pub source: SourceRow,
     pub body_bytes: Vec<u8>,
     pub body_hash: String,
+    /// With a scan and `--backup`: the page as the scan read it (the fields the row changes),
+    /// so that the backup needs no read of its own.
+    pub before: Option<Box<serde_json::Value>>,
     /// The fields the body sets (what a later row of the page supersedes, SPEC §6).
     pub fields: Arc<[Field]>,
     /// Said in the report's message whatever the outcome (a row resumed without the fields a
@@ -152,6 +179,7 @@ impl Job {
             fields: update.body.fields().into(),
             update,
             source,
+            before: None,
             note: None,
         }
     }
@@ -282,13 +310,14 @@ pub async fn dispatch(
 
 /// The result of a row that needs no request (invalid or skipped).
 pub fn unsent(mapped: Mapped, source: SourceRow) -> RowResult {
-    let (outcome, message) = crate::report::unsent_outcome(&mapped).expect("updates are sent");
+    let (outcome, code, message) =
+        crate::report::unsent_outcome(&mapped).expect("updates are sent");
     RowResult {
         row: mapped.row(),
         page_id: mapped.page_id(),
         outcome,
         http_status: None,
-        code: None,
+        code: code.map(str::to_owned),
         message: Some(message),
         attempts: 0,
         duration: Duration::ZERO,

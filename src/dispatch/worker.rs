@@ -77,31 +77,29 @@ pub async fn run(shared: Arc<Shared>, job: Job) -> Option<RowResult> {
 type BackupFailure = Option<(Option<Reply>, u32, String)>;
 
 /// Reads the page (completing truncated lists) and saves the values the row will change.
-/// `Err(None)`: stopped before anything was sent.
+/// `Err(None)`: stopped before anything was sent. A page the scan read comes with the job
+/// (`job.before`): no read then.
 async fn back_up(shared: &Shared, job: &Job) -> Result<Prepared, BackupFailure> {
     let backup = shared.backup.as_ref().expect("called with --backup");
     let page_id = job.update.page_id;
-    let mut page = get(shared, job.update.row, &format!("/v1/pages/{page_id}")).await?;
-    for (name, property_id) in backup::truncated_properties(&page) {
-        let mut results = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut path = format!("/v1/pages/{page_id}/properties/{property_id}?page_size=100");
-            if let Some(c) = &cursor {
-                path += &format!(
-                    "&start_cursor={}",
-                    percent_encoding::utf8_percent_encode(c, percent_encoding::NON_ALPHANUMERIC)
-                );
+    let page = match &job.before {
+        Some(before) => (**before).clone(),
+        None => {
+            let failed = |f: ReadFailure| {
+                f.into_backup_failure("not sent: reading the page for --backup failed")
+            };
+            let mut page = read_json(shared, job.update.row, &format!("/v1/pages/{page_id}"))
+                .await
+                .map_err(failed)?;
+            for (name, property_id) in backup::truncated_properties(&page) {
+                let results = read_property_items(shared, job.update.row, page_id, &property_id)
+                    .await
+                    .map_err(failed)?;
+                backup::complete(&mut page, &name, results);
             }
-            let list = get(shared, job.update.row, &path).await?;
-            results.extend(list["results"].as_array().cloned().unwrap_or_default());
-            cursor = list["next_cursor"].as_str().map(str::to_owned);
-            if list["has_more"].as_bool() != Some(true) || cursor.is_none() {
-                break;
-            }
+            page
         }
-        backup::complete(&mut page, &name, results);
-    }
+    };
     backup
         .prepare(page_id, &page, &job.update.body)
         .map_err(|e| {
@@ -113,26 +111,124 @@ async fn back_up(shared: &Shared, job: &Job) -> Result<Prepared, BackupFailure> 
         })
 }
 
-/// A GET with the same permits and retries as a PATCH; its JSON body.
-async fn get(shared: &Shared, row: u64, path: &str) -> Result<Value, BackupFailure> {
-    match send(shared, row, &format!("GET {path}"), false, || {
-        shared.client.get(path)
-    })
-    .await
-    {
-        Sent::Done(reply, _) => Ok(reply.body.unwrap_or(Value::Null)),
-        Sent::Never => Err(None),
-        Sent::Ended(_, reply, attempts, message) => {
-            let why = message
-                .or_else(|| reply.as_ref().and_then(|r| r.message.clone()))
-                .unwrap_or_default();
-            Err(Some((
-                reply,
-                attempts,
-                format!("not sent: reading the page for --backup failed: {why}"),
-            )))
+/// A read that did not succeed: stopped before it was sent (`reply` and `attempts` empty and
+/// zero, `stopped`), or ended with this answer after its attempts.
+#[derive(Debug)]
+pub struct ReadFailure {
+    pub reply: Option<Box<Reply>>,
+    pub attempts: u32,
+    pub message: Option<String>,
+    pub stopped: bool,
+}
+
+impl ReadFailure {
+    /// What went wrong, in a few words: `404 object_not_found: Could not find …`.
+    pub fn answer(&self) -> String {
+        let mut text = match self.reply.as_ref().map(|r| r.attempt) {
+            Some(Attempt::Status(s)) => s.to_string(),
+            Some(other) => format!("{other:?}"),
+            None => "no answer".into(),
+        };
+        if let Some(code) = self.reply.as_ref().and_then(|r| r.code.as_deref()) {
+            text.push(' ');
+            text.push_str(code);
+        }
+        if let Some(m) = self
+            .message
+            .as_deref()
+            .or_else(|| self.reply.as_ref().and_then(|r| r.message.as_deref()))
+        {
+            text.push_str(": ");
+            text.push_str(m);
+        }
+        text
+    }
+
+    /// The HTTP status of the last answer, if there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self.reply.as_ref()?.attempt {
+            Attempt::Status(s) => Some(s),
+            _ => None,
         }
     }
+
+    fn into_backup_failure(self, what: &str) -> BackupFailure {
+        if self.stopped {
+            return None;
+        }
+        let why = self.answer();
+        Some((
+            self.reply.map(|r| *r),
+            self.attempts,
+            format!("{what}: {why}"),
+        ))
+    }
+}
+
+/// A GET with the same permits and retries as a PATCH; its JSON body.
+pub async fn read_json(shared: &Shared, row: u64, path: &str) -> Result<Value, ReadFailure> {
+    let sent = send(shared, row, &format!("GET {path}"), false, || {
+        shared.client.get(path)
+    })
+    .await;
+    read_result(sent)
+}
+
+/// A POST that only reads (a query), with the same permits and retries as a PATCH: a read is
+/// always safe to send again.
+pub async fn query_json(shared: &Shared, path: &str, body: &Value) -> Result<Value, ReadFailure> {
+    let bytes = serde_json::to_vec(body).expect("a query body serialises");
+    let sent = send(shared, 0, &format!("POST {path}"), false, || {
+        shared.client.post(path, bytes.clone())
+    })
+    .await;
+    read_result(sent)
+}
+
+fn read_result(sent: Sent) -> Result<Value, ReadFailure> {
+    match sent {
+        Sent::Done(reply, _) => Ok(reply.body.unwrap_or(Value::Null)),
+        Sent::Never => Err(ReadFailure {
+            reply: None,
+            attempts: 0,
+            message: None,
+            stopped: true,
+        }),
+        Sent::Ended(_, reply, attempts, message) => Err(ReadFailure {
+            reply: reply.map(Box::new),
+            attempts,
+            message,
+            stopped: false,
+        }),
+    }
+}
+
+/// Every item of a paginated property (`GET /v1/pages/{id}/properties/{property_id}`, pages
+/// of 100 followed to the end): what completes a value a page read cut at 25 items.
+pub async fn read_property_items(
+    shared: &Shared,
+    row: u64,
+    page_id: crate::notion::NotionId,
+    property_id: &str,
+) -> Result<Vec<Value>, ReadFailure> {
+    let mut results = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("/v1/pages/{page_id}/properties/{property_id}?page_size=100");
+        if let Some(c) = &cursor {
+            path += &format!(
+                "&start_cursor={}",
+                percent_encoding::utf8_percent_encode(c, percent_encoding::NON_ALPHANUMERIC)
+            );
+        }
+        let list = read_json(shared, row, &path).await?;
+        results.extend(list["results"].as_array().cloned().unwrap_or_default());
+        cursor = list["next_cursor"].as_str().map(str::to_owned);
+        if list["has_more"].as_bool() != Some(true) || cursor.is_none() {
+            break;
+        }
+    }
+    Ok(results)
 }
 
 /// Sends a request until it succeeds or must end: a permit per attempt, pauses on 429/529

@@ -38,6 +38,10 @@ pub struct JobFile {
     pub api_base: Option<String>,
     pub schema_from: Option<String>,
     pub schema_file: Option<PathBuf>,
+    /// The data source to scan before writing (`--data-source`).
+    pub data_source: Option<String>,
+    /// With a data source, send every cell (`--send-unchanged`).
+    pub send_unchanged: Option<bool>,
     pub report: Option<PathBuf>,
     // apply's flags
     pub rate: Option<f64>,

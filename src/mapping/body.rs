@@ -199,6 +199,14 @@ pub fn canonical_hash(value: &Value) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// `value` written with every object's keys sorted and no white space (what
+/// [`canonical_hash`] hashes).
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = Vec::with_capacity(64);
+    write_canonical(value, &mut out);
+    String::from_utf8(out).expect("JSON is UTF-8")
+}
+
 fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {

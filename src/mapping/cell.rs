@@ -339,8 +339,14 @@ pub fn parse_bool(text: &str) -> Result<bool, String> {
     }
 }
 
-/// An ISO 8601 date or date-time, or a range `start/end`.
+/// An ISO 8601 date or date-time, or a range `start/end`, optionally followed by an IANA time
+/// zone in brackets (`2024-05-01T09:00[Europe/Paris]`, RFC 9557's suffix), which stands for
+/// the column's time zone in this one cell (it is what `export` writes for a zoned date-time).
 pub fn parse_date(text: &str, time_zone: Option<&str>) -> Result<DateValue, String> {
+    let (text, time_zone) = match text.strip_suffix(']').and_then(|t| t.rsplit_once('[')) {
+        Some((rest, zone)) if !zone.trim().is_empty() => (rest.trim_end(), Some(zone.trim())),
+        _ => (text, time_zone),
+    };
     let (start_text, end_text) = match text.split_once('/') {
         Some((s, e)) => (s.trim(), Some(e.trim())),
         None => (text, None),

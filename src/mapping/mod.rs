@@ -185,6 +185,12 @@ pub enum Mapped {
         row: u64,
         page_id: NotionId,
     },
+    /// With a data source: the page already has every value the row writes (SPEC §9); not
+    /// sent.
+    Unchanged {
+        row: u64,
+        page_id: NotionId,
+    },
     Invalid(RowError),
 }
 
@@ -192,7 +198,7 @@ impl Mapped {
     pub fn row(&self) -> u64 {
         match self {
             Mapped::Update(u) => u.row,
-            Mapped::Skipped { row, .. } => *row,
+            Mapped::Skipped { row, .. } | Mapped::Unchanged { row, .. } => *row,
             Mapped::Invalid(e) => e.row,
         }
     }
@@ -200,7 +206,7 @@ impl Mapped {
     pub fn page_id(&self) -> Option<NotionId> {
         match self {
             Mapped::Update(u) => Some(u.page_id),
-            Mapped::Skipped { page_id, .. } => Some(*page_id),
+            Mapped::Skipped { page_id, .. } | Mapped::Unchanged { page_id, .. } => Some(*page_id),
             Mapped::Invalid(e) => e.page_id,
         }
     }
@@ -346,6 +352,36 @@ impl Mapper {
 
     pub fn options(&self) -> &MappingOptions {
         &self.options
+    }
+
+    /// The body keys this mapper's rows can write (property names, then `icon`, `cover`,
+    /// `in_trash`, `is_locked`), known from a CSV header and the constants; `None` for JSONL,
+    /// whose lines may write anything.
+    pub fn written_keys(&self) -> Option<Vec<String>> {
+        if self.columns.is_empty() {
+            return None;
+        }
+        let mut keys: Vec<String> = Vec::new();
+        let properties = self.columns.iter().filter_map(|c| match c {
+            ColumnPlan::Property(p) => Some(p.property.to_string()),
+            _ => None,
+        });
+        let constants = self.constants.iter().map(|(name, _)| name.to_string());
+        let pages = self.columns.iter().filter_map(|c| match c {
+            ColumnPlan::Page(PageField::Icon) => Some("icon".to_owned()),
+            ColumnPlan::Page(PageField::Cover) => Some("cover".to_owned()),
+            ColumnPlan::Page(PageField::InTrash | PageField::Archived) => {
+                Some("in_trash".to_owned())
+            }
+            ColumnPlan::Page(PageField::IsLocked) => Some("is_locked".to_owned()),
+            _ => None,
+        });
+        for key in properties.chain(constants).chain(pages) {
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        Some(keys)
     }
 
     /// Which field each part of a raw record sets, for `--failed-out`.

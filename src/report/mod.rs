@@ -96,15 +96,23 @@ impl ReportLine {
     }
 }
 
-/// The outcome and message of a row that ends without a request (invalid, or skipped because
-/// it changes nothing); `None` for an update, which is sent.
-pub fn unsent_outcome(mapped: &crate::mapping::Mapped) -> Option<(Outcome, String)> {
+/// The outcome, code and message of a row that ends without a request (invalid, or skipped
+/// because it changes nothing); `None` for an update, which is sent.
+pub fn unsent_outcome(
+    mapped: &crate::mapping::Mapped,
+) -> Option<(Outcome, Option<&'static str>, String)> {
     use crate::mapping::Mapped;
     match mapped {
-        Mapped::Invalid(e) => Some((Outcome::Invalid, e.message())),
+        Mapped::Invalid(e) => Some((Outcome::Invalid, None, e.message())),
         Mapped::Skipped { .. } => Some((
             Outcome::Skipped,
+            None,
             "nothing to change: every cell of the row is empty".to_owned(),
+        )),
+        Mapped::Unchanged { .. } => Some((
+            Outcome::Skipped,
+            Some("unchanged"),
+            "the page already has these values (as the scan read them): not sent".to_owned(),
         )),
         Mapped::Update(_) => None,
     }

@@ -172,6 +172,8 @@ impl Snapshot {
 pub struct Progress {
     mode: ProgressMode,
     bar: Option<ProgressBar>,
+    /// When the last scan line was printed (log mode).
+    last_scan_line: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 /// Prints lines to stderr from anywhere (the signal handler), clearing the bar first.
@@ -243,7 +245,38 @@ impl Progress {
             bar.set_style(ProgressStyle::with_template("{msg}").expect("a valid template"));
             bar
         });
-        Progress { mode, bar }
+        Progress {
+            mode,
+            bar,
+            last_scan_line: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// How a scan is going (pages read, requests): the bar's message, or a log line at the
+    /// display's interval (`last`: the scan has ended, print it whatever the interval).
+    pub fn scan(
+        &self,
+        scan: &crate::scan::ScanProgress,
+        requests: u64,
+        last: bool,
+        err: &mut dyn Write,
+    ) {
+        let line = format!(
+            "scan: {} pages read, {} requests ({} queries, {} created_time windows past the result cap, {} long values completed)",
+            scan.pages, requests, scan.queries, scan.windows, scan.completions
+        );
+        match (&self.bar, self.mode) {
+            (Some(bar), _) => bar.set_message(line),
+            (None, ProgressMode::Log(every)) => {
+                let mut printed = self.last_scan_line.lock().expect("progress lock");
+                let due = printed.is_none_or(|t| t.elapsed() >= every);
+                if due || last {
+                    let _ = writeln!(err, "{line}");
+                    *printed = Some(std::time::Instant::now());
+                }
+            }
+            _ => {}
+        }
     }
 
     /// A printer for lines that do not come through the run's own loop.

@@ -48,6 +48,9 @@ pub struct Summary {
     /// `timeout`, ...).
     pub by_code: BTreeMap<String, u64>,
     pub requests: u64,
+    /// Of `requests`, those that read the data source (`--data-source`: queries, and the
+    /// property reads that complete long values).
+    pub scan_requests: u64,
     pub rate_limited: u64,
     pub retries: u64,
     pub wall_time_s: f64,
@@ -87,6 +90,15 @@ impl Summary {
                 String::new()
             }
         )?;
+        let reads = if self.scan_requests > 0 {
+            format!(
+                " ({} reading the data source, {} writing)",
+                self.scan_requests,
+                self.requests - self.scan_requests
+            )
+        } else {
+            String::new()
+        };
         if self.resumed_final > 0 {
             writeln!(
                 err,
@@ -98,7 +110,7 @@ impl Summary {
         }
         writeln!(
             err,
-            "summary: {} requests in {:.1}s ({:.2}/s), {} retries, {} rate-limited (429/529)",
+            "summary: {} requests{reads} in {:.1}s ({:.2}/s), {} retries, {} rate-limited (429/529)",
             self.requests, self.wall_time_s, self.effective_rate, self.retries, self.rate_limited
         )?;
         if !self.by_code.is_empty() {

@@ -1,0 +1,363 @@
+//! `notion-bulk export DATA_SOURCE`: a scan's pages written as rows that `apply` reads back
+//! (SPEC §9): CSV with `page_id` and a typed header `Name:type` per writable property, in
+//! §3's cell syntax, or native JSONL, request-shaped and exact (rich text formatting, links and
+//! mentions kept). Read-only properties are left out. Applied unedited with `--data-source`,
+//! an export changes nothing and sends nothing.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+use serde_json::{json, Map, Value};
+
+use crate::backup;
+use crate::config::Connection;
+use crate::dispatch::Shared;
+use crate::exit::Exit;
+use crate::notion::schema::{Schema, SchemaType};
+use crate::notion::{PropertyType, Version};
+use crate::report::progress::{Progress, ProgressMode};
+use crate::scan::{self, Current, Field, Kind, ScanRequest};
+
+/// The file format of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    Jsonl,
+}
+
+/// Settings of `export`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportConfig {
+    /// The data source (or database with one) id or URL.
+    pub data_source: String,
+    /// Where to write; standard output when `None`.
+    pub output: Option<PathBuf>,
+    pub format: ExportFormat,
+    /// Only these properties (names or ids), in this order.
+    pub properties: Option<Vec<String>>,
+    /// `--where`: a Notion filter as JSON, `@file.json`, or `NAME = VALUE`.
+    pub filter: Option<String>,
+    pub version: Version,
+    pub connection: Connection,
+    pub rate: f64,
+    pub burst: u32,
+    pub progress: ProgressMode,
+    /// Separator inside multi-valued CSV cells.
+    pub separator: char,
+}
+
+/// A problem with the command line found before any page is read (exit 2).
+fn usage(err: &mut dyn Write, message: &str) -> anyhow::Result<Exit> {
+    writeln!(err, "error: {message}")?;
+    writeln!(err, "Nothing was exported.")?;
+    Ok(Exit::Usage)
+}
+
+/// Runs `export`, writing rows to `-o` (or `out`) and messages to `err`.
+pub fn run(
+    config: &ExportConfig,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Exit> {
+    let client = match config.connection.client(config.version) {
+        Ok(c) => c,
+        Err(e) => return usage(err, &e),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let schema = match runtime
+        .block_on(async { Schema::fetch(&client, &config.data_source, config.version).await })
+    {
+        Ok(s) => s,
+        Err(e) => return usage(err, &e.to_string()),
+    };
+    let fields = match chosen_fields(&schema, config.properties.as_deref()) {
+        Ok(f) => f,
+        Err(e) => return usage(err, &e),
+    };
+    let filter = match config
+        .filter
+        .as_deref()
+        .map(|w| parse_where(w, &schema))
+        .transpose()
+    {
+        Ok(f) => f,
+        Err(e) => return usage(err, &format!("--where: {e}")),
+    };
+    let mut file;
+    let sink: &mut dyn Write = match &config.output {
+        Some(path) => match File::create(path) {
+            Ok(f) => {
+                file = BufWriter::new(f);
+                &mut file
+            }
+            Err(e) => return usage(err, &format!("cannot write {}: {e}", path.display())),
+        },
+        None => out,
+    };
+    let mut writer = RowWriter::new(sink, config.format, &fields, config.separator)?;
+    let shared = Shared::for_reads(client, config.rate, config.burst);
+    let progress = Progress::new(config.progress);
+    let stats = shared.stats.clone();
+    let request = ScanRequest {
+        schema: &schema,
+        version: config.version,
+        fields: &fields,
+        filter,
+    };
+    let mut warnings: Vec<String> = Vec::new();
+    let result = runtime.block_on(scan::scan(
+        &shared,
+        &request,
+        &mut |page| writer.write(&page, &mut warnings),
+        &mut |p| progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err),
+    ));
+    progress.finish();
+    let done = match result {
+        Ok(done) => done,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            writeln!(err, "The export is incomplete: do not apply it.")?;
+            return Ok(if e.is_usage() {
+                Exit::Usage
+            } else {
+                Exit::Aborted
+            });
+        }
+    };
+    writer.finish()?;
+    progress.scan(&done, stats.requests.load(Ordering::Relaxed), true, err);
+    warnings.sort();
+    warnings.dedup();
+    for w in &warnings {
+        writeln!(err, "warning: {w}")?;
+    }
+    let target = config
+        .output
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "FILE".into());
+    writeln!(
+        err,
+        "export: {} pages of {:?} ({}). Edit it, then apply only what changed:",
+        done.pages, schema.title, schema.data_source_id
+    )?;
+    writeln!(
+        err,
+        "  notion-bulk apply {target} --data-source {}",
+        schema.data_source_id
+    )?;
+    Ok(Exit::Ok)
+}
+
+/// The writable properties to export: all of them, or those `--properties` names.
+fn chosen_fields(schema: &Schema, names: Option<&[String]>) -> Result<Vec<Field>, String> {
+    let Some(names) = names else {
+        return Ok(schema
+            .properties
+            .iter()
+            .filter_map(Field::property)
+            .collect());
+    };
+    names
+        .iter()
+        .map(|name| {
+            let Some(property) = schema.property(name) else {
+                let hint = crate::spelling::closest(
+                    name,
+                    schema.properties.iter().map(|p| p.name.as_str()),
+                )
+                .map(|n| format!(" Did you mean {n:?}?"))
+                .unwrap_or_default();
+                return Err(format!(
+                    "--properties: the data source has no property {name:?}.{hint} Its properties: {}",
+                    schema
+                        .properties
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            };
+            Field::property(property).ok_or_else(|| {
+                format!(
+                    "--properties: {:?} is a {} property, which a page update cannot write, so it \
+                     is not exported",
+                    property.name,
+                    property.ty.as_str()
+                )
+            })
+        })
+        .collect()
+}
+
+/// `--where`: a filter object (inline JSON or `@file.json`), or `NAME = VALUE` typed by the
+/// schema.
+fn parse_where(text: &str, schema: &Schema) -> Result<Value, String> {
+    let text = text.trim();
+    if let Some(path) = text.strip_prefix('@') {
+        let body = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        return serde_json::from_str(&body).map_err(|e| format!("{path} is not JSON: {e}"));
+    }
+    if text.starts_with('{') {
+        return serde_json::from_str(text).map_err(|e| format!("not a JSON filter: {e}"));
+    }
+    let Some((name, value)) = text.split_once('=') else {
+        return Err(format!(
+            "{text:?} is neither a JSON filter nor NAME = VALUE (e.g. --where 'Status = Done')"
+        ));
+    };
+    let (name, value) = (name.trim(), value.trim());
+    let property = schema.property(name).ok_or_else(|| {
+        let hint =
+            crate::spelling::closest(name, schema.properties.iter().map(|p| p.name.as_str()))
+                .map(|n| format!(" Did you mean {n:?}?"))
+                .unwrap_or_default();
+        format!("the data source has no property {name:?}.{hint}")
+    })?;
+    let SchemaType::Known(ty) = property.ty else {
+        return Err(format!("{name:?} cannot be filtered on"));
+    };
+    let condition = match ty {
+        PropertyType::Number => json!({"equals": crate::mapping::cell::parse_number(value)?}),
+        PropertyType::Checkbox => json!({"equals": crate::mapping::cell::parse_bool(value)?}),
+        PropertyType::MultiSelect | PropertyType::People | PropertyType::Relation => {
+            json!({"contains": value})
+        }
+        _ => json!({ "equals": value }),
+    };
+    Ok(json!({"property": property.name, ty.as_str(): condition}))
+}
+
+/// Writes each page as one row.
+struct RowWriter<'a> {
+    format: ExportFormat,
+    csv: Option<csv::Writer<&'a mut dyn Write>>,
+    jsonl: Option<&'a mut dyn Write>,
+    fields: Vec<Field>,
+    separator: char,
+}
+
+impl<'a> RowWriter<'a> {
+    fn new(
+        sink: &'a mut dyn Write,
+        format: ExportFormat,
+        fields: &[Field],
+        separator: char,
+    ) -> anyhow::Result<RowWriter<'a>> {
+        let mut writer = RowWriter {
+            format,
+            csv: None,
+            jsonl: None,
+            fields: fields.to_vec(),
+            separator,
+        };
+        match format {
+            ExportFormat::Csv => {
+                let mut csv = csv::Writer::from_writer(sink);
+                let mut header = vec!["page_id".to_owned()];
+                for f in fields {
+                    if let Kind::Property(ty) = f.kind {
+                        header.push(format!("{}:{}", f.name, ty.as_str()));
+                    }
+                }
+                csv.write_record(&header)?;
+                writer.csv = Some(csv);
+            }
+            ExportFormat::Jsonl => writer.jsonl = Some(sink),
+        }
+        Ok(writer)
+    }
+
+    fn write(&mut self, page: &Value, warnings: &mut Vec<String>) -> Result<(), String> {
+        let id = page["id"].as_str().unwrap_or_default().to_owned();
+        let values = self
+            .fields
+            .iter()
+            .map(|f| {
+                f.read(page)
+                    .map_err(|e| format!("page {id}: {}: {e}", f.name))
+            })
+            .collect::<Result<Vec<Current>, String>>()?;
+        let io = |e: std::io::Error| format!("cannot write the export: {e}");
+        match self.format {
+            ExportFormat::Csv => {
+                let mut record = vec![id.clone()];
+                for (field, value) in self.fields.iter().zip(&values) {
+                    check_cell(field, value, self.separator, warnings);
+                    record.push(value.cell(self.separator));
+                }
+                self.csv
+                    .as_mut()
+                    .expect("a CSV writer")
+                    .write_record(&record)
+                    .map_err(|e| format!("cannot write the export: {e}"))
+            }
+            ExportFormat::Jsonl => {
+                let mut properties = Map::new();
+                for (field, value) in self.fields.iter().zip(&values) {
+                    let Kind::Property(ty) = field.kind else {
+                        continue;
+                    };
+                    let raw = value.to_request();
+                    // Request-shaped as --backup writes values; a Notion-hosted file stays
+                    // a `file` object (kept as it is when applied).
+                    let shaped =
+                        backup::request_value(&json!({"type": ty.as_str(), ty.as_str(): raw}))
+                            .unwrap_or_else(|_| json!({ ty.as_str(): raw }));
+                    properties.insert(field.name.to_string(), shaped);
+                }
+                let line = json!({"page_id": id, "properties": properties});
+                let sink = self.jsonl.as_mut().expect("a JSONL writer");
+                serde_json::to_writer(&mut **sink, &line).map_err(|e| e.to_string())?;
+                sink.write_all(b"\n").map_err(io)
+            }
+        }
+    }
+
+    fn finish(self) -> std::io::Result<()> {
+        if let Some(mut csv) = self.csv {
+            csv.flush()?;
+        }
+        if let Some(sink) = self.jsonl {
+            sink.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// What a CSV cell cannot carry exactly; the JSONL export can.
+fn check_cell(field: &Field, value: &Current, separator: char, warnings: &mut Vec<String>) {
+    let name = &field.name;
+    match value {
+        Current::Names(names) if names.iter().any(|n| n.contains(separator)) => warnings.push(format!(
+            "{name:?}: an option name contains the separator {separator:?}, so its CSV cell reads back as several options: export as JSONL (-o FILE.jsonl) to keep it exact"
+        )),
+        Current::Files(files) if files.iter().any(|f| f.hosted) => warnings.push(format!(
+            "{name:?}: files hosted by Notion are written as their links, which expire: applied from the CSV they would become external links; export as JSONL to keep them"
+        )),
+        Current::Files(files) => {
+            let renamed = files.iter().any(|f| {
+                match crate::mapping::cell::parse_items(
+                    PropertyType::Files,
+                    std::iter::once(&*f.url),
+                    None,
+                ) {
+                    Ok(crate::mapping::PropertyValue::Files(parsed)) => {
+                        parsed.first().is_none_or(|p| *p.name != *f.name)
+                    }
+                    _ => true,
+                }
+            });
+            if renamed {
+                warnings.push(format!(
+                    "{name:?}: a file's name is not the last part of its URL, which is the name a CSV cell gives it: applied from the CSV it would be renamed; export as JSONL to keep it"
+                ));
+            }
+        }
+        _ => {}
+    }
+}

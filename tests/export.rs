@@ -1,0 +1,352 @@
+//! Issue 11: `export` and its round trip. A data source with every writable type (formatted
+//! rich text with a mention, a relation of 30 pages, people, files, dates with a time zone
+//! and with an offset) is exported as CSV and JSONL; applied unedited, neither sends a
+//! request; three cells edited send exactly three PATCHes, each of that one property, and
+//! the sandbox ends as the seed plus the three edits.
+
+use notion_sandbox::{self as sandbox, Seed};
+use serde_json::{json, Value};
+
+use crate::scan::{start, DATA_SOURCE, TOKEN};
+use crate::util::{read_report, run_against, Dir, Run};
+
+const ADA: &str = "9531985d-5d9d-49f8-9818-e811892f902b";
+const GRACE: &str = "36f675cc-81e7-4ef5-a8e2-5d940ed90475";
+
+fn seed() -> Seed {
+    let mut seed = Seed::generate(40);
+    let blockers: Vec<Value> = (10..40)
+        .map(|i| json!(Seed::generated_page_id(i)))
+        .collect();
+    let rich = [
+        (
+            "Name",
+            json!([
+                {"type": "text", "text": {"content": "Ship "}, "annotations": {"bold": true}},
+                {"type": "text", "text": {"content": "billing", "link": {"url": "https://example.com/b"}}}
+            ]),
+        ),
+        (
+            "Notes",
+            json!([
+                {"type": "text", "text": {"content": "ask "}},
+                {"type": "mention", "mention": {"user": {"id": ADA}}},
+                {"type": "text", "text": {"content": " today"}, "annotations": {"italic": true, "color": "red"}}
+            ]),
+        ),
+        ("Tags", json!(["backend", "urgent"])),
+        (
+            "Due",
+            json!({"start": "2026-05-01T09:00", "end": "2026-05-01T10:30", "time_zone": "Europe/Paris"}),
+        ),
+        ("Done", json!(true)),
+        ("Estimate", json!(12.5)),
+        ("Link", json!("https://example.com/spec")),
+        ("Owner", json!([ADA, GRACE])),
+        ("Blocked by", Value::Array(blockers)),
+        ("Contact", json!("ada@example.com")),
+        ("Phone", json!("+1 415 555 0100")),
+        (
+            "Attachments",
+            json!([
+                "https://example.com/files/plan.pdf",
+                "https://example.com/files/budget.xlsx"
+            ]),
+        ),
+    ];
+    for (name, value) in rich {
+        seed.pages[0].properties.insert(name.into(), value);
+    }
+    seed.pages[1].properties.insert(
+        "Due".into(),
+        json!({"start": "2026-05-01T09:00:00.000+02:00"}),
+    );
+    seed.pages[2]
+        .properties
+        .insert("Due".into(), json!("2026-06-01"));
+    seed
+}
+
+async fn bulk(dir: &Dir, handle: &sandbox::Handle, args: &[&str]) -> Run {
+    run_against(dir, &handle.base_url(), TOKEN, args).await
+}
+
+fn properties(state: &Value) -> Vec<(String, Value)> {
+    state["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap().to_owned(),
+                p["properties"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unedited_export_sends_nothing_and_three_edited_cells_send_three_patches() {
+    let handle = start(seed(), |_| {}).await;
+    let before = properties(&handle.state());
+    let dir = Dir::new();
+    for file in ["all.csv", "all.jsonl"] {
+        let out = bulk(
+            &dir,
+            &handle,
+            &[
+                "export",
+                DATA_SOURCE,
+                "-o",
+                file,
+                "--rate",
+                "100",
+                "--progress",
+                "log",
+            ],
+        )
+        .await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(out.stderr.contains("export: 40 pages"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!(
+                "notion-bulk apply {file} --data-source {DATA_SOURCE}"
+            )),
+            "{}",
+            out.stderr
+        );
+    }
+    let csv_text = std::fs::read_to_string(dir.path("all.csv")).unwrap();
+    let header = csv_text.lines().next().unwrap();
+    assert!(
+        header.starts_with("page_id,Name:title,Status:status"),
+        "{header}"
+    );
+    assert!(
+        !header.contains("Task ID") && !header.contains("Score") && !header.contains("Created"),
+        "read-only left out: {header}"
+    );
+    assert!(
+        csv_text.contains("2026-05-01T09:00/2026-05-01T10:30[Europe/Paris]"),
+        "{csv_text}"
+    );
+    let jsonl = std::fs::read_to_string(dir.path("all.jsonl")).unwrap();
+    assert!(
+        !jsonl.contains("plain_text")
+            && jsonl.contains("\"bold\":true")
+            && jsonl.contains("mention"),
+        "{jsonl}"
+    );
+
+    // Applied unedited: nothing sent, every row skipped / unchanged.
+    for file in ["all.csv", "all.jsonl"] {
+        let n = handle.requests().len();
+        let report = format!("{file}.report.jsonl");
+        let out = bulk(
+            &dir,
+            &handle,
+            &[
+                "apply",
+                file,
+                "--data-source",
+                DATA_SOURCE,
+                "--report",
+                &report,
+                "--rate",
+                "100",
+                "--progress",
+                "none",
+            ],
+        )
+        .await;
+        assert_eq!(out.code, 0, "{file}: {}", out.stderr);
+        assert!(
+            handle.requests()[n..].iter().all(|r| r.method != "PATCH"),
+            "{file}: {}",
+            out.stderr
+        );
+        let lines = read_report(&dir.path(&report));
+        assert_eq!(lines.len(), 40);
+        for line in lines {
+            assert_eq!(
+                (line.outcome.as_str(), line.code.as_deref()),
+                ("skipped", Some("unchanged")),
+                "{file}: {line:?}"
+            );
+        }
+    }
+    assert_eq!(properties(&handle.state()), before);
+
+    // Three cells edited: three PATCHes, each of exactly the edited property.
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let mut rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let edits = [
+        (
+            0,
+            "Status:status",
+            "Done",
+            "Status",
+            json!({"status": {"name": "Done"}}),
+        ),
+        (1, "Estimate:number", "7", "Estimate", json!({"number": 7})),
+        (
+            2,
+            "Tags:multi_select",
+            "docs",
+            "Tags",
+            json!({"multi_select": [{"name": "docs"}]}),
+        ),
+    ];
+    for (page, header, cell, _, _) in &edits {
+        let page = Seed::generated_page_id(page + 1);
+        let row = rows.iter().position(|r| r[0] == page).unwrap();
+        let mut fields: Vec<String> = rows[row].iter().map(str::to_owned).collect();
+        fields[column(header)] = cell.to_string();
+        rows[row] = csv::StringRecord::from(fields);
+    }
+    let mut writer = csv::Writer::from_path(dir.path("edited.csv")).unwrap();
+    writer.write_record(&headers).unwrap();
+    for r in &rows {
+        writer.write_record(r).unwrap();
+    }
+    writer.flush().unwrap();
+    let planned = bulk(
+        &dir,
+        &handle,
+        &["plan", "edited.csv", "--data-source", DATA_SOURCE],
+    )
+    .await;
+    let n = handle.requests().len();
+    let out = bulk(
+        &dir,
+        &handle,
+        &[
+            "apply",
+            "edited.csv",
+            "--data-source",
+            DATA_SOURCE,
+            "--report",
+            "edited.jsonl",
+            "--rate",
+            "100",
+            "--progress",
+            "none",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let patches: Vec<_> = handle.requests()[n..]
+        .iter()
+        .filter(|r| r.method == "PATCH")
+        .cloned()
+        .collect();
+    assert_eq!(patches.len(), 3, "{}", out.stderr);
+    let mut expected = before.clone();
+    for (row, _, _, property, value) in &edits {
+        let page = Seed::generated_page_id(row + 1);
+        let body = json!({"properties": {*property: value}});
+        assert!(
+            patches
+                .iter()
+                .any(|p| p.page_id.as_deref() == Some(page.as_str())
+                    && p.body_sha256.as_deref() == Some(sandbox::body_sha256(&body).as_str())),
+            "a PATCH of page {page} with exactly {body}; plan: {}",
+            planned.stdout
+        );
+        let now = handle.page(&page).unwrap();
+        expected[*row].1[*property] = now["properties"][*property].clone();
+    }
+    let after = properties(&handle.state());
+    assert_eq!(
+        after, expected,
+        "the seed plus the three edits, formatting intact"
+    );
+    assert_eq!(after[0].1["Name"], before[0].1["Name"]);
+    assert_eq!(after[0].1["Notes"], before[0].1["Notes"]);
+    assert_eq!(after[1].1["Estimate"]["number"], json!(7));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_refuses_unknown_properties_and_filters_notion_refuses() {
+    let handle = start(seed(), |_| {}).await;
+    let dir = Dir::new();
+    let out = bulk(
+        &dir,
+        &handle,
+        &["export", DATA_SOURCE, "--properties", "Name,Staus"],
+    )
+    .await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("no property \"Staus\". Did you mean \"Status\"?"),
+        "{}",
+        out.stderr
+    );
+    let out = bulk(
+        &dir,
+        &handle,
+        &[
+            "export",
+            DATA_SOURCE,
+            "--where",
+            r#"{"property": "Estimate", "number": {"equals": "x"}}"#,
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Notion refused the query") && out.stderr.contains("validation_error"),
+        "{}",
+        out.stderr
+    );
+    // NAME = VALUE, typed by the schema; only the selected pages, on stdout as CSV.
+    let out = bulk(
+        &dir,
+        &handle,
+        &[
+            "export",
+            DATA_SOURCE,
+            "--where",
+            "Status = Done",
+            "--properties",
+            "Name,Status",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout.lines().next(),
+        Some("page_id,Name:title,Status:status")
+    );
+    assert_eq!(
+        out.stdout.lines().count(),
+        1,
+        "no page is Done: {}",
+        out.stdout
+    );
+    let out = bulk(
+        &dir,
+        &handle,
+        &[
+            "export",
+            DATA_SOURCE,
+            "--where",
+            "Estimate = 12.5",
+            "--format",
+            "jsonl",
+            "--properties",
+            "Estimate",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&Seed::generated_page_id(1)),
+        "{}",
+        out.stdout
+    );
+}
