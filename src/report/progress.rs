@@ -173,7 +173,8 @@ pub struct Progress {
     mode: ProgressMode,
     bar: Option<ProgressBar>,
     /// When the last scan line was printed (log mode).
-    last_scan_line: std::sync::Mutex<Option<std::time::Instant>>,
+    /// When the last scan log line was printed, and what it said.
+    last_scan_line: std::sync::Mutex<Option<(std::time::Instant, String)>>,
 }
 
 /// Prints lines to stderr from anywhere (the signal handler), clearing the bar first.
@@ -269,10 +270,12 @@ impl Progress {
             (Some(bar), _) => bar.set_message(line),
             (None, ProgressMode::Log(every)) => {
                 let mut printed = self.last_scan_line.lock().expect("progress lock");
-                let due = printed.is_none_or(|t| t.elapsed() >= every);
-                if due || last {
+                let due = printed.as_ref().is_none_or(|(t, _)| t.elapsed() >= every);
+                // The closing line is printed unless the same line was printed last.
+                let repeat = printed.as_ref().is_some_and(|(_, text)| *text == line);
+                if (due || last) && !(last && repeat) {
                     let _ = writeln!(err, "{line}");
-                    *printed = Some(std::time::Instant::now());
+                    *printed = Some((std::time::Instant::now(), line));
                 }
             }
             _ => {}
