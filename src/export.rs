@@ -274,14 +274,7 @@ impl<'a> RowWriter<'a> {
 
     fn write(&mut self, page: &Value, warnings: &mut Vec<String>) -> Result<(), String> {
         let id = page["id"].as_str().unwrap_or_default().to_owned();
-        let values = self
-            .fields
-            .iter()
-            .map(|f| {
-                f.read(page)
-                    .map_err(|e| format!("page {id}: {}: {e}", f.name))
-            })
-            .collect::<Result<Vec<Current>, String>>()?;
+        let values: Vec<Current> = Field::read_all(&self.fields, page, &id)?;
         let io = |e: std::io::Error| format!("cannot write the export: {e}");
         match self.format {
             ExportFormat::Csv => {

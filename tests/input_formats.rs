@@ -4,9 +4,9 @@
 //! that `--failed-out` of such a file runs again under the same flags.
 
 use notion_sandbox::{self as sandbox, Options, Seed};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::util::{run_against, Dir};
+use crate::util::{plan_bodies, run_against, Dir};
 
 const PAGE_A: &str = "8d116ece-1738-47d9-bd9c-172411e20b8f";
 const PAGE_B: &str = "90c192cf-d3ac-44af-8f21-ddb66cad4a26";
@@ -25,17 +25,6 @@ fn utf16le_with_mark(text: &str) -> Vec<u8> {
         out.extend(unit.to_le_bytes());
     }
     out
-}
-
-/// The bodies plan printed, by row.
-fn bodies(stdout: &str) -> Vec<(u64, Value)> {
-    stdout
-        .lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).expect("plan prints JSON lines");
-            (v["row"].as_u64().unwrap(), v["body"].clone())
-        })
-        .collect()
 }
 
 /// An Excel "CSV (semicolon)" export from a European locale: Windows-1252, `;` between
@@ -68,7 +57,7 @@ fn a_windows_1252_semicolon_export_is_read_as_it_is() {
     // invalid, named by row and column; row 1 goes on.
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert_eq!(
-        bodies(&run.stdout),
+        plan_bodies(&run.stdout),
         [(
             1,
             json!({"properties": {
@@ -90,7 +79,7 @@ fn a_windows_1252_semicolon_export_is_read_as_it_is() {
     stated.extend(["--thousands-separator", "."]);
     let run = dir.run(&stated);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let planned = bodies(&run.stdout);
+    let planned = plan_bodies(&run.stdout);
     assert_eq!(planned.len(), 2);
     assert_eq!(
         planned[1].1["properties"]["Name"]["title"][0]["text"]["content"],
@@ -155,7 +144,7 @@ fn utf16_unicode_text_is_recognised_by_its_mark_and_needs_one_when_named() {
     let run = dir.run(&["plan", "unicode.tsv"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
-        bodies(&run.stdout)[0].1["properties"]["Name"]["title"][0]["text"]["content"],
+        plan_bodies(&run.stdout)[0].1["properties"]["Name"]["title"][0]["text"]["content"],
         "Naïve ✓"
     );
     let no_mark: Vec<u8> = utf16le_with_mark(&text)[2..].to_vec();
@@ -165,7 +154,7 @@ fn utf16_unicode_text_is_recognised_by_its_mark_and_needs_one_when_named() {
     assert!(run.stderr.contains("utf-16le"), "{}", run.stderr);
     let run = dir.run(&["plan", "no-mark.tsv", "--encoding", "utf-16le"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(bodies(&run.stdout).len(), 1);
+    assert_eq!(plan_bodies(&run.stdout).len(), 1);
 }
 
 #[test]
@@ -186,7 +175,7 @@ fn flat_jsonl_keys_outside_columns_are_ignored_and_json_numbers_ignore_decimal_c
         "Estimate",
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let planned = bodies(&run.stdout);
+    let planned = plan_bodies(&run.stdout);
     assert_eq!(
         planned[0].1,
         json!({"properties": {"Estimate": {"number": 2.5}}})
@@ -249,7 +238,7 @@ async fn failed_out_of_a_windows_1252_input_runs_again_under_the_same_flags() {
     plan.extend(flags);
     let run = dir.run(&plan);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let planned = bodies(&run.stdout);
+    let planned = plan_bodies(&run.stdout);
     assert_eq!(planned.len(), 1);
     assert_eq!(
         planned[0].1["properties"]["Name"]["title"][0]["text"]["content"],

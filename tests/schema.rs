@@ -5,9 +5,8 @@
 
 use notion_bulk::notion::Schema;
 use notion_sandbox::{self as sandbox, Handle, Options, Seed, SeedUser};
-use serde_json::Value;
 
-use crate::util::{read_report, repo_path, run_against, Dir, Run};
+use crate::util::{plan_bodies, read_report, repo_path, run_against, Dir, Run};
 
 const TOKEN: &str = "secret_schema_test_51c2";
 const DATABASE: &str = "6513270e-269e-4d37-b2a7-4de452e6b438";
@@ -54,17 +53,6 @@ async fn plan_with_schema(dir: &Dir, handle: &Handle, input: &str, version: &str
         ],
     )
     .await
-}
-
-/// The bodies of a plan, by row.
-fn bodies(stdout: &str) -> Vec<(u64, Value)> {
-    stdout
-        .lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).expect("plan prints JSON lines");
-            (v["row"].as_u64().unwrap(), v["body"].clone())
-        })
-        .collect()
 }
 
 fn patches(handle: &Handle) -> usize {
@@ -349,7 +337,7 @@ async fn properties_are_named_by_name_or_id_and_the_title_whatever_its_name() {
             );
             let out = plan_with_schema(&dir, &handle, "rows.csv", version).await;
             assert_eq!(out.code, 0, "{header}: {}", out.stderr);
-            let (_, body) = &bodies(&out.stdout)[0];
+            let (_, body) = &plan_bodies(&out.stdout)[0];
             assert_eq!(
                 body["properties"],
                 serde_json::json!({
@@ -387,7 +375,7 @@ async fn status_must_be_an_option_and_new_select_options_are_warned_once() {
     for version in [V2022, V2025] {
         let out = plan_with_schema(&dir, &handle, "rows.csv", version).await;
         assert_eq!(out.code, 1, "{}", out.stderr);
-        let rows: Vec<u64> = bodies(&out.stdout).iter().map(|(r, _)| *r).collect();
+        let rows: Vec<u64> = plan_bodies(&out.stdout).iter().map(|(r, _)| *r).collect();
         assert_eq!(rows, [1, 3], "the row with a bad status is not sent");
         assert!(
             out.stderr.contains("row 2 (line 3): column \"Status\": status \"Status\" has no option \"Doen\". Did you mean \"Done\"?"),
@@ -431,7 +419,7 @@ async fn flat_jsonl_keys_take_the_schema_and_an_unknown_key_invalidates_its_row(
     for version in [V2022, V2025] {
         let out = plan_with_schema(&dir, &handle, "rows.jsonl", version).await;
         assert_eq!(out.code, 1, "{}", out.stderr);
-        let planned = bodies(&out.stdout);
+        let planned = plan_bodies(&out.stdout);
         assert_eq!(planned.len(), 2, "{}", out.stdout);
         assert_eq!(
             planned[0].1["properties"],
@@ -489,7 +477,7 @@ async fn people_by_email_page_through_every_user_and_an_unknown_email_invalidate
         let before = handle.requests().len();
         let out = plan_with_schema(&dir, &handle, "rows.csv", version).await;
         assert_eq!(out.code, 1, "{}", out.stderr);
-        let planned = bodies(&out.stdout);
+        let planned = plan_bodies(&out.stdout);
         assert_eq!(
             planned[0].1["properties"]["Owner"],
             serde_json::json!({"people": [
@@ -512,7 +500,7 @@ async fn people_by_email_page_through_every_user_and_an_unknown_email_invalidate
     dir.write("schema.json", &schema.stdout);
     let out = dir.run(&["plan", "rows.csv", "--schema-file", "schema.json"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert_eq!(bodies(&out.stdout).len(), 1);
+    assert_eq!(plan_bodies(&out.stdout).len(), 1);
 }
 
 #[tokio::test]
@@ -545,7 +533,7 @@ async fn constants_apply_to_every_row_that_is_sent() {
         )
         .await;
         assert_eq!(out.code, 0, "{}", out.stderr);
-        let planned = bodies(&out.stdout);
+        let planned = plan_bodies(&out.stdout);
         assert_eq!(
             planned.len(),
             1,

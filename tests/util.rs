@@ -128,3 +128,14 @@ pub async fn run_against(dir: &Dir, base_url: &str, token: &str, args: &[&str]) 
 pub fn repo_path(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
+
+/// The bodies `plan` printed on stdout, by row.
+pub fn plan_bodies(stdout: &str) -> Vec<(u64, serde_json::Value)> {
+    stdout
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("plan prints JSON lines");
+            (v["row"].as_u64().unwrap(), v["body"].clone())
+        })
+        .collect()
+}

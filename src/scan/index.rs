@@ -65,6 +65,22 @@ impl Field {
         fields
     }
 
+    /// Every field's value in a page object, in the order of `fields`; an error names the page
+    /// (`id`) and the field.
+    pub fn read_all<C: FromIterator<Current>>(
+        fields: &[Field],
+        page: &Value,
+        id: &dyn std::fmt::Display,
+    ) -> Result<C, String> {
+        fields
+            .iter()
+            .map(|f| {
+                f.read(page)
+                    .map_err(|e| format!("page {id}: {}: {e}", f.name))
+            })
+            .collect()
+    }
+
     /// The field's value in a page object.
     pub fn read(&self, page: &Value) -> Result<Current, String> {
         match self.kind {
@@ -136,14 +152,7 @@ impl Index {
             .as_str()
             .and_then(|id| NotionId::parse(id).ok())
             .ok_or("a result without a page id")?;
-        let values = self
-            .fields
-            .iter()
-            .map(|f| {
-                f.read(page)
-                    .map_err(|e| format!("page {id}: {}: {e}", f.name))
-            })
-            .collect::<Result<Box<[Current]>, String>>()?;
+        let values: Box<[Current]> = Field::read_all(&self.fields, page, &id)?;
         self.pages.insert(id, Entry { key: None, values });
         Ok(())
     }
