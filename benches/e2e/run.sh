@@ -13,15 +13,7 @@ python3 benches/e2e/generate.py $N "$WORK"
 # §8.3 needs a run long enough to measure: 50,000 rows cycling over the same pages.
 python3 benches/e2e/generate.py $N "$WORK" 50000 rows-50k.csv
 
-start_sandbox() { # args: extra sandbox flags; sets PORT and SPID
-  "$@" "$BIN" sandbox --port 0 --seed "$WORK/seed.json" --token bench_token ${SANDBOX_FLAGS:-} > "$WORK/sandbox.out" &
-  SPID=$!
-  for _ in $(seq 100); do
-    if grep -q listening "$WORK/sandbox.out" 2>/dev/null; then break; fi
-    sleep 0.05
-  done
-  PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$WORK/sandbox.out")
-}
+source benches/e2e/sandbox.sh
 
 apply_run() { # label, extra apply flags
   local label=$1; shift
@@ -39,17 +31,17 @@ PY
 
 echo "== §8.1 and §8.2: sandbox --rate 20 --burst 5 --latency 50,250, N=$N, ideal $((N / 20)) s"
 for i in $(seq "$RUNS"); do
-  SANDBOX_FLAGS="--rate 20 --burst 5 --latency 50,250" start_sandbox taskset -c 0
+  PIN="taskset -c 0" start_sandbox "$WORK/seed.json" --rate 20 --burst 5 --latency 50,250
   apply_run "8.1 run $i (--rate 20)" --rate 20
   kill $SPID; wait $SPID 2>/dev/null || true
-  SANDBOX_FLAGS="--rate 20 --burst 5 --latency 50,250" start_sandbox taskset -c 0
+  PIN="taskset -c 0" start_sandbox "$WORK/seed.json" --rate 20 --burst 5 --latency 50,250
   apply_run "8.2 run $i (--rate 40)" --rate 40
   kill $SPID; wait $SPID 2>/dev/null || true
 done
 
 echo "== §8.3: no limit, no latency; tool vs wrk at concurrency 16, sandbox on core 0, client on core 1"
 for i in $(seq "$RUNS"); do
-  SANDBOX_FLAGS="" start_sandbox taskset -c 0
+  PIN="taskset -c 0" start_sandbox "$WORK/seed.json"
   rm -f "$WORK/r.jsonl" "$WORK/s.json"
   NOTION_TOKEN=bench_token taskset -c 1 "$BIN" apply "$WORK/rows-50k.csv" --api-base "http://127.0.0.1:$PORT" \
     --report "$WORK/r.jsonl" --summary-json "$WORK/s.json" --progress none --rate 1000000 --burst 1000 --concurrency 16 2>/dev/null || true

@@ -11,20 +11,13 @@ DS=d23f0824-128b-4f33-8c5c-7fd0a6a3a450
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-start_sandbox() { # seed; sets PORT
-  "$BIN" sandbox --port 0 --seed "$1" --token bench_token --rate 20 --burst 5 > "$WORK/sandbox.out" &
-  for _ in $(seq 600); do
-    if grep -q listening "$WORK/sandbox.out" 2>/dev/null; then break; fi
-    sleep 0.1
-  done
-  PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$WORK/sandbox.out")
-}
-stop_sandbox() { kill %1 2>/dev/null || true; wait 2>/dev/null || true; }
+source benches/e2e/sandbox.sh
+stop_sandbox() { kill "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true; }
 
 # §8.5: 20,000 pages, 20,000 rows keyed by page id, 300 of which change something.
 python3 benches/e2e/scan_data.py 20000 300 "$WORK/s85"
 for run in $(seq "$RUNS"); do
-  start_sandbox "$WORK/s85/seed.json"
+  start_sandbox "$WORK/s85/seed.json" --rate 20 --burst 5
   rm -f "$WORK/r.jsonl" "$WORK/s.json"
   NOTION_TOKEN=bench_token "$BIN" apply "$WORK/s85/rows.csv" --data-source $DS \
     --api-base "http://127.0.0.1:$PORT" --rate 20 --burst 5 --report "$WORK/r.jsonl" \
@@ -43,7 +36,7 @@ done
 # §8.6: a scan of 100,000 pages comparing 10 properties (plan reads the data source, one row).
 python3 benches/e2e/scan_data.py 100000 0 "$WORK/s86"
 head -2 "$WORK/s86/rows.csv" > "$WORK/s86/one.csv"
-start_sandbox "$WORK/s86/seed.json"
+start_sandbox "$WORK/s86/seed.json" --rate 20 --burst 5
 for run in $(seq "$RUNS"); do
   NOTION_TOKEN=bench_token /usr/bin/time -v "$BIN" plan "$WORK/s86/one.csv" --data-source $DS \
     --api-base "http://127.0.0.1:$PORT" --rate 20 --burst 5 > /dev/null 2> "$WORK/time.txt" || true

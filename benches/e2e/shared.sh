@@ -24,21 +24,12 @@ for _ in $(seq 200); do
   sleep 0.05
 done
 
-start_sandbox() { # sets PORT and SPID
-  taskset -c 0 "$BIN" sandbox --port 0 --seed "$WORK/seed.json" --token bench_token \
-    --rate 20 --burst 5 --latency 50,250 > "$WORK/sandbox.out" &
-  SPID=$!
-  for _ in $(seq 100); do
-    if grep -q listening "$WORK/sandbox.out" 2>/dev/null; then break; fi
-    sleep 0.05
-  done
-  PORT=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$WORK/sandbox.out")
-}
+source benches/e2e/sandbox.sh
 
 three() { # label, extra apply flags
   local label=$1; shift
   redis-cli -s "$WORK/redis.sock" flushall > /dev/null
-  start_sandbox
+  PIN="taskset -c 0" start_sandbox "$WORK/seed.json" --rate 20 --burst 5 --latency 50,250
   local pids=()
   for p in 0 1 2; do
     rm -f "$WORK/r$p.jsonl" "$WORK/s$p.json"

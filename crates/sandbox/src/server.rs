@@ -475,6 +475,14 @@ fn id_param(raw: &str, name: &str) -> Result<String, ApiError> {
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
+/// The stored page `id`, or Notion's 404 for it.
+fn stored_page<'a>(store: &'a Store, id: &str) -> Result<&'a Page, ApiError> {
+    store
+        .pages
+        .get(id)
+        .ok_or_else(|| ApiError::not_found("page", id))
+}
+
 async fn get_page(
     State(shared): State<Arc<Shared>>,
     Extension(cx): Extension<Context>,
@@ -482,10 +490,7 @@ async fn get_page(
 ) -> ApiResult {
     let id = id_param(&page_id, "page_id")?;
     let store = shared.store();
-    let page = store
-        .pages
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("page", &id))?;
+    let page = stored_page(&store, &id)?;
     Ok(Json(render::page(&store, page, cx.version)))
 }
 
@@ -503,17 +508,11 @@ async fn patch_page(
         ));
     };
     let mut store = shared.store();
-    let page = store
-        .pages
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("page", &id))?;
+    let page = stored_page(&store, &id)?;
     let update = check_patch(&*store, page, &body, cx.version)?;
     store.apply(&id, update, chrono::Utc::now());
     shared.recorder.applied(&id);
-    let page = store
-        .pages
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("page", &id))?;
+    let page = stored_page(&store, &id)?;
     Ok(Json(render::page(&store, page, cx.version)))
 }
 
@@ -524,10 +523,7 @@ async fn get_property(
 ) -> ApiResult {
     let id = id_param(&page_id, "page_id")?;
     let store = shared.store();
-    let page = store
-        .pages
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("page", &id))?;
+    let page = stored_page(&store, &id)?;
     let prop = store
         .data_source(&page.data_source_id)
         .and_then(|ds| ds.property(&property_id))
