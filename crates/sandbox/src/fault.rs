@@ -1,5 +1,5 @@
 //! Injected faults: the `--faults` grammar, and the seeded draw that picks a fault for the n-th
-//! PATCH or query that passed the token, version and rate checks.
+//! page write (PATCH or create) or query that passed the token, version and rate checks.
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde::Serialize;
@@ -18,7 +18,7 @@ pub enum FaultKind {
     E502,
     /// 503 `service_unavailable`; not applied.
     E503,
-    /// 504 `gateway_timeout`, sent after the update was applied.
+    /// 504 `gateway_timeout`, sent after the update was applied (or the page created).
     E504Applied,
     /// 529 `service_overload` with `Retry-After: 1`; not applied.
     E529,
@@ -89,7 +89,7 @@ impl FaultSpec {
         FaultSpec::default()
     }
 
-    /// A spec with one kind at the given rate (1.0: every eligible PATCH and query).
+    /// A spec with one kind at the given rate (1.0: every eligible PATCH, create and query).
     pub fn only(kind: FaultKind, rate: f64) -> Self {
         FaultSpec {
             rates: vec![(kind, rate)],

@@ -1,17 +1,16 @@
 //! The sandbox: a local Notion-compatible HTTP server for the tool's tests, benchmarks and first
-//! runs. It serves PATCH and GET page, GET page property item, GET database, GET data source,
-//! GET users, and the data source and database queries from an in-memory store seeded from
-//! JSON, with Notion's token and version checks, strict validation and error shapes, its own
-//! rate limiter, and injected faults. It is a crate
-//! of its own and depends on nothing of `notion-bulk`'s, so a bug in the tool cannot hide in
-//! both: the compiler keeps the two apart.
+//! runs. It serves PATCH, GET and POST (create) page, GET page property item, GET database, GET
+//! data source, GET users, and the data source and database queries from an in-memory store
+//! seeded from JSON, with Notion's token and version checks, strict validation and error shapes,
+//! its own rate limiter, and injected faults. It is a crate of its own and depends on nothing of
+//! `notion-bulk`'s, so a bug in the tool cannot hide in both: the compiler keeps the two apart.
 //!
 //! Files, in dependency order: `model` (property types, schemas, pages, ids, and the read-only
-//! `Workspace` view), `seed` (the seed format), `validate` (PATCH bodies, against a `Workspace`),
-//! `query` (query bodies parsed against a schema, and evaluated against pages),
-//! `store` (the data: built from a seed, changed by validated updates), `render` (response
-//! shapes), `limiter`, `fault`, `stats` (counters and request log), `canonical` (body hashes),
-//! `server` (routes, gate, accept loop), `args` (the command-line flags).
+//! `Workspace` view), `seed` (the seed format), `validate` (PATCH and create bodies, against a
+//! `Workspace`), `query` (query bodies parsed against a schema, and evaluated against pages),
+//! `store` (the data: built from a seed, changed by validated updates and creates), `render`
+//! (response shapes), `limiter`, `fault`, `stats` (counters and request log), `canonical` (body
+//! hashes), `server` (routes, gate, accept loop), `args` (the command-line flags).
 
 mod args;
 mod canonical;

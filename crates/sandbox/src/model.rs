@@ -281,6 +281,15 @@ pub fn normalize_id(text: &str) -> Option<String> {
     ))
 }
 
+/// A fresh random (version 4) UUID, dashed: a new page's id, a request id.
+pub(crate) fn random_uuid() -> String {
+    let mut bytes: [u8; 16] = rand::random();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    normalize_id(&hex).unwrap_or(hex)
+}
+
 /// A short id derived from `parts`, four characters from Notion's short-id alphabet.
 pub(crate) fn short_id(parts: &[&str], url_encoded: bool) -> String {
     const ALPHABET: &[u8] =
@@ -302,9 +311,10 @@ pub(crate) fn short_id(parts: &[&str], url_encoded: bool) -> String {
     }
 }
 
-/// What checking a body may look up elsewhere in the workspace: the page's data source, the
-/// pages a relation or mention names, the users a people value names.
+/// What checking a body may look up elsewhere in the workspace: the page's data source (or a new
+/// page's parent database), the pages a relation or mention names, the users a people value names.
 pub(crate) trait Workspace {
+    fn database(&self, id: &str) -> Option<&Database>;
     fn data_source(&self, id: &str) -> Option<&DataSource>;
     fn page(&self, id: &str) -> Option<&Page>;
     fn user(&self, id: &str) -> Option<&User>;

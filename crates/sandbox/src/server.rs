@@ -1,17 +1,17 @@
 //! The HTTP side: the axum routes, the gate every API request passes (log, latency, token,
-//! version, rate limit, faults), and an accept loop of our own so that a fault can drop a
+//! version, rate limit, faults on page writes and queries), and an accept loop of our own so that a fault can drop a
 //! connection without answering.
 
 use super::canonical::body_sha256;
 use super::error::ApiError;
 use super::fault::{FaultKind, FaultSpec};
 use super::limiter::Limiter;
-use super::model::{normalize_id, DataSource, Page, Workspace};
+use super::model::{normalize_id, random_uuid, DataSource, Page, Workspace};
 use super::query::{self, Query as DataQuery};
 use super::render;
 use super::stats::{is_query, Recorder, RequestRecord};
 use super::store::Store;
-use super::validate::check_patch;
+use super::validate::{check_create, check_patch};
 use super::version::ApiVersion;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, RawQuery, Request, State};
@@ -92,6 +92,11 @@ impl Shared {
     }
 }
 
+/// Marks the response of a POST /v1/pages that created a page, with the new page's id (for the
+/// request log).
+#[derive(Debug, Clone)]
+struct CreatedPage(String);
+
 /// Marks a response that must not be sent: the connection is dropped instead.
 #[derive(Debug, Clone, Copy)]
 struct DropConnection;
@@ -124,6 +129,7 @@ impl Drop for InFlight<'_> {
 /// The router: API routes behind the gate, and the introspection routes.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
+        .route("/v1/pages", post(create_page))
         .route("/v1/pages/{page_id}", get(get_page).patch(patch_page))
         .route(
             "/v1/pages/{page_id}/properties/{property_id}",
@@ -200,9 +206,7 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
 
 /// A Notion-looking request id.
 fn request_id() -> String {
-    let n: u128 = rand::rng().random();
-    let hex = format!("{n:032x}");
-    normalize_id(&hex).unwrap_or(hex)
+    random_uuid()
 }
 
 /// The raw query string of a request, if it has one.
@@ -221,6 +225,11 @@ fn is_page_patch(method: &Method, path: &str) -> bool {
         && path
             .strip_prefix("/v1/pages/")
             .is_some_and(|rest| !rest.is_empty() && !rest.trim_end_matches('/').contains('/'))
+}
+
+/// `POST /v1/pages`: a page create.
+fn is_page_create(method: &Method, path: &str) -> bool {
+    method == Method::POST && path == "/v1/pages"
 }
 
 /// Every API request passes here: logged, delayed, authenticated, versioned, rate limited, and
@@ -316,7 +325,9 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
             .into_response();
         }
 
-        let faultable = is_page_patch(&method, &path) || is_query(method.as_str(), &path);
+        let faultable = is_page_patch(&method, &path)
+            || is_page_create(&method, &path)
+            || is_query(method.as_str(), &path);
         let fault = if faultable && !shared.faults.is_empty() {
             let n = shared.fault_draws.fetch_add(1, Ordering::SeqCst);
             shared.faults.pick(shared.fault_seed, n)
@@ -364,6 +375,9 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
             json: json.map(Arc::new),
         });
         let response = next.run(req).await;
+        if let Some(CreatedPage(id)) = response.extensions().get::<CreatedPage>() {
+            record.set_page_id(id.clone());
+        }
         if fault == Some(FaultKind::E504Applied) {
             return simple(504, "gateway_timeout", "Notion timed out while processing the request. Please try again later.");
         }
@@ -409,6 +423,12 @@ impl Pending {
     fn set_fault(&mut self, fault: Option<FaultKind>) {
         if let Some(r) = self.record.as_mut() {
             r.fault = fault;
+        }
+    }
+
+    fn set_page_id(&mut self, id: String) {
+        if let Some(r) = self.record.as_mut() {
+            r.page_id = Some(id);
         }
     }
 
@@ -494,26 +514,46 @@ async fn get_page(
     Ok(Json(render::page(&store, page, cx.version)))
 }
 
+/// A page body parsed as JSON, or Notion's `invalid_json` (an empty body too).
+fn json_body(cx: &Context) -> Result<&Value, ApiError> {
+    cx.json.as_deref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "Error parsing JSON body.",
+        )
+    })
+}
+
 async fn patch_page(
     State(shared): State<Arc<Shared>>,
     Extension(cx): Extension<Context>,
     Path(page_id): Path<String>,
 ) -> ApiResult {
     let id = id_param(&page_id, "page_id")?;
-    let Some(body) = cx.json else {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-            "Error parsing JSON body.",
-        ));
-    };
+    let body = json_body(&cx)?;
     let mut store = shared.store();
     let page = stored_page(&store, &id)?;
-    let update = check_patch(&*store, page, &body, cx.version)?;
+    let update = check_patch(&*store, page, body, cx.version)?;
     store.apply(&id, update, chrono::Utc::now());
     shared.recorder.applied(&id);
     let page = stored_page(&store, &id)?;
     Ok(Json(render::page(&store, page, cx.version)))
+}
+
+/// `POST /v1/pages`: a page created in a data source, answered as GET would show it.
+async fn create_page(
+    State(shared): State<Arc<Shared>>,
+    Extension(cx): Extension<Context>,
+) -> Result<(Extension<CreatedPage>, Json<Value>), ApiError> {
+    let body = json_body(&cx)?;
+    let mut store = shared.store();
+    let new = check_create(&*store, body, cx.version)?;
+    let id = store.create(&new.data_source_id, new.update, chrono::Utc::now());
+    shared.recorder.created();
+    let page = stored_page(&store, &id)?;
+    let shown = render::page(&store, page, cx.version);
+    Ok((Extension(CreatedPage(id)), Json(shown)))
 }
 
 async fn get_property(

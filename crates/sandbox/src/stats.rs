@@ -23,6 +23,8 @@ pub struct Stats {
     pub max_in_flight: usize,
     /// Updates applied, by page id (dashed).
     pub applied: BTreeMap<String, u64>,
+    /// Pages created by `POST /v1/pages` (those answered with an `e504_applied` fault too).
+    pub created: u64,
 }
 
 /// One API request as logged.
@@ -34,7 +36,8 @@ pub struct RequestRecord {
     pub path: String,
     /// The raw query string (after `?`), if any: e.g. `filter_properties=a%3Fb`.
     pub query: Option<String>,
-    /// The page id from the path (dashed, lowercase), when the path names a valid one.
+    /// The page id from the path (dashed, lowercase), when the path names a valid one; for a
+    /// `POST /v1/pages` that created a page, the new page's id (also under `e504_applied`).
     pub page_id: Option<String>,
     /// SHA-256 hex of the JSON body with sorted keys; none without a body or when it is not JSON.
     pub body_sha256: Option<String>,
@@ -73,6 +76,10 @@ impl Recorder {
 
     pub(crate) fn applied(&self, page_id: &str) {
         self.with(|i| *i.stats.applied.entry(page_id.to_string()).or_default() += 1);
+    }
+
+    pub(crate) fn created(&self) {
+        self.with(|i| i.stats.created += 1);
     }
 
     /// Record a finished request.

@@ -1,9 +1,9 @@
 //! The in-memory store: users, databases, data sources (with their schemas) and pages, built from
-//! a seed and changed only by applying a validated update.
+//! a seed and changed only by applying a validated update or adding a validated new page.
 
 use super::model::{
-    normalize_id, short_id, DataSource, Database, Page, PropSchema, PropType, SelectOption, User,
-    Workspace, INTEGRATION_BOT_ID, OPTION_COLORS,
+    normalize_id, random_uuid, short_id, DataSource, Database, Page, PropSchema, PropType,
+    SelectOption, User, Workspace, INTEGRATION_BOT_ID, OPTION_COLORS,
 };
 use super::seed::{Seed, SeedError, SeedPage, SeedProperty};
 use super::validate::{self, Update, ValueContext};
@@ -275,14 +275,7 @@ impl Store {
                 .iter()
                 .filter(|p| p.kind == PropType::UniqueId)
             {
-                let mut next = self
-                    .pages
-                    .values()
-                    .filter(|p| p.data_source_id == ds.id)
-                    .filter_map(|p| p.values.get(&prop.id)?.get("number")?.as_u64())
-                    .max()
-                    .unwrap_or(0)
-                    + 1;
+                let mut next = self.next_unique_number(&ds.id, &prop.id);
                 for page_id in &self.page_order {
                     let Some(page) = self.pages.get_mut(page_id) else {
                         continue;
@@ -299,8 +292,16 @@ impl Store {
         }
     }
 
-    pub(crate) fn database(&self, id: &str) -> Option<&Database> {
-        self.databases.iter().find(|d| d.id == id)
+    /// The number the next page of data source `ds_id` gets in unique_id property `prop_id`: one
+    /// past the highest any of its pages has (numbers are never reused, and no page is deleted).
+    fn next_unique_number(&self, ds_id: &str, prop_id: &str) -> u64 {
+        self.pages
+            .values()
+            .filter(|p| p.data_source_id == ds_id)
+            .filter_map(|p| p.values.get(prop_id)?.get("number")?.as_u64())
+            .max()
+            .unwrap_or(0)
+            + 1
     }
 
     /// Add options created by an update to their properties (once per name).
@@ -317,17 +318,28 @@ impl Store {
         }
     }
 
+    /// Add the options an update created to data source `ds_id`, which is then edited `now`.
+    fn add_new_options(
+        &mut self,
+        ds_id: &str,
+        options: Vec<(String, SelectOption)>,
+        now: DateTime<Utc>,
+    ) {
+        if options.is_empty() {
+            return;
+        }
+        self.add_options(ds_id, options);
+        if let Some(ds) = self.data_sources.iter_mut().find(|d| d.id == ds_id) {
+            ds.last_edited_time = now;
+        }
+    }
+
     /// Apply a validated update to a page: everything or (if the page vanished) nothing.
     pub(crate) fn apply(&mut self, page_id: &str, update: Update, now: DateTime<Utc>) {
         let Some(ds_id) = self.pages.get(page_id).map(|p| p.data_source_id.clone()) else {
             return;
         };
-        if !update.new_options.is_empty() {
-            self.add_options(&ds_id, update.new_options);
-            if let Some(ds) = self.data_sources.iter_mut().find(|d| d.id == ds_id) {
-                ds.last_edited_time = now;
-            }
-        }
+        self.add_new_options(&ds_id, update.new_options, now);
         let Some(page) = self.pages.get_mut(page_id) else {
             return;
         };
@@ -347,6 +359,53 @@ impl Store {
         }
         page.last_edited_time = now;
         page.last_edited_by = INTEGRATION_BOT_ID.to_string();
+    }
+
+    /// Add a page made from a validated create to data source `ds_id` and return its id: a fresh
+    /// random UUID, created `now` (rounded down to the minute, as Notion does) by the
+    /// integration's bot user, with the given values (the others empty) and the next number of
+    /// each unique_id property. Last in the state's order; bumps the generation.
+    pub(crate) fn create(&mut self, ds_id: &str, update: Update, now: DateTime<Utc>) -> String {
+        let id = loop {
+            let candidate = random_uuid();
+            if !self.pages.contains_key(&candidate) {
+                break candidate;
+            }
+        };
+        self.add_new_options(ds_id, update.new_options, now);
+        let mut values: HashMap<String, Value> = update.values.into_iter().collect();
+        if let Some(ds) = self.data_source(ds_id) {
+            for prop in ds
+                .properties
+                .iter()
+                .filter(|p| p.kind == PropType::UniqueId)
+            {
+                let number = self.next_unique_number(ds_id, &prop.id);
+                values.insert(
+                    prop.id.clone(),
+                    json!({"prefix": prop.prefix, "number": number}),
+                );
+            }
+        }
+        self.generation += 1;
+        self.page_order.push(id.clone());
+        self.pages.insert(
+            id.clone(),
+            Page {
+                id: id.clone(),
+                data_source_id: ds_id.to_string(),
+                created_time: minute(now),
+                last_edited_time: now,
+                created_by: INTEGRATION_BOT_ID.to_string(),
+                last_edited_by: INTEGRATION_BOT_ID.to_string(),
+                icon: update.icon.unwrap_or(Value::Null),
+                cover: update.cover.unwrap_or(Value::Null),
+                in_trash: false,
+                is_locked: false,
+                values,
+            },
+        );
+        id
     }
 }
 
@@ -520,6 +579,10 @@ fn read_only_seed_value(prop: &PropSchema, v: &Value) -> Result<Value, String> {
 }
 
 impl Workspace for Store {
+    fn database(&self, id: &str) -> Option<&Database> {
+        self.databases.iter().find(|d| d.id == id)
+    }
+
     fn data_source(&self, id: &str) -> Option<&DataSource> {
         self.data_sources.iter().find(|d| d.id == id)
     }

@@ -1,6 +1,8 @@
-//! Checking a PATCH /v1/pages body from the API's side: the `patch-page` request schema, the
-//! size limits, the version rules, and the page's own schema. Errors carry Notion's wording and
-//! name the offending path. Nothing here is shared with the tool's own mapping.
+//! Checking page bodies from the API's side: PATCH /v1/pages/{id} (the `patch-page` request
+//! schema) and POST /v1/pages (`post-page`: the parent, then the same properties, icon and cover
+//! checks), the size limits, the version rules, and the data source's schema. Errors carry
+//! Notion's wording and name the offending path. Nothing here is shared with the tool's own
+//! mapping.
 
 use super::error::ApiError;
 use super::model::{
@@ -66,6 +68,16 @@ pub(crate) struct ValueContext<'a> {
     pub(crate) new_options: &'a mut Vec<(String, SelectOption)>,
 }
 
+/// A checked create: the data source the page goes in, and its first values, icon and cover.
+#[derive(Debug, Clone)]
+pub(crate) struct NewPage {
+    pub(crate) data_source_id: String,
+    pub(crate) update: Update,
+}
+
+/// Top-level keys of a create body that ask for page content, which the sandbox does not keep.
+const CONTENT_KEYS: [&str; 4] = ["children", "content", "markdown", "position"];
+
 /// Check a whole PATCH body against `page` under `version`.
 pub(crate) fn check_patch(
     store: &dyn Workspace,
@@ -96,20 +108,10 @@ pub(crate) fn check_patch(
         .map(|v| boolean(v, "body.erase_content"))
         .transpose()?;
     if let Some(t) = m.get("template") {
-        check_template(t, "body.template")?;
+        check_template(t, "body.template", &["default", "template_id"])?;
     }
-    update.icon = m
-        .get("icon")
-        .map(|v| check_icon(v, "body.icon"))
-        .transpose()?;
-    update.cover = m
-        .get("cover")
-        .map(|v| check_cover(v, "body.cover"))
-        .transpose()?;
-    let properties = m
-        .get("properties")
-        .map(|v| object(v, "body.properties"))
-        .transpose()?;
+    check_icon_and_cover(m, &mut update)?;
+    let properties = body_properties(m)?;
 
     let edits = properties.is_some_and(|p| !p.is_empty())
         || update.icon.is_some()
@@ -128,6 +130,130 @@ pub(crate) fn check_patch(
             "The page's data source no longer exists.",
         ));
     };
+    check_properties(store, data_source, properties, &mut update)?;
+    Ok(update)
+}
+
+/// Check a whole POST /v1/pages body under `version`: its parent must be a data source (or a
+/// database with one), and its properties, icon and cover are checked as a PATCH checks them.
+/// The `post-page` schema has no `in_trash`, `archived` or `is_locked`, so they are refused.
+pub(crate) fn check_create(
+    store: &dyn Workspace,
+    body: &Value,
+    version: ApiVersion,
+) -> Result<NewPage, ApiError> {
+    let m = object(body, "body")?;
+    let mut allowed = vec!["parent", "properties", "icon", "cover"];
+    allowed.extend(CONTENT_KEYS);
+    if version.has_data_sources() {
+        allowed.push("template");
+    }
+    only_keys(m, &allowed, "body")?;
+    if let Some(key) = CONTENT_KEYS.iter().find(|k| m.contains_key(**k)) {
+        return Err(ApiError::validation(format!(
+            "body.{key} is not supported by the sandbox, which keeps no page content."
+        )));
+    }
+    if let Some(t) = m.get("template") {
+        check_template(t, "body.template", &["none", "default", "template_id"])?;
+    }
+    let mut update = Update::default();
+    check_icon_and_cover(m, &mut update)?;
+    let properties = body_properties(m)?;
+    let data_source = parent_data_source(store, m.get("parent"), version)?;
+    check_properties(store, data_source, properties, &mut update)?;
+    Ok(NewPage {
+        data_source_id: data_source.id.clone(),
+        update,
+    })
+}
+
+/// The data source a create's `parent` names: `{data_source_id}` (2025-09-03 and later) or
+/// `{database_id}` of a database with one data source, each with an optional `type`.
+fn parent_data_source<'s>(
+    store: &'s dyn Workspace,
+    parent: Option<&Value>,
+    version: ApiVersion,
+) -> Result<&'s DataSource, ApiError> {
+    let unsupported = |what: &str| {
+        ApiError::validation(format!(
+            "The sandbox creates pages in data sources only: {what} is not supported; give parent `data_source_id`{}.",
+            if version.has_data_sources() { " or `database_id`" } else { "" }
+        ))
+    };
+    let path = "body.parent";
+    let Some(parent) = parent else {
+        return Err(unsupported(
+            "a page without a parent (a private page of the workspace)",
+        ));
+    };
+    let m = object(parent, path)?;
+    let kinds: &[&'static str] = if version.has_data_sources() {
+        &["data_source_id", "database_id", "page_id", "workspace"]
+    } else {
+        &["database_id", "page_id", "workspace"]
+    };
+    let kind = variant(m, path, kinds)?;
+    only_keys(m, &[kind, "type"], path)?;
+    match kind {
+        "data_source_id" => {
+            let id = uuid_at(m, kind, path)?;
+            store
+                .data_source(&id)
+                .ok_or_else(|| ApiError::not_found("data source", &id))
+        }
+        "database_id" => {
+            let id = uuid_at(m, kind, path)?;
+            let db = store
+                .database(&id)
+                .ok_or_else(|| ApiError::not_found("database", &id))?;
+            match db.data_sources.as_slice() {
+                [only] => store
+                    .data_source(only)
+                    .ok_or_else(|| ApiError::not_found("database", &id)),
+                several => Err(ApiError::validation(format!(
+                    "Database {id} has {} data sources. Creating a page with a database_id parent needs a database with one data source; {}",
+                    several.len(),
+                    if version.has_data_sources() {
+                        "give the data source as parent `data_source_id`."
+                    } else {
+                        "use version 2025-09-03 or later and parent `data_source_id`."
+                    }
+                ))),
+            }
+        }
+        _ => Err(unsupported(&format!("parent `{kind}`"))),
+    }
+}
+
+/// A body's `properties`, if given: an object.
+fn body_properties(m: &Map<String, Value>) -> Result<Option<&Map<String, Value>>, ApiError> {
+    m.get("properties")
+        .map(|v| object(v, "body.properties"))
+        .transpose()
+}
+
+/// A body's `icon` and `cover`, when given, into `update` (PATCH and create alike).
+fn check_icon_and_cover(m: &Map<String, Value>, update: &mut Update) -> Result<(), ApiError> {
+    update.icon = m
+        .get("icon")
+        .map(|v| check_icon(v, "body.icon"))
+        .transpose()?;
+    update.cover = m
+        .get("cover")
+        .map(|v| check_cover(v, "body.cover"))
+        .transpose()?;
+    Ok(())
+}
+
+/// A body's `properties` against `data_source`'s schema, into `update`'s values and new options
+/// (PATCH and create alike): each key names a property, no read-only type, each value checked.
+fn check_properties(
+    store: &dyn Workspace,
+    data_source: &DataSource,
+    properties: Option<&Map<String, Value>>,
+    update: &mut Update,
+) -> Result<(), ApiError> {
     let mut cx = ValueContext {
         store,
         data_source,
@@ -148,7 +274,7 @@ pub(crate) fn check_patch(
         update.values.retain(|(id, _)| id != &prop.id);
         update.values.push((prop.id.clone(), stored));
     }
-    Ok(update)
+    Ok(())
 }
 
 /// Check one property value (`{"<type>": …, "type"?: …}`) for `prop` and return it in the shape a
@@ -235,13 +361,10 @@ pub(crate) fn check_value(
             for (i, item) in items.iter().enumerate() {
                 let item_path = format!("{path}[{i}]");
                 let im = object(item, &item_path)?;
-                let id_path = format!("{item_path}.id");
-                let raw = string(required(im, "id", &item_path)?, &id_path)?;
-                let id = normalize_id(raw)
-                    .ok_or_else(|| ApiError::body(&id_path, "a valid uuid", im.get("id")))?;
+                let id = uuid_at(im, "id", &item_path)?;
                 if cx.store.page(&id).is_none() {
                     return Err(ApiError::body(
-                        &id_path,
+                        &format!("{item_path}.id"),
                         "the id of an existing page",
                         im.get("id"),
                     ));
@@ -577,15 +700,12 @@ fn is_date_or_date_time(s: &str) -> bool {
 /// A user (`{id, object?: "user"}`) or group (`{id, object: "group", name?}`) reference.
 fn person(store: &dyn Workspace, v: &Value, path: &str) -> Result<Value, ApiError> {
     let m = object(v, path)?;
-    let id_path = format!("{path}.id");
-    let raw = string(required(m, "id", path)?, &id_path)?;
-    let id =
-        normalize_id(raw).ok_or_else(|| ApiError::body(&id_path, "a valid uuid", m.get("id")))?;
+    let id = uuid_at(m, "id", path)?;
     match m.get("object").map(|o| o.as_str()) {
         None | Some(Some("user")) => {
             if store.user(&id).is_none() {
                 return Err(ApiError::body(
-                    &id_path,
+                    &format!("{path}.id"),
                     "the id of a user in the workspace",
                     m.get("id"),
                 ));
@@ -701,25 +821,19 @@ fn page_media(v: &Value, path: &str, kinds: &[&'static str]) -> Result<Value, Ap
     Ok(json!({"type": kind, kind: stored}))
 }
 
-fn check_template(v: &Value, path: &str) -> Result<(), ApiError> {
+/// A `template` of one of `kinds` (`none` exists on create only).
+fn check_template(v: &Value, path: &str, kinds: &[&str]) -> Result<(), ApiError> {
     let m = object(v, path)?;
     let type_path = format!("{path}.type");
     let t = string(required(m, "type", path)?, &type_path)?;
-    match t {
-        "default" => {}
-        "template_id" => {
-            string(
-                required(m, "template_id", path)?,
-                &format!("{path}.template_id"),
-            )?;
-        }
-        _ => {
-            return Err(ApiError::body(
-                &type_path,
-                "`\"default\"` or `\"template_id\"`",
-                m.get("type"),
-            ))
-        }
+    if !kinds.contains(&t) {
+        return Err(ApiError::body(&type_path, &one_of(kinds), m.get("type")));
+    }
+    if t == "template_id" {
+        string(
+            required(m, "template_id", path)?,
+            &format!("{path}.template_id"),
+        )?;
     }
     if let Some(tz) = m.get("timezone") {
         string(tz, &format!("{path}.timezone"))?;
@@ -827,6 +941,13 @@ pub(crate) fn required<'v>(
 ) -> Result<&'v Value, ApiError> {
     m.get(key)
         .ok_or_else(|| ApiError::body(&format!("{path}.{key}"), "defined", None))
+}
+
+/// The UUID at `m[key]` (dashed or not), dashed and lowercase.
+fn uuid_at(m: &Map<String, Value>, key: &str, path: &str) -> Result<String, ApiError> {
+    let key_path = format!("{path}.{key}");
+    let raw = string(required(m, key, path)?, &key_path)?;
+    normalize_id(raw).ok_or_else(|| ApiError::body(&key_path, "a valid uuid", m.get(key)))
 }
 
 pub(crate) fn only_keys(
