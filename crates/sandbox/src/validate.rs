@@ -177,8 +177,12 @@ fn parent_data_source<'s>(
 ) -> Result<&'s DataSource, ApiError> {
     let unsupported = |what: &str| {
         ApiError::validation(format!(
-            "The sandbox creates pages in data sources only: {what} is not supported; give parent `data_source_id`{}.",
-            if version.has_data_sources() { " or `database_id`" } else { "" }
+            "The sandbox creates pages in data sources only: {what} is not supported; give parent {}.",
+            if version.has_data_sources() {
+                "`data_source_id` or `database_id`"
+            } else {
+                "`database_id`"
+            }
         ))
     };
     let path = "body.parent";

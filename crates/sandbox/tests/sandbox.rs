@@ -7,6 +7,9 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
+/// POST /v1/pages.
+mod create;
+
 const TOKEN: &str = "secret_sandbox";
 const V2022: &str = "2022-06-28";
 const V2025: &str = "2025-09-03";
@@ -964,11 +967,15 @@ async fn database_shape_depends_on_the_version() {
         .error(404, "object_not_found");
 }
 
-#[tokio::test]
-async fn a_database_with_two_data_sources_fails_under_2022_06_28() {
+/// The id of the second data source of [`demo_with_two_data_sources`].
+const SECOND_DATA_SOURCE: &str = "11111111-2222-4333-8444-555555555555";
+
+/// The demo seed with a second data source, "Archive", in its database: the first's schema (its
+/// relation pointing to itself), no pages.
+fn demo_with_two_data_sources() -> Seed {
     let mut seed = Seed::demo();
     let mut second = seed.data_sources[0].clone();
-    second.id = "11111111-2222-4333-8444-555555555555".into();
+    second.id = SECOND_DATA_SOURCE.into();
     second.title = "Archive".into();
     for p in &mut second.properties {
         if p.kind == "relation" {
@@ -976,7 +983,12 @@ async fn a_database_with_two_data_sources_fails_under_2022_06_28() {
         }
     }
     seed.data_sources.push(second);
-    let sb = start(Options::new(seed)).await;
+    seed
+}
+
+#[tokio::test]
+async fn a_database_with_two_data_sources_fails_under_2022_06_28() {
+    let sb = start(Options::new(demo_with_two_data_sources())).await;
     let m = sb
         .get_v(&format!("/v1/databases/{DATABASE}"), V2022)
         .await
@@ -2702,16 +2714,7 @@ async fn unknown_data_sources_and_bad_bodies() {
 
 #[tokio::test]
 async fn a_database_with_two_data_sources_cannot_be_queried_under_2022_06_28() {
-    let mut seed = Seed::demo();
-    let mut second = seed.data_sources[0].clone();
-    second.id = "11111111-2222-4333-8444-555555555555".into();
-    for p in &mut second.properties {
-        if p.kind == "relation" {
-            p.data_source_id = Some(second.id.clone());
-        }
-    }
-    seed.data_sources.push(second);
-    let sb = start(Options::new(seed)).await;
+    let sb = start(Options::new(demo_with_two_data_sources())).await;
     let r = sb
         .post(
             &format!("/v1/databases/{DATABASE}/query"),
@@ -2730,9 +2733,7 @@ async fn a_database_with_two_data_sources_cannot_be_queried_under_2022_06_28() {
             .len(),
         19
     );
-    let r = sb
-        .query_v(V2025, "11111111-2222-4333-8444-555555555555", "", json!({}))
-        .await;
+    let r = sb.query_v(V2025, SECOND_DATA_SOURCE, "", json!({})).await;
     assert_eq!(r.json()["results"], json!([]));
 }
 
