@@ -1,6 +1,6 @@
 //! The HTTP side: the axum routes, the gate every API request passes (log, latency, token,
-//! version, rate limit, faults on page writes and queries), and an accept loop of our own so that a fault can drop a
-//! connection without answering.
+//! version, rate limit, faults on page writes and queries), and an accept loop of our own so that
+//! a fault can drop a connection without answering.
 
 use super::canonical::body_sha256;
 use super::error::ApiError;
