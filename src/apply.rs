@@ -28,7 +28,6 @@ use crate::report::reporter::{FailedOut, FailedOutFormat, Reporter};
 use crate::report::resume::{Note, ResumeIndex, Resumer};
 use crate::report::summary::Summary;
 use crate::report::ReportWriter;
-use crate::scan;
 
 /// Runs `apply` to its end and says how it ended: set up, scan (with a data source),
 /// dispatch, close.
@@ -140,6 +139,9 @@ async fn set_up(
             }
             Err(e) => return Ok(Err(e.to_string())),
         }
+    }
+    if let Err(e) = crate::keys::use_key(&mut mapping, input.matching.as_ref()) {
+        return Ok(Err(e));
     }
     let mapper = match Mapper::for_source(&source, mapping) {
         Ok(m) => m,
@@ -253,6 +255,18 @@ async fn set_up(
         stop,
         trace: config.verbose.then_some(trace_tx),
         backup,
+        creating: match (&mapper.options().match_on, &input.matching) {
+            (Some(key), Some(m)) if m.create_missing => Some(dispatch::Creating {
+                schema: mapper
+                    .options()
+                    .schema
+                    .clone()
+                    .expect("a key comes with a schema"),
+                version: input.mapping.version,
+                key: key.clone(),
+            }),
+            _ => None,
+        },
     });
     Ok(Ok(Setup {
         _sandbox: sandbox,
@@ -279,30 +293,31 @@ async fn scan_stage(
     if config.input.data_source.is_none() {
         return Ok(Ok(None));
     }
-    let schema = setup
-        .mapper
-        .options()
-        .schema
-        .clone()
-        .expect("--data-source brings its schema");
-    let fields = scan::compared_fields(&schema, setup.mapper.written_keys());
     let stats = setup.shared.stats.clone();
-    let result = scan::build_index(
+    let mut said = Vec::new();
+    let result = crate::matcher::read_index(
         &setup.shared,
-        &schema,
-        config.input.mapping.version,
-        fields,
+        &config.input,
+        &setup.mapper,
         &mut |p| progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err),
+        &mut |line| said.push(line),
     )
     .await;
+    for line in said {
+        progress.println(err, &line);
+    }
     match result {
         Ok((index, done)) => {
             progress.scan(&done, stats.requests.load(Ordering::Relaxed), true, err);
-            Ok(Ok(Some(Matcher::new(
-                index,
-                config.send_unchanged,
-                config.backup.is_some(),
-            ))))
+            let create_missing = config
+                .input
+                .matching
+                .as_ref()
+                .is_some_and(|m| m.create_missing);
+            Ok(Ok(Some(
+                Matcher::new(index, config.send_unchanged, config.backup.is_some())
+                    .creating(create_missing),
+            )))
         }
         Err(e) => {
             progress.finish();
@@ -504,6 +519,8 @@ fn close(
     let summary = Summary {
         rows: reporter.counts.clone(),
         by_code: reporter.by_code.clone(),
+        actions: reporter.actions.clone(),
+        keyed: config.input.matching.is_some(),
         requests,
         scan_requests,
         rate_limited: stats.rate_limited.load(Ordering::Relaxed),
@@ -662,17 +679,18 @@ fn read_rows(
     };
     let mut forward = |mapped: Mapped, source_row, resume: &mut Option<Resumer>| -> bool {
         // The matcher stage: with a data source, only the changes go on.
-        let (mapped, before) = match matcher.as_mut() {
+        let (mapped, before, creation) = match matcher.as_mut() {
             Some(matcher) => {
                 let matched = matcher.matched(mapped);
-                (matched.mapped, matched.before)
+                (matched.mapped, matched.before, matched.creation)
             }
-            None => (mapped, None),
+            None => (mapped, None, None),
         };
         let item = match mapped {
             Mapped::Update(update) => {
                 let mut job = Job::new(update, source_row);
                 job.before = before.map(Box::new);
+                job.creation = creation;
                 Item::Send(job)
             }
             unsent => Item::Unsent(unsent, source_row),

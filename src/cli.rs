@@ -124,6 +124,23 @@ pub struct InputArgs {
     /// nothing is skipped (code unchanged). Implies --schema-from.
     #[arg(long, value_name = "ID_OR_URL", conflicts_with_all = ["schema_from", "schema_file"])]
     pub data_source: Option<String>,
+    /// With --data-source: find each row's page by this property's value (a title,
+    /// rich_text, number, email, phone_number, url, unique_id or formula property) instead of
+    /// a page id. A key no page has ends failed (no_match); a key several pages have ends
+    /// failed (ambiguous_key) and nothing is sent for it.
+    #[arg(long, value_name = "PROPERTY")]
+    pub match_on: Option<String>,
+    /// With --match-on: keys match whatever their letter case.
+    #[arg(long)]
+    pub match_ignore_case: bool,
+    /// With --match-on: create a page (with the row's values and the key) for each key no page
+    /// has; later rows of that key update it.
+    #[arg(long)]
+    pub create_missing: bool,
+    /// With --match-on, how pages are found: scan (read every page), batch (ask for up to 100
+    /// keys a query) or auto (whichever costs fewer requests). [default: auto]
+    #[arg(long, value_name = "auto|scan|batch")]
+    pub key_lookup: Option<String>,
 }
 
 /// Where the token comes from and the API root: apply, plan (for --schema-from) and schema.
@@ -499,6 +516,10 @@ impl From<&InputArgs> for InputFlags {
             schema_from: a.schema_from.clone(),
             schema_file: a.schema_file.clone(),
             data_source: a.data_source.clone(),
+            match_on: a.match_on.clone(),
+            match_ignore_case: a.match_ignore_case,
+            create_missing: a.create_missing,
+            key_lookup: a.key_lookup.clone(),
         }
     }
 }

@@ -31,6 +31,30 @@ pub struct InputConfig {
     /// `--data-source`: the data source (or database with one) to scan before writing, so
     /// that only the changes are sent (SPEC §9).
     pub data_source: Option<String>,
+    /// `--match-on`: rows find their page by a key property (SPEC §10).
+    pub matching: Option<MatchConfig>,
+}
+
+/// `--match-on` and its companions, as given; the key property is checked against the schema
+/// once it is read ([`crate::keys::KeySpec::from_schema`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchConfig {
+    pub property: String,
+    pub ignore_case: bool,
+    pub create_missing: bool,
+    pub lookup: KeyLookup,
+}
+
+/// How pages are found by key (`--key-lookup`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyLookup {
+    /// Whichever costs fewer requests: the scan, or queries of up to 100 keys.
+    #[default]
+    Auto,
+    /// Read every page.
+    Scan,
+    /// Queries of up to 100 keys each.
+    Batch,
 }
 
 /// The flags every command that reads rows shares, as given (before merging with a job file).
@@ -52,6 +76,10 @@ pub struct InputFlags {
     pub schema_from: Option<String>,
     pub schema_file: Option<PathBuf>,
     pub data_source: Option<String>,
+    pub match_on: Option<String>,
+    pub match_ignore_case: bool,
+    pub create_missing: bool,
+    pub key_lookup: Option<String>,
 }
 
 /// Settings of `plan`.
@@ -480,6 +508,7 @@ impl InputConfig {
             columns_only,
             ..MappingOptions::default()
         };
+        let matching = MatchConfig::resolve(flags, job.as_ref(), data_source.is_some())?;
         Ok(InputConfig {
             path,
             format,
@@ -488,7 +517,67 @@ impl InputConfig {
             job,
             schema,
             data_source,
+            matching,
         })
+    }
+}
+
+impl MatchConfig {
+    /// `--match-on` and its companions from the flags and the job file; each companion
+    /// without `--match-on`, and `--match-on` without `--data-source`, is an error.
+    fn resolve(
+        flags: &InputFlags,
+        job: Option<&JobFile>,
+        data_source: bool,
+    ) -> Result<Option<MatchConfig>, ConfigError> {
+        let flag = |given: bool, in_job: fn(&JobFile) -> Option<bool>| {
+            given || job.and_then(in_job).unwrap_or(false)
+        };
+        let ignore_case = flag(flags.match_ignore_case, |j| j.match_ignore_case);
+        let create_missing = flag(flags.create_missing, |j| j.create_missing);
+        let lookup = flags
+            .key_lookup
+            .clone()
+            .or_else(|| job.and_then(|j| j.key_lookup.clone()));
+        let Some(property) = flags
+            .match_on
+            .clone()
+            .or_else(|| job.and_then(|j| j.match_on.clone()))
+        else {
+            let stray = [
+                (ignore_case, "--match-ignore-case"),
+                (create_missing, "--create-missing"),
+                (lookup.is_some(), "--key-lookup"),
+            ];
+            if let Some((_, name)) = stray.iter().find(|(set, _)| *set) {
+                return Err(ConfigError(format!(
+                    "{name} goes with --match-on PROPERTY (rows found by a key property)"
+                )));
+            }
+            return Ok(None);
+        };
+        if !data_source {
+            return Err(ConfigError(format!(
+                "--match-on {property:?} needs --data-source: the pages are found by reading the \
+                 data source their keys are in"
+            )));
+        }
+        let lookup = match lookup.as_deref() {
+            None | Some("auto") => KeyLookup::Auto,
+            Some("scan") => KeyLookup::Scan,
+            Some("batch") => KeyLookup::Batch,
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "unknown --key-lookup {other:?}: expected auto, scan or batch"
+                )))
+            }
+        };
+        Ok(Some(MatchConfig {
+            property,
+            ignore_case,
+            create_missing,
+            lookup,
+        }))
     }
 }
 

@@ -107,6 +107,8 @@ pub fn run(
         version: config.version,
         fields: &fields,
         filter,
+        key: None,
+        budget: None,
     };
     let mut warnings: Vec<String> = Vec::new();
     let result = runtime.block_on(scan::scan(

@@ -20,6 +20,7 @@ pub mod dispatch;
 pub mod exit;
 pub mod export;
 pub mod job;
+pub mod keys;
 pub mod manual;
 pub mod mapping;
 pub mod matcher;

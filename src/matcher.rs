@@ -5,12 +5,20 @@
 //! Once a row sends a field, that field's value is no longer known (the write may fail), so
 //! later rows of the page always send it: an older value never stays because a newer one was
 //! compared with a stale read.
+//!
+//! With `--match-on` (SPEC §10) a row first finds its page by key: one page, and the row is
+//! that page's (its key is not written again); several, and it ends `ambiguous_key`; none, and
+//! it ends `no_match`, or with `--create-missing` it creates the page and the later rows of
+//! the key follow it ([`NewPage`]).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
-use crate::mapping::{Mapped, Properties};
+use crate::keys::RowKey;
+use crate::mapping::{Mapped, PageUpdate, Properties};
+use crate::notion::NotionId;
 use crate::scan::{Current, Index, Kind};
 
 /// Compares updates with the index.
@@ -21,6 +29,47 @@ pub struct Matcher {
     send_unchanged: bool,
     /// `--backup`: give each sent row its page's before-image from the index.
     backup: bool,
+    /// `--create-missing`: a key no page has creates one.
+    create_missing: bool,
+    /// The pages this run creates, by key (canonical).
+    created: HashMap<Arc<str>, Arc<NewPage>>,
+}
+
+/// A page `--create-missing` creates: the first row of a missing key creates it; the later
+/// rows of the key update it, one after another in the same lane as rows of one page.
+#[derive(Debug)]
+pub struct NewPage {
+    pub key: RowKey,
+    /// The row that creates it.
+    pub row: u64,
+    /// The lane its rows run in until it exists (a made-up id, never sent).
+    pub lane: NotionId,
+    /// The page's id, once it exists.
+    pub id: OnceLock<NotionId>,
+}
+
+impl NewPage {
+    fn new(key: RowKey, row: u64) -> NewPage {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(format!("create:{}", key.canonical).as_bytes());
+        let mut lane = [0u8; 16];
+        lane.copy_from_slice(&digest[..16]);
+        NewPage {
+            key,
+            row,
+            lane: NotionId::from_u128(u128::from_be_bytes(lane)),
+            id: OnceLock::new(),
+        }
+    }
+}
+
+/// What a row does about a page that does not exist yet.
+#[derive(Debug, Clone)]
+pub enum Creation {
+    /// The row creates it.
+    Create(Arc<NewPage>),
+    /// A later row of its key: it updates the page once the first row has created it.
+    Follow(Arc<NewPage>),
 }
 
 /// One field a row changes: its value now and the row's.
@@ -40,6 +89,8 @@ pub struct Matched {
     pub changes: Option<Vec<Change>>,
     /// With `--backup`: the page's current values of the fields sent, as a page object.
     pub before: Option<Value>,
+    /// With `--create-missing`: the row creates its page, or follows the row that does.
+    pub creation: Option<Creation>,
 }
 
 impl Matcher {
@@ -48,6 +99,97 @@ impl Matcher {
             index,
             send_unchanged,
             backup,
+            create_missing: false,
+            created: HashMap::new(),
+        }
+    }
+
+    /// With `--create-missing`: rows of a key no page has create the page.
+    pub fn creating(self, create_missing: bool) -> Matcher {
+        Matcher {
+            create_missing,
+            ..self
+        }
+    }
+
+    /// With a key: the row's page, found by its key. `Err`: the row is done (not found,
+    /// ambiguous, or it creates or follows a new page).
+    fn find(&mut self, mapped: Mapped) -> Result<Mapped, Matched> {
+        let Some(key) = self.index.key() else {
+            return Ok(mapped);
+        };
+        let property = key.property.clone();
+        let done = |mapped, creation| Matched {
+            mapped,
+            changes: None,
+            before: None,
+            creation,
+        };
+        match mapped {
+            Mapped::Update(mut update) => {
+                let Some(row_key) = update.key.clone() else {
+                    return Ok(Mapped::Update(update));
+                };
+                if let Some(new) = self.created.get(&row_key.canonical) {
+                    without_key(&mut update, &property);
+                    if update.body.is_empty() {
+                        return Err(done(skipped(update), None));
+                    }
+                    update.page_id = new.lane;
+                    return Err(done(
+                        Mapped::Update(update),
+                        Some(Creation::Follow(new.clone())),
+                    ));
+                }
+                match self.index.pages_of(&row_key.canonical) {
+                    [page] => {
+                        update.page_id = *page;
+                        without_key(&mut update, &property);
+                        if update.body.is_empty() {
+                            return Err(done(
+                                Mapped::Unchanged {
+                                    row: update.row,
+                                    page_id: update.page_id,
+                                    key: update.key,
+                                },
+                                None,
+                            ));
+                        }
+                        Ok(Mapped::Update(update))
+                    }
+                    [] if self.create_missing => {
+                        let new = Arc::new(NewPage::new(row_key.clone(), update.row));
+                        self.created.insert(row_key.canonical.clone(), new.clone());
+                        update.page_id = new.lane;
+                        Err(done(Mapped::Update(update), Some(Creation::Create(new))))
+                    }
+                    pages => Err(done(
+                        Mapped::Unmatched {
+                            row: update.row,
+                            key: row_key,
+                            property,
+                            pages: pages.to_vec(),
+                        },
+                        None,
+                    )),
+                }
+            }
+            Mapped::Skipped {
+                row,
+                key: Some(key),
+                ..
+            } => {
+                let page_id = match self.index.pages_of(&key.canonical) {
+                    [page] => *page,
+                    _ => NotionId::UNMATCHED,
+                };
+                Ok(Mapped::Skipped {
+                    row,
+                    page_id,
+                    key: Some(key),
+                })
+            }
+            other => Ok(other),
         }
     }
 
@@ -55,13 +197,18 @@ impl Matcher {
         &self.index
     }
 
-    /// Compares one mapped row.
+    /// Compares one mapped row (with a key, once it has found its page).
     pub fn matched(&mut self, mapped: Mapped) -> Matched {
+        let mapped = match self.find(mapped) {
+            Ok(mapped) => mapped,
+            Err(done) => return done,
+        };
         let Mapped::Update(mut update) = mapped else {
             return Matched {
                 mapped,
                 changes: None,
                 before: None,
+                creation: None,
             };
         };
         let Some(entry) = self.index.get(&update.page_id) else {
@@ -69,6 +216,7 @@ impl Matcher {
                 mapped: Mapped::Update(update),
                 changes: None,
                 before: None,
+                creation: None,
             };
         };
         let index = &self.index;
@@ -131,9 +279,11 @@ impl Matcher {
                 mapped: Mapped::Unchanged {
                     row: update.row,
                     page_id: update.page_id,
+                    key: update.key,
                 },
                 changes: Some(changes),
                 before: None,
+                creation: None,
             };
         }
         let before = self.backup.then(|| index.page_image(entry, &sent));
@@ -146,7 +296,153 @@ impl Matcher {
             mapped: Mapped::Update(update),
             changes: Some(changes),
             before,
+            creation: None,
         }
+    }
+}
+
+/// Keys read from the input before the scan, to choose between a scan and lookups: more
+/// than this and the scan is chosen without trying (lookups of that many keys cost 100
+/// queries, as much as a scan of 10,000 pages).
+pub const MAX_LOOKUP_KEYS: usize = 10_000;
+
+/// Reads what the matcher compares rows with: the scan of the data source, or with
+/// `--match-on` the pages of the input's keys (by a scan or by lookups, as `--key-lookup`
+/// and their cost say; `say` gets the line that tells which and why).
+pub async fn read_index(
+    shared: &crate::dispatch::Shared,
+    input: &crate::config::InputConfig,
+    mapper: &crate::mapping::Mapper,
+    progress: &mut dyn FnMut(&crate::scan::ScanProgress),
+    say: &mut dyn FnMut(String),
+) -> Result<(Index, crate::scan::ScanProgress), crate::scan::ScanError> {
+    use crate::config::KeyLookup;
+    use crate::scan::{self, KeyPlan, KeyRead};
+    let options = mapper.options();
+    let schema = options
+        .schema
+        .clone()
+        .expect("--data-source brings its schema");
+    let version = options.version;
+    let fields = scan::compared_fields(&schema, mapper.written_keys());
+    let (Some(key), Some(matching)) = (options.match_on.clone(), input.matching.as_ref()) else {
+        return scan::build_index(shared, &schema, version, fields, progress).await;
+    };
+    let name = &key.property;
+    let plan = if matching.lookup == KeyLookup::Scan {
+        KeyPlan::Scan
+    } else if !key.lookups_possible() {
+        say(format!(
+            "match on {name:?}: reading every page, as {}",
+            if key.ignore_case {
+                "--match-ignore-case needs (Notion's filters may not ignore case the same way)"
+            } else {
+                "a formula key needs (its result type is not in the schema)"
+            }
+        ));
+        KeyPlan::Scan
+    } else {
+        let limit = match matching.lookup {
+            KeyLookup::Batch => usize::MAX,
+            _ => MAX_LOOKUP_KEYS,
+        };
+        match input_keys(input, mapper, limit) {
+            Ok(Some(keys)) if matching.lookup == KeyLookup::Batch => KeyPlan::Lookup(keys),
+            Ok(Some(keys)) => KeyPlan::Cheaper(keys),
+            Ok(None) => {
+                if input.path != crate::job::InputPath::Stdin {
+                    say(format!("match on {name:?}: reading every page (the input has more than {MAX_LOOKUP_KEYS} keys, too many to look up for less)"));
+                }
+                KeyPlan::Scan
+            }
+            Err(e) => {
+                say(format!("match on {name:?}: reading every page (the input's keys could not be read ahead: {e})"));
+                KeyPlan::Scan
+            }
+        }
+    };
+    let offered = match &plan {
+        KeyPlan::Cheaper(keys) | KeyPlan::Lookup(keys) => Some(keys.len()),
+        KeyPlan::Scan => None,
+    };
+    let (index, done, read) = scan::build_key_index(
+        shared,
+        &schema,
+        version,
+        fields,
+        key.clone(),
+        plan,
+        progress,
+    )
+    .await?;
+    match (read, offered) {
+        (KeyRead::Scanned, Some(keys)) => say(format!(
+            "match on {name:?}: read every page ({} pages, {} queries), no more than looking up the input's {keys} keys would cost ({} queries of up to 100 keys)",
+            done.pages,
+            done.queries,
+            scan::lookups_for(keys)
+        )),
+        (KeyRead::Scanned, None) => say(format!(
+            "match on {name:?}: read every page ({} pages, {} queries)",
+            done.pages, done.queries
+        )),
+        (KeyRead::LookedUp { keys, lookups, scan_queries: 0 }, _) => say(format!(
+            "match on {name:?}: looked up the input's {keys} keys in {lookups} queries (up to 100 keys each); {} pages have them",
+            done.pages
+        )),
+        (KeyRead::LookedUp { keys, lookups, scan_queries }, _) => say(format!(
+            "match on {name:?}: looked up the input's {keys} keys in {lookups} queries (up to 100 keys each) instead of reading every page: the scan had read {scan_queries} queries' worth of pages without reaching the end; {} pages have the keys",
+            done.pages
+        )),
+    }
+    Ok((index, done))
+}
+
+/// The input's distinct keys in input order, read ahead with the run's own mapping; `None`
+/// for standard input (it can be read once only) or past `limit` keys.
+fn input_keys(
+    input: &crate::config::InputConfig,
+    mapper: &crate::mapping::Mapper,
+    limit: usize,
+) -> Result<Option<Vec<RowKey>>, String> {
+    use crate::job::{InputPath, Source};
+    if input.path == InputPath::Stdin {
+        return Ok(None);
+    }
+    let mut source =
+        Source::open(&input.path, input.format, input.encoding).map_err(|e| e.to_string())?;
+    let mut mapper = crate::mapping::Mapper::for_source(&source, mapper.options().clone())
+        .map_err(|e| e.to_string())?;
+    let mut row = source.empty_row();
+    let mut seen = std::collections::HashSet::new();
+    let mut keys = Vec::new();
+    while source.read(&mut row).map_err(|e| e.to_string())? {
+        if let Some(key) = mapper.map(&row).key() {
+            if seen.insert(key.canonical.clone()) {
+                if keys.len() == limit {
+                    return Ok(None);
+                }
+                keys.push(key.clone());
+            }
+        }
+    }
+    Ok(Some(keys))
+}
+
+/// The row's body without its key: a row found by its key does not write it again (with
+/// `--match-ignore-case` that would change its case).
+fn without_key(update: &mut PageUpdate, property: &str) {
+    if let Properties::Typed(values) = &mut update.body.properties {
+        values.retain(|(name, _)| &**name != property);
+    }
+}
+
+/// A row left with nothing to send once its key is dropped.
+fn skipped(update: PageUpdate) -> Mapped {
+    Mapped::Skipped {
+        row: update.row,
+        page_id: NotionId::UNMATCHED,
+        key: update.key,
     }
 }
 
@@ -186,6 +482,7 @@ mod tests {
             row: 1,
             line: 2,
             page_id: NotionId::from_u128(1),
+            key: None,
             body: Body {
                 properties: Properties::Typed(
                     values.into_iter().map(|(k, v)| (Arc::from(k), v)).collect(),

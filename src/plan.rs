@@ -13,11 +13,10 @@ use crate::dispatch::Shared;
 use crate::exit::Exit;
 use crate::job::Source;
 use crate::mapping::{Body, Mapped, Mapper, TemplateGate};
-use crate::matcher::{Change, Matcher};
+use crate::matcher::{Change, Creation, Matcher};
 use crate::notion::NotionId;
 use crate::report::progress::{Progress, ProgressMode};
 use crate::report::{unsent_outcome, ReportLine, ReportWriter};
-use crate::scan;
 
 /// Counts of a plan, by what became of the rows.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -32,13 +31,24 @@ pub struct PlanCounts {
     pub properties: u64,
     /// With a data source: whether the counts above come from a comparison.
     pub compared: bool,
+    /// With `--match-on --create-missing`: rows that would create their page.
+    pub created: u64,
+    /// With `--match-on`: rows whose key no page has, or several pages have.
+    pub no_match: u64,
+    pub ambiguous: u64,
+    /// With `--match-on`.
+    pub keyed: bool,
 }
 
 /// One stdout line: the row, its page and exactly the body `apply` would send.
 #[derive(Serialize)]
 struct PlanLine<'a> {
     row: u64,
-    page_id: NotionId,
+    /// `null` for a page `--create-missing` would create (and the rows that follow it).
+    page_id: Option<NotionId>,
+    /// With `--match-on`: the row's key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     body: Option<&'a Body>,
     /// With a data source: `updated` or `unchanged`.
@@ -48,6 +58,12 @@ struct PlanLine<'a> {
     /// page the scan did not find (its row is sent whole).
     #[serde(skip_serializing_if = "Option::is_none")]
     changes: Option<Value>,
+    /// With `--match-on`, a row that would fail: `no_match` or `ambiguous_key`, and the pages
+    /// that have its key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pages: Option<&'a [NotionId]>,
 }
 
 /// `{"Status": {"from": "In progress", "to": "Done"}}`, or `null` when not compared.
@@ -62,7 +78,8 @@ fn changes_json(changes: &Option<Vec<Change>>) -> Value {
     }
 }
 
-/// With `--data-source`: scans it into the matcher's index. `Err`: the exit (nothing read).
+/// With `--data-source`: scans it into the matcher's index (with `--match-on`, the pages of
+/// the input's keys). `Err`: the exit (nothing read).
 fn scan_stage(
     config: &PlanConfig,
     mapper: &Mapper,
@@ -71,11 +88,6 @@ fn scan_stage(
     if config.input.data_source.is_none() {
         return Ok(Ok(None));
     }
-    let schema = mapper
-        .options()
-        .schema
-        .clone()
-        .expect("--data-source brings its schema");
     let version = config.input.mapping.version;
     let client = match config.connection.client(version) {
         Ok(c) => c,
@@ -85,23 +97,33 @@ fn scan_stage(
         }
     };
     let shared = Shared::for_reads(client, config.rate, config.burst);
-    let fields = scan::compared_fields(&schema, mapper.written_keys());
     let progress = Progress::new(ProgressMode::Log(std::time::Duration::from_secs(10)));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let stats = shared.stats.clone();
-    let result = runtime.block_on(scan::build_index(
+    let mut said = Vec::new();
+    let result = runtime.block_on(crate::matcher::read_index(
         &shared,
-        &schema,
-        version,
-        fields,
+        &config.input,
+        mapper,
         &mut |p| progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err),
+        &mut |line| said.push(line),
     ));
+    for line in said {
+        writeln!(err, "{line}")?;
+    }
     match result {
         Ok((index, done)) => {
             progress.scan(&done, stats.requests.load(Ordering::Relaxed), true, err);
-            Ok(Ok(Some(Matcher::new(index, false, false))))
+            let create_missing = config
+                .input
+                .matching
+                .as_ref()
+                .is_some_and(|m| m.create_missing);
+            Ok(Ok(Some(
+                Matcher::new(index, false, false).creating(create_missing),
+            )))
         }
         Err(e) => {
             writeln!(err, "error: {e}")?;
@@ -133,6 +155,11 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
                 return Ok(Exit::Usage);
             }
         }
+    }
+    if let Err(e) = crate::keys::use_key(&mut mapping, input.matching.as_ref()) {
+        writeln!(err, "error: {e}")?;
+        writeln!(err, "Nothing was read; fix it and run plan again.")?;
+        return Ok(Exit::Usage);
     }
     let mut source = match Source::open(&input.path, input.format, input.encoding) {
         Ok(s) => s,
@@ -169,6 +196,7 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
     };
     let mut counts = PlanCounts {
         compared: matcher.is_some(),
+        keyed: input.matching.is_some(),
         ..PlanCounts::default()
     };
     let mut gate = TemplateGate::default();
@@ -178,12 +206,12 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
     let mut held: Option<Vec<u8>> = (config.listing && matcher.is_some()).then(Vec::new);
     let mut listing: Vec<String> = Vec::new();
     let mut emit = |mapped: Mapped, counts: &mut PlanCounts| -> anyhow::Result<()> {
-        let (mapped, changes) = match matcher.as_mut() {
+        let (mapped, changes, creation) = match matcher.as_mut() {
             Some(m) => {
                 let matched = m.matched(mapped);
-                (matched.mapped, Some(matched.changes))
+                (matched.mapped, Some(matched.changes), matched.creation)
             }
-            None => (mapped, None),
+            None => (mapped, None, None),
         };
         let sink: &mut dyn Write = match held.as_mut() {
             Some(buffer) => buffer,
@@ -191,7 +219,21 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
         };
         match mapped {
             Mapped::Update(update) => {
-                counts.valid += 1;
+                let creates = matches!(creation, Some(Creation::Create(_)));
+                let key = update.key.as_ref().map(|k| &*k.text);
+                if creates {
+                    counts.created += 1;
+                    if listing.len() < LISTED_ROWS {
+                        listing.push(format!(
+                            "row {} (key {}): no page has this key: create it",
+                            update.row,
+                            key.unwrap_or_default()
+                        ));
+                    }
+                } else {
+                    counts.valid += 1;
+                }
+                let page_id = creation.is_none().then_some(update.page_id);
                 if let Some(Some(list)) = &changes {
                     counts.properties += list.len() as u64;
                     if listing.len() < LISTED_ROWS {
@@ -210,10 +252,15 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
                     &mut *sink,
                     &PlanLine {
                         row: update.row,
-                        page_id: update.page_id,
+                        page_id,
+                        key,
                         body: Some(&update.body),
-                        action: changes.as_ref().map(|_| "updated"),
+                        action: changes
+                            .as_ref()
+                            .map(|_| if creates { "created" } else { "updated" }),
                         changes: changes.as_ref().map(changes_json),
+                        code: None,
+                        pages: None,
                     },
                 )?;
                 sink.write_all(b"\n")?;
@@ -225,16 +272,52 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
                         counts.invalid += 1;
                         writeln!(err, "invalid: {error}")?;
                     }
-                    Mapped::Unchanged { row, page_id } => {
+                    Mapped::Unchanged { row, page_id, key } => {
                         counts.unchanged += 1;
                         serde_json::to_writer(
                             &mut *sink,
                             &PlanLine {
                                 row: *row,
-                                page_id: *page_id,
+                                page_id: Some(*page_id),
+                                key: key.as_ref().map(|k| &*k.text),
                                 body: None,
                                 action: Some("unchanged"),
                                 changes: Some(json!({})),
+                                code: None,
+                                pages: None,
+                            },
+                        )?;
+                        sink.write_all(b"\n")?;
+                    }
+                    Mapped::Unmatched {
+                        row, key, pages, ..
+                    } => {
+                        let code = if pages.is_empty() {
+                            counts.no_match += 1;
+                            "no_match"
+                        } else {
+                            counts.ambiguous += 1;
+                            "ambiguous_key"
+                        };
+                        writeln!(
+                            err,
+                            "failed: row {row} (key {}): {code}: {message}",
+                            key.text
+                        )?;
+                        if listing.len() < LISTED_ROWS {
+                            listing.push(format!("row {row} (key {}): {code}: not sent", key.text));
+                        }
+                        serde_json::to_writer(
+                            &mut *sink,
+                            &PlanLine {
+                                row: *row,
+                                page_id: None,
+                                key: Some(&key.text),
+                                body: None,
+                                action: None,
+                                changes: None,
+                                code: Some(code),
+                                pages: Some(pages),
                             },
                         )?;
                         sink.write_all(b"\n")?;
@@ -242,12 +325,14 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
                     _ => counts.skipped += 1,
                 }
                 if let Some(report) = report.as_mut() {
-                    report.write(&ReportLine::unsent(
+                    let mut line = ReportLine::unsent(
                         unsent.row(),
                         unsent.page_id().map(|p| p.to_string()),
                         outcome,
                         Some(message),
-                    ))?;
+                    );
+                    line.key = unsent.key().map(|k| k.text.to_string());
+                    report.write(&line)?;
                 }
             }
         }
@@ -273,16 +358,20 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
         emit(mapped, &mut counts)?;
     }
     if let Some(buffer) = held {
-        writeln!(out, "changes ({} rows to update):", counts.valid)?;
+        match counts.keyed {
+            true => writeln!(
+                out,
+                "changes ({} rows to update, {} to create, {} not found, {} ambiguous):",
+                counts.valid, counts.created, counts.no_match, counts.ambiguous
+            )?,
+            false => writeln!(out, "changes ({} rows to update):", counts.valid)?,
+        }
         for line in &listing {
             writeln!(out, "  {line}")?;
         }
-        if counts.valid as usize > listing.len() {
-            writeln!(
-                out,
-                "  … and {} more rows",
-                counts.valid as usize - listing.len()
-            )?;
+        let listed = counts.valid + counts.created + counts.no_match + counts.ambiguous;
+        if listed as usize > listing.len() {
+            writeln!(out, "  … and {} more rows", listed as usize - listing.len())?;
         }
         out.write_all(&buffer)?;
     }
@@ -291,7 +380,7 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
         writeln!(err, "warning: {new}")?;
     }
     write_summary(err, config, counts)?;
-    Ok(if counts.invalid > 0 {
+    Ok(if counts.invalid + counts.no_match + counts.ambiguous > 0 {
         Exit::RowsFailed
     } else {
         Exit::Ok
@@ -302,7 +391,22 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
 const LISTED_ROWS: usize = 20;
 
 fn write_summary(err: &mut dyn Write, config: &PlanConfig, c: PlanCounts) -> io::Result<()> {
-    if c.compared {
+    if c.keyed {
+        writeln!(
+            err,
+            "plan: {} rows read from {}: {} to update ({} properties), {} to create, {} unchanged, {} no match, {} ambiguous, {} invalid, {} skipped (nothing to change). Nothing was sent.",
+            c.read,
+            config.input.path.display(),
+            c.valid,
+            c.properties,
+            c.created,
+            c.unchanged,
+            c.no_match,
+            c.ambiguous,
+            c.invalid,
+            c.skipped
+        )?;
+    } else if c.compared {
         writeln!(
             err,
             "plan: {} rows read from {}: {} to update ({} properties), {} unchanged, {} invalid, {} skipped (nothing to change). Nothing was sent.",

@@ -10,7 +10,7 @@ use tokio::process::{Child, Command};
 
 use crate::util::{read_report, Dir, ReportLine};
 
-const TOKEN: &str = "secret_resume_test";
+pub const TOKEN: &str = "secret_resume_test";
 const HEADER: &str = "page_id,Name:title,Estimate:number,Tags:multi_select\n";
 
 async fn start(pages: usize, faults: &str) -> Handle {
@@ -47,7 +47,7 @@ fn csv(rows: &[(String, String, i64, String)]) -> String {
     text
 }
 
-fn spawn(dir: &Dir, handle: &Handle, args: &[&str]) -> Child {
+pub fn spawn(dir: &Dir, handle: &Handle, args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_notion-bulk"))
         .arg("apply")
         .args(args)
@@ -62,7 +62,7 @@ fn spawn(dir: &Dir, handle: &Handle, args: &[&str]) -> Child {
 }
 
 /// Waits (bounded) until the report has at least `n` complete lines.
-async fn until_report_has(dir: &Dir, name: &str, n: usize) {
+pub async fn until_report_has(dir: &Dir, name: &str, n: usize) {
     let path = dir.path(name);
     for _ in 0..3000 {
         let lines = std::fs::read_to_string(&path)

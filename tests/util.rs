@@ -32,6 +32,8 @@ pub struct ReportLine {
     pub duration_ms: u64,
     pub request_id: Option<String>,
     pub body_hash: Option<String>,
+    pub action: Option<String>,
+    pub key: Option<String>,
 }
 
 impl Default for Dir {

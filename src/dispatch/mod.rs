@@ -2,6 +2,7 @@
 //! the same page run one after another in input order, the first request of a run goes alone,
 //! and every row ends in exactly one [`RowResult`] sent to the reporter. Workers never print.
 
+mod create;
 pub mod limiter;
 pub mod retry;
 #[cfg(feature = "shared-limiter")]
@@ -23,7 +24,7 @@ use crate::job::SourceRow;
 use crate::mapping::{Field, Mapped, PageUpdate};
 use crate::notion::client::Client;
 use crate::notion::NotionId;
-use crate::report::Outcome;
+use crate::report::{Outcome, RowAction};
 use limiter::Limiter;
 
 /// How the dispatcher behaves.
@@ -129,6 +130,16 @@ pub struct Shared {
     pub trace: Option<mpsc::UnboundedSender<String>>,
     /// With `--backup`: where the values a row changes are saved before it is sent.
     pub backup: Option<crate::backup::Backup>,
+    /// With `--create-missing`: where pages are created and how their keys are looked up.
+    pub creating: Option<Creating>,
+}
+
+/// What creating a page needs (SPEC §10): the data source it goes in and its key.
+#[derive(Debug, Clone)]
+pub struct Creating {
+    pub schema: Arc<crate::notion::Schema>,
+    pub version: crate::notion::Version,
+    pub key: Arc<crate::keys::KeySpec>,
 }
 
 impl Shared {
@@ -149,6 +160,7 @@ impl Shared {
             stop: Stop::default(),
             trace: None,
             backup: None,
+            creating: None,
         }
     }
 }
@@ -168,6 +180,8 @@ pub struct Job {
     /// Said in the report's message whatever the outcome (a row resumed without the fields a
     /// later row already set says which were dropped).
     pub note: Option<String>,
+    /// With `--create-missing`: the row creates its page, or follows the row that does.
+    pub creation: Option<crate::matcher::Creation>,
 }
 
 impl Job {
@@ -181,6 +195,7 @@ impl Job {
             source,
             before: None,
             note: None,
+            creation: None,
         }
     }
 }
@@ -212,6 +227,10 @@ pub struct RowResult {
     pub source: Option<SourceRow>,
     /// The fields the row set (empty when nothing was sent).
     pub fields: Arc<[Field]>,
+    /// What the row did to its page (`updated`, `created`, `unchanged`), when it did.
+    pub action: Option<RowAction>,
+    /// With `--match-on`: the row's key, as written.
+    pub key: Option<Arc<str>>,
 }
 
 /// The number of first rows whose identical refusal ends the run.
@@ -313,6 +332,8 @@ pub fn unsent(mapped: Mapped, source: SourceRow) -> RowResult {
     let (outcome, code, message) =
         crate::report::unsent_outcome(&mapped).expect("updates are sent");
     RowResult {
+        action: matches!(mapped, Mapped::Unchanged { .. }).then_some(RowAction::Unchanged),
+        key: mapped.key().map(|k| k.text.clone()),
         row: mapped.row(),
         page_id: mapped.page_id(),
         outcome,
@@ -434,6 +455,8 @@ mod tests {
             body_hash: None,
             source: None,
             fields: Arc::from([]),
+            action: None,
+            key: None,
         }
     }
 

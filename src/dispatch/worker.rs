@@ -14,11 +14,12 @@ use tokio::time::Instant;
 use crate::backup::{self, Prepared};
 use crate::dispatch::retry::{classify, Action, Attempt};
 use crate::dispatch::{Job, RowResult, Shared};
+use crate::matcher::Creation;
 use crate::notion::client::Reply;
-use crate::report::Outcome;
+use crate::report::{Outcome, RowAction};
 
 /// How a request ended after its retries.
-enum Sent {
+pub(super) enum Sent {
     /// Answered 2xx.
     Done(Reply, u32),
     /// Ended without success: the row's outcome, the last reply if any, the attempts made.
@@ -29,19 +30,46 @@ enum Sent {
 
 /// Sends one job to its end. `None`: the run stopped before the row was ever sent, so it has
 /// no outcome yet (a resumed run sends it).
-pub async fn run(shared: Arc<Shared>, job: Job) -> Option<RowResult> {
+pub async fn run(shared: Arc<Shared>, mut job: Job) -> Option<RowResult> {
     let started = Instant::now();
+    match &job.creation {
+        Some(Creation::Create(new)) => {
+            let new = new.clone();
+            return super::create::create(&shared, &job, &new).await;
+        }
+        Some(Creation::Follow(new)) => match new.id.get() {
+            Some(id) => job.update.page_id = *id,
+            None => {
+                let mut result = job.result(
+                    Outcome::Failed,
+                    0,
+                    started,
+                    None,
+                    Some(format!(
+                        "not sent: row {} was to create the page for this key and did not (see its line); --resume looks the key up again",
+                        new.row
+                    )),
+                );
+                result.page_id = None;
+                result.code = Some("no_match".into());
+                return Some(result);
+            }
+        },
+        None => {}
+    }
     if shared.backup.is_some() {
         match back_up(&shared, &job).await {
             Ok(Prepared::Send) => {}
             Ok(Prepared::Unchanged) => {
-                return Some(job.result(
+                let mut result = job.result(
                     Outcome::Skipped,
                     0,
                     started,
                     None,
                     Some("the page already has these values (read for --backup): not sent".into()),
-                ))
+                );
+                result.action = Some(RowAction::Unchanged);
+                return Some(result);
             }
             Err(None) => return None,
             Err(Some((reply, attempts, message))) => {
@@ -65,7 +93,9 @@ pub async fn run(shared: Arc<Shared>, job: Job) -> Option<RowResult> {
     .await;
     match sent {
         Sent::Done(reply, attempts) => {
-            Some(job.result(Outcome::Ok, attempts, started, Some(&reply), None))
+            let mut result = job.result(Outcome::Ok, attempts, started, Some(&reply), None);
+            result.action = Some(RowAction::Updated);
+            Some(result)
         }
         Sent::Ended(outcome, reply, attempts, message) => {
             Some(job.result(outcome, attempts, started, reply.as_ref(), message))
@@ -233,7 +263,7 @@ pub async fn read_property_items(
 
 /// Sends a request until it succeeds or must end: a permit per attempt, pauses on 429/529
 /// (not attempts), backoff between retries, a stop honoured between attempts.
-async fn send<F, Fut>(
+pub(super) async fn send<F, Fut>(
     shared: &Shared,
     row: u64,
     label: &str,
@@ -347,7 +377,7 @@ fn full_jitter(ceiling: Duration) -> Duration {
 
 impl Job {
     /// The row's one result. `message` overrides the reply's (for outcomes that are not ok).
-    fn result(
+    pub(super) fn result(
         &self,
         outcome: Outcome,
         attempts: u32,
@@ -380,6 +410,8 @@ impl Job {
             body_hash: Some(self.body_hash.clone()),
             source: Some(self.source.clone()),
             fields: self.fields.clone(),
+            action: None,
+            key: self.update.key.as_ref().map(|k| k.text.clone()),
         }
     }
 }

@@ -42,6 +42,14 @@ pub struct JobFile {
     pub data_source: Option<String>,
     /// With a data source, send every cell (`--send-unchanged`).
     pub send_unchanged: Option<bool>,
+    /// The key property rows are matched by (`--match-on`).
+    pub match_on: Option<String>,
+    /// Keys match whatever their case (`--match-ignore-case`).
+    pub match_ignore_case: Option<bool>,
+    /// Create a page for each key no page has (`--create-missing`).
+    pub create_missing: Option<bool>,
+    /// How pages are found by key: auto, scan or batch (`--key-lookup`).
+    pub key_lookup: Option<String>,
     pub report: Option<PathBuf>,
     // apply's flags
     pub rate: Option<f64>,

@@ -35,6 +35,18 @@ pub enum ColumnPlan {
     Ignore,
     Page(PageField),
     Property(PropertyColumn),
+    /// The `--match-on` key: what finds the row's page, and (for a writable key) a value a
+    /// created page gets.
+    Key(KeyColumn),
+}
+
+/// The column holding the `--match-on` key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyColumn {
+    /// The header, for messages.
+    pub column: Arc<str>,
+    /// A writable key's value as a property column (`None` for unique_id and formula keys).
+    pub value: Option<PropertyColumn>,
 }
 
 /// A column that writes one property.
@@ -61,7 +73,15 @@ pub struct HeaderError(pub String);
 /// that is a header error, for flat JSONL a row error.
 pub fn resolve(header: &str, options: &MappingOptions) -> Result<Option<ColumnPlan>, String> {
     let mapping = options.columns.iter().find(|m| m.column == header);
+    if let Some(key) = key_column(header, mapping, options) {
+        return Ok(Some(key));
+    }
     if header == options.id_column {
+        // With --match-on the key finds the page: an id column is read as any other column
+        // would be, and ignored.
+        if options.match_on.is_some() {
+            return Ok(Some(ColumnPlan::Ignore));
+        }
         return Ok(Some(ColumnPlan::Id));
     }
     if let Some(only) = &options.columns_only {
@@ -144,6 +164,43 @@ pub fn resolve(header: &str, options: &MappingOptions) -> Result<Option<ColumnPl
             .or_else(|| options.time_zone.clone()),
         choices,
     })))
+}
+
+/// The key column of `--match-on`: the header (or the job file's mapping of it) names the key
+/// property. It is used whatever `--columns` says.
+fn key_column(
+    header: &str,
+    mapping: Option<&ColumnMapping>,
+    options: &MappingOptions,
+) -> Option<ColumnPlan> {
+    let key = options.match_on.as_deref()?;
+    let schema = options.schema.as_deref()?;
+    if mapping.is_some_and(|m| m.ignore) {
+        return None;
+    }
+    let named = match mapping.and_then(|m| m.property.as_deref()) {
+        Some(property) => property.to_owned(),
+        None if schema.property(header.trim()).is_some() => header.trim().to_owned(),
+        None => header
+            .rsplit_once(':')
+            .map_or(header, |(name, _)| name)
+            .trim()
+            .to_owned(),
+    };
+    if schema.property(&named)?.name != *key.property {
+        return None;
+    }
+    Some(ColumnPlan::Key(KeyColumn {
+        column: header.into(),
+        value: key.writable().then(|| PropertyColumn {
+            column: header.into(),
+            property: key.property.clone(),
+            ty: key.ty,
+            separator: options.separator,
+            time_zone: None,
+            choices: None,
+        }),
+    }))
 }
 
 /// Why the schema refuses what a column (or a native line's property key) writes.
@@ -285,7 +342,7 @@ pub fn resolve_header(
             )));
         }
     }
-    if !headers.contains(&options.id_column) {
+    if options.match_on.is_none() && !headers.contains(&options.id_column) {
         let hint = spelling::closest(&options.id_column, headers.iter().map(String::as_str))
             .map(|n| {
                 format!(
@@ -342,6 +399,28 @@ pub fn resolve_header(
             }
         }
         plans.push(plan);
+    }
+    if let Some(key) = options.match_on.as_deref() {
+        if !plans.iter().any(|p| matches!(p, ColumnPlan::Key(_))) {
+            let names = headers
+                .iter()
+                .map(|h| h.rsplit_once(':').map_or(h.as_str(), |(name, _)| name));
+            let hint = spelling::closest(&key.property, names)
+                .map(|n| {
+                    format!(
+                        " Did you mean {n:?}? Map it with [columns] {n:?} = {{ property = {:?} }}.",
+                        key.property
+                    )
+                })
+                .unwrap_or_default();
+            return Err(HeaderError(format!(
+                "--match-on {:?}: no input column holds the key (a column named {:?}, or one the \
+                 job file maps to it); the columns are: {}.{hint}",
+                key.property,
+                key.property,
+                headers.join(", ")
+            )));
+        }
     }
     Ok(plans)
 }

@@ -24,6 +24,7 @@ pub use sequence::TemplateGate;
 pub use value::PropertyValue;
 
 use crate::job::{Record, Source, SourceRow};
+use crate::keys::{KeySpec, RowKey};
 use crate::notion::{NotionId, PropertyType, Schema, Version};
 use cell::CellRules;
 
@@ -59,6 +60,8 @@ pub struct MappingOptions {
     /// `--columns`: the only input columns (or flat JSONL keys) to use, besides the id column;
     /// every other one is ignored. `None`: every column is used.
     pub columns_only: Option<Vec<String>>,
+    /// `--match-on`: rows name their page by this key property, not by a page id.
+    pub match_on: Option<Arc<KeySpec>>,
 }
 
 impl MappingOptions {
@@ -83,6 +86,7 @@ impl Default for MappingOptions {
             constants: Vec::new(),
             numbers: cell::NumberFormat::default(),
             columns_only: None,
+            match_on: None,
         }
     }
 }
@@ -139,6 +143,8 @@ pub struct RowError {
     pub row: u64,
     pub line: u64,
     pub page_id: Option<NotionId>,
+    /// With `--match-on`: the row's key, if it could be read.
+    pub key: Option<RowKey>,
     pub problems: Vec<Problem>,
 }
 
@@ -170,8 +176,18 @@ impl fmt::Display for RowError {
 pub struct PageUpdate {
     pub row: u64,
     pub line: u64,
+    /// The page; with `--match-on`, [`NotionId::UNMATCHED`] until the matcher finds it.
     pub page_id: NotionId,
+    /// With `--match-on`: the row's key.
+    pub key: Option<RowKey>,
     pub body: Body,
+}
+
+/// Which page a row is for, as the mapper reads it: its id, or (`--match-on`) its key.
+#[derive(Debug, Clone, Default)]
+struct Target {
+    page_id: Option<NotionId>,
+    key: Option<RowKey>,
 }
 
 /// The one result of mapping one input row.
@@ -184,12 +200,23 @@ pub enum Mapped {
     Skipped {
         row: u64,
         page_id: NotionId,
+        key: Option<RowKey>,
     },
     /// With a data source: the page already has every value the row writes (SPEC §9); not
     /// sent.
     Unchanged {
         row: u64,
         page_id: NotionId,
+        key: Option<RowKey>,
+    },
+    /// With `--match-on`: no page has the row's key (`pages` empty), or several have it
+    /// (SPEC §10); nothing is sent.
+    Unmatched {
+        row: u64,
+        key: RowKey,
+        /// The key property, for the message.
+        property: Arc<str>,
+        pages: Vec<NotionId>,
     },
     Invalid(RowError),
 }
@@ -198,16 +225,31 @@ impl Mapped {
     pub fn row(&self) -> u64 {
         match self {
             Mapped::Update(u) => u.row,
-            Mapped::Skipped { row, .. } | Mapped::Unchanged { row, .. } => *row,
+            Mapped::Skipped { row, .. }
+            | Mapped::Unchanged { row, .. }
+            | Mapped::Unmatched { row, .. } => *row,
             Mapped::Invalid(e) => e.row,
         }
     }
 
+    /// The row's page, when it is known.
     pub fn page_id(&self) -> Option<NotionId> {
-        match self {
+        let id = match self {
             Mapped::Update(u) => Some(u.page_id),
             Mapped::Skipped { page_id, .. } | Mapped::Unchanged { page_id, .. } => Some(*page_id),
+            Mapped::Unmatched { .. } => None,
             Mapped::Invalid(e) => e.page_id,
+        };
+        id.filter(|id| *id != NotionId::UNMATCHED)
+    }
+
+    /// With `--match-on`: the row's key.
+    pub fn key(&self) -> Option<&RowKey> {
+        match self {
+            Mapped::Update(u) => u.key.as_ref(),
+            Mapped::Skipped { key, .. } | Mapped::Unchanged { key, .. } => key.as_ref(),
+            Mapped::Unmatched { key, .. } => Some(key),
+            Mapped::Invalid(e) => e.key.as_ref(),
         }
     }
 }
@@ -312,9 +354,9 @@ impl Mapper {
                 }));
             };
             let mut values = Vec::new();
-            let (mut page_id, mut body) = (None, Body::default());
+            let (mut target, mut body) = (Target::default(), Body::default());
             let plan = ColumnPlan::Property(p.clone());
-            self.apply_json(&plan, value, &mut page_id, &mut body, &mut values)
+            self.apply_json(&plan, value, &mut target, &mut body, &mut values)
                 .map_err(bad)?;
             if values.is_empty() {
                 return Err(bad(
@@ -393,7 +435,8 @@ impl Mapper {
                 .map(|plan| match plan {
                     ColumnPlan::Property(p) => Some((Field::Property(p.property.clone()), false)),
                     ColumnPlan::Page(f) => Some((f.field(), f.empty_is_unchanged())),
-                    ColumnPlan::Id | ColumnPlan::Ignore => None,
+                    // The key finds the page: --failed-out always keeps it.
+                    ColumnPlan::Id | ColumnPlan::Ignore | ColumnPlan::Key(_) => None,
                 })
                 .collect(),
             options: self.options.clone(),
@@ -407,34 +450,34 @@ impl Mapper {
             Record::Csv(record) => self.map_csv(record),
             Record::Json(line) => self.map_json(line),
         };
-        let result = result.and_then(|(page_id, body)| self.add_constants(page_id, body));
+        let result = result.and_then(|(target, body)| self.add_constants(target, body));
         match result {
-            Ok((page_id, body)) if body.is_empty() => Mapped::Skipped {
+            Ok((target, body)) if body.is_empty() => Mapped::Skipped {
                 row: source.row,
-                page_id,
+                page_id: target.page_id.unwrap_or(NotionId::UNMATCHED),
+                key: target.key,
             },
-            Ok((page_id, body)) => Mapped::Update(PageUpdate {
+            Ok((target, body)) => Mapped::Update(PageUpdate {
                 row: source.row,
                 line: source.line,
-                page_id,
+                page_id: target.page_id.unwrap_or(NotionId::UNMATCHED),
+                key: target.key,
                 body,
             }),
-            Err((page_id, problems)) => Mapped::Invalid(RowError {
+            Err((target, problems)) => Mapped::Invalid(RowError {
                 row: source.row,
                 line: source.line,
-                page_id,
+                page_id: target.page_id,
+                key: target.key,
                 problems,
             }),
         }
     }
 
-    fn map_csv(
-        &self,
-        record: &csv::ByteRecord,
-    ) -> Result<(NotionId, Body), (Option<NotionId>, Vec<Problem>)> {
+    fn map_csv(&self, record: &csv::ByteRecord) -> Result<(Target, Body), (Target, Vec<Problem>)> {
         if record.len() != self.columns.len() {
             return Err((
-                None,
+                Target::default(),
                 vec![Problem::row(format!(
                     "the line has {} fields but the header has {}: check for an unquoted delimiter or a stray quote",
                     record.len(),
@@ -443,7 +486,7 @@ impl Mapper {
             ));
         }
         let mut problems = Vec::new();
-        let mut page_id = None;
+        let mut target = Target::default();
         let mut body = Body::default();
         let mut values = Vec::with_capacity(self.columns.len());
         for (plan, raw) in self.columns.iter().zip(record.iter()) {
@@ -461,12 +504,12 @@ impl Mapper {
                     continue;
                 }
             };
-            if let Err(reason) = self.apply_text(plan, cell, &mut page_id, &mut body, &mut values) {
+            if let Err(reason) = self.apply_text(plan, cell, &mut target, &mut body, &mut values) {
                 problems.push(Problem::at(&header(), reason));
             }
         }
         body.properties = Properties::Typed(values);
-        finish(page_id, body, problems, &self.options.id_column)
+        checked(target, body, problems, &self.options)
     }
 
     /// Applies one cell's text to the row being built.
@@ -474,7 +517,7 @@ impl Mapper {
         &self,
         plan: &ColumnPlan,
         cell: &str,
-        page_id: &mut Option<NotionId>,
+        target: &mut Target,
         body: &mut Body,
         values: &mut Vec<(std::sync::Arc<str>, PropertyValue)>,
     ) -> Result<(), String> {
@@ -482,7 +525,25 @@ impl Mapper {
         match plan {
             ColumnPlan::Ignore => {}
             ColumnPlan::Id => {
-                *page_id = Some(NotionId::parse(cell).map_err(|e| e.to_string())?);
+                target.page_id = Some(NotionId::parse(cell).map_err(|e| e.to_string())?);
+            }
+            ColumnPlan::Key(k) => {
+                let spec = self
+                    .options
+                    .match_on
+                    .as_deref()
+                    .expect("a key column has a key");
+                let Some(key) = spec.row_key(cell, self.options.numbers)? else {
+                    return Err(format!(
+                        "empty: with --match-on {:?} every row needs its key to find its page",
+                        spec.property
+                    ));
+                };
+                if let Some(p) = &k.value {
+                    let plan = ColumnPlan::Property(p.clone());
+                    self.apply_text(&plan, &key.text, target, body, values)?;
+                }
+                target.key = Some(key);
             }
             ColumnPlan::Page(field) if empty => {
                 if self.options.empty == EmptyCells::Clear {
@@ -511,13 +572,10 @@ impl Mapper {
         Ok(())
     }
 
-    fn map_json(
-        &mut self,
-        line: &[u8],
-    ) -> Result<(NotionId, Body), (Option<NotionId>, Vec<Problem>)> {
+    fn map_json(&mut self, line: &[u8]) -> Result<(Target, Body), (Target, Vec<Problem>)> {
         let text = std::str::from_utf8(line).map_err(|e| {
             (
-                None,
+                Target::default(),
                 vec![Problem::row(format!(
                     "the line is not valid UTF-8 (bad byte at offset {}): save the file as UTF-8, or name its encoding with --encoding (e.g. windows-1252)",
                     e.valid_up_to()
@@ -528,7 +586,7 @@ impl Mapper {
             Ok(Value::Object(map)) => map,
             Ok(other) => {
                 return Err((
-                    None,
+                    Target::default(),
                     vec![Problem::row(format!(
                         "expected a JSON object per line, found {}",
                         json_kind(&other)
@@ -537,7 +595,7 @@ impl Mapper {
             }
             Err(e) => {
                 return Err((
-                    None,
+                    Target::default(),
                     vec![Problem::row(format!("the line is not valid JSON: {e}"))],
                 ))
             }
@@ -547,10 +605,28 @@ impl Mapper {
                 .keys()
                 .all(|k| native::NATIVE_KEYS.contains(&k.as_str()));
         if is_native {
+            if let Some(key) = &self.options.match_on {
+                return Err((
+                    Target::default(),
+                    vec![Problem::row(format!(
+                        "this line is in Notion's own shape (\"properties\"), which names its page by \
+                         page_id: --match-on {:?} reads CSV rows and flat JSONL lines ({{\"{}\": \"…\", …}})",
+                        key.property, key.property
+                    ))],
+                ));
+            }
             let this = &*self;
             return native::native_body(object, this.options.version, &mut |key, ty, value| {
                 this.check_native(key, ty, value)
-            });
+            })
+            .map(|(page_id, body)| {
+                let target = Target {
+                    page_id: Some(page_id),
+                    key: None,
+                };
+                (target, body)
+            })
+            .map_err(|(page_id, problems)| (Target { page_id, key: None }, problems));
         }
         self.map_flat(object)
     }
@@ -558,9 +634,9 @@ impl Mapper {
     fn map_flat(
         &mut self,
         object: Map<String, Value>,
-    ) -> Result<(NotionId, Body), (Option<NotionId>, Vec<Problem>)> {
+    ) -> Result<(Target, Body), (Target, Vec<Problem>)> {
         let mut problems = Vec::new();
-        let mut page_id = None;
+        let mut target = Target::default();
         let mut body = Body::default();
         let mut values = Vec::new();
         for (key, value) in &object {
@@ -577,13 +653,13 @@ impl Mapper {
                     continue;
                 }
             };
-            let result = self.apply_json(&plan, value, &mut page_id, &mut body, &mut values);
+            let result = self.apply_json(&plan, value, &mut target, &mut body, &mut values);
             if let Err(reason) = result {
                 problems.push(Problem::at(key, reason));
             }
         }
         body.properties = Properties::Typed(values);
-        finish(page_id, body, problems, &self.options.id_column)
+        checked(target, body, problems, &self.options)
     }
 
     /// Applies one flat JSONL value (or constant) to the row being built.
@@ -591,7 +667,7 @@ impl Mapper {
         &self,
         plan: &ColumnPlan,
         value: &Value,
-        page_id: &mut Option<NotionId>,
+        target: &mut Target,
         body: &mut Body,
         values: &mut Vec<(Arc<str>, PropertyValue)>,
     ) -> Result<(), String> {
@@ -619,12 +695,12 @@ impl Mapper {
             (ColumnPlan::Property(p), Value::Number(n)) if p.ty == PropertyType::Number => {
                 self.push_checked(p, PropertyValue::Number(Some(n.clone())), values)
             }
-            (_, Value::String(text)) => self.apply_text(plan, text, page_id, body, values),
-            (_, Value::Number(n)) => self.apply_text(plan, &n.to_string(), page_id, body, values),
+            (_, Value::String(text)) => self.apply_text(plan, text, target, body, values),
+            (_, Value::Number(n)) => self.apply_text(plan, &n.to_string(), target, body, values),
             (_, Value::Bool(b)) => self.apply_text(
                 plan,
                 if *b { "true" } else { "false" },
-                page_id,
+                target,
                 body,
                 values,
             ),
@@ -741,19 +817,19 @@ impl Mapper {
     /// skipped.
     fn add_constants(
         &self,
-        page_id: NotionId,
+        target: Target,
         mut body: Body,
-    ) -> Result<(NotionId, Body), (Option<NotionId>, Vec<Problem>)> {
+    ) -> Result<(Target, Body), (Target, Vec<Problem>)> {
         if self.constants.is_empty() || body.is_empty() {
-            return Ok((page_id, body));
+            return Ok((target, body));
         }
         let Properties::Typed(values) = &mut body.properties else {
-            return Ok((page_id, body));
+            return Ok((target, body));
         };
         for (name, value) in &self.constants {
             if values.iter().any(|(n, _)| n == name) {
                 return Err((
-                    Some(page_id),
+                    target,
                     vec![Problem::at(
                         name,
                         "the row sets this property and the job file's [constants] sets it too: drop one",
@@ -762,7 +838,7 @@ impl Mapper {
             }
             values.push((name.clone(), value.clone()));
         }
-        Ok((page_id, body))
+        Ok((target, body))
     }
 
     fn key_plan(&mut self, key: &str) -> Result<Option<ColumnPlan>, String> {
@@ -866,27 +942,40 @@ pub enum Reduced {
     AsIs,
 }
 
-fn finish(
-    page_id: Option<NotionId>,
+/// A row with every problem its cells had, and the page it names (an id, or with
+/// `--match-on` a key): an error if it had a problem or names no page.
+fn checked(
+    target: Target,
     body: Body,
     mut problems: Vec<Problem>,
-    id_column: &str,
-) -> Result<(NotionId, Body), (Option<NotionId>, Vec<Problem>)> {
-    match page_id {
-        Some(id) if problems.is_empty() => Ok((id, body)),
-        Some(id) => Err((Some(id), problems)),
-        None => {
-            if !problems
-                .iter()
-                .any(|p| p.column.as_deref() == Some(id_column))
-            {
-                problems.insert(
-                    0,
-                    Problem::at(id_column, "empty: every row needs the page to update"),
-                );
-            }
-            Err((None, problems))
-        }
+    options: &MappingOptions,
+) -> Result<(Target, Body), (Target, Vec<Problem>)> {
+    let (found, column, reason) = match &options.match_on {
+        Some(key) => (
+            target.key.is_some(),
+            key.property.to_string(),
+            format!(
+                "empty: with --match-on {:?} every row needs its key to find its page",
+                key.property
+            ),
+        ),
+        None => (
+            target.page_id.is_some(),
+            options.id_column.clone(),
+            "empty: every row needs the page to update".to_owned(),
+        ),
+    };
+    if !found
+        && !problems
+            .iter()
+            .any(|p| p.column.as_deref() == Some(&column))
+    {
+        problems.insert(0, Problem::at(&column, reason));
+    }
+    if problems.is_empty() {
+        Ok((target, body))
+    } else {
+        Err((target, problems))
     }
 }
 
@@ -894,6 +983,7 @@ fn column_name(plan: &ColumnPlan, options: &MappingOptions) -> String {
     match plan {
         ColumnPlan::Id => options.id_column.clone(),
         ColumnPlan::Property(p) => p.column.to_string(),
+        ColumnPlan::Key(k) => k.column.to_string(),
         ColumnPlan::Page(f) => PageField::ALL
             .iter()
             .find(|(_, x)| x == f)

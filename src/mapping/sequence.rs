@@ -34,6 +34,7 @@ impl<T> TemplateGate<T> {
                     row: held.row,
                     line: held.line,
                     page_id: Some(page),
+                    key: held.key.clone(),
                     problems: vec![Problem::at(
                         "template",
                         format!(
@@ -74,6 +75,7 @@ mod tests {
             row,
             line: row + 1,
             page_id: NotionId::from_u128(page),
+            key: None,
             body: Body {
                 template: template.then(|| json!({"type": "default"})),
                 in_trash: Some(false),

@@ -46,6 +46,10 @@ impl NotionId {
     pub fn from_u128(value: u128) -> NotionId {
         NotionId(value)
     }
+
+    /// The page of a row found by key (`--match-on`) before the matcher has found it; never
+    /// sent, never reported.
+    pub const UNMATCHED: NotionId = NotionId(0);
 }
 
 fn parse_url(original: &str, after_scheme: &str) -> Result<NotionId, IdError> {

@@ -61,6 +61,9 @@ pub struct SchemaProperty {
     /// select, multi_select, status: the option names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<String>,
+    /// unique_id: the prefix of its numbers (`PRD` of `PRD-42`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
 }
 
 /// A property's type: one this tool models, or another Notion type (place, …) it cannot write.
@@ -464,6 +467,10 @@ fn from_object(
                 name: text("name").unwrap_or(key).to_owned(),
                 ty: SchemaType::from_api_name(ty_name),
                 options,
+                prefix: config
+                    .pointer(&format!("/{ty_name}/prefix"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
             })
         })
         .collect::<Result<Vec<_>, SchemaError>>()?;

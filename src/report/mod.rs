@@ -50,6 +50,28 @@ impl Outcome {
     }
 }
 
+/// What a row did to its page (the report's `action`, SPEC §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RowAction {
+    /// Notion applied the row's changes to an existing page.
+    Updated,
+    /// `--create-missing` created the page.
+    Created,
+    /// The page already had the row's values: nothing was sent.
+    Unchanged,
+}
+
+impl RowAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowAction::Updated => "updated",
+            RowAction::Created => "created",
+            RowAction::Unchanged => "unchanged",
+        }
+    }
+}
+
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -71,6 +93,12 @@ pub struct ReportLine {
     pub duration_ms: u64,
     pub request_id: Option<String>,
     pub body_hash: Option<String>,
+    /// What the row did to its page (empty in reports written before there was one).
+    #[serde(default)]
+    pub action: Option<RowAction>,
+    /// With `--match-on`: the row's key.
+    #[serde(default)]
+    pub key: Option<String>,
 }
 
 impl ReportLine {
@@ -92,6 +120,8 @@ impl ReportLine {
             duration_ms: 0,
             request_id: None,
             body_hash: None,
+            action: None,
+            key: None,
         }
     }
 }
@@ -113,6 +143,34 @@ pub fn unsent_outcome(
             Outcome::Skipped,
             Some("unchanged"),
             "the page already has these values (as the scan read them): not sent".to_owned(),
+        )),
+        Mapped::Unmatched {
+            key,
+            property,
+            pages,
+            ..
+        } if pages.is_empty() => Some((
+            Outcome::Failed,
+            Some("no_match"),
+            format!(
+                "no page of the data source has {property} = {:?} (pages in the trash never match): nothing was sent; --create-missing creates it",
+                key.text
+            ),
+        )),
+        Mapped::Unmatched {
+            key,
+            property,
+            pages,
+            ..
+        } => Some((
+            Outcome::Failed,
+            Some("ambiguous_key"),
+            format!(
+                "{} pages have {property} = {:?}: {}; nothing was sent for this key. Make the key unique in Notion (trash or change the extra pages), then run the row again",
+                pages.len(),
+                key.text,
+                pages.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            ),
         )),
         Mapped::Update(_) => None,
     }
@@ -143,7 +201,7 @@ pub struct ReportWriter {
 }
 
 const CSV_HEADER: &str =
-    "row,page_id,outcome,http_status,code,message,attempts,duration_ms,request_id,body_hash\n";
+    "row,page_id,outcome,http_status,code,message,attempts,duration_ms,request_id,body_hash,action,key\n";
 
 impl ReportWriter {
     /// Opens the report for appending (a resumed run adds to it); a new CSV report gets its
@@ -292,6 +350,8 @@ mod tests {
                 duration_ms: 340,
                 request_id: Some("req-1".into()),
                 body_hash: Some("ab".repeat(32)),
+                action: Some(RowAction::Updated),
+                key: Some("SKU-1".into()),
             },
         ]
     }

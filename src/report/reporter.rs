@@ -278,6 +278,7 @@ pub struct Reporter {
     failed_out: Option<FailedOut>,
     pub counts: Counts,
     pub by_code: BTreeMap<String, u64>,
+    pub actions: crate::report::summary::Actions,
     printed: u64,
 }
 
@@ -286,6 +287,7 @@ impl Reporter {
         Reporter {
             report,
             failed_out,
+            actions: Default::default(),
             counts: Counts::default(),
             by_code: BTreeMap::new(),
             printed: 0,
@@ -314,8 +316,11 @@ impl Reporter {
             duration_ms: result.duration.as_millis() as u64,
             request_id: result.request_id.clone(),
             body_hash: result.body_hash.clone(),
+            action: result.action,
+            key: result.key.as_deref().map(str::to_owned),
         })?;
         self.counts.add(result.outcome);
+        self.actions.add(result.action, result.code.as_deref());
         if let Some(f) = self.failed_out.as_mut() {
             f.consider(result)?;
         }
@@ -326,7 +331,8 @@ impl Reporter {
             let key = match (&result.http_status, &result.code) {
                 (Some(s), Some(c)) => format!("{s} {c}"),
                 (Some(s), None) => format!("{s}"),
-                (None, _) => "no response".to_owned(),
+                (None, Some(c)) => c.clone(),
+                (None, None) => "no response".to_owned(),
             };
             *self.by_code.entry(key).or_default() += 1;
         } else {

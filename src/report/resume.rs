@@ -54,6 +54,10 @@ const FINGERPRINT_MASK: u64 = (1 << FINGERPRINT_BITS) - 1;
 impl Earlier {
     /// The class of a report line.
     pub fn of(line: &ReportLine) -> Earlier {
+        if line.action == Some(crate::report::RowAction::Created) {
+            // Its page exists: a run again finds it by key, and the row is done.
+            return Earlier::Skipped;
+        }
         match line.outcome {
             Outcome::Ok => match (&line.page_id, &line.body_hash) {
                 (Some(page), Some(hash)) => match NotionId::parse(page) {
@@ -426,8 +430,10 @@ pub fn reduce(job: Job, later: &PageFields) -> Item {
             duration: Duration::ZERO,
             request_id: None,
             body_hash: None,
+            key: job.update.key.as_ref().map(|k| k.text.clone()),
             source: Some(job.source),
             fields: Arc::from([]),
+            action: None,
         }));
     }
     let update = PageUpdate { body, ..job.update };
@@ -454,6 +460,8 @@ mod tests {
             duration_ms: 1,
             request_id: None,
             body_hash: Some("ab".repeat(32)),
+            action: None,
+            key: None,
         }
     }
 

@@ -39,6 +39,32 @@ impl Counts {
     }
 }
 
+/// Rows by what they did to their page (`--data-source`, `--match-on`): the report's
+/// `action`, and the two codes of a key that found no page or several.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Actions {
+    pub updated: u64,
+    pub created: u64,
+    pub unchanged: u64,
+    pub no_match: u64,
+    pub ambiguous_key: u64,
+}
+
+impl Actions {
+    pub fn add(&mut self, action: Option<crate::report::RowAction>, code: Option<&str>) {
+        use crate::report::RowAction;
+        let slot = match (action, code) {
+            (Some(RowAction::Updated), _) => &mut self.updated,
+            (Some(RowAction::Created), _) => &mut self.created,
+            (Some(RowAction::Unchanged), _) => &mut self.unchanged,
+            (None, Some("no_match")) => &mut self.no_match,
+            (None, Some("ambiguous_key")) => &mut self.ambiguous_key,
+            _ => return,
+        };
+        *slot += 1;
+    }
+}
+
 /// The summary of one run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
@@ -47,6 +73,11 @@ pub struct Summary {
     /// Rows that did not end ok, by HTTP status and Notion code (`400 validation_error`,
     /// `timeout`, ...).
     pub by_code: BTreeMap<String, u64>,
+    /// Rows by what they did to their page.
+    pub actions: Actions,
+    /// `--match-on` was used: the text form says what became of the keys.
+    #[serde(skip)]
+    pub keyed: bool,
     pub requests: u64,
     /// Of `requests`, those that read the data source (`--data-source`: queries, and the
     /// property reads that complete long values).
@@ -90,6 +121,14 @@ impl Summary {
                 String::new()
             }
         )?;
+        if self.keyed {
+            let a = &self.actions;
+            writeln!(
+                err,
+                "summary: by key: {} updated, {} created, {} unchanged, {} no match, {} ambiguous",
+                a.updated, a.created, a.unchanged, a.no_match, a.ambiguous_key
+            )?;
+        }
         let reads = if self.scan_requests > 0 {
             format!(
                 " ({} reading the data source, {} writing)",

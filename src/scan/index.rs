@@ -1,11 +1,13 @@
-//! The index a scan builds: per page, its id, room for a key (SPEC §10), and the compared
-//! fields' values in canonical form ([`Current`]), never the page JSON.
+//! The index a scan builds: per page, its id and the compared fields' values in canonical
+//! form ([`Current`]), never the page JSON; with `--match-on`, the pages of each key (SPEC
+//! §10).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
+use crate::keys::KeySpec;
 use crate::notion::schema::{SchemaProperty, SchemaType};
 use crate::notion::{NotionId, Schema};
 use crate::scan::current::{Current, Kind};
@@ -104,25 +106,48 @@ impl Field {
 /// One page of the index.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
-    /// The page's key (`--match-on`, SPEC §10), when one is read.
-    pub key: Option<Box<str>>,
     /// The compared fields' values, in the index's field order.
     pub values: Box<[Current]>,
 }
 
-/// Pages by id, with the fields compared.
+/// Pages by id, with the fields compared; with a key, the pages by key.
 #[derive(Debug, Default)]
 pub struct Index {
     fields: Vec<Field>,
     pages: HashMap<NotionId, Entry>,
+    key: Option<Arc<KeySpec>>,
+    /// With a key: every page (not in the trash) by its key in canonical form.
+    by_key: HashMap<Box<str>, Vec<NotionId>>,
 }
 
 impl Index {
     pub fn new(fields: Vec<Field>) -> Index {
         Index {
             fields,
-            pages: HashMap::new(),
+            ..Index::default()
         }
+    }
+
+    /// An index that also knows the pages of each key.
+    pub fn with_key(fields: Vec<Field>, key: Arc<KeySpec>) -> Index {
+        Index {
+            key: Some(key),
+            ..Index::new(fields)
+        }
+    }
+
+    pub fn key(&self) -> Option<&KeySpec> {
+        self.key.as_deref()
+    }
+
+    /// The pages whose key is `canonical` (none, one, or several: ambiguous).
+    pub fn pages_of(&self, canonical: &str) -> &[NotionId] {
+        self.by_key.get(canonical).map_or(&[], Vec::as_slice)
+    }
+
+    /// The number of distinct keys read.
+    pub fn keys(&self) -> usize {
+        self.by_key.len()
     }
 
     pub fn fields(&self) -> &[Field] {
@@ -153,7 +178,13 @@ impl Index {
             .and_then(|id| NotionId::parse(id).ok())
             .ok_or("a result without a page id")?;
         let values: Box<[Current]> = Field::read_all(&self.fields, page, &id)?;
-        self.pages.insert(id, Entry { key: None, values });
+        if let Some(key) = self.key.as_deref().and_then(|k| k.of_page(page)) {
+            let pages = self.by_key.entry(key.into_boxed_str()).or_default();
+            if !pages.contains(&id) {
+                pages.push(id);
+            }
+        }
+        self.pages.insert(id, Entry { values });
         Ok(())
     }
 

@@ -16,8 +16,11 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
+use std::sync::Arc;
+
 use crate::backup;
 use crate::dispatch::{query_json, read_property_items, ReadFailure, Shared};
+use crate::keys::{KeySpec, RowKey, KEYS_PER_LOOKUP};
 use crate::notion::{NotionId, Schema, Version};
 pub use current::{Current, Kind};
 pub use index::{Entry, Field, Index};
@@ -32,8 +35,13 @@ pub struct ScanRequest<'a> {
     pub version: Version,
     /// The properties read and compared (page-level fields come with every page).
     pub fields: &'a [Field],
-    /// A Notion filter object selecting the pages (`export --where`).
+    /// A Notion filter object selecting the pages (`export --where`, a key lookup).
     pub filter: Option<Value>,
+    /// With `--match-on`: the key, read from every page (its property is asked for too).
+    pub key: Option<&'a KeySpec>,
+    /// Stop after this many queries if the scan has not ended by then (the scan's side of the
+    /// choice between a scan and key lookups); [`ScanProgress::complete`] says which.
+    pub budget: Option<u64>,
 }
 
 /// How far a scan has got.
@@ -47,6 +55,8 @@ pub struct ScanProgress {
     pub windows: u64,
     /// Property-item reads completing values cut at 25 items.
     pub completions: u64,
+    /// Every page selected was read (false: stopped at the request's budget).
+    pub complete: bool,
 }
 
 /// Why a scan ended before reading every page. Nothing has been written when it happens.
@@ -97,7 +107,12 @@ impl ScanError {
 }
 
 /// The query path for this data source and version.
-pub fn query_path(schema: &Schema, version: Version, fields: &[Field]) -> String {
+pub fn query_path(
+    schema: &Schema,
+    version: Version,
+    fields: &[Field],
+    key: Option<&KeySpec>,
+) -> String {
     let mut path = if version < Version::V2025_09_03 {
         format!("/v1/databases/{}/query", schema.data_source_id)
     } else {
@@ -108,6 +123,9 @@ pub fn query_path(schema: &Schema, version: Version, fields: &[Field]) -> String
         .filter(|f| matches!(f.kind, Kind::Property(_)))
         .map(|f| f.id.as_str())
         .collect();
+    if let Some(key) = key.filter(|k| !ids.contains(&k.id.as_str())) {
+        ids.push(&key.id);
+    }
     if ids.is_empty() {
         // Only page-level fields: ask for the title alone rather than every property.
         ids.extend(schema.title_property().map(|p| p.id.as_str()));
@@ -148,7 +166,7 @@ pub async fn scan(
     page: &mut dyn FnMut(Value) -> Result<(), String>,
     progress: &mut dyn FnMut(&ScanProgress),
 ) -> Result<ScanProgress, ScanError> {
-    let path = query_path(request.schema, request.version, request.fields);
+    let path = query_path(request.schema, request.version, request.fields, request.key);
     let endpoint = format!("POST {}", path.split('?').next().unwrap_or(&path));
     let compared: HashSet<&str> = request
         .fields
@@ -230,6 +248,11 @@ pub async fn scan(
                 done.pages += 1;
             }
             progress(&done);
+            if request.budget.is_some_and(|b| done.queries >= b)
+                && response["has_more"].as_bool() == Some(true)
+            {
+                return Ok(done);
+            }
             let incomplete = response
                 .pointer("/request_status/type")
                 .and_then(Value::as_str)
@@ -244,6 +267,7 @@ pub async fn scan(
             }
         };
         if !capped {
+            done.complete = true;
             return Ok(done);
         }
         // Capped: the next window starts at the last result's created_time.
@@ -299,9 +323,145 @@ pub async fn build_index(
         version,
         fields: &fields,
         filter: None,
+        key: None,
+        budget: None,
     };
     let done = scan(shared, &request, &mut |page| index.insert(&page), progress).await?;
     Ok((index, done))
+}
+
+/// How `--match-on` finds the pages of the input's keys.
+#[derive(Debug, Clone)]
+pub enum KeyPlan {
+    /// Read every page.
+    Scan,
+    /// Queries of up to 100 of these keys (distinct, in canonical form).
+    Lookup(Vec<RowKey>),
+    /// The scan until it has cost as much as looking these keys up would; then the lookups.
+    /// At most twice the cheaper of the two, without knowing the data source's size.
+    Cheaper(Vec<RowKey>),
+}
+
+/// What [`build_key_index`] did, for the line that says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRead {
+    /// A whole scan.
+    Scanned,
+    /// Lookups of this many keys in this many queries (plus the scan's first queries, when it
+    /// was tried first and stopped).
+    LookedUp {
+        keys: usize,
+        lookups: u64,
+        scan_queries: u64,
+    },
+}
+
+/// The lookups `keys` need: queries of up to [`KEYS_PER_LOOKUP`] keys.
+pub fn lookups_for(keys: usize) -> u64 {
+    keys.div_ceil(KEYS_PER_LOOKUP) as u64
+}
+
+/// Reads the pages of the input's keys into an index, as `plan` says.
+pub async fn build_key_index(
+    shared: &Shared,
+    schema: &Schema,
+    version: Version,
+    fields: Vec<Field>,
+    key: Arc<KeySpec>,
+    plan: KeyPlan,
+    progress: &mut dyn FnMut(&ScanProgress),
+) -> Result<(Index, ScanProgress, KeyRead), ScanError> {
+    let request = ScanRequest {
+        schema,
+        version,
+        fields: &fields,
+        filter: None,
+        key: Some(&key),
+        budget: None,
+    };
+    let keys = match plan {
+        KeyPlan::Scan => Vec::new(),
+        KeyPlan::Lookup(keys) => keys,
+        KeyPlan::Cheaper(keys) => {
+            let mut index = Index::with_key(fields.clone(), key.clone());
+            let budget = ScanRequest {
+                budget: Some(lookups_for(keys.len())),
+                ..request.clone()
+            };
+            if budget.budget == Some(0) {
+                return Ok((index, ScanProgress::default(), KeyRead::Scanned));
+            }
+            let done = scan(shared, &budget, &mut |page| index.insert(&page), progress).await?;
+            if done.complete {
+                return Ok((index, done, KeyRead::Scanned));
+            }
+            let (index, mut looked, read) =
+                look_up(shared, &request, &key, &keys, done, progress).await?;
+            looked.complete = true;
+            return Ok((index, looked, read));
+        }
+    };
+    if keys.is_empty() {
+        let mut index = Index::with_key(fields.clone(), key.clone());
+        let done = scan(shared, &request, &mut |page| index.insert(&page), progress).await?;
+        return Ok((index, done, KeyRead::Scanned));
+    }
+    let (index, done, read) = look_up(
+        shared,
+        &request,
+        &key,
+        &keys,
+        ScanProgress::default(),
+        progress,
+    )
+    .await?;
+    Ok((index, done, read))
+}
+
+/// Queries of up to [`KEYS_PER_LOOKUP`] keys each; `before`: what a stopped scan already
+/// cost.
+async fn look_up(
+    shared: &Shared,
+    request: &ScanRequest<'_>,
+    key: &Arc<KeySpec>,
+    keys: &[RowKey],
+    before: ScanProgress,
+    progress: &mut dyn FnMut(&ScanProgress),
+) -> Result<(Index, ScanProgress, KeyRead), ScanError> {
+    let mut index = Index::with_key(request.fields.to_vec(), key.clone());
+    let mut total = ScanProgress { pages: 0, ..before };
+    let mut lookups = 0;
+    for chunk in keys.chunks(KEYS_PER_LOOKUP) {
+        let lookup = ScanRequest {
+            filter: Some(key.lookup_filter(chunk)),
+            ..request.clone()
+        };
+        let base = total;
+        let done = scan(shared, &lookup, &mut |page| index.insert(&page), &mut |p| {
+            progress(&base.plus(p))
+        })
+        .await?;
+        lookups += done.queries;
+        total = base.plus(&done);
+    }
+    let read = KeyRead::LookedUp {
+        keys: keys.len(),
+        lookups,
+        scan_queries: before.queries,
+    };
+    Ok((index, total, read))
+}
+
+impl ScanProgress {
+    fn plus(&self, other: &ScanProgress) -> ScanProgress {
+        ScanProgress {
+            pages: self.pages + other.pages,
+            queries: self.queries + other.queries,
+            windows: self.windows + other.windows,
+            completions: self.completions + other.completions,
+            complete: other.complete,
+        }
+    }
 }
 
 fn failure(f: ReadFailure, schema: &Schema, endpoint: &str) -> ScanError {
@@ -359,15 +519,15 @@ mod tests {
         .unwrap();
         let fields = Field::all(&schema);
         assert_eq!(
-            query_path(&schema, Version::V2025_09_03, &fields),
+            query_path(&schema, Version::V2025_09_03, &fields, None),
             "/v1/data_sources/ds/query?filter_properties=title&filter_properties=a%3Fb"
         );
         assert_eq!(
-            query_path(&schema, Version::V2022_06_28, &fields[1..2]),
+            query_path(&schema, Version::V2022_06_28, &fields[1..2], None),
             "/v1/databases/ds/query?filter_properties=a%3Fb"
         );
         assert_eq!(
-            query_path(&schema, Version::V2022_06_28, &[]),
+            query_path(&schema, Version::V2022_06_28, &[], None),
             "/v1/databases/ds/query?filter_properties=title"
         );
     }

@@ -23,6 +23,8 @@ use std::sync::Arc;
 pub(crate) const DEFAULT_QUERY_CAP: usize = 10_000;
 /// Default and largest `page_size`.
 const MAX_PAGE_SIZE: usize = 100;
+/// The most filters one `and` or `or` holds.
+const MAX_FILTER_ITEMS: usize = 100;
 
 /// A checked query on one data source.
 #[derive(Debug, Clone)]
@@ -612,6 +614,13 @@ fn parse_filter(
         }
         only_keys(m, &[key], path)?;
         let items = array(items, &items_path)?;
+        if items.len() > MAX_FILTER_ITEMS {
+            // Notion's `groupFilterOperatorArray` has `maxItems: 100`, as every array of a request.
+            return Err(ApiError::validation(format!(
+                "body failed validation: {items_path}.length should be ≤ `{MAX_FILTER_ITEMS}`, instead was `{}`.",
+                items.len()
+            )));
+        }
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             out.push(parse_filter(
