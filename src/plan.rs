@@ -266,7 +266,7 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
                 sink.write_all(b"\n")?;
             }
             unsent => {
-                let (outcome, _, message) = unsent_outcome(&unsent).expect("not an update");
+                let (outcome, code, message) = unsent_outcome(&unsent).expect("not an update");
                 match &unsent {
                     Mapped::Invalid(error) => {
                         counts.invalid += 1;
@@ -331,7 +331,11 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
                         outcome,
                         Some(message),
                     );
+                    line.code = code.map(str::to_owned);
                     line.key = unsent.key().map(|k| k.text.to_string());
+                    if matches!(unsent, Mapped::Unchanged { .. }) {
+                        line.action = Some(crate::report::RowAction::Unchanged);
+                    }
                     report.write(&line)?;
                 }
             }
