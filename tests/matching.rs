@@ -622,3 +622,48 @@ async fn created_pages_survive_504s_resets_timeouts_and_kills_without_a_duplicat
         "{second_report:?}"
     );
 }
+
+/// The example job syncs the catalogue by SKU as its comment says.
+#[test]
+fn the_catalogue_job_updates_three_products_creates_two_and_leaves_three() {
+    let dir = Dir::new();
+    let job = crate::util::repo_path("jobs/catalogue.toml");
+    let out = dir.run(&[
+        "apply",
+        job.to_str().unwrap(),
+        "--sandbox",
+        "--report",
+        "r.csv",
+        "--summary-json",
+        "s.json",
+        "--progress",
+        "none",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path("s.json")).unwrap()).unwrap();
+    assert_eq!(
+        summary["actions"],
+        json!({"updated": 3, "created": 2, "unchanged": 3, "no_match": 0, "ambiguous_key": 0})
+    );
+    // The CSV report carries the key and the action of every row.
+    let mut report = dir.report("r.csv");
+    report.sort_by_key(|l| l.row);
+    let actions: Vec<(Option<&str>, Option<&str>)> = report
+        .iter()
+        .map(|l| (l.key.as_deref(), l.action.as_deref()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            (Some("MUG-001"), Some("unchanged")),
+            (Some("MUG-002"), Some("updated")),
+            (Some("MUG-003"), Some("updated")),
+            (Some("PLT-001"), Some("unchanged")),
+            (Some("PLT-002"), Some("unchanged")),
+            (Some("BWL-001"), Some("updated")),
+            (Some("BWL-002"), Some("created")),
+            (Some("MUG-004"), Some("created")),
+        ]
+    );
+}

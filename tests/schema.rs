@@ -603,7 +603,12 @@ async fn schema_from_needs_a_token_and_says_so_before_reading_rows() {
 /// The example jobs run as shipped against the sandbox they name.
 #[test]
 fn the_example_jobs_apply_cleanly_to_the_sandbox() {
-    for job in ["jobs/close-finished.toml", "jobs/retag.toml"] {
+    for job in [
+        "jobs/close-finished.toml",
+        "jobs/retag.toml",
+        "jobs/catalogue.toml",
+        "jobs/tickets.toml",
+    ] {
         let dir = Dir::new();
         let path = repo_path(job);
         let out = dir.run(&[
