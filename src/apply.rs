@@ -256,7 +256,7 @@ async fn set_up(
         trace: config.verbose.then_some(trace_tx),
         backup,
         creating: match (&mapper.options().match_on, &input.matching) {
-            (Some(key), Some(m)) if m.create_missing => Some(dispatch::Creating {
+            (Some(key), Some(_)) if input.create_missing() => Some(dispatch::Creating {
                 schema: mapper
                     .options()
                     .schema
@@ -309,14 +309,9 @@ async fn scan_stage(
     match result {
         Ok((index, done)) => {
             progress.scan(&done, stats.requests.load(Ordering::Relaxed), true, err);
-            let create_missing = config
-                .input
-                .matching
-                .as_ref()
-                .is_some_and(|m| m.create_missing);
             Ok(Ok(Some(
                 Matcher::new(index, config.send_unchanged, config.backup.is_some())
-                    .creating(create_missing),
+                    .creating(config.input.create_missing()),
             )))
         }
         Err(e) => {

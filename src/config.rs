@@ -522,6 +522,13 @@ impl InputConfig {
     }
 }
 
+impl InputConfig {
+    /// `--match-on … --create-missing`.
+    pub fn create_missing(&self) -> bool {
+        self.matching.as_ref().is_some_and(|m| m.create_missing)
+    }
+}
+
 impl MatchConfig {
     /// `--match-on` and its companions from the flags and the job file; each companion
     /// without `--match-on`, and `--match-on` without `--data-source`, is an error.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::mapping::cell::{parse_number_as, NumberFormat};
-use crate::notion::schema::SchemaType;
+use crate::notion::schema::{plain_text, SchemaType};
 use crate::notion::{PropertyType, Schema};
 
 /// The property types a key can be.
@@ -251,23 +251,6 @@ fn number_text(n: Option<f64>) -> String {
         Some(n) => format!("{n}"),
         None => String::new(),
     }
-}
-
-/// The plain text of a title or rich_text value (its pieces' `plain_text`, or `text.content`).
-fn plain_text(pieces: &Value) -> String {
-    pieces
-        .as_array()
-        .map(|pieces| {
-            pieces
-                .iter()
-                .filter_map(|p| {
-                    p.get("plain_text")
-                        .or_else(|| p.pointer("/text/content"))
-                        .and_then(Value::as_str)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -63,6 +63,14 @@ impl NewPage {
     }
 }
 
+/// What finding a row's page by its key came to.
+enum Found {
+    /// Compare the row with its page (or pass it on: no key, not an update).
+    Go(Mapped),
+    /// The row is done with matching.
+    Done(Matched),
+}
+
 /// What a row does about a page that does not exist yet.
 #[derive(Debug, Clone)]
 pub enum Creation {
@@ -114,9 +122,9 @@ impl Matcher {
 
     /// With a key: the row's page, found by its key. `Err`: the row is done (not found,
     /// ambiguous, or it creates or follows a new page).
-    fn find(&mut self, mapped: Mapped) -> Result<Mapped, Matched> {
+    fn find(&mut self, mapped: Mapped) -> Found {
         let Some(key) = self.index.key() else {
-            return Ok(mapped);
+            return Found::Go(mapped);
         };
         let property = key.property.clone();
         let done = |mapped, creation| Matched {
@@ -128,15 +136,15 @@ impl Matcher {
         match mapped {
             Mapped::Update(mut update) => {
                 let Some(row_key) = update.key.clone() else {
-                    return Ok(Mapped::Update(update));
+                    return Found::Go(Mapped::Update(update));
                 };
                 if let Some(new) = self.created.get(&row_key.canonical) {
                     without_key(&mut update, &property);
                     if update.body.is_empty() {
-                        return Err(done(skipped(update), None));
+                        return Found::Done(done(skipped(update), None));
                     }
                     update.page_id = new.lane;
-                    return Err(done(
+                    return Found::Done(done(
                         Mapped::Update(update),
                         Some(Creation::Follow(new.clone())),
                     ));
@@ -146,7 +154,7 @@ impl Matcher {
                         update.page_id = *page;
                         without_key(&mut update, &property);
                         if update.body.is_empty() {
-                            return Err(done(
+                            return Found::Done(done(
                                 Mapped::Unchanged {
                                     row: update.row,
                                     page_id: update.page_id,
@@ -155,15 +163,15 @@ impl Matcher {
                                 None,
                             ));
                         }
-                        Ok(Mapped::Update(update))
+                        Found::Go(Mapped::Update(update))
                     }
                     [] if self.create_missing => {
                         let new = Arc::new(NewPage::new(row_key.clone(), update.row));
                         self.created.insert(row_key.canonical.clone(), new.clone());
                         update.page_id = new.lane;
-                        Err(done(Mapped::Update(update), Some(Creation::Create(new))))
+                        Found::Done(done(Mapped::Update(update), Some(Creation::Create(new))))
                     }
-                    pages => Err(done(
+                    pages => Found::Done(done(
                         Mapped::Unmatched {
                             row: update.row,
                             key: row_key,
@@ -183,13 +191,13 @@ impl Matcher {
                     [page] => *page,
                     _ => NotionId::UNMATCHED,
                 };
-                Ok(Mapped::Skipped {
+                Found::Go(Mapped::Skipped {
                     row,
                     page_id,
                     key: Some(key),
                 })
             }
-            other => Ok(other),
+            other => Found::Go(other),
         }
     }
 
@@ -200,8 +208,8 @@ impl Matcher {
     /// Compares one mapped row (with a key, once it has found its page).
     pub fn matched(&mut self, mapped: Mapped) -> Matched {
         let mapped = match self.find(mapped) {
-            Ok(mapped) => mapped,
-            Err(done) => return done,
+            Found::Go(mapped) => mapped,
+            Found::Done(done) => return done,
         };
         let Mapped::Update(mut update) = mapped else {
             return Matched {

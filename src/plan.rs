@@ -116,13 +116,8 @@ fn scan_stage(
     match result {
         Ok((index, done)) => {
             progress.scan(&done, stats.requests.load(Ordering::Relaxed), true, err);
-            let create_missing = config
-                .input
-                .matching
-                .as_ref()
-                .is_some_and(|m| m.create_missing);
             Ok(Ok(Some(
-                Matcher::new(index, false, false).creating(create_missing),
+                Matcher::new(index, false, false).creating(config.input.create_missing()),
             )))
         }
         Err(e) => {

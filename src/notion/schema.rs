@@ -432,20 +432,7 @@ fn from_object(
         .get("properties")
         .and_then(Value::as_object)
         .ok_or_else(|| unexpected("no properties object"))?;
-    let title = object
-        .get("title")
-        .and_then(Value::as_array)
-        .map(|pieces| {
-            pieces
-                .iter()
-                .filter_map(|p| {
-                    p.get("plain_text")
-                        .or_else(|| p.pointer("/text/content"))
-                        .and_then(Value::as_str)
-                })
-                .collect::<String>()
-        })
-        .unwrap_or_default();
+    let title = object.get("title").map(plain_text).unwrap_or_default();
     let properties = properties
         .iter()
         .map(|(key, config)| {
@@ -537,6 +524,24 @@ impl FromStr for Schema {
     fn from_str(text: &str) -> Result<Schema, serde_json::Error> {
         serde_json::from_str(text)
     }
+}
+
+/// The plain text of a rich-text array (a title, a rich_text value): its pieces'
+/// `plain_text`, or `text.content` where a piece has none.
+pub fn plain_text(pieces: &Value) -> String {
+    pieces
+        .as_array()
+        .map(|pieces| {
+            pieces
+                .iter()
+                .filter_map(|p| {
+                    p.get("plain_text")
+                        .or_else(|| p.pointer("/text/content"))
+                        .and_then(Value::as_str)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
