@@ -383,23 +383,31 @@ pub async fn read_index(
         progress,
     )
     .await?;
+    let queries = |n: u64| match n {
+        1 => "1 query".to_owned(),
+        n => format!("{n} queries"),
+    };
     match (read, offered) {
         (KeyRead::Scanned, Some(keys)) => say(format!(
-            "match on {name:?}: read every page ({} pages, {} queries), no more than looking up the input's {keys} keys would cost ({} queries of up to 100 keys)",
+            "match on {name:?}: read every page ({} pages, {}), no more than looking up the input's {keys} keys would cost ({} of up to 100 keys)",
             done.pages,
-            done.queries,
-            scan::lookups_for(keys)
+            queries(done.queries),
+            queries(scan::lookups_for(keys))
         )),
         (KeyRead::Scanned, None) => say(format!(
-            "match on {name:?}: read every page ({} pages, {} queries)",
-            done.pages, done.queries
+            "match on {name:?}: read every page ({} pages, {})",
+            done.pages,
+            queries(done.queries)
         )),
         (KeyRead::LookedUp { keys, lookups, scan_queries: 0 }, _) => say(format!(
-            "match on {name:?}: looked up the input's {keys} keys in {lookups} queries (up to 100 keys each); {} pages have them",
+            "match on {name:?}: looked up the input's {keys} keys in {} (up to 100 keys each); {} pages have them",
+            queries(lookups),
             done.pages
         )),
         (KeyRead::LookedUp { keys, lookups, scan_queries }, _) => say(format!(
-            "match on {name:?}: looked up the input's {keys} keys in {lookups} queries (up to 100 keys each) instead of reading every page: the scan had read {scan_queries} queries' worth of pages without reaching the end; {} pages have the keys",
+            "match on {name:?}: looked up the input's {keys} keys in {} (up to 100 keys each) instead of reading every page: the data source has more pages than {} of the scan read; {} pages have the keys",
+            queries(lookups),
+            queries(scan_queries),
             done.pages
         )),
     }

@@ -410,7 +410,7 @@ async fn fifty_keys_against_twenty_thousand_pages_are_looked_up_with_the_scans_o
     assert!(
         looked
             .stderr
-            .contains("looked up the input's 50 keys in 1 queries"),
+            .contains("looked up the input's 50 keys in 1 query"),
         "the choice is printed: {}",
         looked.stderr
     );
@@ -666,4 +666,88 @@ fn the_catalogue_job_updates_three_products_creates_two_and_leaves_three() {
             (Some("MUG-004"), Some("created")),
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_with_match_on_shows_every_rows_key_action_and_page_before_anything_is_written() {
+    let pages = vec![
+        product(1, "SKU-1", false),
+        product(2, "SKU-2", false),
+        product(6, "DUP-1", false),
+        product(7, "DUP-1", false),
+    ];
+    let handle = start(products_seed(pages), |_| {}).await;
+    let dir = Dir::new();
+    dir.write(
+        "rows.csv",
+        "SKU,Price\nSKU-1,10\nSKU-2,25\nNEW-1,5\nNEW-1,6\nDUP-1,1\n",
+    );
+    let plan = |create: bool| {
+        let mut args = vec![
+            "plan",
+            "rows.csv",
+            "--match-on",
+            "SKU",
+            "--data-source",
+            DATA_SOURCE,
+        ];
+        if create {
+            args.push("--create-missing");
+        }
+        let (dir, handle) = (&dir, &handle);
+        async move { run_against(dir, &handle.base_url(), TOKEN, &args).await }
+    };
+    let lines = |out: &Run| -> Vec<Value> {
+        out.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let ambiguous = json!({"row": 5, "page_id": null, "key": "DUP-1", "code": "ambiguous_key",
+        "pages": [product_id(6), product_id(7)]});
+    let created = plan(true).await;
+    assert_eq!(created.code, 1, "{}", created.stderr);
+    assert_eq!(
+        lines(&created),
+        [
+            json!({"row": 1, "page_id": product_id(1), "key": "SKU-1", "action": "unchanged", "changes": {}}),
+            json!({"row": 2, "page_id": product_id(2), "key": "SKU-2",
+                "body": {"properties": {"Price": {"number": 25}}},
+                "action": "updated", "changes": {"Price": {"from": 10, "to": 25}}}),
+            json!({"row": 3, "page_id": null, "key": "NEW-1",
+                "body": {"properties": {"SKU": {"rich_text": [{"type": "text", "text": {"content": "NEW-1"}}]}, "Price": {"number": 5}}},
+                "action": "created", "changes": null}),
+            json!({"row": 4, "page_id": null, "key": "NEW-1",
+                "body": {"properties": {"Price": {"number": 6}}},
+                "action": "updated", "changes": null}),
+            ambiguous.clone(),
+        ]
+    );
+    assert!(
+        created.stderr.contains(
+            "2 to update (1 properties), 1 to create, 1 unchanged, 0 no match, 1 ambiguous"
+        ),
+        "{}",
+        created.stderr
+    );
+    let without = plan(false).await;
+    assert_eq!(
+        lines(&without)[2..4],
+        [
+            json!({"row": 3, "page_id": null, "key": "NEW-1", "code": "no_match", "pages": []}),
+            json!({"row": 4, "page_id": null, "key": "NEW-1", "code": "no_match", "pages": []}),
+        ]
+    );
+    assert!(
+        without.stderr.contains(
+            "failed: row 3 (key NEW-1): no_match: no page of the data source has SKU = \"NEW-1\""
+        ),
+        "{}",
+        without.stderr
+    );
+    // Nothing but reads.
+    assert!(handle
+        .requests()
+        .iter()
+        .all(|r| r.method == "GET" || r.path.ends_with("/query")));
 }
