@@ -18,17 +18,19 @@ use crate::config::ApplyConfig;
 use crate::dispatch::limiter::Limiter;
 use crate::dispatch::{self, Item, Job, Settings, Shared, Stats, Stop, StopReason};
 use crate::exit::Exit;
-use crate::job::{InputPath, Source};
+use crate::job::{InputPath, Source, SourceRow};
 use crate::mapping::{Mapped, Mapper, TemplateGate};
 use crate::matcher::Matcher;
 use crate::notion::client::{Client, Token};
 use crate::notion::NotionId;
+use crate::precondition::{self, Expectations};
 use crate::report::progress::{Printer, Progress, Snapshot};
 use crate::report::reporter::{FailedOut, FailedOutFormat, Reporter};
 use crate::report::resume::{Note, ResumeIndex, Resumer};
 use crate::report::summary::Summary;
 use crate::report::ReportWriter;
 use crate::scan;
+use crate::select::{self, SelectError};
 
 /// Runs `apply` to its end and says how it ended: set up, scan (with a data source),
 /// dispatch, close.
@@ -43,9 +45,16 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
         }
     };
     let progress = Progress::new(config.progress);
+    let mut setup = setup;
     let signals = watch_signals(setup.shared.stop.clone(), progress.printer());
     let matcher = match scan_stage(&config, &setup, &progress, err).await? {
-        Ok(matcher) => matcher,
+        Ok((matcher, rows)) => {
+            // A selection's rows are its pages, known once they are scanned.
+            if let Some(rows) = rows {
+                setup.source = rows;
+            }
+            matcher
+        }
         Err(exit) => {
             signals.abort();
             return Ok(exit);
@@ -68,6 +77,10 @@ struct Setup {
     notices: mpsc::UnboundedReceiver<String>,
     source: Source,
     mapper: Mapper,
+    /// The rows' preconditions (`if:` columns, `[expect]`), if they can have any.
+    expectations: Option<Expectations>,
+    /// `--where`: the pages to edit, checked and ready to scan.
+    selection: Option<select::Prepared>,
     resume: Option<Resumer>,
     reporter: Reporter,
 }
@@ -144,6 +157,17 @@ async fn set_up(
     let mapper = match Mapper::for_source(&source, mapping) {
         Ok(m) => m,
         Err(e) => return Ok(Err(format!("{}: {e}", input.path.display()))),
+    };
+    let expectations = match Expectations::new(&source, mapper.options(), &input.expect) {
+        Ok(e) => e,
+        Err(e) => return Ok(Err(format!("{}: {e}", input.path.display()))),
+    };
+    let selection = match &input.selection {
+        Some(s) => match select::prepare(s, mapper.options()) {
+            Ok(prepared) => Some(prepared),
+            Err(e) => return Ok(Err(e)),
+        },
+        None => None,
     };
     let lock = match lock_report(&config.report) {
         Ok(lock) => lock,
@@ -262,22 +286,24 @@ async fn set_up(
         notices,
         source,
         mapper,
+        expectations,
+        selection,
         resume,
         reporter: Reporter::new(report, failed_out),
     }))
 }
 
 /// The scan stage (with `--data-source`): read the data source once into the index the
-/// matcher compares rows with. `Err`: the exit of a scan that could not finish (nothing was
-/// written).
+/// matcher compares rows with; with `--where`, only the pages it selects, which are then the
+/// rows. `Err`: the exit of a scan that could not finish (nothing was written).
 async fn scan_stage(
     config: &ApplyConfig,
     setup: &Setup,
     progress: &Progress,
     err: &mut (dyn Write + Send),
-) -> anyhow::Result<Result<Option<Matcher>, Exit>> {
+) -> anyhow::Result<Result<(Option<Matcher>, Option<Source>), Exit>> {
     if config.input.data_source.is_none() {
-        return Ok(Ok(None));
+        return Ok(Ok((None, None)));
     }
     let schema = setup
         .mapper
@@ -285,24 +311,51 @@ async fn scan_stage(
         .schema
         .clone()
         .expect("--data-source brings its schema");
-    let fields = scan::compared_fields(&schema, setup.mapper.written_keys());
+    let expectations = setup.expectations.as_ref();
     let stats = setup.shared.stats.clone();
-    let result = scan::build_index(
-        &setup.shared,
-        &schema,
-        config.input.mapping.version,
-        fields,
-        &mut |p| progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err),
-    )
-    .await;
+    let version = config.input.mapping.version;
+    let mut on_progress = |p: &scan::ScanProgress| {
+        progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err)
+    };
+    let result = match &setup.selection {
+        None => {
+            let keys = precondition::scan_keys(setup.mapper.written_keys(), expectations);
+            let fields = scan::compared_fields(&schema, keys);
+            scan::build_index(&setup.shared, &schema, version, fields, &mut on_progress)
+                .await
+                .map(|(index, done)| (index, done, None))
+                .map_err(SelectError::from)
+        }
+        Some(prepared) => {
+            let resumed = config.resume.then_some(config.report.as_path());
+            let extra = expectations.map(Expectations::keys).unwrap_or_default();
+            let id_column = &config.input.mapping.id_column;
+            select::select(
+                &setup.shared,
+                &schema,
+                version,
+                prepared,
+                extra,
+                resumed,
+                id_column,
+                &mut on_progress,
+            )
+            .await
+            .map(|s| {
+                let line = select::summary(&s, &schema, &prepared.filter);
+                (s.index, s.done, Some((s.rows, line)))
+            })
+        }
+    };
     match result {
-        Ok((index, done)) => {
+        Ok((index, done, rows)) => {
             progress.scan(&done, stats.requests.load(Ordering::Relaxed), true, err);
-            Ok(Ok(Some(Matcher::new(
-                index,
-                config.send_unchanged,
-                config.backup.is_some(),
-            ))))
+            let rows = rows.map(|(rows, line)| {
+                progress.println(err, &format!("{line}; only what changes is sent"));
+                rows
+            });
+            let matcher = Matcher::new(index, config.send_unchanged, config.backup.is_some());
+            Ok(Ok((Some(matcher), rows)))
         }
         Err(e) => {
             progress.finish();
@@ -343,6 +396,7 @@ async fn dispatch_stage(
         mut notices,
         source,
         mapper,
+        expectations,
         resume,
         mut reporter,
         ..
@@ -354,7 +408,9 @@ async fn dispatch_stage(
         shared.limiter.clone(),
     );
     let scan_requests = stats.requests.load(Ordering::Relaxed);
-    let total = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
+    let total = Arc::new(std::sync::atomic::AtomicU64::new(
+        source.known_rows().unwrap_or(u64::MAX),
+    ));
     if let InputPath::File(path) = &input.path {
         let (path, format, encoding, total) =
             (path.clone(), input.format, input.encoding, total.clone());
@@ -372,12 +428,17 @@ async fn dispatch_stage(
     // ok and the ok rows of their pages), and never waited on.
     let (notes_tx, mut notes_rx) = mpsc::unbounded_channel();
     let notes_tx = config.failed_out.is_some().then_some(notes_tx);
+    let recheck = config.recheck;
     let reader = tokio::task::spawn_blocking(move || {
         read_rows(
-            source,
-            mapper,
-            matcher,
-            resume,
+            Stages {
+                source,
+                mapper,
+                expectations,
+                matcher,
+                recheck,
+                resume,
+            },
             items_tx,
             notes_tx,
             reader_stop,
@@ -636,18 +697,35 @@ struct ReaderOutcome {
     error: Option<String>,
 }
 
+/// What the reader's thread runs: the reader, the mapper, preconditions, the matcher, and the
+/// reader's side of `--resume`.
+struct Stages {
+    source: Source,
+    mapper: Mapper,
+    expectations: Option<Expectations>,
+    matcher: Option<Matcher>,
+    /// `--recheck`: preconditions are judged against a read before each write, not the scan.
+    recheck: bool,
+    resume: Option<Resumer>,
+}
+
 /// The reader, mapper and matcher stages: rows in, mapped items (with a data source, only
 /// their changes) out, in input order (template rows last); with
 /// `--resume`, only what an earlier run did not finish, reduced (see [`Resumer`]).
 fn read_rows(
-    mut source: Source,
-    mut mapper: Mapper,
-    mut matcher: Option<Matcher>,
-    mut resume: Option<Resumer>,
+    stages: Stages,
     items: mpsc::Sender<Item>,
     notes: Option<mpsc::UnboundedSender<Note>>,
     stop: Stop,
 ) -> ReaderOutcome {
+    let Stages {
+        mut source,
+        mut mapper,
+        mut expectations,
+        mut matcher,
+        recheck,
+        mut resume,
+    } = stages;
     let mut gate = TemplateGate::default();
     let mut row = source.empty_row();
     let mut outcome = ReaderOutcome {
@@ -660,31 +738,45 @@ fn read_rows(
             let _ = tx.send(n);
         }
     };
-    let mut forward = |mapped: Mapped, source_row, resume: &mut Option<Resumer>| -> bool {
-        // The matcher stage: with a data source, only the changes go on.
-        let (mapped, before) = match matcher.as_mut() {
-            Some(matcher) => {
-                let matched = matcher.matched(mapped);
-                (matched.mapped, matched.before)
-            }
-            None => (mapped, None),
+    let mut forward =
+        |mapped: Mapped, source_row: SourceRow, resume: &mut Option<Resumer>| -> bool {
+            // Preconditions, judged against the scan before the matcher marks the fields this row
+            // sends as no longer known.
+            let (mapped, verdict) = match expectations.as_mut() {
+                Some(e) => e.judge(
+                    mapped,
+                    &source_row,
+                    matcher.as_ref().map(Matcher::index),
+                    recheck,
+                ),
+                None => (mapped, None),
+            };
+            // The matcher stage: with a data source, only the changes go on.
+            let (mapped, before) = match matcher.as_mut() {
+                Some(matcher) => {
+                    let matched = matcher.matched(mapped);
+                    (matched.mapped, matched.before)
+                }
+                None => (mapped, None),
+            };
+            let item = match mapped {
+                Mapped::Update(update) => {
+                    let mut job = Job::new(update, source_row);
+                    job.before = before.map(Box::new);
+                    job.precondition = verdict;
+                    Item::Send(job)
+                }
+                unsent => Item::Unsent(unsent, source_row),
+            };
+            let items_now = match resume {
+                Some(r) => r.admit(item, &mut note),
+                None => vec![item],
+            };
+            items_now
+                .into_iter()
+                .map(precondition::settle)
+                .all(|item| items.blocking_send(item).is_ok())
         };
-        let item = match mapped {
-            Mapped::Update(update) => {
-                let mut job = Job::new(update, source_row);
-                job.before = before.map(Box::new);
-                Item::Send(job)
-            }
-            unsent => Item::Unsent(unsent, source_row),
-        };
-        let items_now = match resume {
-            Some(r) => r.admit(item, &mut note),
-            None => vec![item],
-        };
-        items_now
-            .into_iter()
-            .all(|item| items.blocking_send(item).is_ok())
-    };
     let finish = |resume: Option<Resumer>, mut outcome: ReaderOutcome| {
         if let Some(r) = resume {
             outcome.resumed_ok = r.resumed_ok;
@@ -717,7 +809,7 @@ fn read_rows(
     }
     if let Some(r) = resume.as_mut() {
         for item in r.finish() {
-            if items.blocking_send(item).is_err() {
+            if items.blocking_send(precondition::settle(item)).is_err() {
                 break;
             }
         }

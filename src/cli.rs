@@ -70,9 +70,9 @@ pub struct ManArgs {
 #[derive(Debug, Args)]
 pub struct InputArgs {
     /// The rows: a .csv (.tsv: tab-delimited), a .jsonl/.ndjson, a job file .toml, or - for
-    /// standard input (with --format).
+    /// standard input (with --format). None with --where: the pages it selects are the rows.
     #[arg(value_name = "INPUT")]
-    pub input: String,
+    pub input: Option<String>,
     /// Input format when the extension does not tell: csv, tsv or jsonl.
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
@@ -124,6 +124,20 @@ pub struct InputArgs {
     /// nothing is skipped (code unchanged). Implies --schema-from.
     #[arg(long, value_name = "ID_OR_URL", conflicts_with_all = ["schema_from", "schema_file"])]
     pub data_source: Option<String>,
+    /// With --data-source and no INPUT: edit every page this filter selects, one report row
+    /// per page. A Notion filter object (JSON inline or @file.json) or NAME = VALUE, typed by
+    /// the schema; repeated, the filters are joined with and.
+    #[arg(long = "where", value_name = "FILTER")]
+    pub where_: Vec<String>,
+    /// With --where: what every selected page gets, PROPERTY=VALUE as a cell typed by the
+    /// schema (--set Status=Done), page-level fields with @ (--set @in_trash=true); an empty
+    /// VALUE clears the property. Repeatable.
+    #[arg(long, value_name = "PROPERTY=VALUE")]
+    pub set: Vec<String>,
+    /// With --where: stop before any write when the filter selects more pages than this, so
+    /// that a mistyped filter cannot edit a whole workspace. [default: 10000]
+    #[arg(long, value_name = "N")]
+    pub max_rows: Option<u64>,
 }
 
 /// Where the token comes from and the API root: apply, plan (for --schema-from) and schema.
@@ -167,9 +181,10 @@ pub struct ExportArgs {
     /// Only these properties, comma-separated, in this order. [default: every writable one]
     #[arg(long, value_name = "A,B", value_delimiter = ',')]
     pub properties: Option<Vec<String>>,
-    /// Only the pages this Notion filter selects: JSON inline or @file.json, or NAME = VALUE.
+    /// Only the pages this Notion filter selects: JSON inline or @file.json, or NAME = VALUE;
+    /// repeated, the filters are joined with and.
     #[arg(long = "where", value_name = "FILTER")]
-    pub filter: Option<String>,
+    pub filter: Vec<String>,
     /// Separator inside multi-valued CSV cells. [default: ;]
     #[arg(long, value_name = "C")]
     pub separator: Option<String>,
@@ -332,6 +347,11 @@ pub struct ApplyArgs {
     /// With --data-source: send every cell as before, not only the changes.
     #[arg(long)]
     pub send_unchanged: bool,
+    /// Check each row's preconditions (if:PROPERTY columns, [expect]) against a read of its
+    /// page just before the write, not against the scan: one more request per row; the race
+    /// with other writers shrinks to one round trip (Notion has no conditional write).
+    #[arg(long)]
+    pub recheck: bool,
     /// Start the embedded sandbox on a free loopback port, seeded from the job's
     /// sandbox_seed, and run against it (no token needed; nothing leaves this machine).
     #[arg(long)]
@@ -439,6 +459,7 @@ impl TryFrom<&ApplyArgs> for ApplyConfig {
             )?,
             verbose: args.verbose,
             send_unchanged: args.send_unchanged || job.send_unchanged.unwrap_or(false),
+            recheck: args.recheck || job.recheck.unwrap_or(false),
             continue_command: continue_command(&report, explicit_report.is_some()),
             input,
         })
@@ -499,6 +520,9 @@ impl From<&InputArgs> for InputFlags {
             schema_from: a.schema_from.clone(),
             schema_file: a.schema_file.clone(),
             data_source: a.data_source.clone(),
+            where_: a.where_.clone(),
+            set: a.set.clone(),
+            max_rows: a.max_rows,
         }
     }
 }

@@ -31,12 +31,34 @@ pub struct InputConfig {
     /// `--data-source`: the data source (or database with one) to scan before writing, so
     /// that only the changes are sent (SPEC §9).
     pub data_source: Option<String>,
+    /// `--where` and `--set` (SPEC §11): the rows are the pages a filter selects, not a file.
+    pub selection: Option<SelectionConfig>,
+    /// The job file's `[expect]`: the values every row's page must have for it to be written,
+    /// keyed like flat JSONL keys.
+    pub expect: Vec<(String, serde_json::Value)>,
 }
+
+/// Edits selected by a filter (`--where`, `--set`, `--max-rows`; job file `where`,
+/// `[constants]`, `max_rows`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SelectionConfig {
+    /// The filter's clauses, joined with `and`.
+    pub clauses: Vec<crate::filter::Clause>,
+    /// What every selected page gets, keyed like flat JSONL keys (`Status`, `@in_trash`); a
+    /// value is a cell's text (typed by the schema) or, from a job file, a JSON value.
+    pub set: Vec<(String, serde_json::Value)>,
+    /// The most pages the filter may select before anything is written.
+    pub max_rows: u64,
+}
+
+/// `--max-rows`'s default: a filter selecting more pages stops before any write.
+pub const DEFAULT_MAX_ROWS: u64 = 10_000;
 
 /// The flags every command that reads rows shares, as given (before merging with a job file).
 #[derive(Debug, Clone, Default)]
 pub struct InputFlags {
-    pub input: String,
+    /// The input file or job file; none when `--where` selects the pages.
+    pub input: Option<String>,
     pub format: Option<String>,
     pub id_column: Option<String>,
     pub delimiter: Option<String>,
@@ -52,6 +74,11 @@ pub struct InputFlags {
     pub schema_from: Option<String>,
     pub schema_file: Option<PathBuf>,
     pub data_source: Option<String>,
+    /// `--where FILTER`, each clause as written.
+    pub where_: Vec<String>,
+    /// `--set PROPERTY=VALUE`, each as written.
+    pub set: Vec<String>,
+    pub max_rows: Option<u64>,
 }
 
 /// Settings of `plan`.
@@ -197,6 +224,8 @@ pub struct ApplyConfig {
     pub continue_command: String,
     /// With a data source: send every cell, not only the changes.
     pub send_unchanged: bool,
+    /// Check preconditions against a read of the page just before its write (`--recheck`).
+    pub recheck: bool,
 }
 
 /// Where a budget shared by several processes lives (`--shared-limiter`, SPEC §12).
@@ -288,20 +317,31 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 impl InputConfig {
     /// Merges the flags with the job file named by `flags.input` (when it ends in `.toml`).
     pub fn resolve(flags: &InputFlags) -> Result<InputConfig, ConfigError> {
-        let job = if flags.input.to_ascii_lowercase().ends_with(".toml") {
-            Some(JobFile::load(flags.input.as_ref()).map_err(|e| ConfigError(e.to_string()))?)
+        let named = flags.input.clone().unwrap_or_default();
+        let job = if named.to_ascii_lowercase().ends_with(".toml") {
+            Some(JobFile::load(named.as_ref()).map_err(|e| ConfigError(e.to_string()))?)
         } else {
             None
         };
         let from_job = |f: fn(&JobFile) -> Option<String>| job.as_ref().and_then(f);
-        let path = match &job {
-            Some(j) => InputPath::File(j.input.clone().ok_or_else(|| {
+        let data_source = flags
+            .data_source
+            .clone()
+            .or_else(|| from_job(|j| j.data_source.clone()));
+        let selection = SelectionConfig::resolve(flags, job.as_ref(), data_source.as_deref())?;
+        let path = match (&job, &selection) {
+            (_, Some(_)) => InputPath::Selection,
+            (Some(j), None) => InputPath::File(j.input.clone().ok_or_else(|| {
                 ConfigError(format!(
-                    "job file {} names no input: add input = \"rows.csv\"",
-                    flags.input
+                    "job file {named} names no input: add input = \"rows.csv\" (or where = \"NAME = VALUE\" to edit the pages a filter selects)"
                 ))
             })?),
-            None => InputPath::from_arg(&flags.input),
+            (None, None) if flags.input.is_none() => {
+                return Err(ConfigError(
+                    "no INPUT: give a .csv, .jsonl or job file (.toml), - for standard input, or select the pages to edit with --data-source DS --where FILTER --set PROPERTY=VALUE".into(),
+                ))
+            }
+            (None, None) => InputPath::from_arg(&named),
         };
         let version = flags
             .notion_version
@@ -327,6 +367,7 @@ impl InputConfig {
             (Some(other), _) => {
                 return Err(ConfigError(format!("unknown --format {other:?}: expected csv, tsv or jsonl")))
             }
+            (_, InputPath::Selection) => InputFormat::Jsonl,
             (None, InputPath::Stdin) => {
                 return Err(ConfigError("reading standard input needs --format csv or --format jsonl".into()))
             }
@@ -372,7 +413,7 @@ impl InputConfig {
         let columns = match &job {
             Some(j) => j
                 .column_mappings()
-                .map_err(|e| ConfigError(format!("job file {}: {e}", flags.input)))?,
+                .map_err(|e| ConfigError(format!("job file {named}: {e}")))?,
             None => Vec::new(),
         };
         let schema = match (&flags.schema_from, &flags.schema_file) {
@@ -381,8 +422,7 @@ impl InputConfig {
             (None, None) => match job.as_ref().map(|j| (&j.schema_from, &j.schema_file)) {
                 Some((Some(_), Some(_))) => {
                     return Err(ConfigError(format!(
-                        "job file {} sets both schema_from and schema_file: keep one",
-                        flags.input
+                        "job file {named} sets both schema_from and schema_file: keep one"
                     )))
                 }
                 Some((Some(id), None)) => Some(SchemaSource::Fetch(id.clone())),
@@ -390,10 +430,6 @@ impl InputConfig {
                 _ => None,
             },
         };
-        let data_source = flags
-            .data_source
-            .clone()
-            .or_else(|| from_job(|j| j.data_source.clone()));
         let schema =
             match (&data_source, schema) {
                 (None, schema) => schema,
@@ -407,10 +443,17 @@ impl InputConfig {
                         .into(),
                 )),
             };
+        // With a selection, [constants] are what every selected page gets (SelectionConfig).
         let constants = match &job {
-            Some(j) => j
+            Some(j) if selection.is_none() => j
                 .constants()
-                .map_err(|e| ConfigError(format!("job file {}: {e}", flags.input)))?,
+                .map_err(|e| ConfigError(format!("job file {named}: {e}")))?,
+            _ => Vec::new(),
+        };
+        let expect = match &job {
+            Some(j) => j
+                .expectations()
+                .map_err(|e| ConfigError(format!("job file {named}: {e}")))?,
             None => Vec::new(),
         };
         let encoding = flags
@@ -488,7 +531,99 @@ impl InputConfig {
             job,
             schema,
             data_source,
+            selection,
+            expect,
         })
+    }
+}
+
+impl SelectionConfig {
+    /// `--where`/`--set`/`--max-rows` merged over the job file's `where`, `[constants]` and
+    /// `max_rows`; `None` when no filter selects the pages. A selection needs a data source,
+    /// something to set, and no input file.
+    pub fn resolve(
+        flags: &InputFlags,
+        job: Option<&JobFile>,
+        data_source: Option<&str>,
+    ) -> Result<Option<SelectionConfig>, ConfigError> {
+        let mut clauses: Vec<crate::filter::Clause> = match job {
+            Some(j) => j.where_clauses().map_err(ConfigError)?,
+            None => Vec::new(),
+        };
+        if !flags.where_.is_empty() {
+            // The command line's filter replaces the job file's.
+            clauses = flags
+                .where_
+                .iter()
+                .cloned()
+                .map(crate::filter::Clause::Text)
+                .collect();
+        }
+        let max_rows = flags.max_rows.or(job.and_then(|j| j.max_rows));
+        if clauses.is_empty() {
+            let stray = if !flags.set.is_empty() {
+                Some("--set")
+            } else if max_rows.is_some() {
+                Some("--max-rows")
+            } else {
+                None
+            };
+            return match stray {
+                Some(flag) => Err(ConfigError(format!(
+                    "{flag} goes with --where: it edits the pages a filter selects (to set a value on every row of a file, use the job file's [constants])"
+                ))),
+                None => Ok(None),
+            };
+        }
+        if data_source.is_none() {
+            return Err(ConfigError(
+                "--where selects pages of a data source: give it with --data-source ID_OR_URL (or data_source in the job file)".into(),
+            ));
+        }
+        let input_file = match job {
+            Some(j) => j.input.is_some(),
+            None => flags.input.is_some(),
+        };
+        if input_file {
+            return Err(ConfigError(
+                "--where selects the pages to edit itself: drop the input file (or the job file's input), or drop --where to apply the file's rows".into(),
+            ));
+        }
+        // The job file's [constants] are what every page gets; --set adds to them or
+        // replaces them key by key.
+        let mut set = match job {
+            Some(j) => j.constants().map_err(ConfigError)?,
+            None => Vec::new(),
+        };
+        for text in &flags.set {
+            let Some((key, value)) = text.split_once('=') else {
+                return Err(ConfigError(format!(
+                    "--set {text:?}: write PROPERTY=VALUE (e.g. --set Status=Done, --set @in_trash=true)"
+                )));
+            };
+            let key = key.trim().to_owned();
+            // An empty value clears the property: `--set Due=`.
+            let value = match value.trim() {
+                "" => serde_json::Value::Null,
+                v => serde_json::Value::String(v.to_owned()),
+            };
+            set.retain(|(k, _)| *k != key);
+            set.push((key, value));
+        }
+        if set.is_empty() {
+            return Err(ConfigError(
+                "--where selects pages but nothing says what to change: add --set PROPERTY=VALUE (or [constants] in the job file)".into(),
+            ));
+        }
+        let max_rows = max_rows.unwrap_or(DEFAULT_MAX_ROWS);
+        if max_rows == 0 {
+            return Err(ConfigError("--max-rows must be at least 1".into()));
+        }
+        Ok(Some(SelectionConfig {
+            clauses,
+            set,
+            max_rows,
+        }))
     }
 }
 
@@ -511,7 +646,7 @@ mod tests {
 
     fn flags(input: &str) -> InputFlags {
         InputFlags {
-            input: input.into(),
+            input: Some(input.into()),
             ..InputFlags::default()
         }
     }

@@ -15,9 +15,13 @@ use crate::job::Source;
 use crate::mapping::{Body, Mapped, Mapper, TemplateGate};
 use crate::matcher::{Change, Matcher};
 use crate::notion::NotionId;
+use crate::precondition::{self, Expectations, Precondition, Verdict};
 use crate::report::progress::{Progress, ProgressMode};
+use crate::report::Outcome;
 use crate::report::{unsent_outcome, ReportLine, ReportWriter};
 use crate::scan;
+use crate::select::{self, SelectError, Selection};
+use std::sync::Arc;
 
 /// Counts of a plan, by what became of the rows.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +36,10 @@ pub struct PlanCounts {
     pub properties: u64,
     /// With a data source: whether the counts above come from a comparison.
     pub compared: bool,
+    /// Rows with a precondition (SPEC §11), and of them those that do not hold as the scan
+    /// read the pages (not sent).
+    pub preconditions: u64,
+    pub precondition_failed: u64,
 }
 
 /// One stdout line: the row, its page and exactly the body `apply` would send.
@@ -48,6 +56,10 @@ struct PlanLine<'a> {
     /// page the scan did not find (its row is sent whole).
     #[serde(skip_serializing_if = "Option::is_none")]
     changes: Option<Value>,
+    /// The row's precondition: each expected value, and with a data source the current one
+    /// and whether it holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    precondition: Option<Value>,
 }
 
 /// `{"Status": {"from": "In progress", "to": "Done"}}`, or `null` when not compared.
@@ -62,14 +74,17 @@ fn changes_json(changes: &Option<Vec<Change>>) -> Value {
     }
 }
 
-/// With `--data-source`: scans it into the matcher's index. `Err`: the exit (nothing read).
+/// With `--data-source`: scans it into the matcher's index (with `--where`, only the pages it
+/// selects, which are then the rows). `Err`: the exit (nothing read).
 fn scan_stage(
     config: &PlanConfig,
     mapper: &Mapper,
+    expectations: Option<&Expectations>,
+    selection: Option<&select::Prepared>,
     err: &mut dyn Write,
-) -> anyhow::Result<Result<Option<Matcher>, Exit>> {
+) -> anyhow::Result<Result<(Option<Matcher>, Option<Selection>), Exit>> {
     if config.input.data_source.is_none() {
-        return Ok(Ok(None));
+        return Ok(Ok((None, None)));
     }
     let schema = mapper
         .options()
@@ -85,23 +100,57 @@ fn scan_stage(
         }
     };
     let shared = Shared::for_reads(client, config.rate, config.burst);
-    let fields = scan::compared_fields(&schema, mapper.written_keys());
     let progress = Progress::new(ProgressMode::Log(std::time::Duration::from_secs(10)));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let stats = shared.stats.clone();
-    let result = runtime.block_on(scan::build_index(
-        &shared,
-        &schema,
-        version,
-        fields,
-        &mut |p| progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err),
-    ));
+    let mut on_progress = |p: &scan::ScanProgress| {
+        progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err)
+    };
+    let result = match selection {
+        None => {
+            let keys = precondition::scan_keys(mapper.written_keys(), expectations);
+            let fields = scan::compared_fields(&schema, keys);
+            runtime
+                .block_on(scan::build_index(
+                    &shared,
+                    &schema,
+                    version,
+                    fields,
+                    &mut on_progress,
+                ))
+                .map(|(index, done)| (Matcher::new(index, false, false), done, None))
+                .map_err(SelectError::from)
+        }
+        Some(prepared) => {
+            let extra = expectations.map(Expectations::keys).unwrap_or_default();
+            let id_column = &config.input.mapping.id_column;
+            runtime
+                .block_on(select::select(
+                    &shared,
+                    &schema,
+                    version,
+                    prepared,
+                    extra,
+                    None,
+                    id_column,
+                    &mut on_progress,
+                ))
+                .map(|mut s| {
+                    let index = std::mem::take(&mut s.index);
+                    let done = s.done;
+                    (Matcher::new(index, false, false), done, Some(s))
+                })
+        }
+    };
     match result {
-        Ok((index, done)) => {
+        Ok((matcher, done, selected)) => {
             progress.scan(&done, stats.requests.load(Ordering::Relaxed), true, err);
-            Ok(Ok(Some(Matcher::new(index, false, false))))
+            if let (Some(s), Some(p)) = (&selected, selection) {
+                writeln!(err, "{}", select::summary(s, &schema, &p.filter))?;
+            }
+            Ok(Ok((Some(matcher), selected)))
         }
         Err(e) => {
             writeln!(err, "error: {e}")?;
@@ -160,12 +209,50 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
         ),
         None => None,
     };
-    let mut matcher = match scan_stage(config, &mapper, err)? {
+    let mut expectations = match Expectations::new(&source, mapper.options(), &input.expect) {
+        Ok(e) => e,
+        Err(e) => {
+            writeln!(err, "error: {}: {e}", input.path.display())?;
+            writeln!(
+                err,
+                "Nothing was read past the header; fix it and run plan again."
+            )?;
+            return Ok(Exit::Usage);
+        }
+    };
+    let prepared = match input
+        .selection
+        .as_ref()
+        .map(|s| select::prepare(s, mapper.options()))
+    {
+        Some(Err(e)) => {
+            writeln!(err, "error: {e}")?;
+            writeln!(err, "Nothing was read; fix it and run plan again.")?;
+            return Ok(Exit::Usage);
+        }
+        Some(Ok(p)) => Some(p),
+        None => None,
+    };
+    let (mut matcher, selected) = match scan_stage(
+        config,
+        &mapper,
+        expectations.as_ref(),
+        prepared.as_ref(),
+        err,
+    )? {
         Ok(m) => m,
         Err(exit) => {
             writeln!(err, "Nothing was read; fix it and run plan again.")?;
             return Ok(exit);
         }
+    };
+    // A selection's listing names each page by its title.
+    let titles = match selected {
+        Some(s) => {
+            source = s.rows;
+            Some(s.titles)
+        }
+        None => None,
     };
     let mut counts = PlanCounts {
         compared: matcher.is_some(),
@@ -174,10 +261,32 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
     let mut gate = TemplateGate::default();
     let mut row = source.empty_row();
     let mut warnings = mapper.take_new_options();
-    // On a terminal, a short listing of the changes comes before the JSON lines.
-    let mut held: Option<Vec<u8>> = (config.listing && matcher.is_some()).then(Vec::new);
+    // On a terminal, a short listing of the changes comes before the JSON lines; a selection's
+    // listing of every page comes first wherever the output goes (on stderr).
+    let mut held: Option<Vec<u8>> =
+        ((config.listing && matcher.is_some()) || titles.is_some()).then(Vec::new);
     let mut listing: Vec<String> = Vec::new();
-    let mut emit = |mapped: Mapped, counts: &mut PlanCounts| -> anyhow::Result<()> {
+    let listed = if titles.is_some() {
+        usize::MAX
+    } else {
+        LISTED_ROWS
+    };
+    let mut emit = |mapped: Mapped,
+                    precondition: Option<Arc<Precondition>>,
+                    counts: &mut PlanCounts|
+     -> anyhow::Result<()> {
+        let index = matcher.as_ref().map(Matcher::index);
+        let page = mapped.page_id().unwrap_or(NotionId::from_u128(0));
+        let shown = precondition.as_ref().map(|p| p.describe(index, page));
+        let failed = match precondition.map(|p| p.verdict(index, page)) {
+            Some(Verdict::Fails(why)) => Some(why),
+            _ => None,
+        };
+        counts.preconditions += u64::from(shown.is_some());
+        let name = |page: &NotionId| match titles.as_ref().and_then(|t| t.get(page)) {
+            Some(title) => format!("page {page}, {title:?}"),
+            None => format!("page {page}"),
+        };
         let (mapped, changes) = match matcher.as_mut() {
             Some(m) => {
                 let matched = m.matched(mapped);
@@ -190,15 +299,48 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
             None => &mut *out,
         };
         match mapped {
+            Mapped::Update(update) if failed.is_some() => {
+                counts.precondition_failed += 1;
+                let why = failed.unwrap_or_default();
+                if listing.len() < listed {
+                    listing.push(format!(
+                        "row {} ({}): {why}",
+                        update.row,
+                        name(&update.page_id)
+                    ));
+                }
+                serde_json::to_writer(
+                    &mut *sink,
+                    &PlanLine {
+                        row: update.row,
+                        page_id: update.page_id,
+                        body: None,
+                        action: Some(precondition::CODE),
+                        changes: None,
+                        precondition: shown,
+                    },
+                )?;
+                sink.write_all(b"\n")?;
+                if let Some(report) = report.as_mut() {
+                    let mut line = ReportLine::unsent(
+                        update.row,
+                        Some(update.page_id.to_string()),
+                        Outcome::Skipped,
+                        Some(why),
+                    );
+                    line.code = Some(precondition::CODE.into());
+                    report.write(&line)?;
+                }
+            }
             Mapped::Update(update) => {
                 counts.valid += 1;
                 if let Some(Some(list)) = &changes {
                     counts.properties += list.len() as u64;
-                    if listing.len() < LISTED_ROWS {
+                    if listing.len() < listed {
                         listing.push(format!(
-                            "row {} (page {}): {}",
+                            "row {} ({}): {}",
                             update.row,
-                            update.page_id,
+                            name(&update.page_id),
                             list.iter()
                                 .map(|c| format!("{}: {} -> {}", c.field, c.from, c.to))
                                 .collect::<Vec<_>>()
@@ -214,6 +356,7 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
                         body: Some(&update.body),
                         action: changes.as_ref().map(|_| "updated"),
                         changes: changes.as_ref().map(changes_json),
+                        precondition: shown,
                     },
                 )?;
                 sink.write_all(b"\n")?;
@@ -227,6 +370,9 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
                     }
                     Mapped::Unchanged { row, page_id } => {
                         counts.unchanged += 1;
+                        if titles.is_some() {
+                            listing.push(format!("row {row} ({}): unchanged", name(page_id)));
+                        }
                         serde_json::to_writer(
                             &mut *sink,
                             &PlanLine {
@@ -235,6 +381,7 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
                                 body: None,
                                 action: Some("unchanged"),
                                 changes: Some(json!({})),
+                                precondition: shown,
                             },
                         )?;
                         sink.write_all(b"\n")?;
@@ -265,12 +412,23 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
         counts.read += 1;
         let mapped = mapper.map(&row);
         warnings.extend(mapper.take_new_options());
-        for (mapped, ()) in gate.admit(mapped, ()) {
-            emit(mapped, &mut counts)?;
+        let (mapped, precondition) = match expectations.as_mut() {
+            Some(e) => e.precondition(mapped, &row),
+            None => (mapped, None),
+        };
+        for (mapped, precondition) in gate.admit(mapped, precondition) {
+            emit(mapped, precondition, &mut counts)?;
         }
     }
-    for (mapped, ()) in gate.finish() {
-        emit(mapped, &mut counts)?;
+    for (mapped, precondition) in gate.finish() {
+        emit(mapped, precondition, &mut counts)?;
+    }
+    if titles.is_some() {
+        // A selection's pages, every one, before its JSON lines.
+        for line in &listing {
+            writeln!(err, "  {line}")?;
+        }
+        out.write_all(&held.take().unwrap_or_default())?;
     }
     if let Some(buffer) = held {
         writeln!(out, "changes ({} rows to update):", counts.valid)?;
@@ -324,6 +482,21 @@ fn write_summary(err: &mut dyn Write, config: &PlanConfig, c: PlanCounts) -> io:
         c.invalid,
         c.skipped
     )?;
+    }
+    if c.preconditions > 0 {
+        let judged = match c.compared {
+            true => format!(
+                "{} hold as the scan read the pages, {} do not (apply skips those rows: precondition_failed)",
+                c.preconditions - c.precondition_failed,
+                c.precondition_failed
+            ),
+            false => "apply reads each page just before its write to judge them".into(),
+        };
+        writeln!(
+            err,
+            "preconditions: {} rows have one; {judged}.",
+            c.preconditions
+        )?;
     }
     if c.invalid > 0 {
         let where_ = match &config.report {

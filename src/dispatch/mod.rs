@@ -8,7 +8,7 @@ pub mod retry;
 pub mod shared;
 mod worker;
 
-pub use worker::{query_json, read_json, read_property_items, ReadFailure};
+pub use worker::{query_json, read_json, read_page, read_property_items, ReadFailure};
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -168,6 +168,8 @@ pub struct Job {
     /// Said in the report's message whatever the outcome (a row resumed without the fields a
     /// later row already set says which were dropped).
     pub note: Option<String>,
+    /// The row's precondition (SPEC §11), as far as it is known before dispatch.
+    pub precondition: Option<crate::precondition::Verdict>,
 }
 
 impl Job {
@@ -181,6 +183,7 @@ impl Job {
             source,
             before: None,
             note: None,
+            precondition: None,
         }
     }
 }
@@ -212,6 +215,32 @@ pub struct RowResult {
     pub source: Option<SourceRow>,
     /// The fields the row set (empty when nothing was sent).
     pub fields: Arc<[Field]>,
+}
+
+impl RowResult {
+    /// A row that ended without a request.
+    pub fn unsent(
+        row: u64,
+        page_id: Option<NotionId>,
+        outcome: Outcome,
+        message: String,
+        source: SourceRow,
+    ) -> RowResult {
+        RowResult {
+            row,
+            page_id,
+            outcome,
+            http_status: None,
+            code: None,
+            message: Some(message),
+            attempts: 0,
+            duration: Duration::ZERO,
+            request_id: None,
+            body_hash: None,
+            source: Some(source),
+            fields: Arc::from([]),
+        }
+    }
 }
 
 /// The number of first rows whose identical refusal ends the run.
@@ -312,20 +341,9 @@ pub async fn dispatch(
 pub fn unsent(mapped: Mapped, source: SourceRow) -> RowResult {
     let (outcome, code, message) =
         crate::report::unsent_outcome(&mapped).expect("updates are sent");
-    RowResult {
-        row: mapped.row(),
-        page_id: mapped.page_id(),
-        outcome,
-        http_status: None,
-        code: code.map(str::to_owned),
-        message: Some(message),
-        attempts: 0,
-        duration: Duration::ZERO,
-        request_id: None,
-        body_hash: None,
-        source: Some(source),
-        fields: Arc::from([]),
-    }
+    let mut result = RowResult::unsent(mapped.row(), mapped.page_id(), outcome, message, source);
+    result.code = code.map(str::to_owned);
+    result
 }
 
 /// `--max-errors` and the first-rows rule.
