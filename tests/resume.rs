@@ -62,7 +62,7 @@ fn spawn(dir: &Dir, handle: &Handle, args: &[&str]) -> Child {
 }
 
 /// Waits (bounded) until the report has at least `n` complete lines.
-async fn until_report_has(dir: &Dir, name: &str, n: usize) {
+pub async fn until_report_has(dir: &Dir, name: &str, n: usize) {
     let path = dir.path(name);
     for _ in 0..3000 {
         let lines = std::fs::read_to_string(&path)
