@@ -154,12 +154,13 @@ async fn set_up(
             Err(e) => return Ok(Err(e.to_string())),
         }
     }
-    let mapper = match Mapper::for_source(&source, mapping) {
+    // The mapper, and the mapper of the rows' preconditions: both resolve the header.
+    let mappers = Mapper::for_source(&source, mapping).and_then(|m| {
+        let expectations = Expectations::new(&source, m.options(), &input.expect)?;
+        Ok((m, expectations))
+    });
+    let (mapper, expectations) = match mappers {
         Ok(m) => m,
-        Err(e) => return Ok(Err(format!("{}: {e}", input.path.display()))),
-    };
-    let expectations = match Expectations::new(&source, mapper.options(), &input.expect) {
-        Ok(e) => e,
         Err(e) => return Ok(Err(format!("{}: {e}", input.path.display()))),
     };
     let selection = match &input.selection {
@@ -329,7 +330,6 @@ async fn scan_stage(
         Some(prepared) => {
             let resumed = config.resume.then_some(config.report.as_path());
             let extra = expectations.map(Expectations::keys).unwrap_or_default();
-            let id_column = &config.input.mapping.id_column;
             select::select(
                 &setup.shared,
                 &schema,
@@ -337,7 +337,6 @@ async fn scan_stage(
                 prepared,
                 extra,
                 resumed,
-                id_column,
                 &mut on_progress,
             )
             .await

@@ -74,6 +74,9 @@ fn changes_json(changes: &Option<Vec<Change>>) -> Value {
     }
 }
 
+/// What the scan stage gives: the matcher (with a data source) and a selection's rows.
+type Scanned = (Option<Matcher>, Option<Selection>);
+
 /// With `--data-source`: scans it into the matcher's index (with `--where`, only the pages it
 /// selects, which are then the rows). `Err`: the exit (nothing read).
 fn scan_stage(
@@ -82,7 +85,7 @@ fn scan_stage(
     expectations: Option<&Expectations>,
     selection: Option<&select::Prepared>,
     err: &mut dyn Write,
-) -> anyhow::Result<Result<(Option<Matcher>, Option<Selection>), Exit>> {
+) -> anyhow::Result<Result<Scanned, Exit>> {
     if config.input.data_source.is_none() {
         return Ok(Ok((None, None)));
     }
@@ -125,7 +128,6 @@ fn scan_stage(
         }
         Some(prepared) => {
             let extra = expectations.map(Expectations::keys).unwrap_or_default();
-            let id_column = &config.input.mapping.id_column;
             runtime
                 .block_on(select::select(
                     &shared,
@@ -134,7 +136,6 @@ fn scan_stage(
                     prepared,
                     extra,
                     None,
-                    id_column,
                     &mut on_progress,
                 ))
                 .map(|mut s| {
@@ -190,8 +191,12 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
             return Ok(Exit::Usage);
         }
     };
-    let mapper = Mapper::for_source(&source, mapping);
-    let mut mapper = match mapper {
+    // The mapper, and the mapper of the rows' preconditions: both resolve the header.
+    let mappers = Mapper::for_source(&source, mapping).and_then(|m| {
+        let expectations = Expectations::new(&source, m.options(), &input.expect)?;
+        Ok((m, expectations))
+    });
+    let (mut mapper, mut expectations) = match mappers {
         Ok(m) => m,
         Err(e) => {
             writeln!(err, "error: {}: {e}", input.path.display())?;
@@ -208,17 +213,6 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
                 .map_err(|e| anyhow::anyhow!("cannot open the report {}: {e}", path.display()))?,
         ),
         None => None,
-    };
-    let mut expectations = match Expectations::new(&source, mapper.options(), &input.expect) {
-        Ok(e) => e,
-        Err(e) => {
-            writeln!(err, "error: {}: {e}", input.path.display())?;
-            writeln!(
-                err,
-                "Nothing was read past the header; fix it and run plan again."
-            )?;
-            return Ok(Exit::Usage);
-        }
     };
     let prepared = match input
         .selection

@@ -495,17 +495,20 @@ pub async fn check_before_write(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::job::tests::rows;
     use crate::job::{InputEncoding, InputFormat, InputPath};
 
-    fn options() -> MappingOptions {
+    /// Options with a schema of a title, a status, tags and a read-only unique id.
+    pub(crate) fn options() -> MappingOptions {
         let schema: Schema = serde_json::from_value(json!({
             "format": 1, "data_source_id": "ds", "title": "Tasks",
             "properties": [
                 {"id": "title", "name": "Name", "type": "title"},
                 {"id": "s", "name": "Status", "type": "status", "options": ["Not started", "In progress", "Done"]},
                 {"id": "t", "name": "Tags", "type": "multi_select", "options": ["a", "b"]},
+                {"id": "i", "name": "Task ID", "type": "unique_id"},
             ]
         }))
         .unwrap();
@@ -525,15 +528,6 @@ mod tests {
         )
         .unwrap();
         (f, source)
-    }
-
-    fn rows(source: &mut Source) -> Vec<SourceRow> {
-        let mut row = source.empty_row();
-        let mut out = Vec::new();
-        while source.read(&mut row).unwrap() {
-            out.push(row.clone());
-        }
-        out
     }
 
     fn index(status: &str, tags: &[&str]) -> Index {

@@ -31,6 +31,8 @@ pub struct Prepared {
     rest: String,
     /// The body keys they write (for the fields the scan reads).
     keys: Vec<String>,
+    /// The key of the page id in each row's line.
+    id_column: String,
     pub max_rows: u64,
 }
 
@@ -79,6 +81,7 @@ pub fn prepare(config: &SelectionConfig, options: &MappingOptions) -> Result<Pre
         filter,
         rest,
         keys,
+        id_column: options.id_column.clone(),
         max_rows: config.max_rows,
     })
 }
@@ -138,7 +141,6 @@ pub async fn select(
     prepared: &Prepared,
     extra: Vec<String>,
     resumed: Option<&Path>,
-    id_column: &str,
     progress: &mut dyn FnMut(&ScanProgress),
 ) -> Result<Selection, SelectError> {
     let mut keys = prepared.keys.clone();
@@ -192,7 +194,7 @@ pub async fn select(
     })?;
     Ok(Selection {
         index,
-        rows: Source::selection(numbered, id_column, &prepared.rest),
+        rows: Source::selection(numbered, &prepared.id_column, &prepared.rest),
         titles,
         count,
         done,
@@ -242,21 +244,7 @@ pub fn summary(selection: &Selection, schema: &Schema, filter: &Value) -> String
 mod tests {
     use super::*;
     use crate::filter::Clause;
-
-    fn options() -> MappingOptions {
-        let schema: Schema = serde_json::from_value(json!({
-            "format": 1, "data_source_id": "ds", "title": "Tasks",
-            "properties": [
-                {"id": "title", "name": "Name", "type": "title"},
-                {"id": "s", "name": "Status", "type": "status", "options": ["Not started", "Done"]},
-                {"id": "i", "name": "Task ID", "type": "unique_id"},
-            ]
-        }))
-        .unwrap();
-        let mut options = MappingOptions::default();
-        options.set_schema(schema);
-        options
-    }
+    use crate::precondition::tests::options;
 
     fn config(set: &[(&str, Value)]) -> SelectionConfig {
         SelectionConfig {
@@ -285,7 +273,7 @@ mod tests {
             (("Status", json!("Blocked")), "has no option \"Blocked\""),
             (("page_id", json!("x")), "the page id is not a value to set"),
         ] {
-            let err = prepare(&config(&[set.clone()]), &options()).unwrap_err();
+            let err = prepare(&config(std::slice::from_ref(&set)), &options()).unwrap_err();
             assert!(err.contains(expected), "{set:?}: {err}");
         }
     }

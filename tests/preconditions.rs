@@ -4,13 +4,11 @@
 //! is made deterministically: the sandbox holds the first read of a page until the test has
 //! made it.
 
-use std::process::Stdio;
-
 use notion_sandbox::{Handle, Seed};
 use serde_json::{json, Value};
 
 use crate::scan::{apply, start, DATA_SOURCE, TOKEN};
-use crate::util::{read_report, run_against, Dir, ReportLine};
+use crate::util::{json_lines, read_report, run_against, spawn_against, Dir, ReportLine};
 
 /// 25 of the 40 pages are In progress (the precondition holds), 15 Not started, mixed.
 fn holds(i: usize) -> bool {
@@ -103,57 +101,43 @@ fn assert_outcomes(report: &[ReportLine], holding: impl Fn(usize) -> bool, read:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forty_rows_of_which_25_preconditions_hold_send_exactly_25_patches() {
-    // Against the scan: no read per row.
-    let handle = start(forty_pages(), |_| {}).await;
     let dir = Dir::new();
     expect_job(&dir);
-    let args = [
-        "job.toml", "--report", "r.jsonl", "--rate", "200", "--burst", "20",
-    ];
-    let out = apply(&dir, &handle, &args).await;
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(count(&handle, "PATCH"), 25);
-    assert_eq!(count(&handle, "GET"), 0, "judged against the scan");
-    assert_outcomes(
-        &read_report(&dir.path("r.jsonl")),
-        holds,
-        "as the scan read the page",
-    );
-    for i in 1..=40 {
-        let expected = if holds(i) { "Done" } else { "Not started" };
-        assert_eq!(status(&handle, i), expected, "page {i}");
-    }
-
-    // Without a data source: each page is read just before its write.
-    let handle = start(forty_pages(), |_| {}).await;
-    let out = run_against(
-        &dir,
-        &handle.base_url(),
-        TOKEN,
-        &[
+    // Against the scan, no read per row; without a data source, a read before each write.
+    for (source, reads, judged) in [
+        (
+            ["--data-source", DATA_SOURCE],
+            0,
+            "as the scan read the page",
+        ),
+        (
+            ["--schema-from", DATA_SOURCE],
+            40,
+            "read just before the write",
+        ),
+    ] {
+        let handle = start(forty_pages(), |_| {}).await;
+        let mut args = vec![
             "apply",
             "job.toml",
-            "--schema-from",
-            DATA_SOURCE,
             "--report",
-            "r2.jsonl",
-            "--rate",
-            "200",
-            "--burst",
-            "20",
+            "r.jsonl",
             "--progress",
             "none",
-        ],
-    )
-    .await;
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(count(&handle, "PATCH"), 25);
-    assert_eq!(count(&handle, "GET"), 40, "one read per row");
-    assert_outcomes(
-        &read_report(&dir.path("r2.jsonl")),
-        holds,
-        "read just before the write",
-    );
+        ];
+        args.extend(["--rate", "200", "--burst", "20"]);
+        args.extend(source);
+        std::fs::remove_file(dir.path("r.jsonl")).ok();
+        let out = run_against(&dir, &handle.base_url(), TOKEN, &args).await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(count(&handle, "PATCH"), 25);
+        assert_eq!(count(&handle, "GET"), reads, "{judged}");
+        assert_outcomes(&read_report(&dir.path("r.jsonl")), holds, judged);
+        for i in 1..=40 {
+            let expected = if holds(i) { "Done" } else { "Not started" };
+            assert_eq!(status(&handle, i), expected, "page {i}");
+        }
+    }
 }
 
 /// The five pages another client moves away from In progress after the scan.
@@ -172,23 +156,24 @@ async fn with_recheck_five_pages_changed_after_the_scan_are_not_written() {
     // The first read of a page waits in the sandbox: the scan is over, nothing is written yet
     // (the first request of a run goes alone, and each write follows its read).
     handle.hold("GET", "/v1/pages/");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_notion-bulk"))
-        .args([
-            "apply",
-            "rows.csv",
-            "--recheck",
-            "--data-source",
-            DATA_SOURCE,
-        ])
-        .args(["--report", "r.jsonl", "--rate", "200", "--burst", "20"])
-        .args(["--progress", "none", "--api-base", &handle.base_url()])
-        .env("NOTION_TOKEN", TOKEN)
-        .current_dir(dir.tmp.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut args = vec![
+        "apply",
+        "rows.csv",
+        "--recheck",
+        "--data-source",
+        DATA_SOURCE,
+    ];
+    args.extend([
+        "--report",
+        "r.jsonl",
+        "--rate",
+        "200",
+        "--burst",
+        "20",
+        "--progress",
+        "none",
+    ]);
+    let mut child = spawn_against(&dir, &handle.base_url(), TOKEN, &args);
     tokio::select! {
         _ = handle.held(1) => {}
         status = child.wait() => panic!("apply ended before its first read: {status:?}"),
@@ -254,19 +239,10 @@ async fn plan_shows_which_preconditions_hold_line_by_line() {
             id(4)
         ),
     );
-    let out = run_against(
-        &dir,
-        &handle.base_url(),
-        TOKEN,
-        &["plan", "rows.csv", "--data-source", DATA_SOURCE],
-    )
-    .await;
+    let plan = ["plan", "rows.csv", "--data-source", DATA_SOURCE];
+    let out = run_against(&dir, &handle.base_url(), TOKEN, &plan).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let lines: Vec<Value> = out
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&out.stdout);
     let done = json!({"properties": {"Status": {"status": {"name": "Done"}}}});
     assert_eq!(
         lines,

@@ -3,15 +3,13 @@
 //! part way (SIGKILL) and resumed: no page sent twice, each page one row; a second run selects
 //! nothing. `--max-rows` and bad input stop before any write; `plan` lists the pages first.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::process::Stdio;
-
 use notion_sandbox::{Handle, Seed};
 use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::resume::until_report_has;
 use crate::scan::{apply, start, DATA_SOURCE, TOKEN};
-use crate::util::{read_report, run_against, Dir};
+use crate::util::{apply_example_job, json_lines, read_report, run_against, spawn_against, Dir};
 
 /// Pages 1..=300, one created each minute (so the selection's order is the pages' order); 120
 /// of them Done.
@@ -68,16 +66,7 @@ async fn archiving_the_done_pages_killed_part_way_and_resumed_sends_each_once() 
         "--progress",
         "none",
     ]);
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_notion-bulk"))
-        .args(&args)
-        .args(["--api-base", &base])
-        .env("NOTION_TOKEN", TOKEN)
-        .current_dir(dir.tmp.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child = spawn_against(&dir, &base, TOKEN, &args);
     until_report_has(&dir, "r.jsonl", 30).await;
     child.start_kill().unwrap(); // SIGKILL
     child.wait().await.unwrap();
@@ -258,11 +247,7 @@ async fn plan_lists_the_selected_pages_and_their_changes_first_line_by_line() {
             "plan: 4 rows read from the pages --where selects: 4 to update (4 properties), 0 unchanged, 0 invalid, 0 skipped (nothing to change). Nothing was sent.".to_owned(),
         ]
     );
-    let lines: Vec<Value> = out
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&out.stdout);
     let trashed = |row: u64, page: usize| {
         json!({"row": row, "page_id": id(page), "body": {"in_trash": true}, "action": "updated",
                "changes": {"in_trash": {"from": false, "to": true}}})
@@ -322,19 +307,7 @@ fn the_transition_and_archive_example_jobs_apply_to_their_sandboxes() {
         ("jobs/finish-in-progress.toml", 3, 2),
         ("jobs/archive-done.toml", 4, 0),
     ] {
-        let dir = Dir::new();
-        let path = crate::util::repo_path(job);
-        let out = dir.run(&[
-            "apply",
-            path.to_str().unwrap(),
-            "--sandbox",
-            "--report",
-            "report.jsonl",
-            "--progress",
-            "none",
-        ]);
-        assert_eq!(out.code, 0, "{job}: {}", out.stderr);
-        let report = dir.report("report.jsonl");
+        let report = apply_example_job(job);
         let count = |outcome: &str, code: Option<&str>| {
             report
                 .iter()

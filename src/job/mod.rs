@@ -300,7 +300,7 @@ fn first_line_ends_in_crlf(head: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::io::Write;
 
@@ -310,7 +310,8 @@ mod tests {
         f
     }
 
-    fn rows(source: &mut Source) -> Vec<SourceRow> {
+    /// Every row a source reads.
+    pub(crate) fn rows(source: &mut Source) -> Vec<SourceRow> {
         let mut row = source.empty_row();
         let mut out = Vec::new();
         while source.read(&mut row).unwrap() {
