@@ -564,6 +564,7 @@ fn close(
     let summary = Summary {
         rows: reporter.counts.clone(),
         by_code: reporter.by_code.clone(),
+        skipped_by_code: reporter.skipped_by_code.clone(),
         requests,
         scan_requests,
         rate_limited: stats.rate_limited.load(Ordering::Relaxed),

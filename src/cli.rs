@@ -729,6 +729,35 @@ mod tests {
     }
 
     #[test]
+    fn where_set_max_rows_and_recheck_reach_the_config() {
+        let argv = [
+            "notion-bulk",
+            "apply",
+            "--data-source",
+            "ds",
+            "--where",
+            "Status = Done",
+            "--where",
+            "Priority = Low",
+            "--set",
+            "@in_trash=true",
+            "--max-rows",
+            "20",
+            "--recheck",
+            "--progress",
+            "none",
+        ];
+        let Command::Apply(args) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("apply")
+        };
+        let c = ApplyConfig::try_from(&*args).unwrap();
+        let s = c.input.selection.unwrap();
+        assert_eq!((s.clauses.len(), s.max_rows, s.set.len()), (2, 20, 1));
+        assert!(c.recheck);
+        assert!(!apply_config(&["--progress", "none"]).unwrap().recheck);
+    }
+
+    #[test]
     fn shell_quoting() {
         assert_eq!(shell_quote("jobs/demo.toml"), "jobs/demo.toml");
         assert_eq!(shell_quote("my file.csv"), "'my file.csv'");

@@ -772,6 +772,99 @@ mod tests {
         assert_eq!(InputConfig::resolve(&flags("a.csv")).unwrap().schema, None);
     }
 
+    fn selecting(set: &[&str]) -> InputFlags {
+        InputFlags {
+            input: None,
+            data_source: Some("ds".into()),
+            where_: vec!["Status = Done".into()],
+            set: set.iter().map(|s| s.to_string()).collect(),
+            ..InputFlags::default()
+        }
+    }
+
+    #[test]
+    fn where_set_and_max_rows_select_the_pages_instead_of_an_input() {
+        use crate::filter::Clause;
+        let c = InputConfig::resolve(&selecting(&[
+            "Status=Not started",
+            "Due=",
+            "@in_trash=true",
+        ]))
+        .unwrap();
+        assert_eq!(c.path, InputPath::Selection);
+        let s = c.selection.unwrap();
+        assert_eq!(s.clauses, [Clause::Text("Status = Done".into())]);
+        assert_eq!(
+            s.set,
+            [
+                ("Status".to_string(), serde_json::json!("Not started")),
+                ("Due".to_string(), serde_json::Value::Null),
+                ("@in_trash".to_string(), serde_json::json!("true")),
+            ]
+        );
+        assert_eq!(s.max_rows, DEFAULT_MAX_ROWS);
+        type Set = fn(&mut InputFlags);
+        let cases: [(Set, &str); 7] = [
+            (|f| f.data_source = None, "--data-source"),
+            (|f| f.set.clear(), "nothing says what to change"),
+            (|f| f.set = vec!["Status".into()], "write PROPERTY=VALUE"),
+            (|f| f.max_rows = Some(0), "at least 1"),
+            (|f| f.input = Some("rows.csv".into()), "drop the input file"),
+            (|f| f.where_.clear(), "--set goes with --where"),
+            (
+                |f| {
+                    f.where_.clear();
+                    f.set.clear();
+                    f.max_rows = Some(5);
+                },
+                "--max-rows goes with --where",
+            ),
+        ];
+        for (set, expected) in cases {
+            let mut f = selecting(&["@in_trash=true"]);
+            set(&mut f);
+            let err = InputConfig::resolve(&f).unwrap_err();
+            assert!(err.0.contains(expected), "{err}");
+        }
+        let err = InputConfig::resolve(&InputFlags::default()).unwrap_err();
+        assert!(err.0.contains("no INPUT"), "{err}");
+    }
+
+    #[test]
+    fn a_job_file_selects_with_where_and_constants_and_expects_with_expect() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = dir.path().join("job.toml");
+        std::fs::write(
+            &job,
+            "data_source = \"ds\"\nwhere = [\"Status = Done\", \"Priority = Low\"]\nmax_rows = 50\n\
+             [constants]\n\"@in_trash\" = true\nPriority = \"Low\"\n[expect]\nStatus = \"Done\"\n",
+        )
+        .unwrap();
+        let mut f = flags(job.to_str().unwrap());
+        let c = InputConfig::resolve(&f).unwrap();
+        let s = c.selection.clone().unwrap();
+        assert_eq!((s.clauses.len(), s.max_rows), (2, 50));
+        assert_eq!(s.set[0], ("@in_trash".to_string(), serde_json::json!(true)));
+        // The constants are what the pages get, not constants of rows.
+        assert!(c.mapping.constants.is_empty());
+        assert_eq!(
+            c.expect,
+            [("Status".to_string(), serde_json::json!("Done"))]
+        );
+        // The command line adds to them, or replaces them key by key, and replaces the filter.
+        f.set = vec!["Priority=High".into()];
+        f.where_ = vec!["Status = Not started".into()];
+        let s = InputConfig::resolve(&f).unwrap().selection.unwrap();
+        assert_eq!(s.clauses.len(), 1);
+        assert_eq!(
+            s.set[1],
+            ("Priority".to_string(), serde_json::json!("High"))
+        );
+        std::fs::write(&job, "input = \"rows.csv\"\nwhere = \"Status = Done\"\ndata_source = \"ds\"\n[constants]\nDone = true\n").unwrap();
+        let err = InputConfig::resolve(&flags(job.to_str().unwrap())).unwrap_err();
+        assert!(err.0.contains("drop the input file"), "{err}");
+    }
+
     #[test]
     fn the_connection_flags_win_over_the_job_file() {
         let job = JobFile {

@@ -172,8 +172,11 @@ impl Expectations {
         own.columns_only = None;
         let (mapper, per_row) = match source.headers() {
             Some(headers) => {
+                // `--columns` leaves out the precondition columns it does not name, too.
+                let used = |h: &String| options.columns_only.as_ref().is_none_or(|c| c.contains(h));
                 let wanted: Vec<String> = headers
                     .iter()
+                    .filter(|h| used(h))
                     .filter_map(|h| Some(h.strip_prefix(PREFIX)?.trim().to_owned()))
                     .collect();
                 if wanted.is_empty() && expect.is_empty() {
@@ -183,7 +186,7 @@ impl Expectations {
                 let renamed: Vec<String> = headers
                     .iter()
                     .enumerate()
-                    .map(|(i, h)| match h.strip_prefix(PREFIX) {
+                    .map(|(i, h)| match h.strip_prefix(PREFIX).filter(|_| used(h)) {
                         Some(name) => name.trim().to_owned(),
                         None if *h == options.id_column => h.clone(),
                         None => format!("\u{0}{i}"),

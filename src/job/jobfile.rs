@@ -369,6 +369,38 @@ Tags = ["a", "b"]
     }
 
     #[test]
+    fn where_is_a_clause_a_list_or_a_filter_table() {
+        let job = |text: &str| -> JobFile { toml::from_str(text).unwrap() };
+        assert_eq!(
+            job("where = \"Status = Done\"").where_clauses().unwrap(),
+            [Clause::Text("Status = Done".into())]
+        );
+        assert_eq!(
+            job("where = [\"A = 1\", \"B = 2\"]")
+                .where_clauses()
+                .unwrap()
+                .len(),
+            2
+        );
+        let table = job(
+            "[where]\nor = [{ property = \"Status\", status = { equals = \"Done\" } }, \
+             { property = \"Done\", checkbox = { equals = true } }]\n",
+        );
+        assert_eq!(
+            table.where_clauses().unwrap(),
+            [Clause::Json(serde_json::json!({"or": [
+                {"property": "Status", "status": {"equals": "Done"}},
+                {"property": "Done", "checkbox": {"equals": true}}
+            ]}))]
+        );
+        let expect = job("[expect]\nStatus = \"In progress\"\n");
+        assert_eq!(
+            expect.expectations().unwrap(),
+            [("Status".to_string(), serde_json::json!("In progress"))]
+        );
+    }
+
+    #[test]
     fn single_chars() {
         assert_eq!(single_char(";", "separator"), Ok(';'));
         assert_eq!(single_char("\\t", "delimiter"), Ok('\t'));

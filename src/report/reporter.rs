@@ -278,6 +278,8 @@ pub struct Reporter {
     failed_out: Option<FailedOut>,
     pub counts: Counts,
     pub by_code: BTreeMap<String, u64>,
+    /// Rows skipped with a code (`unchanged`, `superseded`, `precondition_failed`), by code.
+    pub skipped_by_code: BTreeMap<String, u64>,
     printed: u64,
 }
 
@@ -288,6 +290,7 @@ impl Reporter {
             failed_out,
             counts: Counts::default(),
             by_code: BTreeMap::new(),
+            skipped_by_code: BTreeMap::new(),
             printed: 0,
         }
     }
@@ -318,6 +321,9 @@ impl Reporter {
         self.counts.add(result.outcome);
         if let Some(f) = self.failed_out.as_mut() {
             f.consider(result)?;
+        }
+        if let (Outcome::Skipped, Some(code)) = (result.outcome, &result.code) {
+            *self.skipped_by_code.entry(code.clone()).or_default() += 1;
         }
         if matches!(result.outcome, Outcome::Ok | Outcome::Skipped) {
             return Ok(None);

@@ -47,6 +47,8 @@ pub struct Summary {
     /// Rows that did not end ok, by HTTP status and Notion code (`400 validation_error`,
     /// `timeout`, ...).
     pub by_code: BTreeMap<String, u64>,
+    /// Rows skipped with a code, by code (`unchanged`, `precondition_failed`, ...).
+    pub skipped_by_code: BTreeMap<String, u64>,
     pub requests: u64,
     /// Of `requests`, those that read the data source (`--data-source`: queries, and the
     /// property reads that complete long values).
@@ -121,6 +123,14 @@ impl Summary {
                 .collect();
             writeln!(err, "summary: not ok by code: {}", codes.join(", "))?;
         }
+        if !self.skipped_by_code.is_empty() {
+            let codes: Vec<String> = self
+                .skipped_by_code
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
+            writeln!(err, "summary: skipped by code: {}", codes.join(", "))?;
+        }
         writeln!(err, "summary: report: {}", self.report)?;
         Ok(())
     }
@@ -150,6 +160,7 @@ mod tests {
             s.rows.add(o);
         }
         s.by_code.insert("400 validation_error".into(), 1);
+        s.skipped_by_code.insert("precondition_failed".into(), 1);
         assert_eq!((s.rows.rows(), s.rows.not_ok()), (6, 3));
         let mut out = Vec::new();
         s.write_text(&mut out).unwrap();
@@ -160,5 +171,9 @@ mod tests {
         );
         assert!(text.contains("10 requests in 4.0s (2.50/s)"), "{text}");
         assert!(text.contains("400 validation_error: 1"), "{text}");
+        assert!(
+            text.contains("skipped by code: precondition_failed: 1"),
+            "{text}"
+        );
     }
 }
