@@ -17,6 +17,7 @@ use serde_json::{json, Map, Value};
 use crate::config::SelectionConfig;
 use crate::dispatch::Shared;
 use crate::job::{Source, SourceRow};
+use crate::mapping::page::PageField;
 use crate::mapping::{self, Mapped, Mapper, MappingOptions};
 use crate::notion::{NotionId, Schema, Version};
 use crate::report::visit_report;
@@ -49,6 +50,15 @@ pub fn prepare(config: &SelectionConfig, options: &MappingOptions) -> Result<Pre
     if let Some((key, _)) = config.set.iter().find(|(k, _)| *k == options.id_column) {
         return Err(format!(
             "--set {key}: the page id is not a value to set (the filter selects the pages)"
+        ));
+    }
+    // `in_trash` without its @ would name a property (or make the line a native one).
+    let page_level = config.set.iter().find(|(k, _)| {
+        PageField::from_header(&format!("@{k}")).is_some() && schema.property(k).is_none()
+    });
+    if let Some((key, _)) = page_level {
+        return Err(format!(
+            "--set {key}=…: {key:?} is a page-level field, written with @: --set @{key}=…"
         ));
     }
     let set: Map<String, Value> = config.set.iter().cloned().collect();
@@ -272,6 +282,10 @@ mod tests {
             (("Task ID", json!("3")), "read-only"),
             (("Status", json!("Blocked")), "has no option \"Blocked\""),
             (("page_id", json!("x")), "the page id is not a value to set"),
+            (
+                ("in_trash", json!("true")),
+                "written with @: --set @in_trash=…",
+            ),
         ] {
             let err = prepare(&config(std::slice::from_ref(&set)), &options()).unwrap_err();
             assert!(err.contains(expected), "{set:?}: {err}");

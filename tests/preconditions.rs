@@ -131,7 +131,8 @@ async fn forty_rows_of_which_25_preconditions_hold_send_exactly_25_patches() {
         let out = run_against(&dir, &handle.base_url(), TOKEN, &args).await;
         assert_eq!(out.code, 0, "{}", out.stderr);
         assert!(
-            out.stderr.contains("summary: skipped by code: precondition_failed: 15"),
+            out.stderr
+                .contains("summary: skipped by code: precondition_failed: 15"),
             "{}",
             out.stderr
         );
@@ -203,7 +204,10 @@ async fn with_recheck_five_pages_changed_after_the_scan_are_not_written() {
     let out = child.wait_with_output().await.unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("skipped by code: precondition_failed: 20"), "{stderr}");
+    assert!(
+        stderr.contains("skipped by code: precondition_failed: 20"),
+        "{stderr}"
+    );
     // 25 PATCHes in all: the other client's 5 and the tool's 20.
     assert_eq!(count(&handle, "PATCH"), 25);
     assert_eq!(count(&handle, "GET"), 40, "one read per row with --recheck");
