@@ -29,8 +29,7 @@ use crate::report::reporter::{FailedOut, FailedOutFormat, Reporter};
 use crate::report::resume::{Note, ResumeIndex, Resumer};
 use crate::report::summary::Summary;
 use crate::report::ReportWriter;
-use crate::scan;
-use crate::select::{self, SelectError};
+use crate::select;
 
 /// Runs `apply` to its end and says how it ended: set up, scan (with a data source),
 /// dispatch, close.
@@ -312,46 +311,25 @@ async fn scan_stage(
         .schema
         .clone()
         .expect("--data-source brings its schema");
-    let expectations = setup.expectations.as_ref();
     let stats = setup.shared.stats.clone();
-    let version = config.input.mapping.version;
-    let mut on_progress = |p: &scan::ScanProgress| {
+    let scope = select::Scope {
+        schema: &schema,
+        version: config.input.mapping.version,
+        written: setup.mapper.written_keys(),
+        expectations: setup.expectations.as_ref(),
+        selection: setup.selection.as_ref(),
+        resumed: config.resume.then_some(config.report.as_path()),
+    };
+    let result = select::read(&setup.shared, scope, &mut |p| {
         progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err)
-    };
-    let result = match &setup.selection {
-        None => {
-            let keys = precondition::scan_keys(setup.mapper.written_keys(), expectations);
-            let fields = scan::compared_fields(&schema, keys);
-            scan::build_index(&setup.shared, &schema, version, fields, &mut on_progress)
-                .await
-                .map(|(index, done)| (index, done, None))
-                .map_err(SelectError::from)
-        }
-        Some(prepared) => {
-            let resumed = config.resume.then_some(config.report.as_path());
-            let extra = expectations.map(Expectations::keys).unwrap_or_default();
-            select::select(
-                &setup.shared,
-                &schema,
-                version,
-                prepared,
-                extra,
-                resumed,
-                &mut on_progress,
-            )
-            .await
-            .map(|s| {
-                let line = select::summary(&s, &schema, &prepared.filter);
-                (s.index, s.done, Some((s.rows, line)))
-            })
-        }
-    };
+    })
+    .await;
     match result {
-        Ok((index, done, rows)) => {
+        Ok((index, done, selection)) => {
             progress.scan(&done, stats.requests.load(Ordering::Relaxed), true, err);
-            let rows = rows.map(|(rows, line)| {
-                progress.println(err, &format!("{line}; only what changes is sent"));
-                rows
+            let rows = selection.map(|s| {
+                progress.println(err, &format!("{}; only what changes is sent", s.summary));
+                s.rows
             });
             let matcher = Matcher::new(index, config.send_unchanged, config.backup.is_some());
             Ok(Ok((Some(matcher), rows)))

@@ -19,8 +19,7 @@ use crate::precondition::{self, Expectations, Precondition, Verdict};
 use crate::report::progress::{Progress, ProgressMode};
 use crate::report::Outcome;
 use crate::report::{unsent_outcome, ReportLine, ReportWriter};
-use crate::scan;
-use crate::select::{self, SelectError, Selection};
+use crate::select::{self, Selection};
 use std::sync::Arc;
 
 /// Counts of a plan, by what became of the rows.
@@ -108,50 +107,24 @@ fn scan_stage(
         .enable_all()
         .build()?;
     let stats = shared.stats.clone();
-    let mut on_progress = |p: &scan::ScanProgress| {
+    let scope = select::Scope {
+        schema: &schema,
+        version,
+        written: mapper.written_keys(),
+        expectations,
+        selection,
+        resumed: None,
+    };
+    let result = runtime.block_on(select::read(&shared, scope, &mut |p| {
         progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err)
-    };
-    let result = match selection {
-        None => {
-            let keys = precondition::scan_keys(mapper.written_keys(), expectations);
-            let fields = scan::compared_fields(&schema, keys);
-            runtime
-                .block_on(scan::build_index(
-                    &shared,
-                    &schema,
-                    version,
-                    fields,
-                    &mut on_progress,
-                ))
-                .map(|(index, done)| (Matcher::new(index, false, false), done, None))
-                .map_err(SelectError::from)
-        }
-        Some(prepared) => {
-            let extra = expectations.map(Expectations::keys).unwrap_or_default();
-            runtime
-                .block_on(select::select(
-                    &shared,
-                    &schema,
-                    version,
-                    prepared,
-                    extra,
-                    None,
-                    &mut on_progress,
-                ))
-                .map(|mut s| {
-                    let index = std::mem::take(&mut s.index);
-                    let done = s.done;
-                    (Matcher::new(index, false, false), done, Some(s))
-                })
-        }
-    };
+    }));
     match result {
-        Ok((matcher, done, selected)) => {
+        Ok((index, done, selected)) => {
             progress.scan(&done, stats.requests.load(Ordering::Relaxed), true, err);
-            if let (Some(s), Some(p)) = (&selected, selection) {
-                writeln!(err, "{}", select::summary(s, &schema, &p.filter))?;
+            if let Some(s) = &selected {
+                writeln!(err, "{}", s.summary)?;
             }
-            Ok(Ok((Some(matcher), selected)))
+            Ok(Ok((Some(Matcher::new(index, false, false)), selected)))
         }
         Err(e) => {
             writeln!(err, "error: {e}")?;

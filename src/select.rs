@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::config::SelectionConfig;
 use crate::dispatch::Shared;
@@ -20,6 +20,7 @@ use crate::job::{Source, SourceRow};
 use crate::mapping::page::PageField;
 use crate::mapping::{self, Mapped, Mapper, MappingOptions};
 use crate::notion::{NotionId, Schema, Version};
+use crate::precondition::{self, Expectations};
 use crate::report::visit_report;
 use crate::scan::{self, Index, ScanError, ScanProgress, ScanRequest};
 
@@ -102,15 +103,50 @@ fn first_row(mut source: Source, mapper: &mut Mapper) -> Option<Mapped> {
     matches!(source.read(&mut row), Ok(true)).then(|| mapper.map(&row))
 }
 
-/// What a selection's scan gives: the index the matcher compares the rows with, the rows
-/// themselves, and each page's title (for `plan`'s listing).
+/// What a selection's scan gives besides the index: the rows, each page's title (for
+/// `plan`'s listing), and the line that says what the filter selected.
 pub struct Selection {
-    pub index: Index,
     pub rows: Source,
     pub titles: HashMap<NotionId, String>,
     /// Pages the filter selects.
     pub count: u64,
-    pub done: ScanProgress,
+    /// `selection: 120 pages of "Tasks" match the filter {…}`.
+    pub summary: String,
+}
+
+/// What the scan stage of `apply` and `plan` reads, and for what.
+pub struct Scope<'a> {
+    pub schema: &'a Schema,
+    pub version: Version,
+    /// The keys the rows write (`None`: any; every field is read).
+    pub written: Option<Vec<String>>,
+    /// The rows' preconditions: their fields are read too.
+    pub expectations: Option<&'a Expectations>,
+    /// `--where`: only the pages it selects are read, and they are the rows.
+    pub selection: Option<&'a Prepared>,
+    /// With `--resume`: the report whose rows the selected pages keep.
+    pub resumed: Option<&'a Path>,
+}
+
+/// The scan stage's read: the whole data source into the index the matcher compares rows with
+/// (§9), or with a selection only the pages it selects, which are then the rows (§11).
+pub async fn read(
+    shared: &Shared,
+    scope: Scope<'_>,
+    progress: &mut dyn FnMut(&ScanProgress),
+) -> Result<(Index, ScanProgress, Option<Selection>), SelectError> {
+    let Some(prepared) = scope.selection else {
+        let keys = precondition::scan_keys(scope.written, scope.expectations);
+        let fields = scan::compared_fields(scope.schema, keys);
+        let (index, done) =
+            scan::build_index(shared, scope.schema, scope.version, fields, progress).await?;
+        return Ok((index, done, None));
+    };
+    let extra = scope
+        .expectations
+        .map(Expectations::keys)
+        .unwrap_or_default();
+    select(shared, &scope, prepared, extra, progress).await
 }
 
 /// Why a selection cannot be edited. Nothing has been written when it happens.
@@ -142,17 +178,16 @@ impl SelectError {
 }
 
 /// Scans the pages the filter selects (every query through the run's limiter and retries, as
-/// the scan of §9) and makes them rows, numbered as the earlier run in `resumed` (the report of
-/// a `--resume`) numbered them. `extra`: the keys preconditions compare.
-pub async fn select(
+/// the scan of §9) and makes them rows, numbered as the earlier run in `scope.resumed` (the
+/// report of a `--resume`) numbered them. `extra`: the keys preconditions compare.
+async fn select(
     shared: &Shared,
-    schema: &Schema,
-    version: Version,
+    scope: &Scope<'_>,
     prepared: &Prepared,
     extra: Vec<String>,
-    resumed: Option<&Path>,
     progress: &mut dyn FnMut(&ScanProgress),
-) -> Result<Selection, SelectError> {
+) -> Result<(Index, ScanProgress, Option<Selection>), SelectError> {
+    let (schema, version, resumed) = (scope.schema, scope.version, scope.resumed);
     let mut keys = prepared.keys.clone();
     keys.extend(extra);
     // The title too, to name the pages in plan's listing.
@@ -202,13 +237,17 @@ pub async fn select(
         path: resumed.map(|p| p.display().to_string()).unwrap_or_default(),
         source,
     })?;
-    Ok(Selection {
-        index,
+    let summary = format!(
+        "selection: {count} pages of {:?} match the filter {}",
+        schema.title, prepared.filter
+    );
+    let selection = Selection {
         rows: Source::selection(numbered, &prepared.id_column, &prepared.rest),
         titles,
         count,
-        done,
-    })
+        summary,
+    };
+    Ok((index, done, Some(selection)))
 }
 
 /// Each page's row: the row an earlier run recorded for it in `report` (with `--resume`), else
@@ -240,21 +279,12 @@ pub fn number(pages: &[NotionId], report: Option<&Path>) -> std::io::Result<Vec<
         .collect())
 }
 
-/// The line that says what the filter selected.
-pub fn summary(selection: &Selection, schema: &Schema, filter: &Value) -> String {
-    format!(
-        "selection: {} pages of {:?} match the filter {}",
-        selection.count,
-        schema.title,
-        json!(filter)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::filter::Clause;
     use crate::precondition::tests::options;
+    use serde_json::json;
 
     fn config(set: &[(&str, Value)]) -> SelectionConfig {
         SelectionConfig {
