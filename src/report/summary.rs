@@ -115,21 +115,14 @@ impl Summary {
             "summary: {} requests{reads} in {:.1}s ({:.2}/s), {} retries, {} rate-limited (429/529)",
             self.requests, self.wall_time_s, self.effective_rate, self.retries, self.rate_limited
         )?;
-        if !self.by_code.is_empty() {
-            let codes: Vec<String> = self
-                .by_code
-                .iter()
-                .map(|(k, v)| format!("{k}: {v}"))
-                .collect();
-            writeln!(err, "summary: not ok by code: {}", codes.join(", "))?;
-        }
-        if !self.skipped_by_code.is_empty() {
-            let codes: Vec<String> = self
-                .skipped_by_code
-                .iter()
-                .map(|(k, v)| format!("{k}: {v}"))
-                .collect();
-            writeln!(err, "summary: skipped by code: {}", codes.join(", "))?;
+        for (what, codes) in [
+            ("not ok", &self.by_code),
+            ("skipped", &self.skipped_by_code),
+        ] {
+            if !codes.is_empty() {
+                let codes: Vec<String> = codes.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                writeln!(err, "summary: {what} by code: {}", codes.join(", "))?;
+            }
         }
         writeln!(err, "summary: report: {}", self.report)?;
         Ok(())
