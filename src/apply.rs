@@ -18,16 +18,18 @@ use crate::config::ApplyConfig;
 use crate::dispatch::limiter::Limiter;
 use crate::dispatch::{self, Item, Job, Settings, Shared, Stats, Stop, StopReason};
 use crate::exit::Exit;
-use crate::job::{InputPath, Source};
+use crate::job::{InputPath, Source, SourceRow};
 use crate::mapping::{Mapped, Mapper, TemplateGate};
-use crate::matcher::Matcher;
+use crate::matcher::{Found, Matched, Matcher};
 use crate::notion::client::{Client, Token};
 use crate::notion::NotionId;
+use crate::precondition::{self, Expectations};
 use crate::report::progress::{Printer, Progress, Snapshot};
 use crate::report::reporter::{FailedOut, FailedOutFormat, Reporter};
 use crate::report::resume::{Note, ResumeIndex, Resumer};
 use crate::report::summary::Summary;
 use crate::report::ReportWriter;
+use crate::select;
 
 /// Runs `apply` to its end and says how it ended: set up, scan (with a data source),
 /// dispatch, close.
@@ -42,9 +44,16 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
         }
     };
     let progress = Progress::new(config.progress);
+    let mut setup = setup;
     let signals = watch_signals(setup.shared.stop.clone(), progress.printer());
     let matcher = match scan_stage(&config, &setup, &progress, err).await? {
-        Ok(matcher) => matcher,
+        Ok((matcher, rows)) => {
+            // A selection's rows are its pages, known once they are scanned.
+            if let Some(rows) = rows {
+                setup.source = rows;
+            }
+            matcher
+        }
         Err(exit) => {
             signals.abort();
             return Ok(exit);
@@ -67,6 +76,10 @@ struct Setup {
     notices: mpsc::UnboundedReceiver<String>,
     source: Source,
     mapper: Mapper,
+    /// The rows' preconditions (`if:` columns, `[expect]`), if they can have any.
+    expectations: Option<Expectations>,
+    /// `--where`: the pages to edit, checked and ready to scan.
+    selection: Option<select::Prepared>,
     resume: Option<Resumer>,
     reporter: Reporter,
 }
@@ -143,9 +156,21 @@ async fn set_up(
     if let Err(e) = crate::keys::use_key(&mut mapping, input.matching.as_ref()) {
         return Ok(Err(e));
     }
-    let mapper = match Mapper::for_source(&source, mapping) {
+    // The mapper, and the mapper of the rows' preconditions: both resolve the header.
+    let mappers = Mapper::for_source(&source, mapping).and_then(|m| {
+        let expectations = Expectations::for_input(&source, m.options(), input)?;
+        Ok((m, expectations))
+    });
+    let (mapper, expectations) = match mappers {
         Ok(m) => m,
         Err(e) => return Ok(Err(format!("{}: {e}", input.path.display()))),
+    };
+    let selection = match &input.selection {
+        Some(s) => match select::prepare(s, mapper.options()) {
+            Ok(prepared) => Some(prepared),
+            Err(e) => return Ok(Err(e)),
+        },
+        None => None,
     };
     let lock = match lock_report(&config.report) {
         Ok(lock) => lock,
@@ -243,7 +268,8 @@ async fn set_up(
     // The schema reads went out before the limiter existed: they take their permits now, so
     // that the first burst does not go over the server's (the sandbox answered the sixth
     // request of a run with a 429 before this).
-    for _ in 0..client.sent() {
+    let schema_reads = client.sent();
+    for _ in 0..schema_reads {
         limiter.acquire().await;
     }
     let (trace_tx, trace) = mpsc::unbounded_channel();
@@ -257,7 +283,11 @@ async fn set_up(
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
         },
-        stats: Arc::new(Stats::default()),
+        // The schema reads count among the run's requests (and its reads of the data source).
+        stats: Arc::new(Stats {
+            requests: schema_reads.into(),
+            ..Stats::default()
+        }),
         stop,
         trace: config.verbose.then_some(trace_tx),
         backup,
@@ -282,43 +312,74 @@ async fn set_up(
         notices,
         source,
         mapper,
+        expectations,
+        selection,
         resume,
         reporter: Reporter::new(report, failed_out),
     }))
 }
 
 /// The scan stage (with `--data-source`): read the data source once into the index the
-/// matcher compares rows with. `Err`: the exit of a scan that could not finish (nothing was
-/// written).
+/// matcher compares rows with; with `--where`, only the pages it selects, which are then the
+/// rows. `Err`: the exit of a scan that could not finish (nothing was written).
 async fn scan_stage(
     config: &ApplyConfig,
     setup: &Setup,
     progress: &Progress,
     err: &mut (dyn Write + Send),
-) -> anyhow::Result<Result<Option<Matcher>, Exit>> {
+) -> anyhow::Result<Result<(Option<Matcher>, Option<Source>), Exit>> {
     if config.input.data_source.is_none() {
-        return Ok(Ok(None));
+        return Ok(Ok((None, None)));
     }
+    let schema = setup
+        .mapper
+        .options()
+        .schema
+        .clone()
+        .expect("--data-source brings its schema");
     let stats = setup.shared.stats.clone();
+    let scope = select::Scope {
+        schema: &schema,
+        version: config.input.mapping.version,
+        written: setup.mapper.written_keys(),
+        expectations: setup.expectations.as_ref(),
+        selection: setup.selection.as_ref(),
+        resumed: config.resume.then_some(config.report.as_path()),
+    };
     let mut said = Vec::new();
-    let result = crate::matcher::read_index(
-        &setup.shared,
-        &config.input,
-        &setup.mapper,
-        &mut |p| progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err),
-        &mut |line| said.push(line),
-    )
-    .await;
+    let result = match &config.input.matching {
+        // --match-on: the pages of the input's keys, by a scan or lookups (no --where then).
+        Some(_) => crate::matcher::read_index(
+            &setup.shared,
+            &config.input,
+            &setup.mapper,
+            precondition::scan_keys(setup.mapper.written_keys(), setup.expectations.as_ref()),
+            &mut |p| progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err),
+            &mut |line| said.push(line),
+        )
+        .await
+        .map(|(index, done)| (index, done, None))
+        .map_err(select::SelectError::from),
+        None => {
+            select::read(&setup.shared, scope, &mut |p| {
+                progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err)
+            })
+            .await
+        }
+    };
     for line in said {
         progress.println(err, &line);
     }
     match result {
-        Ok((index, done)) => {
+        Ok((index, done, selection)) => {
             progress.scan(&done, stats.requests.load(Ordering::Relaxed), true, err);
-            Ok(Ok(Some(
-                Matcher::new(index, config.send_unchanged, config.backup.is_some())
-                    .creating(config.input.create_missing()),
-            )))
+            let rows = selection.map(|s| {
+                progress.println(err, &format!("{}; only what changes is sent", s.summary));
+                s.rows
+            });
+            let matcher = Matcher::new(index, config.send_unchanged, config.backup.is_some())
+                .creating(config.input.create_missing());
+            Ok(Ok((Some(matcher), rows)))
         }
         Err(e) => {
             progress.finish();
@@ -359,6 +420,7 @@ async fn dispatch_stage(
         mut notices,
         source,
         mapper,
+        expectations,
         resume,
         mut reporter,
         ..
@@ -370,7 +432,9 @@ async fn dispatch_stage(
         shared.limiter.clone(),
     );
     let scan_requests = stats.requests.load(Ordering::Relaxed);
-    let total = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
+    let total = Arc::new(std::sync::atomic::AtomicU64::new(
+        source.known_rows().unwrap_or(u64::MAX),
+    ));
     if let InputPath::File(path) = &input.path {
         let (path, format, encoding, total) =
             (path.clone(), input.format, input.encoding, total.clone());
@@ -388,12 +452,17 @@ async fn dispatch_stage(
     // ok and the ok rows of their pages), and never waited on.
     let (notes_tx, mut notes_rx) = mpsc::unbounded_channel();
     let notes_tx = config.failed_out.is_some().then_some(notes_tx);
+    let recheck = config.recheck;
     let reader = tokio::task::spawn_blocking(move || {
         read_rows(
-            source,
-            mapper,
-            matcher,
-            resume,
+            Stages {
+                source,
+                mapper,
+                expectations,
+                matcher,
+                recheck,
+                resume,
+            },
             items_tx,
             notes_tx,
             reader_stop,
@@ -522,6 +591,7 @@ fn close(
         by_code: reporter.by_code.clone(),
         actions: reporter.actions.clone(),
         keyed: config.input.matching.is_some(),
+        skipped_by_code: reporter.skipped_by_code.clone(),
         requests,
         scan_requests,
         rate_limited: stats.rate_limited.load(Ordering::Relaxed),
@@ -654,18 +724,35 @@ struct ReaderOutcome {
     error: Option<String>,
 }
 
+/// What the reader's thread runs: the reader, the mapper, preconditions, the matcher, and the
+/// reader's side of `--resume`.
+struct Stages {
+    source: Source,
+    mapper: Mapper,
+    expectations: Option<Expectations>,
+    matcher: Option<Matcher>,
+    /// `--recheck`: preconditions are judged against a read before each write, not the scan.
+    recheck: bool,
+    resume: Option<Resumer>,
+}
+
 /// The reader, mapper and matcher stages: rows in, mapped items (with a data source, only
 /// their changes) out, in input order (template rows last); with
 /// `--resume`, only what an earlier run did not finish, reduced (see [`Resumer`]).
 fn read_rows(
-    mut source: Source,
-    mut mapper: Mapper,
-    mut matcher: Option<Matcher>,
-    mut resume: Option<Resumer>,
+    stages: Stages,
     items: mpsc::Sender<Item>,
     notes: Option<mpsc::UnboundedSender<Note>>,
     stop: Stop,
 ) -> ReaderOutcome {
+    let Stages {
+        mut source,
+        mut mapper,
+        mut expectations,
+        mut matcher,
+        recheck,
+        mut resume,
+    } = stages;
     let mut gate = TemplateGate::default();
     let mut row = source.empty_row();
     let mut outcome = ReaderOutcome {
@@ -678,32 +765,55 @@ fn read_rows(
             let _ = tx.send(n);
         }
     };
-    let mut forward = |mapped: Mapped, source_row, resume: &mut Option<Resumer>| -> bool {
-        // The matcher stage: with a data source, only the changes go on.
-        let (mapped, before, creation) = match matcher.as_mut() {
-            Some(matcher) => {
-                let matched = matcher.matched(mapped);
-                (matched.mapped, matched.before, matched.creation)
-            }
-            None => (mapped, None, None),
+    let mut forward =
+        |mapped: Mapped, source_row: SourceRow, resume: &mut Option<Resumer>| -> bool {
+            // With --match-on, the row's page by its key first, so that its precondition is
+            // judged against that page.
+            let found = match matcher.as_mut() {
+                Some(matcher) => matcher.find(mapped),
+                None => Found::Go(mapped),
+            };
+            let (matched, verdict) = match found {
+                Found::Done(matched) => (matched, None),
+                Found::Go(mapped) => {
+                    // Preconditions, judged against the scan before the matcher marks the
+                    // fields this row sends as no longer known.
+                    let (mapped, verdict) = match expectations.as_mut() {
+                        Some(e) => e.judge(
+                            mapped,
+                            &source_row,
+                            matcher.as_ref().map(Matcher::index),
+                            recheck,
+                        ),
+                        None => (mapped, None),
+                    };
+                    // The matcher stage: with a data source, only the changes go on.
+                    let matched = match matcher.as_mut() {
+                        Some(matcher) => matcher.compare(mapped),
+                        None => Matched::as_is(mapped),
+                    };
+                    (matched, verdict)
+                }
+            };
+            let item = match matched.mapped {
+                Mapped::Update(update) => {
+                    let mut job = Job::new(update, source_row);
+                    job.before = matched.before.map(Box::new);
+                    job.creation = matched.creation;
+                    job.precondition = verdict;
+                    Item::Send(job)
+                }
+                unsent => Item::Unsent(unsent, source_row),
+            };
+            let items_now = match resume {
+                Some(r) => r.admit(item, &mut note),
+                None => vec![item],
+            };
+            items_now
+                .into_iter()
+                .map(precondition::settle)
+                .all(|item| items.blocking_send(item).is_ok())
         };
-        let item = match mapped {
-            Mapped::Update(update) => {
-                let mut job = Job::new(update, source_row);
-                job.before = before.map(Box::new);
-                job.creation = creation;
-                Item::Send(job)
-            }
-            unsent => Item::Unsent(unsent, source_row),
-        };
-        let items_now = match resume {
-            Some(r) => r.admit(item, &mut note),
-            None => vec![item],
-        };
-        items_now
-            .into_iter()
-            .all(|item| items.blocking_send(item).is_ok())
-    };
     let finish = |resume: Option<Resumer>, mut outcome: ReaderOutcome| {
         if let Some(r) = resume {
             outcome.resumed_ok = r.resumed_ok;
@@ -736,7 +846,7 @@ fn read_rows(
     }
     if let Some(r) = resume.as_mut() {
         for item in r.finish() {
-            if items.blocking_send(item).is_err() {
+            if items.blocking_send(precondition::settle(item)).is_err() {
                 break;
             }
         }

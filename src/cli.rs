@@ -70,9 +70,9 @@ pub struct ManArgs {
 #[derive(Debug, Args)]
 pub struct InputArgs {
     /// The rows: a .csv (.tsv: tab-delimited), a .jsonl/.ndjson, a job file .toml, or - for
-    /// standard input (with --format).
+    /// standard input (with --format). None with --where: the pages it selects are the rows.
     #[arg(value_name = "INPUT")]
-    pub input: String,
+    pub input: Option<String>,
     /// Input format when the extension does not tell: csv, tsv or jsonl.
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
@@ -141,6 +141,20 @@ pub struct InputArgs {
     /// keys a query) or auto (whichever costs fewer requests). [default: auto]
     #[arg(long, value_name = "auto|scan|batch")]
     pub key_lookup: Option<String>,
+    /// With --data-source and no INPUT: edit every page this filter selects, one report row
+    /// per page. A Notion filter object (JSON inline or @file.json) or NAME = VALUE, typed by
+    /// the schema; repeated, the filters are joined with and.
+    #[arg(long = "where", value_name = "FILTER")]
+    pub where_: Vec<String>,
+    /// With --where: what every selected page gets, PROPERTY=VALUE as a cell typed by the
+    /// schema (--set Status=Done), page-level fields with @ (--set @in_trash=true); an empty
+    /// VALUE clears the property. Repeatable.
+    #[arg(long, value_name = "PROPERTY=VALUE")]
+    pub set: Vec<String>,
+    /// With --where: stop before any write when the filter selects more pages than this, so
+    /// that a mistyped filter cannot edit a whole workspace. [default: 10000]
+    #[arg(long, value_name = "N")]
+    pub max_rows: Option<u64>,
 }
 
 /// Where the token comes from and the API root: apply, plan (for --schema-from) and schema.
@@ -184,9 +198,10 @@ pub struct ExportArgs {
     /// Only these properties, comma-separated, in this order. [default: every writable one]
     #[arg(long, value_name = "A,B", value_delimiter = ',')]
     pub properties: Option<Vec<String>>,
-    /// Only the pages this Notion filter selects: JSON inline or @file.json, or NAME = VALUE.
+    /// Only the pages this Notion filter selects: JSON inline or @file.json, or NAME = VALUE;
+    /// repeated, the filters are joined with and.
     #[arg(long = "where", value_name = "FILTER")]
-    pub filter: Option<String>,
+    pub filter: Vec<String>,
     /// Separator inside multi-valued CSV cells. [default: ;]
     #[arg(long, value_name = "C")]
     pub separator: Option<String>,
@@ -349,6 +364,11 @@ pub struct ApplyArgs {
     /// With --data-source: send every cell as before, not only the changes.
     #[arg(long)]
     pub send_unchanged: bool,
+    /// Check each row's preconditions (if:PROPERTY columns, [expect]) against a read of its
+    /// page just before the write, not against the scan: one more request per row; the race
+    /// with other writers shrinks to one round trip (Notion has no conditional write).
+    #[arg(long)]
+    pub recheck: bool,
     /// Start the embedded sandbox on a free loopback port, seeded from the job's
     /// sandbox_seed, and run against it (no token needed; nothing leaves this machine).
     #[arg(long)]
@@ -456,6 +476,7 @@ impl TryFrom<&ApplyArgs> for ApplyConfig {
             )?,
             verbose: args.verbose,
             send_unchanged: args.send_unchanged || job.send_unchanged.unwrap_or(false),
+            recheck: args.recheck || job.recheck.unwrap_or(false),
             continue_command: continue_command(&report, explicit_report.is_some()),
             input,
         })
@@ -520,6 +541,9 @@ impl From<&InputArgs> for InputFlags {
             match_ignore_case: a.match_ignore_case,
             create_missing: a.create_missing,
             key_lookup: a.key_lookup.clone(),
+            where_: a.where_.clone(),
+            set: a.set.clone(),
+            max_rows: a.max_rows,
         }
     }
 }
@@ -723,6 +747,35 @@ mod tests {
                 assert!(err.0.contains(expected), "{flags:?}: {err}");
             }
         }
+    }
+
+    #[test]
+    fn where_set_max_rows_and_recheck_reach_the_config() {
+        let argv = [
+            "notion-bulk",
+            "apply",
+            "--data-source",
+            "ds",
+            "--where",
+            "Status = Done",
+            "--where",
+            "Priority = Low",
+            "--set",
+            "@in_trash=true",
+            "--max-rows",
+            "20",
+            "--recheck",
+            "--progress",
+            "none",
+        ];
+        let Command::Apply(args) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("apply")
+        };
+        let c = ApplyConfig::try_from(&*args).unwrap();
+        let s = c.input.selection.unwrap();
+        assert_eq!((s.clauses.len(), s.max_rows, s.set.len()), (2, 20, 1));
+        assert!(c.recheck);
+        assert!(!apply_config(&["--progress", "none"]).unwrap().recheck);
     }
 
     #[test]

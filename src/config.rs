@@ -31,6 +31,11 @@ pub struct InputConfig {
     /// `--data-source`: the data source (or database with one) to scan before writing, so
     /// that only the changes are sent (SPEC §9).
     pub data_source: Option<String>,
+    /// `--where` and `--set` (SPEC §11): the rows are the pages a filter selects, not a file.
+    pub selection: Option<SelectionConfig>,
+    /// The job file's `[expect]`: the values every row's page must have for it to be written,
+    /// keyed like flat JSONL keys.
+    pub expect: Vec<(String, serde_json::Value)>,
     /// `--match-on`: rows find their page by a key property (SPEC §10).
     pub matching: Option<MatchConfig>,
 }
@@ -57,10 +62,27 @@ pub enum KeyLookup {
     Batch,
 }
 
+/// Edits selected by a filter (`--where`, `--set`, `--max-rows`; job file `where`,
+/// `[constants]`, `max_rows`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SelectionConfig {
+    /// The filter's clauses, joined with `and`.
+    pub clauses: Vec<crate::filter::Clause>,
+    /// What every selected page gets, keyed like flat JSONL keys (`Status`, `@in_trash`); a
+    /// value is a cell's text (typed by the schema) or, from a job file, a JSON value.
+    pub set: Vec<(String, serde_json::Value)>,
+    /// The most pages the filter may select before anything is written.
+    pub max_rows: u64,
+}
+
+/// `--max-rows`'s default: a filter selecting more pages stops before any write.
+pub const DEFAULT_MAX_ROWS: u64 = 10_000;
+
 /// The flags every command that reads rows shares, as given (before merging with a job file).
 #[derive(Debug, Clone, Default)]
 pub struct InputFlags {
-    pub input: String,
+    /// The input file or job file; none when `--where` selects the pages.
+    pub input: Option<String>,
     pub format: Option<String>,
     pub id_column: Option<String>,
     pub delimiter: Option<String>,
@@ -80,6 +102,11 @@ pub struct InputFlags {
     pub match_ignore_case: bool,
     pub create_missing: bool,
     pub key_lookup: Option<String>,
+    /// `--where FILTER`, each clause as written.
+    pub where_: Vec<String>,
+    /// `--set PROPERTY=VALUE`, each as written.
+    pub set: Vec<String>,
+    pub max_rows: Option<u64>,
 }
 
 /// Settings of `plan`.
@@ -225,6 +252,8 @@ pub struct ApplyConfig {
     pub continue_command: String,
     /// With a data source: send every cell, not only the changes.
     pub send_unchanged: bool,
+    /// Check preconditions against a read of the page just before its write (`--recheck`).
+    pub recheck: bool,
 }
 
 /// Where a budget shared by several processes lives (`--shared-limiter`, SPEC §12).
@@ -316,20 +345,31 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 impl InputConfig {
     /// Merges the flags with the job file named by `flags.input` (when it ends in `.toml`).
     pub fn resolve(flags: &InputFlags) -> Result<InputConfig, ConfigError> {
-        let job = if flags.input.to_ascii_lowercase().ends_with(".toml") {
-            Some(JobFile::load(flags.input.as_ref()).map_err(|e| ConfigError(e.to_string()))?)
+        let named = flags.input.clone().unwrap_or_default();
+        let job = if named.to_ascii_lowercase().ends_with(".toml") {
+            Some(JobFile::load(named.as_ref()).map_err(|e| ConfigError(e.to_string()))?)
         } else {
             None
         };
         let from_job = |f: fn(&JobFile) -> Option<String>| job.as_ref().and_then(f);
-        let path = match &job {
-            Some(j) => InputPath::File(j.input.clone().ok_or_else(|| {
+        let data_source = flags
+            .data_source
+            .clone()
+            .or_else(|| from_job(|j| j.data_source.clone()));
+        let selection = SelectionConfig::resolve(flags, job.as_ref(), data_source.as_deref())?;
+        let path = match (&job, &selection) {
+            (_, Some(_)) => InputPath::Selection,
+            (Some(j), None) => InputPath::File(j.input.clone().ok_or_else(|| {
                 ConfigError(format!(
-                    "job file {} names no input: add input = \"rows.csv\"",
-                    flags.input
+                    "job file {named} names no input: add input = \"rows.csv\" (or where = \"NAME = VALUE\" to edit the pages a filter selects)"
                 ))
             })?),
-            None => InputPath::from_arg(&flags.input),
+            (None, None) if flags.input.is_none() => {
+                return Err(ConfigError(
+                    "no INPUT: give a .csv, .jsonl or job file (.toml), - for standard input, or select the pages to edit with --data-source DS --where FILTER --set PROPERTY=VALUE".into(),
+                ))
+            }
+            (None, None) => InputPath::from_arg(&named),
         };
         let version = flags
             .notion_version
@@ -355,6 +395,7 @@ impl InputConfig {
             (Some(other), _) => {
                 return Err(ConfigError(format!("unknown --format {other:?}: expected csv, tsv or jsonl")))
             }
+            (_, InputPath::Selection) => InputFormat::Jsonl,
             (None, InputPath::Stdin) => {
                 return Err(ConfigError("reading standard input needs --format csv or --format jsonl".into()))
             }
@@ -400,7 +441,7 @@ impl InputConfig {
         let columns = match &job {
             Some(j) => j
                 .column_mappings()
-                .map_err(|e| ConfigError(format!("job file {}: {e}", flags.input)))?,
+                .map_err(|e| ConfigError(format!("job file {named}: {e}")))?,
             None => Vec::new(),
         };
         let schema = match (&flags.schema_from, &flags.schema_file) {
@@ -409,8 +450,7 @@ impl InputConfig {
             (None, None) => match job.as_ref().map(|j| (&j.schema_from, &j.schema_file)) {
                 Some((Some(_), Some(_))) => {
                     return Err(ConfigError(format!(
-                        "job file {} sets both schema_from and schema_file: keep one",
-                        flags.input
+                        "job file {named} sets both schema_from and schema_file: keep one"
                     )))
                 }
                 Some((Some(id), None)) => Some(SchemaSource::Fetch(id.clone())),
@@ -418,10 +458,6 @@ impl InputConfig {
                 _ => None,
             },
         };
-        let data_source = flags
-            .data_source
-            .clone()
-            .or_else(|| from_job(|j| j.data_source.clone()));
         let schema =
             match (&data_source, schema) {
                 (None, schema) => schema,
@@ -435,10 +471,17 @@ impl InputConfig {
                         .into(),
                 )),
             };
+        // With a selection, [constants] are what every selected page gets (SelectionConfig).
         let constants = match &job {
-            Some(j) => j
+            Some(j) if selection.is_none() => j
                 .constants()
-                .map_err(|e| ConfigError(format!("job file {}: {e}", flags.input)))?,
+                .map_err(|e| ConfigError(format!("job file {named}: {e}")))?,
+            _ => Vec::new(),
+        };
+        let expect = match &job {
+            Some(j) => j
+                .expectations()
+                .map_err(|e| ConfigError(format!("job file {named}: {e}")))?,
             None => Vec::new(),
         };
         let encoding = flags
@@ -509,6 +552,13 @@ impl InputConfig {
             ..MappingOptions::default()
         };
         let matching = MatchConfig::resolve(flags, job.as_ref(), data_source.is_some())?;
+        if matching.is_some() && selection.is_some() {
+            return Err(ConfigError(
+                "--match-on finds the page of each row of an input file; --where selects the pages \
+                 itself, with no file: use one or the other"
+                    .into(),
+            ));
+        }
         Ok(InputConfig {
             path,
             format,
@@ -518,6 +568,8 @@ impl InputConfig {
             schema,
             data_source,
             matching,
+            selection,
+            expect,
         })
     }
 }
@@ -588,6 +640,96 @@ impl MatchConfig {
     }
 }
 
+impl SelectionConfig {
+    /// `--where`/`--set`/`--max-rows` merged over the job file's `where`, `[constants]` and
+    /// `max_rows`; `None` when no filter selects the pages. A selection needs a data source,
+    /// something to set, and no input file.
+    pub fn resolve(
+        flags: &InputFlags,
+        job: Option<&JobFile>,
+        data_source: Option<&str>,
+    ) -> Result<Option<SelectionConfig>, ConfigError> {
+        let mut clauses: Vec<crate::filter::Clause> = match job {
+            Some(j) => j.where_clauses().map_err(ConfigError)?,
+            None => Vec::new(),
+        };
+        if !flags.where_.is_empty() {
+            // The command line's filter replaces the job file's.
+            clauses = flags
+                .where_
+                .iter()
+                .cloned()
+                .map(crate::filter::Clause::Text)
+                .collect();
+        }
+        let max_rows = flags.max_rows.or(job.and_then(|j| j.max_rows));
+        if clauses.is_empty() {
+            let stray = if !flags.set.is_empty() {
+                Some("--set")
+            } else if max_rows.is_some() {
+                Some("--max-rows")
+            } else {
+                None
+            };
+            return match stray {
+                Some(flag) => Err(ConfigError(format!(
+                    "{flag} goes with --where: it edits the pages a filter selects (to set a value on every row of a file, use the job file's [constants])"
+                ))),
+                None => Ok(None),
+            };
+        }
+        if data_source.is_none() {
+            return Err(ConfigError(
+                "--where selects pages of a data source: give it with --data-source ID_OR_URL (or data_source in the job file)".into(),
+            ));
+        }
+        let input_file = match job {
+            Some(j) => j.input.is_some(),
+            None => flags.input.is_some(),
+        };
+        if input_file {
+            return Err(ConfigError(
+                "--where selects the pages to edit itself: drop the input file (or the job file's input), or drop --where to apply the file's rows".into(),
+            ));
+        }
+        // The job file's [constants] are what every page gets; --set adds to them or
+        // replaces them key by key.
+        let mut set = match job {
+            Some(j) => j.constants().map_err(ConfigError)?,
+            None => Vec::new(),
+        };
+        for text in &flags.set {
+            let Some((key, value)) = text.split_once('=') else {
+                return Err(ConfigError(format!(
+                    "--set {text:?}: write PROPERTY=VALUE (e.g. --set Status=Done, --set @in_trash=true)"
+                )));
+            };
+            let key = key.trim().to_owned();
+            // An empty value clears the property: `--set Due=`.
+            let value = match value.trim() {
+                "" => serde_json::Value::Null,
+                v => serde_json::Value::String(v.to_owned()),
+            };
+            set.retain(|(k, _)| *k != key);
+            set.push((key, value));
+        }
+        if set.is_empty() {
+            return Err(ConfigError(
+                "--where selects pages but nothing says what to change: add --set PROPERTY=VALUE (or [constants] in the job file)".into(),
+            ));
+        }
+        let max_rows = max_rows.unwrap_or(DEFAULT_MAX_ROWS);
+        if max_rows == 0 {
+            return Err(ConfigError("--max-rows must be at least 1".into()));
+        }
+        Ok(Some(SelectionConfig {
+            clauses,
+            set,
+            max_rows,
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -607,7 +749,7 @@ mod tests {
 
     fn flags(input: &str) -> InputFlags {
         InputFlags {
-            input: input.into(),
+            input: Some(input.into()),
             ..InputFlags::default()
         }
     }
@@ -731,6 +873,99 @@ mod tests {
         let err = InputConfig::resolve(&flags(job.to_str().unwrap())).unwrap_err();
         assert!(err.0.contains("both schema_from and schema_file"), "{err}");
         assert_eq!(InputConfig::resolve(&flags("a.csv")).unwrap().schema, None);
+    }
+
+    fn selecting(set: &[&str]) -> InputFlags {
+        InputFlags {
+            input: None,
+            data_source: Some("ds".into()),
+            where_: vec!["Status = Done".into()],
+            set: set.iter().map(|s| s.to_string()).collect(),
+            ..InputFlags::default()
+        }
+    }
+
+    #[test]
+    fn where_set_and_max_rows_select_the_pages_instead_of_an_input() {
+        use crate::filter::Clause;
+        let c = InputConfig::resolve(&selecting(&[
+            "Status=Not started",
+            "Due=",
+            "@in_trash=true",
+        ]))
+        .unwrap();
+        assert_eq!(c.path, InputPath::Selection);
+        let s = c.selection.unwrap();
+        assert_eq!(s.clauses, [Clause::Text("Status = Done".into())]);
+        assert_eq!(
+            s.set,
+            [
+                ("Status".to_string(), serde_json::json!("Not started")),
+                ("Due".to_string(), serde_json::Value::Null),
+                ("@in_trash".to_string(), serde_json::json!("true")),
+            ]
+        );
+        assert_eq!(s.max_rows, DEFAULT_MAX_ROWS);
+        type Set = fn(&mut InputFlags);
+        let cases: [(Set, &str); 7] = [
+            (|f| f.data_source = None, "--data-source"),
+            (|f| f.set.clear(), "nothing says what to change"),
+            (|f| f.set = vec!["Status".into()], "write PROPERTY=VALUE"),
+            (|f| f.max_rows = Some(0), "at least 1"),
+            (|f| f.input = Some("rows.csv".into()), "drop the input file"),
+            (|f| f.where_.clear(), "--set goes with --where"),
+            (
+                |f| {
+                    f.where_.clear();
+                    f.set.clear();
+                    f.max_rows = Some(5);
+                },
+                "--max-rows goes with --where",
+            ),
+        ];
+        for (set, expected) in cases {
+            let mut f = selecting(&["@in_trash=true"]);
+            set(&mut f);
+            let err = InputConfig::resolve(&f).unwrap_err();
+            assert!(err.0.contains(expected), "{err}");
+        }
+        let err = InputConfig::resolve(&InputFlags::default()).unwrap_err();
+        assert!(err.0.contains("no INPUT"), "{err}");
+    }
+
+    #[test]
+    fn a_job_file_selects_with_where_and_constants_and_expects_with_expect() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = dir.path().join("job.toml");
+        std::fs::write(
+            &job,
+            "data_source = \"ds\"\nwhere = [\"Status = Done\", \"Priority = Low\"]\nmax_rows = 50\n\
+             [constants]\n\"@in_trash\" = true\nPriority = \"Low\"\n[expect]\nStatus = \"Done\"\n",
+        )
+        .unwrap();
+        let mut f = flags(job.to_str().unwrap());
+        let c = InputConfig::resolve(&f).unwrap();
+        let s = c.selection.clone().unwrap();
+        assert_eq!((s.clauses.len(), s.max_rows), (2, 50));
+        assert_eq!(s.set[0], ("@in_trash".to_string(), serde_json::json!(true)));
+        // The constants are what the pages get, not constants of rows.
+        assert!(c.mapping.constants.is_empty());
+        assert_eq!(
+            c.expect,
+            [("Status".to_string(), serde_json::json!("Done"))]
+        );
+        // The command line adds to them, or replaces them key by key, and replaces the filter.
+        f.set = vec!["Priority=High".into()];
+        f.where_ = vec!["Status = Not started".into()];
+        let s = InputConfig::resolve(&f).unwrap().selection.unwrap();
+        assert_eq!(s.clauses.len(), 1);
+        assert_eq!(
+            s.set[1],
+            ("Priority".to_string(), serde_json::json!("High"))
+        );
+        std::fs::write(&job, "input = \"rows.csv\"\nwhere = \"Status = Done\"\ndata_source = \"ds\"\n[constants]\nDone = true\n").unwrap();
+        let err = InputConfig::resolve(&flags(job.to_str().unwrap())).unwrap_err();
+        assert!(err.0.contains("drop the input file"), "{err}");
     }
 
     #[test]

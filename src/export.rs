@@ -15,7 +15,8 @@ use crate::backup;
 use crate::config::Connection;
 use crate::dispatch::Shared;
 use crate::exit::Exit;
-use crate::notion::schema::{Schema, SchemaType};
+use crate::filter::{self, Clause};
+use crate::notion::schema::Schema;
 use crate::notion::{PropertyType, Version};
 use crate::report::progress::{Progress, ProgressMode};
 use crate::scan::{self, Current, Field, Kind, ScanRequest};
@@ -37,8 +38,8 @@ pub struct ExportConfig {
     pub format: ExportFormat,
     /// Only these properties (names or ids), in this order.
     pub properties: Option<Vec<String>>,
-    /// `--where`: a Notion filter as JSON, `@file.json`, or `NAME = VALUE`.
-    pub filter: Option<String>,
+    /// `--where`: Notion filters as JSON, `@file.json`, or `NAME = VALUE`, joined with `and`.
+    pub filter: Vec<String>,
     pub version: Version,
     pub connection: Connection,
     pub rate: f64,
@@ -78,10 +79,9 @@ pub fn run(
         Ok(f) => f,
         Err(e) => return usage(err, &e),
     };
-    let filter = match config
-        .filter
-        .as_deref()
-        .map(|w| parse_where(w, &schema))
+    let clauses: Vec<Clause> = config.filter.iter().cloned().map(Clause::Text).collect();
+    let filter = match (!clauses.is_empty())
+        .then(|| filter::parse(&clauses, &schema))
         .transpose()
     {
         Ok(f) => f,
@@ -194,44 +194,6 @@ fn chosen_fields(schema: &Schema, names: Option<&[String]>) -> Result<Vec<Field>
             })
         })
         .collect()
-}
-
-/// `--where`: a filter object (inline JSON or `@file.json`), or `NAME = VALUE` typed by the
-/// schema.
-fn parse_where(text: &str, schema: &Schema) -> Result<Value, String> {
-    let text = text.trim();
-    if let Some(path) = text.strip_prefix('@') {
-        let body = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-        return serde_json::from_str(&body).map_err(|e| format!("{path} is not JSON: {e}"));
-    }
-    if text.starts_with('{') {
-        return serde_json::from_str(text).map_err(|e| format!("not a JSON filter: {e}"));
-    }
-    let Some((name, value)) = text.split_once('=') else {
-        return Err(format!(
-            "{text:?} is neither a JSON filter nor NAME = VALUE (e.g. --where 'Status = Done')"
-        ));
-    };
-    let (name, value) = (name.trim(), value.trim());
-    let property = schema.property(name).ok_or_else(|| {
-        let hint =
-            crate::spelling::closest(name, schema.properties.iter().map(|p| p.name.as_str()))
-                .map(|n| format!(" Did you mean {n:?}?"))
-                .unwrap_or_default();
-        format!("the data source has no property {name:?}.{hint}")
-    })?;
-    let SchemaType::Known(ty) = property.ty else {
-        return Err(format!("{name:?} cannot be filtered on"));
-    };
-    let condition = match ty {
-        PropertyType::Number => json!({"equals": crate::mapping::cell::parse_number(value)?}),
-        PropertyType::Checkbox => json!({"equals": crate::mapping::cell::parse_bool(value)?}),
-        PropertyType::MultiSelect | PropertyType::People | PropertyType::Relation => {
-            json!({"contains": value})
-        }
-        _ => json!({ "equals": value }),
-    };
-    Ok(json!({"property": property.name, ty.as_str(): condition}))
 }
 
 /// Writes each page as one row.

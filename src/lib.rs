@@ -3,7 +3,7 @@
 //! input row.
 //!
 //! ```text
-//! reader (job: CSV / JSONL / job file)  ->  mapper (mapping: row -> validated PATCH body)
+//! reader (job: CSV / JSONL / job file, or a filter's pages: select)  ->  mapper (mapping: row -> validated PATCH body)
 //!   ->  matcher (with a data source: the scan's index -> only the changes)
 //!   ->  dispatcher (rate limiter + worker pool + retry, per-page order)
 //!   ->  reporter (report: one outcome per row: report file, progress, summary)
@@ -19,6 +19,7 @@ pub mod config;
 pub mod dispatch;
 pub mod exit;
 pub mod export;
+pub mod filter;
 pub mod job;
 pub mod keys;
 pub mod manual;
@@ -26,7 +27,9 @@ pub mod mapping;
 pub mod matcher;
 pub mod notion;
 pub mod plan;
+pub mod precondition;
 pub mod report;
 pub mod scan;
 pub mod schema;
+pub mod select;
 pub mod spelling;

@@ -64,7 +64,7 @@ impl NewPage {
 }
 
 /// What finding a row's page by its key came to.
-enum Found {
+pub enum Found {
     /// Compare the row with its page (or pass it on: no key, not an update).
     Go(Mapped),
     /// The row is done with matching.
@@ -101,6 +101,18 @@ pub struct Matched {
     pub creation: Option<Creation>,
 }
 
+impl Matched {
+    /// A row not compared: not an update, its page not scanned, or no data source.
+    pub fn as_is(mapped: Mapped) -> Matched {
+        Matched {
+            mapped,
+            changes: None,
+            before: None,
+            creation: None,
+        }
+    }
+}
+
 impl Matcher {
     pub fn new(index: Index, send_unchanged: bool, backup: bool) -> Matcher {
         Matcher {
@@ -122,7 +134,7 @@ impl Matcher {
 
     /// With a key: the row's page, found by its key. `Err`: the row is done (not found,
     /// ambiguous, or it creates or follows a new page).
-    fn find(&mut self, mapped: Mapped) -> Found {
+    pub fn find(&mut self, mapped: Mapped) -> Found {
         let Some(key) = self.index.key() else {
             return Found::Go(mapped);
         };
@@ -205,27 +217,21 @@ impl Matcher {
         &self.index
     }
 
-    /// Compares one mapped row (with a key, once it has found its page).
+    /// Finds one mapped row's page (with a key) and compares the row with it.
     pub fn matched(&mut self, mapped: Mapped) -> Matched {
-        let mapped = match self.find(mapped) {
-            Found::Go(mapped) => mapped,
-            Found::Done(done) => return done,
-        };
+        match self.find(mapped) {
+            Found::Go(mapped) => self.compare(mapped),
+            Found::Done(done) => done,
+        }
+    }
+
+    /// Compares one mapped row with its page as the scan read it.
+    pub fn compare(&mut self, mapped: Mapped) -> Matched {
         let Mapped::Update(mut update) = mapped else {
-            return Matched {
-                mapped,
-                changes: None,
-                before: None,
-                creation: None,
-            };
+            return Matched::as_is(mapped);
         };
         let Some(entry) = self.index.get(&update.page_id) else {
-            return Matched {
-                mapped: Mapped::Update(update),
-                changes: None,
-                before: None,
-                creation: None,
-            };
+            return Matched::as_is(Mapped::Update(update));
         };
         let index = &self.index;
         let mut changes = Vec::new();
@@ -314,13 +320,15 @@ impl Matcher {
 /// queries, as much as a scan of 10,000 pages).
 pub const MAX_LOOKUP_KEYS: usize = 10_000;
 
-/// Reads what the matcher compares rows with: the scan of the data source, or with
+/// Reads what the matcher compares rows with (the fields `written` names, as
+/// [`scan::compared_fields`] takes them): the scan of the data source, or with
 /// `--match-on` the pages of the input's keys (by a scan or by lookups, as `--key-lookup`
 /// and their cost say; `say` gets the line that tells which and why).
 pub async fn read_index(
     shared: &crate::dispatch::Shared,
     input: &crate::config::InputConfig,
     mapper: &crate::mapping::Mapper,
+    written: Option<Vec<String>>,
     progress: &mut dyn FnMut(&crate::scan::ScanProgress),
     say: &mut dyn FnMut(String),
 ) -> Result<(Index, crate::scan::ScanProgress), crate::scan::ScanError> {
@@ -332,7 +340,7 @@ pub async fn read_index(
         .clone()
         .expect("--data-source brings its schema");
     let version = options.version;
-    let fields = scan::compared_fields(&schema, mapper.written_keys());
+    let fields = scan::compared_fields(&schema, written);
     let (Some(key), Some(matching)) = (options.match_on.clone(), input.matching.as_ref()) else {
         return scan::build_index(shared, &schema, version, fields, progress).await;
     };

@@ -13,10 +13,15 @@ use crate::dispatch::Shared;
 use crate::exit::Exit;
 use crate::job::Source;
 use crate::mapping::{Body, Mapped, Mapper, TemplateGate};
+use crate::matcher::Found;
 use crate::matcher::{Change, Creation, Matcher};
 use crate::notion::NotionId;
+use crate::precondition::{self, Expectations, Precondition, Verdict};
 use crate::report::progress::{Progress, ProgressMode};
+use crate::report::Outcome;
 use crate::report::{unsent_outcome, ReportLine, ReportWriter};
+use crate::select::{self, Selection};
+use std::sync::Arc;
 
 /// Counts of a plan, by what became of the rows.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +43,10 @@ pub struct PlanCounts {
     pub ambiguous: u64,
     /// With `--match-on`.
     pub keyed: bool,
+    /// Rows with a precondition (SPEC §11), and of them those that do not hold as the scan
+    /// read the pages (not sent).
+    pub preconditions: u64,
+    pub precondition_failed: u64,
 }
 
 /// One stdout line: the row, its page and exactly the body `apply` would send.
@@ -64,6 +73,10 @@ struct PlanLine<'a> {
     code: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pages: Option<&'a [NotionId]>,
+    /// The row's precondition: each expected value, and with a data source the current one
+    /// and whether it holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    precondition: Option<Value>,
 }
 
 /// `{"Status": {"from": "In progress", "to": "Done"}}`, or `null` when not compared.
@@ -78,15 +91,21 @@ fn changes_json(changes: &Option<Vec<Change>>) -> Value {
     }
 }
 
+/// What the scan stage gives: the matcher (with a data source) and a selection's rows.
+type Scanned = (Option<Matcher>, Option<Selection>);
+
 /// With `--data-source`: scans it into the matcher's index (with `--match-on`, the pages of
-/// the input's keys). `Err`: the exit (nothing read).
+/// the input's keys; with `--where`, only the pages it selects, which are then the rows).
+/// `Err`: the exit (nothing read).
 fn scan_stage(
     config: &PlanConfig,
     mapper: &Mapper,
+    expectations: Option<&Expectations>,
+    selection: Option<&select::Prepared>,
     err: &mut dyn Write,
-) -> anyhow::Result<Result<Option<Matcher>, Exit>> {
+) -> anyhow::Result<Result<Scanned, Exit>> {
     if config.input.data_source.is_none() {
-        return Ok(Ok(None));
+        return Ok(Ok((None, None)));
     }
     let version = config.input.mapping.version;
     let client = match config.connection.client(version) {
@@ -102,23 +121,48 @@ fn scan_stage(
         .enable_all()
         .build()?;
     let stats = shared.stats.clone();
+    let schema = mapper
+        .options()
+        .schema
+        .clone()
+        .expect("--data-source brings its schema");
+    let scope = select::Scope {
+        schema: &schema,
+        version,
+        written: mapper.written_keys(),
+        expectations,
+        selection,
+        resumed: None,
+    };
     let mut said = Vec::new();
-    let result = runtime.block_on(crate::matcher::read_index(
-        &shared,
-        &config.input,
-        mapper,
-        &mut |p| progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err),
-        &mut |line| said.push(line),
-    ));
+    let result = match &config.input.matching {
+        // --match-on: the pages of the input's keys, by a scan or lookups (no --where then).
+        Some(_) => runtime
+            .block_on(crate::matcher::read_index(
+                &shared,
+                &config.input,
+                mapper,
+                precondition::scan_keys(mapper.written_keys(), expectations),
+                &mut |p| progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err),
+                &mut |line| said.push(line),
+            ))
+            .map(|(index, done)| (index, done, None))
+            .map_err(select::SelectError::from),
+        None => runtime.block_on(select::read(&shared, scope, &mut |p| {
+            progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err)
+        })),
+    };
     for line in said {
         writeln!(err, "{line}")?;
     }
     match result {
-        Ok((index, done)) => {
+        Ok((index, done, selected)) => {
             progress.scan(&done, stats.requests.load(Ordering::Relaxed), true, err);
-            Ok(Ok(Some(
-                Matcher::new(index, false, false).creating(config.input.create_missing()),
-            )))
+            if let Some(s) = &selected {
+                writeln!(err, "{}", s.summary)?;
+            }
+            let matcher = Matcher::new(index, false, false).creating(config.input.create_missing());
+            Ok(Ok((Some(matcher), selected)))
         }
         Err(e) => {
             writeln!(err, "error: {e}")?;
@@ -163,8 +207,12 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
             return Ok(Exit::Usage);
         }
     };
-    let mapper = Mapper::for_source(&source, mapping);
-    let mut mapper = match mapper {
+    // The mapper, and the mapper of the rows' preconditions: both resolve the header.
+    let mappers = Mapper::for_source(&source, mapping).and_then(|m| {
+        let expectations = Expectations::for_input(&source, m.options(), input)?;
+        Ok((m, expectations))
+    });
+    let (mut mapper, mut expectations) = match mappers {
         Ok(m) => m,
         Err(e) => {
             writeln!(err, "error: {}: {e}", input.path.display())?;
@@ -182,12 +230,39 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
         ),
         None => None,
     };
-    let mut matcher = match scan_stage(config, &mapper, err)? {
+    let prepared = match input
+        .selection
+        .as_ref()
+        .map(|s| select::prepare(s, mapper.options()))
+    {
+        Some(Err(e)) => {
+            writeln!(err, "error: {e}")?;
+            writeln!(err, "Nothing was read; fix it and run plan again.")?;
+            return Ok(Exit::Usage);
+        }
+        Some(Ok(p)) => Some(p),
+        None => None,
+    };
+    let (mut matcher, selected) = match scan_stage(
+        config,
+        &mapper,
+        expectations.as_ref(),
+        prepared.as_ref(),
+        err,
+    )? {
         Ok(m) => m,
         Err(exit) => {
             writeln!(err, "Nothing was read; fix it and run plan again.")?;
             return Ok(exit);
         }
+    };
+    // A selection's listing names each page by its title.
+    let titles = match selected {
+        Some(s) => {
+            source = s.rows;
+            Some(s.titles)
+        }
+        None => None,
     };
     let mut counts = PlanCounts {
         compared: matcher.is_some(),
@@ -197,22 +272,90 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
     let mut gate = TemplateGate::default();
     let mut row = source.empty_row();
     let mut warnings = mapper.take_new_options();
-    // On a terminal, a short listing of the changes comes before the JSON lines.
-    let mut held: Option<Vec<u8>> = (config.listing && matcher.is_some()).then(Vec::new);
+    // On a terminal, a short listing of the changes comes before the JSON lines; a selection's
+    // listing of every page comes first wherever the output goes (on stderr).
+    let mut held: Option<Vec<u8>> =
+        ((config.listing && matcher.is_some()) || titles.is_some()).then(Vec::new);
     let mut listing: Vec<String> = Vec::new();
-    let mut emit = |mapped: Mapped, counts: &mut PlanCounts| -> anyhow::Result<()> {
-        let (mapped, changes, creation) = match matcher.as_mut() {
-            Some(m) => {
-                let matched = m.matched(mapped);
+    let listed = if titles.is_some() {
+        usize::MAX
+    } else {
+        LISTED_ROWS
+    };
+    let mut emit = |mapped: Mapped,
+                    precondition: Option<Arc<Precondition>>,
+                    counts: &mut PlanCounts|
+     -> anyhow::Result<()> {
+        // With --match-on, the row's page by its key first: its precondition is about that page.
+        let found = match matcher.as_mut() {
+            Some(m) => m.find(mapped),
+            None => Found::Go(mapped),
+        };
+        let index = matcher.as_ref().map(Matcher::index);
+        let page = match &found {
+            Found::Go(mapped) => mapped.page_id(),
+            Found::Done(done) => done.mapped.page_id(),
+        }
+        .unwrap_or(NotionId::UNMATCHED);
+        let shown = precondition.as_ref().map(|p| p.describe(index, page));
+        let failed = match precondition.map(|p| p.verdict(index, page)) {
+            Some(Verdict::Fails(why)) => Some(why),
+            _ => None,
+        };
+        counts.preconditions += u64::from(shown.is_some());
+        let name = |page: &NotionId| match titles.as_ref().and_then(|t| t.get(page)) {
+            Some(title) => format!("page {page}, {title:?}"),
+            None => format!("page {page}"),
+        };
+        let (mapped, changes, creation) = match (found, matcher.as_mut()) {
+            (Found::Go(mapped), Some(m)) => {
+                let matched = m.compare(mapped);
                 (matched.mapped, Some(matched.changes), matched.creation)
             }
-            None => (mapped, None, None),
+            (Found::Go(mapped), None) => (mapped, None, None),
+            (Found::Done(matched), _) => (matched.mapped, Some(matched.changes), matched.creation),
         };
         let sink: &mut dyn Write = match held.as_mut() {
             Some(buffer) => buffer,
             None => &mut *out,
         };
         match mapped {
+            Mapped::Update(update) if failed.is_some() => {
+                counts.precondition_failed += 1;
+                let why = failed.unwrap_or_default();
+                if listing.len() < listed {
+                    listing.push(format!(
+                        "row {} ({}): {why}",
+                        update.row,
+                        name(&update.page_id)
+                    ));
+                }
+                serde_json::to_writer(
+                    &mut *sink,
+                    &PlanLine {
+                        row: update.row,
+                        page_id: Some(update.page_id),
+                        key: update.key.as_ref().map(|k| &*k.text),
+                        body: None,
+                        action: Some(precondition::CODE),
+                        changes: None,
+                        code: None,
+                        pages: None,
+                        precondition: shown,
+                    },
+                )?;
+                sink.write_all(b"\n")?;
+                if let Some(report) = report.as_mut() {
+                    let mut line = ReportLine::unsent(
+                        update.row,
+                        Some(update.page_id.to_string()),
+                        Outcome::Skipped,
+                        Some(why),
+                    );
+                    line.code = Some(precondition::CODE.into());
+                    report.write(&line)?;
+                }
+            }
             Mapped::Update(update) => {
                 let creates = matches!(creation, Some(Creation::Create(_)));
                 let key = update.key.as_ref().map(|k| &*k.text);
@@ -231,11 +374,11 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
                 let page_id = creation.is_none().then_some(update.page_id);
                 if let Some(Some(list)) = &changes {
                     counts.properties += list.len() as u64;
-                    if listing.len() < LISTED_ROWS {
+                    if listing.len() < listed {
                         listing.push(format!(
-                            "row {} (page {}): {}",
+                            "row {} ({}): {}",
                             update.row,
-                            update.page_id,
+                            name(&update.page_id),
                             list.iter()
                                 .map(|c| format!("{}: {} -> {}", c.field, c.from, c.to))
                                 .collect::<Vec<_>>()
@@ -256,6 +399,7 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
                         changes: changes.as_ref().map(changes_json),
                         code: None,
                         pages: None,
+                        precondition: shown,
                     },
                 )?;
                 sink.write_all(b"\n")?;
@@ -269,6 +413,9 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
                     }
                     Mapped::Unchanged { row, page_id, key } => {
                         counts.unchanged += 1;
+                        if titles.is_some() {
+                            listing.push(format!("row {row} ({}): unchanged", name(page_id)));
+                        }
                         serde_json::to_writer(
                             &mut *sink,
                             &PlanLine {
@@ -280,6 +427,7 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
                                 changes: Some(json!({})),
                                 code: None,
                                 pages: None,
+                                precondition: shown.clone(),
                             },
                         )?;
                         sink.write_all(b"\n")?;
@@ -313,6 +461,7 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
                                 changes: None,
                                 code: Some(code),
                                 pages: Some(pages),
+                                precondition: shown,
                             },
                         )?;
                         sink.write_all(b"\n")?;
@@ -349,12 +498,23 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
         counts.read += 1;
         let mapped = mapper.map(&row);
         warnings.extend(mapper.take_new_options());
-        for (mapped, ()) in gate.admit(mapped, ()) {
-            emit(mapped, &mut counts)?;
+        let (mapped, precondition) = match expectations.as_mut() {
+            Some(e) => e.precondition(mapped, &row),
+            None => (mapped, None),
+        };
+        for (mapped, precondition) in gate.admit(mapped, precondition) {
+            emit(mapped, precondition, &mut counts)?;
         }
     }
-    for (mapped, ()) in gate.finish() {
-        emit(mapped, &mut counts)?;
+    for (mapped, precondition) in gate.finish() {
+        emit(mapped, precondition, &mut counts)?;
+    }
+    if titles.is_some() {
+        // A selection's pages, every one, before its JSON lines.
+        for line in &listing {
+            writeln!(err, "  {line}")?;
+        }
+        out.write_all(&held.take().unwrap_or_default())?;
     }
     if let Some(buffer) = held {
         match counts.keyed {
@@ -427,6 +587,21 @@ fn write_summary(err: &mut dyn Write, config: &PlanConfig, c: PlanCounts) -> io:
         c.invalid,
         c.skipped
     )?;
+    }
+    if c.preconditions > 0 {
+        let judged = match c.compared {
+            true => format!(
+                "{} hold as the scan read the pages, {} do not (apply skips those rows: precondition_failed)",
+                c.preconditions - c.precondition_failed,
+                c.precondition_failed
+            ),
+            false => "apply reads each page just before its write to judge them".into(),
+        };
+        writeln!(
+            err,
+            "preconditions: {} rows have one; {judged}.",
+            c.preconditions
+        )?;
     }
     if c.invalid > 0 {
         let where_ = match &config.report {

@@ -396,11 +396,7 @@ async fn plan_with_a_data_source_shows_each_rows_action_and_changes() {
     )
     .await;
     assert_eq!(out.code, 1, "{}", out.stderr);
-    let lines: Vec<Value> = out
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = crate::util::json_lines(&out.stdout);
     assert_eq!(
         lines,
         [

@@ -609,19 +609,7 @@ fn the_example_jobs_apply_cleanly_to_the_sandbox() {
         "jobs/catalogue.toml",
         "jobs/tickets.toml",
     ] {
-        let dir = Dir::new();
-        let path = repo_path(job);
-        let out = dir.run(&[
-            "apply",
-            path.to_str().unwrap(),
-            "--sandbox",
-            "--report",
-            "report.jsonl",
-            "--progress",
-            "none",
-        ]);
-        assert_eq!(out.code, 0, "{job}: {}", out.stderr);
-        let report = dir.report("report.jsonl");
+        let report = crate::util::apply_example_job(job);
         assert!(!report.is_empty(), "{job}");
         assert!(
             report

@@ -18,6 +18,8 @@ mod manual;
 mod native;
 // `plan`: bodies, bad rows, header errors.
 mod plan;
+// Issue 13: preconditions (if: columns, [expect], --recheck).
+mod preconditions;
 // Kill, signal, deadline and lock, then resume.
 mod resume;
 // Issue 11: the scan (--data-source), changes only, equality rules.
@@ -26,6 +28,8 @@ mod scan;
 mod resume_rules;
 // Issue 6: schema-aware mapping, the schema command, constants, example jobs.
 mod schema;
+// Issue 13: edits selected by a filter (--where, --set, --max-rows), kill and resume.
+mod selection;
 // Issue 10: the bar on an 80-column pseudo-terminal.
 mod terminal;
 // Issue 14: one budget for several processes, through a real redis-server.

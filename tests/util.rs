@@ -141,3 +141,49 @@ pub fn plan_bodies(stdout: &str) -> Vec<(u64, serde_json::Value)> {
         })
         .collect()
 }
+
+/// The JSON lines a command printed on stdout (`plan`).
+pub fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// Starts the binary against a sandbox: `args`, then `--api-base BASE_URL`, with `token` in
+/// NOTION_TOKEN; its output is captured, and it is killed if the test drops it.
+pub fn spawn_against(
+    dir: &Dir,
+    base_url: &str,
+    token: &str,
+    args: &[&str],
+) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_notion-bulk"))
+        .args(args)
+        .args(["--api-base", base_url])
+        .env("NOTION_TOKEN", token)
+        .current_dir(dir.tmp.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts")
+}
+
+/// Applies an example job of jobs/ as shipped, with `--sandbox` (the sandbox it names); it must
+/// exit 0. Its report.
+pub fn apply_example_job(job: &str) -> Vec<ReportLine> {
+    let dir = Dir::new();
+    let path = repo_path(job);
+    let out = dir.run(&[
+        "apply",
+        path.to_str().unwrap(),
+        "--sandbox",
+        "--report",
+        "report.jsonl",
+        "--progress",
+        "none",
+    ]);
+    assert_eq!(out.code, 0, "{job}: {}", out.stderr);
+    dir.report("report.jsonl")
+}

@@ -9,7 +9,7 @@ pub mod retry;
 pub mod shared;
 mod worker;
 
-pub use worker::{query_json, read_json, read_property_items, ReadFailure};
+pub use worker::{query_json, read_json, read_page, read_property_items, ReadFailure};
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -182,6 +182,8 @@ pub struct Job {
     pub note: Option<String>,
     /// With `--create-missing`: the row creates its page, or follows the row that does.
     pub creation: Option<crate::matcher::Creation>,
+    /// The row's precondition (SPEC §11), as far as it is known before dispatch.
+    pub precondition: Option<crate::precondition::Verdict>,
 }
 
 impl Job {
@@ -196,6 +198,7 @@ impl Job {
             before: None,
             note: None,
             creation: None,
+            precondition: None,
         }
     }
 }
@@ -231,6 +234,34 @@ pub struct RowResult {
     pub action: Option<RowAction>,
     /// With `--match-on`: the row's key, as written.
     pub key: Option<Arc<str>>,
+}
+
+impl RowResult {
+    /// A row that ended without a request.
+    pub fn unsent(
+        row: u64,
+        page_id: Option<NotionId>,
+        outcome: Outcome,
+        message: String,
+        source: SourceRow,
+    ) -> RowResult {
+        RowResult {
+            row,
+            page_id,
+            outcome,
+            http_status: None,
+            code: None,
+            message: Some(message),
+            attempts: 0,
+            duration: Duration::ZERO,
+            request_id: None,
+            body_hash: None,
+            source: Some(source),
+            fields: Arc::from([]),
+            action: None,
+            key: None,
+        }
+    }
 }
 
 /// The number of first rows whose identical refusal ends the run.
@@ -331,22 +362,11 @@ pub async fn dispatch(
 pub fn unsent(mapped: Mapped, source: SourceRow) -> RowResult {
     let (outcome, code, message) =
         crate::report::unsent_outcome(&mapped).expect("updates are sent");
-    RowResult {
-        action: matches!(mapped, Mapped::Unchanged { .. }).then_some(RowAction::Unchanged),
-        key: mapped.key().map(|k| k.text.clone()),
-        row: mapped.row(),
-        page_id: mapped.page_id(),
-        outcome,
-        http_status: None,
-        code: code.map(str::to_owned),
-        message: Some(message),
-        attempts: 0,
-        duration: Duration::ZERO,
-        request_id: None,
-        body_hash: None,
-        source: Some(source),
-        fields: Arc::from([]),
-    }
+    let mut result = RowResult::unsent(mapped.row(), mapped.page_id(), outcome, message, source);
+    result.code = code.map(str::to_owned);
+    result.action = matches!(mapped, Mapped::Unchanged { .. }).then_some(RowAction::Unchanged);
+    result.key = mapped.key().map(|k| k.text.clone());
+    result
 }
 
 /// `--max-errors` and the first-rows rule.

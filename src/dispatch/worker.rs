@@ -16,6 +16,7 @@ use crate::dispatch::retry::{classify, Action, Attempt};
 use crate::dispatch::{Job, RowResult, Shared};
 use crate::matcher::Creation;
 use crate::notion::client::Reply;
+use crate::precondition::{self, Verdict};
 use crate::report::{Outcome, RowAction};
 
 /// How a request ended after its retries.
@@ -56,6 +57,14 @@ pub async fn run(shared: Arc<Shared>, mut job: Job) -> Option<RowResult> {
             }
         },
         None => {}
+    }
+    if let Some(Verdict::Read(precondition)) = job.precondition.clone() {
+        match precondition::check_before_write(&shared, &job, &precondition, started).await {
+            // The page just read is also the freshest before-image for --backup.
+            Ok(page) if shared.backup.is_some() => job.before = Some(Box::new(page)),
+            Ok(_) => {}
+            Err(ended) => return ended,
+        }
     }
     if shared.backup.is_some() {
         match back_up(&shared, &job).await {
@@ -114,21 +123,9 @@ async fn back_up(shared: &Shared, job: &Job) -> Result<Prepared, BackupFailure> 
     let page_id = job.update.page_id;
     let page = match &job.before {
         Some(before) => (**before).clone(),
-        None => {
-            let failed = |f: ReadFailure| {
-                f.into_backup_failure("not sent: reading the page for --backup failed")
-            };
-            let mut page = read_json(shared, job.update.row, &format!("/v1/pages/{page_id}"))
-                .await
-                .map_err(failed)?;
-            for (name, property_id) in backup::truncated_properties(&page) {
-                let results = read_property_items(shared, job.update.row, page_id, &property_id)
-                    .await
-                    .map_err(failed)?;
-                backup::complete(&mut page, &name, results);
-            }
-            page
-        }
+        None => read_page(shared, job.update.row, page_id)
+            .await
+            .map_err(|f| f.into_backup_failure("not sent: reading the page for --backup failed"))?,
     };
     backup
         .prepare(page_id, &page, &job.update.body)
@@ -202,6 +199,21 @@ pub async fn read_json(shared: &Shared, row: u64, path: &str) -> Result<Value, R
     })
     .await;
     read_result(sent)
+}
+
+/// A page read (`GET /v1/pages/{id}`) with the lists it cuts at 25 items completed through
+/// the property-item endpoint.
+pub async fn read_page(
+    shared: &Shared,
+    row: u64,
+    page_id: crate::notion::NotionId,
+) -> Result<Value, ReadFailure> {
+    let mut page = read_json(shared, row, &format!("/v1/pages/{page_id}")).await?;
+    for (name, property_id) in backup::truncated_properties(&page) {
+        let results = read_property_items(shared, row, page_id, &property_id).await?;
+        backup::complete(&mut page, &name, results);
+    }
+    Ok(page)
 }
 
 /// A POST that only reads (a query), with the same permits and retries as a PATCH: a read is
@@ -377,7 +389,7 @@ fn full_jitter(ceiling: Duration) -> Duration {
 
 impl Job {
     /// The row's one result. `message` overrides the reply's (for outcomes that are not ok).
-    pub(super) fn result(
+    pub(crate) fn result(
         &self,
         outcome: Outcome,
         attempts: u32,

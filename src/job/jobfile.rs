@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::filter::Clause;
 use crate::mapping::ColumnMapping;
 use crate::notion::PropertyType;
 
@@ -50,6 +51,15 @@ pub struct JobFile {
     pub create_missing: Option<bool>,
     /// How pages are found by key: auto, scan or batch (`--key-lookup`).
     pub key_lookup: Option<String>,
+    /// Edit the pages this filter selects instead of reading an input (`--where`, SPEC §11):
+    /// `NAME = VALUE`, a list of them (joined with `and`), or a filter object as a table. The
+    /// values to set are then `[constants]` (page-level fields too: `"@in_trash" = true`).
+    #[serde(rename = "where")]
+    pub where_: Option<WhereEntry>,
+    /// The most pages a filter may select (`--max-rows`).
+    pub max_rows: Option<u64>,
+    /// Check preconditions against a read just before each write (`--recheck`).
+    pub recheck: Option<bool>,
     pub report: Option<PathBuf>,
     // apply's flags
     pub rate: Option<f64>,
@@ -75,6 +85,19 @@ pub struct JobFile {
     /// Values written to every row that is sent: `Done = true`, `"Migrated:checkbox" = true`.
     #[serde(default)]
     pub constants: BTreeMap<String, toml::Value>,
+    /// Preconditions of every row (SPEC §11): the value each property must have now for a row
+    /// to be written, keyed like a constant (`Status = "In progress"`).
+    #[serde(default)]
+    pub expect: BTreeMap<String, toml::Value>,
+}
+
+/// A job file's `where`: one `NAME = VALUE`, several, or a Notion filter object as a table.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum WhereEntry {
+    One(String),
+    Many(Vec<String>),
+    Filter(toml::Table),
 }
 
 /// One `[columns]` entry: a type name alone, or a table.
@@ -181,15 +204,66 @@ impl JobFile {
 impl JobFile {
     /// The `[constants]` table as flat JSONL keys and values (a TOML date becomes its text).
     pub fn constants(&self) -> Result<Vec<(String, serde_json::Value)>, String> {
-        self.constants
-            .iter()
-            .map(|(key, value)| {
-                toml_to_json(value)
-                    .map(|v| (key.clone(), v))
-                    .map_err(|e| format!("[constants] {key:?}: {e}"))
-            })
-            .collect()
+        flat_values(&self.constants, "constants")
     }
+
+    /// The `[expect]` table, keyed and converted like `[constants]`.
+    pub fn expectations(&self) -> Result<Vec<(String, serde_json::Value)>, String> {
+        flat_values(&self.expect, "expect")
+    }
+
+    /// `where` as filter clauses.
+    pub fn where_clauses(&self) -> Result<Vec<Clause>, String> {
+        Ok(match &self.where_ {
+            None => Vec::new(),
+            Some(WhereEntry::One(text)) => vec![Clause::Text(text.clone())],
+            Some(WhereEntry::Many(texts)) => texts.iter().cloned().map(Clause::Text).collect(),
+            Some(WhereEntry::Filter(table)) => {
+                let filter = table_to_json(table).map_err(|e| format!("where: {e}"))?;
+                vec![Clause::Json(filter)]
+            }
+        })
+    }
+}
+
+/// A table of flat values (`[constants]`, `[expect]`) as JSON, in key order.
+fn flat_values(
+    table: &BTreeMap<String, toml::Value>,
+    name: &str,
+) -> Result<Vec<(String, serde_json::Value)>, String> {
+    table
+        .iter()
+        .map(|(key, value)| {
+            toml_to_json(value)
+                .map(|v| (key.clone(), v))
+                .map_err(|e| format!("[{name}] {key:?}: {e}"))
+        })
+        .collect()
+}
+
+/// A TOML table (a filter object) as JSON: nested tables are objects.
+fn table_to_json(table: &toml::Table) -> Result<serde_json::Value, String> {
+    table
+        .iter()
+        .map(|(key, value)| {
+            let v = match value {
+                toml::Value::Table(t) => table_to_json(t)?,
+                toml::Value::Array(items) if items.iter().any(toml::Value::is_table) => {
+                    serde_json::Value::Array(
+                        items
+                            .iter()
+                            .map(|item| match item {
+                                toml::Value::Table(t) => table_to_json(t),
+                                other => toml_to_json(other),
+                            })
+                            .collect::<Result<_, _>>()?,
+                    )
+                }
+                other => toml_to_json(other)?,
+            };
+            Ok((key.clone(), v))
+        })
+        .collect()
 }
 
 fn toml_to_json(value: &toml::Value) -> Result<serde_json::Value, String> {
@@ -300,6 +374,38 @@ Tags = ["a", "b"]
             .unwrap_err()
             .to_string();
         assert!(err.contains("cannot read job file"), "{err}");
+    }
+
+    #[test]
+    fn where_is_a_clause_a_list_or_a_filter_table() {
+        let job = |text: &str| -> JobFile { toml::from_str(text).unwrap() };
+        assert_eq!(
+            job("where = \"Status = Done\"").where_clauses().unwrap(),
+            [Clause::Text("Status = Done".into())]
+        );
+        assert_eq!(
+            job("where = [\"A = 1\", \"B = 2\"]")
+                .where_clauses()
+                .unwrap()
+                .len(),
+            2
+        );
+        let table = job(
+            "[where]\nor = [{ property = \"Status\", status = { equals = \"Done\" } }, \
+             { property = \"Done\", checkbox = { equals = true } }]\n",
+        );
+        assert_eq!(
+            table.where_clauses().unwrap(),
+            [Clause::Json(serde_json::json!({"or": [
+                {"property": "Status", "status": {"equals": "Done"}},
+                {"property": "Done", "checkbox": {"equals": true}}
+            ]}))]
+        );
+        let expect = job("[expect]\nStatus = \"In progress\"\n");
+        assert_eq!(
+            expect.expectations().unwrap(),
+            [("Status".to_string(), serde_json::json!("In progress"))]
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Reading rows: CSV (`.csv`, `.tsv`), JSONL (`.jsonl`, `.ndjson`) or standard input, streamed
-//! one row at a time so memory stays flat whatever the file size; and job files (`.toml`) that
-//! name an input and its mapping.
+//! one row at a time so memory stays flat whatever the file size; job files (`.toml`) that
+//! name an input and its mapping; and the rows a filter selects (SPEC §11: one row per page,
+//! made by `select`).
 
 pub mod encoding;
 pub mod jobfile;
@@ -11,11 +12,15 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use crate::notion::NotionId;
+
 /// Where rows come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InputPath {
     Stdin,
     File(PathBuf),
+    /// No file: the pages a filter selects (`--where`), one row each.
+    Selection,
 }
 
 impl InputPath {
@@ -32,6 +37,7 @@ impl InputPath {
         match self {
             InputPath::Stdin => "standard input".into(),
             InputPath::File(p) => p.display().to_string(),
+            InputPath::Selection => "the pages --where selects".into(),
         }
     }
 }
@@ -108,6 +114,14 @@ enum Kind {
         reader: BufReader<Box<dyn Read + Send>>,
         line: u64,
     },
+    /// One flat JSONL line per selected page: `{"<id key>":"<page>",<rest>}`, numbered as
+    /// given (a page keeps its row across resumed runs).
+    Selection {
+        pages: std::vec::IntoIter<(u64, NotionId)>,
+        count: u64,
+        id_key: String,
+        rest: String,
+    },
 }
 
 impl Source {
@@ -119,6 +133,8 @@ impl Source {
     ) -> Result<Source, SourceError> {
         let name = path.display();
         let raw: Box<dyn Read + Send> = match path {
+            // Filled in once the filter's pages are known (`Source::selection`).
+            InputPath::Selection => return Ok(Source::selection(Vec::new(), "page_id", "")),
             InputPath::Stdin => Box::new(io::stdin()),
             InputPath::File(p) => Box::new(File::open(p).map_err(|source| SourceError::Open {
                 path: name.clone(),
@@ -172,11 +188,34 @@ impl Source {
         })
     }
 
+    /// The rows of a filter's pages: for each `(row, page)`, the flat JSONL line
+    /// `{"<id_key>":"<page>",<rest>}` (`rest`: the other members, the values to set).
+    pub fn selection(pages: Vec<(u64, NotionId)>, id_key: &str, rest: &str) -> Source {
+        Source {
+            path: InputPath::Selection.display(),
+            next_row: 1,
+            kind: Kind::Selection {
+                count: pages.len() as u64,
+                pages: pages.into_iter(),
+                id_key: serde_json::to_string(id_key).expect("a string serialises"),
+                rest: rest.to_owned(),
+            },
+        }
+    }
+
+    /// How many rows there are, when known before reading them (a selection).
+    pub fn known_rows(&self) -> Option<u64> {
+        match &self.kind {
+            Kind::Selection { count, .. } => Some(*count),
+            _ => None,
+        }
+    }
+
     /// The CSV header, trimmed, without a byte-order mark; `None` for JSONL.
     pub fn headers(&self) -> Option<&[String]> {
         match &self.kind {
             Kind::Csv { headers, .. } => Some(headers),
-            Kind::Jsonl { .. } => None,
+            Kind::Jsonl { .. } | Kind::Selection { .. } => None,
         }
     }
 
@@ -187,7 +226,7 @@ impl Source {
             line: 0,
             record: match self.kind {
                 Kind::Csv { .. } => Record::Csv(csv::ByteRecord::new()),
-                Kind::Jsonl { .. } => Record::Json(Vec::new()),
+                Kind::Jsonl { .. } | Kind::Selection { .. } => Record::Json(Vec::new()),
             },
         }
     }
@@ -225,6 +264,24 @@ impl Source {
                 row.line = *line;
                 break true;
             },
+            (
+                Kind::Selection {
+                    pages,
+                    id_key,
+                    rest,
+                    ..
+                },
+                Record::Json(buf),
+            ) => {
+                let Some((number, page)) = pages.next() else {
+                    return Ok(false);
+                };
+                buf.clear();
+                let sep = if rest.is_empty() { "" } else { "," };
+                buf.extend_from_slice(format!("{{{id_key}:\"{page}\"{sep}{rest}}}").as_bytes());
+                (row.row, row.line) = (number, number);
+                return Ok(true);
+            }
             _ => unreachable!("a row from Source::empty_row matches its source"),
         };
         if found {
@@ -243,7 +300,7 @@ fn first_line_ends_in_crlf(head: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::io::Write;
 
@@ -253,7 +310,8 @@ mod tests {
         f
     }
 
-    fn rows(source: &mut Source) -> Vec<SourceRow> {
+    /// Every row a source reads.
+    pub(crate) fn rows(source: &mut Source) -> Vec<SourceRow> {
         let mut row = source.empty_row();
         let mut out = Vec::new();
         while source.read(&mut row).unwrap() {
@@ -306,6 +364,23 @@ e,f
             panic!()
         };
         assert_eq!(&r[1], b"two\r\nlines");
+    }
+
+    #[test]
+    fn a_selection_reads_one_flat_line_per_page_numbered_as_given() {
+        let (a, b) = (NotionId::from_u128(1), NotionId::from_u128(2));
+        let mut source = Source::selection(vec![(7, a), (2, b)], "page_id", "\"@in_trash\":true");
+        assert_eq!(source.known_rows(), Some(2));
+        assert_eq!(source.headers(), None);
+        let rows = rows(&mut source);
+        assert_eq!(
+            rows.iter().map(|r| (r.row, r.line)).collect::<Vec<_>>(),
+            [(7, 7), (2, 2)]
+        );
+        assert_eq!(
+            rows[0].record,
+            Record::Json(format!("{{\"page_id\":\"{a}\",\"@in_trash\":true}}").into_bytes())
+        );
     }
 
     #[test]

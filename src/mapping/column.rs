@@ -84,6 +84,10 @@ pub fn resolve(header: &str, options: &MappingOptions) -> Result<Option<ColumnPl
         }
         return Ok(Some(ColumnPlan::Id));
     }
+    // A precondition (`if:Status`, SPEC §11) writes nothing: `precondition` reads it.
+    if header.starts_with(crate::precondition::PREFIX) {
+        return Ok(Some(ColumnPlan::Ignore));
+    }
     if let Some(only) = &options.columns_only {
         if !only.iter().any(|c| names_column(c, header)) {
             return Ok(Some(ColumnPlan::Ignore));

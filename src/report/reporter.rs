@@ -279,6 +279,8 @@ pub struct Reporter {
     pub counts: Counts,
     pub by_code: BTreeMap<String, u64>,
     pub actions: crate::report::summary::Actions,
+    /// Rows skipped with a code (`unchanged`, `superseded`, `precondition_failed`), by code.
+    pub skipped_by_code: BTreeMap<String, u64>,
     printed: u64,
 }
 
@@ -290,6 +292,7 @@ impl Reporter {
             actions: Default::default(),
             counts: Counts::default(),
             by_code: BTreeMap::new(),
+            skipped_by_code: BTreeMap::new(),
             printed: 0,
         }
     }
@@ -323,6 +326,9 @@ impl Reporter {
         self.actions.add(result.action, result.code.as_deref());
         if let Some(f) = self.failed_out.as_mut() {
             f.consider(result)?;
+        }
+        if let (Outcome::Skipped, Some(code)) = (result.outcome, &result.code) {
+            *self.skipped_by_code.entry(code.clone()).or_default() += 1;
         }
         if matches!(result.outcome, Outcome::Ok | Outcome::Skipped) {
             return Ok(None);

@@ -23,7 +23,6 @@ use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::dispatch::{Item, Job, RowResult};
 use crate::job::SourceRow;
@@ -416,28 +415,24 @@ pub fn reduce(job: Job, later: &PageFields) -> Item {
     }
     let which = later.describe(row, &dropped);
     if body.is_empty() {
-        return Item::Ended(Box::new(RowResult {
+        let mut result = RowResult::unsent(
             row,
-            page_id: Some(job.update.page_id),
-            outcome: Outcome::Skipped,
-            http_status: None,
-            code: Some("superseded".into()),
-            message: Some(format!(
+            Some(job.update.page_id),
+            Outcome::Skipped,
+            format!(
                 "not sent: every field it sets was set since by a later row of this page \
                  already recorded ok: {which}"
-            )),
-            attempts: 0,
-            duration: Duration::ZERO,
-            request_id: None,
-            body_hash: None,
-            key: job.update.key.as_ref().map(|k| k.text.clone()),
-            source: Some(job.source),
-            fields: Arc::from([]),
-            action: None,
-        }));
+            ),
+            job.source,
+        );
+        result.code = Some("superseded".into());
+        result.key = job.update.key.as_ref().map(|k| k.text.clone());
+        return Item::Ended(Box::new(result));
     }
     let update = PageUpdate { body, ..job.update };
     let mut reduced = Job::new(update, job.source);
+    // Its precondition goes with it: a reduced row is still written only if it holds.
+    reduced.precondition = job.precondition;
     reduced.note = Some(format!(
         "sent again without {which}: set since by a later row of this page already recorded ok"
     ));

@@ -78,6 +78,8 @@ pub struct Summary {
     /// `--match-on` was used: the text form says what became of the keys.
     #[serde(skip)]
     pub keyed: bool,
+    /// Rows skipped with a code, by code (`unchanged`, `precondition_failed`, ...).
+    pub skipped_by_code: BTreeMap<String, u64>,
     pub requests: u64,
     /// Of `requests`, those that read the data source (`--data-source`: queries, and the
     /// property reads that complete long values).
@@ -152,13 +154,14 @@ impl Summary {
             "summary: {} requests{reads} in {:.1}s ({:.2}/s), {} retries, {} rate-limited (429/529)",
             self.requests, self.wall_time_s, self.effective_rate, self.retries, self.rate_limited
         )?;
-        if !self.by_code.is_empty() {
-            let codes: Vec<String> = self
-                .by_code
-                .iter()
-                .map(|(k, v)| format!("{k}: {v}"))
-                .collect();
-            writeln!(err, "summary: not ok by code: {}", codes.join(", "))?;
+        for (what, codes) in [
+            ("not ok", &self.by_code),
+            ("skipped", &self.skipped_by_code),
+        ] {
+            if !codes.is_empty() {
+                let codes: Vec<String> = codes.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                writeln!(err, "summary: {what} by code: {}", codes.join(", "))?;
+            }
         }
         writeln!(err, "summary: report: {}", self.report)?;
         Ok(())
@@ -189,6 +192,7 @@ mod tests {
             s.rows.add(o);
         }
         s.by_code.insert("400 validation_error".into(), 1);
+        s.skipped_by_code.insert("precondition_failed".into(), 1);
         assert_eq!((s.rows.rows(), s.rows.not_ok()), (6, 3));
         let mut out = Vec::new();
         s.write_text(&mut out).unwrap();
@@ -199,5 +203,9 @@ mod tests {
         );
         assert!(text.contains("10 requests in 4.0s (2.50/s)"), "{text}");
         assert!(text.contains("400 validation_error: 1"), "{text}");
+        assert!(
+            text.contains("skipped by code: precondition_failed: 1"),
+            "{text}"
+        );
     }
 }

@@ -9,13 +9,15 @@
 //! `Workspace` view), `seed` (the seed format), `validate` (PATCH and create bodies, against a
 //! `Workspace`), `query` (query bodies parsed against a schema, and evaluated against pages),
 //! `store` (the data: built from a seed, changed by validated updates and creates), `render`
-//! (response shapes), `limiter`, `fault`, `stats` (counters and request log), `canonical` (body
-//! hashes), `server` (routes, gate, accept loop), `args` (the command-line flags).
+//! (response shapes), `limiter`, `fault`, `hold` (requests held until released, for tests),
+//! `stats` (counters and request log), `canonical` (body hashes), `server` (routes, gate,
+//! accept loop), `args` (the command-line flags).
 
 mod args;
 mod canonical;
 mod error;
 mod fault;
+mod hold;
 mod limiter;
 mod model;
 mod query;
@@ -30,6 +32,7 @@ mod version;
 pub use args::SandboxArgs;
 pub use canonical::{body_sha256, canonical_json};
 pub use fault::{FaultKind, FaultSpec, FaultSpecError};
+pub use hold::HoldState;
 pub use model::normalize_id;
 pub use seed::{
     Seed, SeedDataSource, SeedDatabase, SeedError, SeedOption, SeedPage, SeedProperty, SeedUser,
@@ -202,6 +205,23 @@ impl Handle {
             .iter()
             .find(|p| p["id"] == id.as_str())
             .cloned()
+    }
+
+    /// Holds every API request of `method` whose path starts with `prefix`, before any check,
+    /// until [`Handle::release`] (as `POST /__sandbox/hold`): a test can act between two of a
+    /// client's requests.
+    pub fn hold(&self, method: &str, prefix: &str) {
+        self.shared.holds.hold(method, prefix);
+    }
+
+    /// Resolves once at least `n` requests are held (as `GET /__sandbox/hold?waiting=N`).
+    pub async fn held(&self, n: usize) -> HoldState {
+        self.shared.holds.waiting(n).await
+    }
+
+    /// Lets the held requests go on, and holds no more (as `DELETE /__sandbox/hold`).
+    pub fn release(&self) {
+        self.shared.holds.release();
     }
 
     /// Stop accepting, drop open connections (stalled requests end), wait for the server, and

@@ -5,6 +5,7 @@
 use super::canonical::body_sha256;
 use super::error::ApiError;
 use super::fault::{FaultKind, FaultSpec};
+use super::hold::Holds;
 use super::limiter::Limiter;
 use super::model::{normalize_id, random_uuid, DataSource, Page, Workspace};
 use super::query::{self, Query as DataQuery};
@@ -50,6 +51,8 @@ pub(crate) struct Shared {
     query_cache: Mutex<query::Cache>,
     pub(crate) started: std::time::Instant,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// Requests held until released (`/__sandbox/hold`).
+    pub(crate) holds: Holds,
     fault_draws: AtomicU64,
     seq: AtomicU64,
     in_flight: AtomicUsize,
@@ -81,6 +84,7 @@ impl Shared {
             query_cache: Mutex::new(query::Cache::default()),
             started: std::time::Instant::now(),
             shutdown,
+            holds: Holds::default(),
             fault_draws: AtomicU64::new(0),
             seq: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
@@ -146,6 +150,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/__sandbox/stats", get(introspect_stats))
         .route("/__sandbox/state", get(introspect_state))
         .route("/__sandbox/requests", get(introspect_requests))
+        .route(
+            "/__sandbox/hold",
+            get(hold_wait).post(hold_set).delete(hold_release),
+        )
         .fallback(invalid_url)
         .method_not_allowed_fallback(invalid_url)
         .layer(middleware::from_fn_with_state(shared.clone(), gate))
@@ -244,6 +252,7 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
     let _in_flight = InFlight::enter(&shared);
     let method = req.method().clone();
     let rid = request_id();
+    shared.holds.pass(method.as_str(), &path).await;
 
     if let Some((min, max)) = shared.latency {
         let delay = rand::rng().random_range(min..=max);
@@ -753,4 +762,37 @@ async fn introspect_state(State(shared): State<Arc<Shared>>) -> Json<Value> {
 
 async fn introspect_requests(State(shared): State<Arc<Shared>>) -> Json<Value> {
     Json(serde_json::to_value(shared.recorder.requests()).unwrap_or(Value::Null))
+}
+
+/// `GET /__sandbox/hold?waiting=N`: answers once at least N requests (default 1) are held.
+async fn hold_wait(
+    State(shared): State<Arc<Shared>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Json<Value> {
+    let n = params
+        .get("waiting")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    Json(serde_json::to_value(shared.holds.waiting(n).await).unwrap_or(Value::Null))
+}
+
+/// `POST /__sandbox/hold` `{"method": "GET", "path": "/v1/pages/"}`: hold those requests.
+async fn hold_set(State(shared): State<Arc<Shared>>, Json(rule): Json<Value>) -> Response {
+    match (rule["method"].as_str(), rule["path"].as_str()) {
+        (Some(method), Some(path)) => {
+            shared.holds.hold(method, path);
+            Json(serde_json::to_value(shared.holds.state()).unwrap_or(Value::Null)).into_response()
+        }
+        _ => (
+            StatusCode::BAD_REQUEST,
+            "expected {\"method\": \"GET\", \"path\": \"/v1/pages/\"}",
+        )
+            .into_response(),
+    }
+}
+
+/// `DELETE /__sandbox/hold`: let the held requests go, and hold no more.
+async fn hold_release(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    shared.holds.release();
+    Json(serde_json::to_value(shared.holds.state()).unwrap_or(Value::Null))
 }

@@ -2821,3 +2821,56 @@ async fn an_edit_between_two_pages_of_a_query_is_seen_by_the_next_one() {
         .collect();
     assert_eq!(rest, expected);
 }
+
+#[tokio::test]
+async fn a_held_request_waits_until_released_while_other_requests_go_through() {
+    let sb = demo().await;
+    let set = sb
+        .http
+        .post(sb.url("/__sandbox/hold"))
+        .json(&json!({"method": "GET", "path": "/v1/pages/"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 200);
+    let reader = {
+        let http = sb.http.clone();
+        let url = sb.url(&format!("/v1/pages/{PAGE}"));
+        tokio::spawn(async move {
+            http.get(url)
+                .bearer_auth(TOKEN)
+                .header("Notion-Version", V2025)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        })
+    };
+    // Answered once the read is waiting: an event, not a guess at timing.
+    let waiting: Value = sb
+        .http
+        .get(sb.url("/__sandbox/hold?waiting=1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(waiting["waiting"], 1, "{waiting}");
+    // Another client's write goes through meanwhile, and the held read sees it.
+    let r = sb.patch(PAGE, status_body("Done")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(!reader.is_finished());
+    let released = sb
+        .http
+        .delete(sb.url("/__sandbox/hold"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(released.status(), 200);
+    let page = reader.await.unwrap();
+    assert_eq!(page["properties"]["Status"]["status"]["name"], "Done");
+    assert_eq!(sb.handle.held(0).await.held, 1);
+}
