@@ -130,42 +130,63 @@ async fn every_key_type_finds_its_page_trimmed_and_a_trashed_page_never_matches(
         ("ID", "PRD-2", "5"),
         ("Slug", "mug-2", "mug-5"),
     ];
-    for (n, (property, key, trashed_key)) in cases.iter().enumerate() {
-        let dir = Dir::new();
-        let new_price = 20 + n;
-        dir.write(
-            "rows.csv",
-            format!("{property},Price\n\"{key}\",{new_price}\n\"{trashed_key}\",99\n"),
-        );
-        let out = apply(
-            &dir,
-            &handle,
-            &["rows.csv", "--match-on", property, "--report", "r.jsonl"],
-        )
-        .await;
-        assert_eq!(out.code, 1, "{property}: {}", out.stderr);
-        let report = dir.report("r.jsonl");
-        let rows = last(&report);
-        let found = rows[&1];
-        assert_eq!(
-            (found.outcome.as_str(), found.page_id.as_deref()),
-            ("ok", Some(product_id(2).as_str())),
-            "{property}: {found:?}"
-        );
-        assert_eq!(found.action.as_deref(), Some("updated"), "{property}");
-        assert_eq!(found.key.as_deref(), Some(key.trim()), "{property}");
-        let trashed = rows[&2];
-        assert_eq!(
-            (trashed.outcome.as_str(), trashed.code.as_deref()),
-            ("failed", Some("no_match")),
-            "{property}: a page in the trash never matches: {trashed:?}"
-        );
-        assert_eq!(price(&handle, &product_id(2)), Some(new_price as f64));
-        assert_eq!(price(&handle, &product_id(5)), Some(10.0), "{property}");
+    // Each read two ways: a scan, and lookups (a filter of the key's own type).
+    for (m, mode) in ["scan", "batch"].into_iter().enumerate() {
+        for (n, (property, key, trashed_key)) in cases.iter().enumerate() {
+            let dir = Dir::new();
+            let new_price = 20 + n + 10 * m;
+            dir.write(
+                "rows.csv",
+                format!("{property},Price\n\"{key}\",{new_price}\n\"{trashed_key}\",99\n"),
+            );
+            let out = apply(
+                &dir,
+                &handle,
+                &[
+                    "rows.csv",
+                    "--match-on",
+                    property,
+                    "--key-lookup",
+                    mode,
+                    "--report",
+                    "r.jsonl",
+                ],
+            )
+            .await;
+            assert_eq!(out.code, 1, "{property} {mode}: {}", out.stderr);
+            let said = match (mode, *property) {
+                ("batch", "Slug") => "a formula key needs",
+                ("batch", _) => "looked up the input's 2 keys in 1 query",
+                _ => "read every page",
+            };
+            assert!(
+                out.stderr.contains(said),
+                "{property} {mode}: {}",
+                out.stderr
+            );
+            let report = dir.report("r.jsonl");
+            let rows = last(&report);
+            let found = rows[&1];
+            assert_eq!(
+                (found.outcome.as_str(), found.page_id.as_deref()),
+                ("ok", Some(product_id(2).as_str())),
+                "{property}: {found:?}"
+            );
+            assert_eq!(found.action.as_deref(), Some("updated"), "{property}");
+            assert_eq!(found.key.as_deref(), Some(key.trim()), "{property}");
+            let trashed = rows[&2];
+            assert_eq!(
+                (trashed.outcome.as_str(), trashed.code.as_deref()),
+                ("failed", Some("no_match")),
+                "{property}: a page in the trash never matches: {trashed:?}"
+            );
+            assert_eq!(price(&handle, &product_id(2)), Some(new_price as f64));
+            assert_eq!(price(&handle, &product_id(5)), Some(10.0), "{property}");
+        }
     }
-    // Only page 2 was ever written, once per key type, and never its key.
+    // Only page 2 was ever written, once per key type and way, and never its key.
     let patches = patched_pages(&handle);
-    assert_eq!(patches, vec![product_id(2); cases.len()]);
+    assert_eq!(patches, vec![product_id(2); 2 * cases.len()]);
     assert_eq!(
         handle.page(&product_id(2)).unwrap()["properties"]["SKU"]["rich_text"][0]["plain_text"],
         "SKU-2"
@@ -750,4 +771,48 @@ async fn plan_with_match_on_shows_every_rows_key_action_and_page_before_anything
         .requests()
         .iter()
         .all(|r| r.method == "GET" || r.path.ends_with("/query")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flat_jsonl_lines_carry_the_key_as_a_key_and_native_lines_are_refused() {
+    let pages = (1..=2)
+        .map(|i| product(i, &format!("SKU-{i}"), false))
+        .collect();
+    let handle = start(products_seed(pages), |_| {}).await;
+    let dir = Dir::new();
+    dir.write(
+        "rows.jsonl",
+        concat!(
+            "{\"SKU\": \"SKU-2\", \"Price\": 42}\n",
+            "{\"Code\": 101, \"Price\": 7}\n",
+            "{\"page_id\": \"00000000-0000-4000-9000-000000000001\", \"properties\": {\"Price\": {\"number\": 1}}}\n",
+        ),
+    );
+    let out = apply(
+        &dir,
+        &handle,
+        &["rows.jsonl", "--match-on", "SKU", "--report", "r.jsonl"],
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report = dir.report("r.jsonl");
+    let rows = last(&report);
+    assert_eq!(rows[&1].page_id.as_deref(), Some(product_id(2).as_str()));
+    assert_eq!(rows[&1].key.as_deref(), Some("SKU-2"));
+    assert_eq!(price(&handle, &product_id(2)), Some(42.0));
+    // A line without the key, and a Notion-shaped line, are invalid: nothing is guessed.
+    for row in [2, 3] {
+        assert_eq!(rows[&row].outcome, "invalid", "{:?}", rows[&row]);
+    }
+    assert!(rows[&2]
+        .message
+        .as_deref()
+        .unwrap()
+        .contains("every row needs its key"));
+    assert!(rows[&3]
+        .message
+        .as_deref()
+        .unwrap()
+        .contains("--match-on \"SKU\" reads CSV rows and flat JSONL lines"));
+    assert_eq!(price(&handle, &product_id(1)), Some(10.0));
 }
