@@ -15,6 +15,7 @@ use crate::job::Source;
 use crate::mapping::{Body, Mapped, Mapper, TemplateGate};
 use crate::matcher::Found;
 use crate::matcher::{Change, Creation, Matcher};
+use crate::notion::client::Client;
 use crate::notion::NotionId;
 use crate::precondition::{self, Expectations, Precondition, Verdict};
 use crate::report::progress::{Progress, ProgressMode};
@@ -99,6 +100,7 @@ type Scanned = (Option<Matcher>, Option<Selection>);
 /// `Err`: the exit (nothing read).
 fn scan_stage(
     config: &PlanConfig,
+    schema_client: Option<Client>,
     mapper: &Mapper,
     expectations: Option<&Expectations>,
     selection: Option<&select::Prepared>,
@@ -108,18 +110,26 @@ fn scan_stage(
         return Ok(Ok((None, None)));
     }
     let version = config.input.mapping.version;
-    let client = match config.connection.client(version) {
+    // The client that read the schema, so that its reads take their permits (a first burst on
+    // top of them could draw a 429).
+    let client = match schema_client.map_or_else(|| config.connection.client(version), Ok) {
         Ok(c) => c,
         Err(e) => {
             writeln!(err, "error: {e}")?;
             return Ok(Err(Exit::Usage));
         }
     };
+    let schema_reads = client.sent();
     let shared = Shared::for_reads(client, config.rate, config.burst);
     let progress = Progress::new(ProgressMode::Log(std::time::Duration::from_secs(10)));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    runtime.block_on(async {
+        for _ in 0..schema_reads {
+            shared.limiter.acquire().await;
+        }
+    });
     let stats = shared.stats.clone();
     let schema = mapper
         .options()
@@ -179,9 +189,16 @@ fn scan_stage(
 pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Exit> {
     let input = &config.input;
     let mut mapping = input.mapping.clone();
+    // The client that reads the schema, kept for the scan.
+    let mut schema_client = None;
     if let Some(schema) = &input.schema {
         let version = mapping.version;
-        match schema.load_blocking(version, || config.connection.client(version)) {
+        let connect = || {
+            let client = config.connection.client(version)?;
+            schema_client = Some(client.clone());
+            Ok(client)
+        };
+        match schema.load_blocking(version, connect) {
             Ok((schema, warning)) => {
                 if let Some(w) = warning {
                     writeln!(err, "warning: {w}")?;
@@ -245,6 +262,7 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
     };
     let (mut matcher, selected) = match scan_stage(
         config,
+        schema_client,
         &mapper,
         expectations.as_ref(),
         prepared.as_ref(),
