@@ -198,10 +198,16 @@ pub struct ReportWriter {
     format: ReportFormat,
     out: BufWriter<File>,
     csv_line: Vec<u8>,
+    /// A CSV report begun by a version without `action` and `key`: its lines go on without
+    /// them, so that every line has its header's fields and `--resume` can read it.
+    legacy_csv: bool,
 }
 
 const CSV_HEADER: &str =
     "row,page_id,outcome,http_status,code,message,attempts,duration_ms,request_id,body_hash,action,key\n";
+/// The header of reports written before `action` and `key` (SPEC §9–§10).
+const LEGACY_CSV_HEADER: &str =
+    "row,page_id,outcome,http_status,code,message,attempts,duration_ms,request_id,body_hash\n";
 
 impl ReportWriter {
     /// Opens the report for appending (a resumed run adds to it); a new CSV report gets its
@@ -212,11 +218,17 @@ impl ReportWriter {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let is_new = file.metadata()?.len() == 0;
         let format = ReportFormat::of(path);
+        let legacy_csv = !is_new && format == ReportFormat::Csv && {
+            let mut first = String::new();
+            io::BufReader::new(File::open(path)?).read_line(&mut first)?;
+            first == LEGACY_CSV_HEADER
+        };
         let mut writer = ReportWriter {
             path: path.to_owned(),
             format,
             out: BufWriter::new(file),
             csv_line: Vec::new(),
+            legacy_csv,
         };
         if is_new && format == ReportFormat::Csv {
             writer.out.write_all(CSV_HEADER.as_bytes())?;
@@ -242,7 +254,24 @@ impl ReportWriter {
                     let mut w = csv::WriterBuilder::new()
                         .has_headers(false)
                         .from_writer(&mut self.csv_line);
-                    w.serialize(line).map_err(io::Error::other)?;
+                    let written = if self.legacy_csv {
+                        let l = line;
+                        w.serialize((
+                            l.row,
+                            &l.page_id,
+                            l.outcome,
+                            l.http_status,
+                            &l.code,
+                            &l.message,
+                            l.attempts,
+                            l.duration_ms,
+                            &l.request_id,
+                            &l.body_hash,
+                        ))
+                    } else {
+                        w.serialize(line)
+                    };
+                    written.map_err(io::Error::other)?;
                     w.flush()?;
                 }
                 self.out.write_all(&self.csv_line)?;
@@ -354,6 +383,32 @@ mod tests {
                 key: Some("SKU-1".into()),
             },
         ]
+    }
+
+    #[test]
+    fn a_csv_report_begun_without_action_and_key_goes_on_without_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.csv");
+        std::fs::write(
+            &path,
+            format!("{LEGACY_CSV_HEADER}1,,invalid,,,bad,0,0,,\n"),
+        )
+        .unwrap();
+        let mut writer = ReportWriter::open(&path).unwrap();
+        writer.write(&sample()[1]).unwrap();
+        drop(writer);
+        let lines = read_report(&path).unwrap();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(
+            lines[1],
+            ReportLine {
+                action: None,
+                key: None,
+                ..sample()[1].clone()
+            }
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.lines().all(|l| l.split(',').count() == 10), "{text}");
     }
 
     #[test]
