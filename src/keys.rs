@@ -35,6 +35,18 @@ pub struct RowKey {
     pub canonical: Arc<str>,
 }
 
+impl RowKey {
+    /// A made-up page id for the key's rows while their page is not known (the lane a created
+    /// page's rows run in, the template gate): the same for every row of the key, never sent.
+    pub fn lane(&self) -> crate::notion::NotionId {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(format!("key:{}", self.canonical).as_bytes());
+        let mut lane = [0u8; 16];
+        lane.copy_from_slice(&digest[..16]);
+        crate::notion::NotionId::from_u128(u128::from_be_bytes(lane))
+    }
+}
+
 /// The key property of `--match-on` and how its values compare.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeySpec {

@@ -50,14 +50,10 @@ pub struct NewPage {
 
 impl NewPage {
     fn new(key: RowKey, row: u64) -> NewPage {
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(format!("create:{}", key.canonical).as_bytes());
-        let mut lane = [0u8; 16];
-        lane.copy_from_slice(&digest[..16]);
         NewPage {
+            lane: key.lane(),
             key,
             row,
-            lane: NotionId::from_u128(u128::from_be_bytes(lane)),
             id: OnceLock::new(),
         }
     }

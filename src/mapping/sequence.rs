@@ -28,17 +28,23 @@ impl<T> TemplateGate<T> {
     /// Takes the next mapped row in input order; returns what may go on now, in order.
     pub fn admit(&mut self, mapped: Mapped, extra: T) -> Vec<(Mapped, T)> {
         let mut out = Vec::new();
-        if let Some(page) = mapped.page_id() {
-            if let Some((Mapped::Update(held), held_extra)) = self.held.remove(&page) {
+        // The page, or with --match-on (before the page is found) the key.
+        let gate = mapped.page_id().or_else(|| mapped.key().map(|k| k.lane()));
+        if let Some(id) = gate {
+            if let Some((Mapped::Update(held), held_extra)) = self.held.remove(&id) {
+                let page = match &held.key {
+                    Some(key) => format!("the page of key {:?}", key.text),
+                    None => format!("page {id}"),
+                };
                 out.push((Mapped::Invalid(crate::mapping::RowError {
                     row: held.row,
                     line: held.line,
-                    page_id: Some(page),
+                    page_id: Some(held.page_id).filter(|p| *p != NotionId::UNMATCHED),
                     key: held.key.clone(),
                     problems: vec![Problem::at(
                         "template",
                         format!(
-                            "a template row must be the last row of its page, but row {} also changes page {page}; \
+                            "a template row must be the last row of its page, but row {} also changes {page}; \
                              move the template row after it",
                             mapped.row()
                         ),
@@ -46,12 +52,11 @@ impl<T> TemplateGate<T> {
                 }), held_extra));
             }
         }
-        match mapped {
-            Mapped::Update(update) if update.body.template.is_some() => {
-                self.held
-                    .insert(update.page_id, (Mapped::Update(update), extra));
+        match (mapped, gate) {
+            (Mapped::Update(update), Some(id)) if update.body.template.is_some() => {
+                self.held.insert(id, (Mapped::Update(update), extra));
             }
-            other => out.push((other, extra)),
+            (other, _) => out.push((other, extra)),
         }
         out
     }
@@ -113,5 +118,35 @@ mod tests {
             rest.iter().map(|(m, x)| (m.row(), *x)).collect::<Vec<_>>(),
             [(2, 'b')]
         );
+    }
+
+    #[test]
+    fn with_a_key_the_gate_holds_a_template_row_by_its_key() {
+        let keyed = |row: u64, key: &str, template: bool| {
+            let Mapped::Update(mut u) = update(row, 0, template) else {
+                unreachable!()
+            };
+            u.page_id = NotionId::UNMATCHED;
+            u.key = Some(crate::keys::RowKey {
+                text: key.into(),
+                canonical: key.into(),
+            });
+            Mapped::Update(u)
+        };
+        let mut gate = TemplateGate::default();
+        assert!(gate.admit(keyed(1, "SKU-1", true), ()).is_empty());
+        assert_eq!(gate.admit(keyed(2, "SKU-2", false), ()).len(), 1);
+        let out = gate.admit(keyed(3, "SKU-1", false), ());
+        let Mapped::Invalid(err) = &out[0].0 else {
+            panic!("{out:?}")
+        };
+        assert_eq!((err.row, err.page_id), (1, None));
+        assert!(
+            err.message()
+                .contains("row 3 also changes the page of key \"SKU-1\""),
+            "{}",
+            err.message()
+        );
+        assert!(gate.finish().is_empty());
     }
 }
