@@ -269,9 +269,7 @@ async fn set_up(
     // that the first burst does not go over the server's (the sandbox answered the sixth
     // request of a run with a 429 before this).
     let schema_reads = client.sent();
-    for _ in 0..schema_reads {
-        limiter.acquire().await;
-    }
+    limiter.acquire_sent(schema_reads).await;
     let (trace_tx, trace) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         client,
@@ -345,28 +343,20 @@ async fn scan_stage(
         expectations: setup.expectations.as_ref(),
         selection: setup.selection.as_ref(),
         resumed: config.resume.then_some(config.report.as_path()),
+        keyed: config
+            .input
+            .matching
+            .is_some()
+            .then_some((&config.input, &setup.mapper)),
     };
     let mut said = Vec::new();
-    let result = match &config.input.matching {
-        // --match-on: the pages of the input's keys, by a scan or lookups (no --where then).
-        Some(_) => crate::matcher::read_index(
-            &setup.shared,
-            &config.input,
-            &setup.mapper,
-            precondition::scan_keys(setup.mapper.written_keys(), setup.expectations.as_ref()),
-            &mut |p| progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err),
-            &mut |line| said.push(line),
-        )
-        .await
-        .map(|(index, done)| (index, done, None))
-        .map_err(select::SelectError::from),
-        None => {
-            select::read(&setup.shared, scope, &mut |p| {
-                progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err)
-            })
-            .await
-        }
-    };
+    let result = select::read(
+        &setup.shared,
+        scope,
+        &mut |p| progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err),
+        &mut |line| said.push(line),
+    )
+    .await;
     for line in said {
         progress.println(err, &line);
     }

@@ -130,11 +130,11 @@ impl KeySpec {
             return Ok(None);
         }
         let canonical = match self.ty {
-            PropertyType::Number => number_text(
-                parse_number_as(text, numbers)
-                    .map_err(|e| format!("the key is not a number: {e}"))?
-                    .as_f64(),
-            ),
+            PropertyType::Number => parse_number_as(text, numbers)
+                .map_err(|e| format!("the key is not a number: {e}"))?
+                .as_f64()
+                .map(number_text)
+                .unwrap_or_default(),
             PropertyType::UniqueId => self.unique_id_number(text)?.to_string(),
             _ => self.fold(text),
         };
@@ -189,10 +189,10 @@ impl KeySpec {
         let inner = &value[self.ty.as_str()];
         let text = match self.ty {
             PropertyType::Title | PropertyType::RichText => plain_text(inner),
-            PropertyType::Number => return inner.as_f64().map(|n| number_text(Some(n))),
+            PropertyType::Number => return inner.as_f64().map(number_text),
             PropertyType::UniqueId => return inner["number"].as_u64().map(|n| n.to_string()),
             PropertyType::Formula => match inner["type"].as_str() {
-                Some("number") => return inner["number"].as_f64().map(|n| number_text(Some(n))),
+                Some("number") => return inner["number"].as_f64().map(number_text),
                 Some("string") => inner["string"].as_str()?.to_owned(),
                 _ => return None,
             },
@@ -258,11 +258,8 @@ pub fn use_key(
 }
 
 /// A number as keys compare it: `42` for 42 and 42.0, `12.5`.
-fn number_text(n: Option<f64>) -> String {
-    match n {
-        Some(n) => format!("{n}"),
-        None => String::new(),
-    }
+fn number_text(n: f64) -> String {
+    format!("{n}")
 }
 
 #[cfg(test)]

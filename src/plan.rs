@@ -19,8 +19,8 @@ use crate::notion::client::Client;
 use crate::notion::NotionId;
 use crate::precondition::{self, Expectations, Precondition, Verdict};
 use crate::report::progress::{Progress, ProgressMode};
-use crate::report::Outcome;
 use crate::report::{unsent_outcome, ReportLine, ReportWriter};
+use crate::report::{Outcome, RowAction};
 use crate::select::{self, Selection};
 use std::sync::Arc;
 
@@ -125,11 +125,7 @@ fn scan_stage(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
-        for _ in 0..schema_reads {
-            shared.limiter.acquire().await;
-        }
-    });
+    runtime.block_on(shared.limiter.acquire_sent(schema_reads));
     let stats = shared.stats.clone();
     let schema = mapper
         .options()
@@ -143,25 +139,19 @@ fn scan_stage(
         expectations,
         selection,
         resumed: None,
+        keyed: config
+            .input
+            .matching
+            .is_some()
+            .then_some((&config.input, mapper)),
     };
     let mut said = Vec::new();
-    let result = match &config.input.matching {
-        // --match-on: the pages of the input's keys, by a scan or lookups (no --where then).
-        Some(_) => runtime
-            .block_on(crate::matcher::read_index(
-                &shared,
-                &config.input,
-                mapper,
-                precondition::scan_keys(mapper.written_keys(), expectations),
-                &mut |p| progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err),
-                &mut |line| said.push(line),
-            ))
-            .map(|(index, done)| (index, done, None))
-            .map_err(select::SelectError::from),
-        None => runtime.block_on(select::read(&shared, scope, &mut |p| {
-            progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err)
-        })),
-    };
+    let result = runtime.block_on(select::read(
+        &shared,
+        scope,
+        &mut |p| progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err),
+        &mut |line| said.push(line),
+    ));
     for line in said {
         writeln!(err, "{line}")?;
     }
@@ -411,9 +401,10 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
                         page_id,
                         key,
                         body: Some(&update.body),
-                        action: changes
-                            .as_ref()
-                            .map(|_| if creates { "created" } else { "updated" }),
+                        action: changes.as_ref().map(|_| match creates {
+                            true => RowAction::Created.as_str(),
+                            false => RowAction::Updated.as_str(),
+                        }),
                         changes: changes.as_ref().map(changes_json),
                         code: None,
                         pages: None,
@@ -441,7 +432,7 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
                                 page_id: Some(*page_id),
                                 key: key.as_ref().map(|k| &*k.text),
                                 body: None,
-                                action: Some("unchanged"),
+                                action: Some(RowAction::Unchanged.as_str()),
                                 changes: Some(json!({})),
                                 code: None,
                                 pages: None,

@@ -126,17 +126,28 @@ pub struct Scope<'a> {
     pub selection: Option<&'a Prepared>,
     /// With `--resume`: the report whose rows the selected pages keep.
     pub resumed: Option<&'a Path>,
+    /// With `--match-on`: the input whose keys' pages are read, and its mapper
+    /// ([`crate::matcher::read_index`]).
+    pub keyed: Option<(&'a crate::config::InputConfig, &'a crate::mapping::Mapper)>,
 }
 
 /// The scan stage's read: the whole data source into the index the matcher compares rows with
-/// (§9), or with a selection only the pages it selects, which are then the rows (§11).
+/// (§9), with `--match-on` the pages of the input's keys (§10, `say` gets the line telling how
+/// they were read), or with a selection only the pages it selects, which are then the rows
+/// (§11).
 pub async fn read(
     shared: &Shared,
     scope: Scope<'_>,
     progress: &mut dyn FnMut(&ScanProgress),
+    say: &mut dyn FnMut(String),
 ) -> Result<(Index, ScanProgress, Option<Selection>), SelectError> {
     let Some(prepared) = scope.selection else {
         let keys = precondition::scan_keys(scope.written, scope.expectations);
+        if let Some((input, mapper)) = scope.keyed {
+            let (index, done) =
+                crate::matcher::read_index(shared, input, mapper, keys, progress, say).await?;
+            return Ok((index, done, None));
+        }
         let fields = scan::compared_fields(scope.schema, keys);
         let (index, done) =
             scan::build_index(shared, scope.schema, scope.version, fields, progress).await?;

@@ -534,10 +534,7 @@ impl Mapper {
                     .as_deref()
                     .expect("a key column has a key");
                 let Some(key) = spec.row_key(cell, self.options.numbers)? else {
-                    return Err(format!(
-                        "empty: with --match-on {:?} every row needs its key to find its page",
-                        spec.property
-                    ));
+                    return Err(no_key(&spec.property));
                 };
                 if let Some(p) = &k.value {
                     let plan = ColumnPlan::Property(p.clone());
@@ -950,33 +947,35 @@ fn checked(
     mut problems: Vec<Problem>,
     options: &MappingOptions,
 ) -> Result<(Target, Body), (Target, Vec<Problem>)> {
-    let (found, column, reason) = match &options.match_on {
-        Some(key) => (
-            target.key.is_some(),
-            key.property.to_string(),
-            format!(
-                "empty: with --match-on {:?} every row needs its key to find its page",
-                key.property
-            ),
-        ),
-        None => (
-            target.page_id.is_some(),
-            options.id_column.clone(),
-            "empty: every row needs the page to update".to_owned(),
-        ),
+    let found = match &options.match_on {
+        Some(_) => target.key.is_some(),
+        None => target.page_id.is_some(),
     };
-    if !found
-        && !problems
+    if !found {
+        let (column, reason) = match &options.match_on {
+            Some(key) => (key.property.to_string(), no_key(&key.property)),
+            None => (
+                options.id_column.clone(),
+                "empty: every row needs the page to update".to_owned(),
+            ),
+        };
+        if !problems
             .iter()
             .any(|p| p.column.as_deref() == Some(&column))
-    {
-        problems.insert(0, Problem::at(&column, reason));
+        {
+            problems.insert(0, Problem::at(&column, reason));
+        }
     }
     if problems.is_empty() {
         Ok((target, body))
     } else {
         Err((target, problems))
     }
+}
+
+/// The reason a row without its key is invalid.
+fn no_key(property: &str) -> String {
+    format!("empty: with --match-on {property:?} every row needs its key to find its page")
 }
 
 fn column_name(plan: &ColumnPlan, options: &MappingOptions) -> String {

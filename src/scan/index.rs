@@ -145,11 +145,6 @@ impl Index {
         self.by_key.get(canonical).map_or(&[], Vec::as_slice)
     }
 
-    /// The number of distinct keys read.
-    pub fn keys(&self) -> usize {
-        self.by_key.len()
-    }
-
     pub fn fields(&self) -> &[Field] {
         &self.fields
     }

@@ -379,43 +379,39 @@ pub async fn build_key_index(
         key: Some(&key),
         budget: None,
     };
-    let keys = match plan {
-        KeyPlan::Scan => Vec::new(),
-        KeyPlan::Lookup(keys) => keys,
+    let mut index = Index::with_key(fields.clone(), key.clone());
+    let scanned = match plan {
+        KeyPlan::Lookup(keys) if !keys.is_empty() => {
+            return look_up(
+                shared,
+                &request,
+                &key,
+                &keys,
+                ScanProgress::default(),
+                progress,
+            )
+            .await
+        }
         KeyPlan::Cheaper(keys) => {
-            let mut index = Index::with_key(fields.clone(), key.clone());
-            let budget = ScanRequest {
-                budget: Some(lookups_for(keys.len())),
-                ..request.clone()
-            };
-            if budget.budget == Some(0) {
+            let budget = lookups_for(keys.len());
+            if budget == 0 {
                 return Ok((index, ScanProgress::default(), KeyRead::Scanned));
             }
-            let done = scan(shared, &budget, &mut |page| index.insert(&page), progress).await?;
-            if done.complete {
-                return Ok((index, done, KeyRead::Scanned));
+            let within = ScanRequest {
+                budget: Some(budget),
+                ..request.clone()
+            };
+            let done = scan(shared, &within, &mut |page| index.insert(&page), progress).await?;
+            if !done.complete {
+                return look_up(shared, &request, &key, &keys, done, progress).await;
             }
-            let (index, mut looked, read) =
-                look_up(shared, &request, &key, &keys, done, progress).await?;
-            looked.complete = true;
-            return Ok((index, looked, read));
+            done
+        }
+        KeyPlan::Scan | KeyPlan::Lookup(_) => {
+            scan(shared, &request, &mut |page| index.insert(&page), progress).await?
         }
     };
-    if keys.is_empty() {
-        let mut index = Index::with_key(fields.clone(), key.clone());
-        let done = scan(shared, &request, &mut |page| index.insert(&page), progress).await?;
-        return Ok((index, done, KeyRead::Scanned));
-    }
-    let (index, done, read) = look_up(
-        shared,
-        &request,
-        &key,
-        &keys,
-        ScanProgress::default(),
-        progress,
-    )
-    .await?;
-    Ok((index, done, read))
+    Ok((index, scanned, KeyRead::Scanned))
 }
 
 /// Queries of up to [`KEYS_PER_LOOKUP`] keys each; `before`: what a stopped scan already
@@ -444,6 +440,7 @@ async fn look_up(
         lookups += done.queries;
         total = base.plus(&done);
     }
+    total.complete = true;
     let read = KeyRead::LookedUp {
         keys: keys.len(),
         lookups,
