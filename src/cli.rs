@@ -189,7 +189,8 @@ pub struct ExportArgs {
     /// The data source (or a database with one data source): an id or a Notion URL.
     #[arg(value_name = "DATA_SOURCE")]
     pub data_source: String,
-    /// Write here (.csv, or .jsonl/.ndjson for native JSONL). [default: standard output]
+    /// Write here (.csv, .tsv for tab-delimited, or .jsonl/.ndjson for native JSONL).
+    /// [default: standard output]
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
     /// On standard output, or when -o's extension does not tell: csv or jsonl. [default: csv]
@@ -229,10 +230,15 @@ impl TryFrom<&ExportArgs> for ExportConfig {
         use std::io::IsTerminal;
         let by_extension = args.output.as_ref().and_then(|p| {
             match p.extension()?.to_str()?.to_ascii_lowercase().as_str() {
-                "csv" => Some(ExportFormat::Csv),
+                "csv" | "tsv" | "tab" => Some(ExportFormat::Csv),
                 "jsonl" | "ndjson" => Some(ExportFormat::Jsonl),
                 _ => None,
             }
+        });
+        let tab = args.output.as_ref().is_some_and(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| e.eq_ignore_ascii_case("tsv") || e.eq_ignore_ascii_case("tab"))
         });
         let format = match (args.format.as_deref(), by_extension) {
             (Some("csv"), _) => ExportFormat::Csv,
@@ -286,6 +292,8 @@ impl TryFrom<&ExportArgs> for ExportConfig {
                 .transpose()
                 .map_err(ConfigError)?
                 .unwrap_or(';'),
+            delimiter: if tab { b'\t' } else { b',' },
+            format_told: by_extension.is_some(),
         })
     }
 }
@@ -507,7 +515,8 @@ fn continue_command(report: &std::path::Path, report_given: bool) -> String {
         .join(" ")
 }
 
-fn shell_quote(arg: &str) -> String {
+/// `arg` as one word of a POSIX shell command line.
+pub(crate) fn shell_quote(arg: &str) -> String {
     let plain = !arg.is_empty()
         && arg
             .chars()

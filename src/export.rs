@@ -47,6 +47,11 @@ pub struct ExportConfig {
     pub progress: ProgressMode,
     /// Separator inside multi-valued CSV cells.
     pub separator: char,
+    /// The CSV field delimiter: a tab for `-o FILE.tsv`, a comma otherwise.
+    pub delimiter: u8,
+    /// Whether `-o`'s extension tells `apply` the format (else the printed command says
+    /// `--format`).
+    pub format_told: bool,
 }
 
 /// A problem with the command line found before any page is read (exit 2).
@@ -98,7 +103,7 @@ pub fn run(
         },
         None => out,
     };
-    let mut writer = RowWriter::new(sink, config.format, &fields, config.separator)?;
+    let mut writer = RowWriter::new(sink, config, &fields)?;
     let shared = Shared::for_reads(client, config.rate, config.burst);
     let progress = Progress::new(config.progress);
     let stats = shared.stats.clone();
@@ -137,22 +142,41 @@ pub fn run(
     for w in &warnings {
         writeln!(err, "warning: {w}")?;
     }
-    let target = config
-        .output
-        .as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "FILE".into());
     writeln!(
         err,
         "export: {} pages of {:?} ({}). Edit it, then apply only what changed:",
         done.pages, schema.title, schema.data_source_id
     )?;
-    writeln!(
-        err,
-        "  notion-bulk apply {target} --data-source {}",
-        schema.data_source_id
-    )?;
+    writeln!(err, "  {}", apply_command(config, &schema.data_source_id))?;
     Ok(Exit::Ok)
+}
+
+/// The `apply` command that reads this export back as it was written: the format when the
+/// file's name does not tell it, and the cell separator when it is not the default.
+fn apply_command(config: &ExportConfig, data_source_id: &str) -> String {
+    use crate::cli::shell_quote;
+    let mut words = vec!["notion-bulk".to_owned(), "apply".to_owned()];
+    match &config.output {
+        Some(path) => words.push(shell_quote(&path.display().to_string())),
+        None => words.push("FILE".to_owned()),
+    }
+    words.push(format!("--data-source {data_source_id}"));
+    if !config.format_told {
+        words.push(
+            match config.format {
+                ExportFormat::Csv => "--format csv",
+                ExportFormat::Jsonl => "--format jsonl",
+            }
+            .to_owned(),
+        );
+    }
+    if config.format == ExportFormat::Csv && config.separator != ';' {
+        words.push(format!(
+            "--separator {}",
+            shell_quote(&config.separator.to_string())
+        ));
+    }
+    words.join(" ")
 }
 
 /// The writable properties to export: all of them, or those `--properties` names.
@@ -164,9 +188,19 @@ fn chosen_fields(schema: &Schema, names: Option<&[String]>) -> Result<Vec<Field>
             .filter_map(Field::property)
             .collect());
     };
+    let mut seen: Vec<&str> = Vec::new();
     names
         .iter()
         .map(|name| {
+            if let Some(property) = schema.property(name) {
+                if seen.contains(&property.id.as_str()) {
+                    return Err(format!(
+                        "--properties names {:?} twice; each property can be exported once",
+                        property.name
+                    ));
+                }
+                seen.push(&property.id);
+            }
             let Some(property) = schema.property(name) else {
                 let hint = crate::spelling::closest(
                     name,
@@ -208,20 +242,21 @@ struct RowWriter<'a> {
 impl<'a> RowWriter<'a> {
     fn new(
         sink: &'a mut dyn Write,
-        format: ExportFormat,
+        config: &ExportConfig,
         fields: &[Field],
-        separator: char,
     ) -> anyhow::Result<RowWriter<'a>> {
         let mut writer = RowWriter {
-            format,
+            format: config.format,
             csv: None,
             jsonl: None,
             fields: fields.to_vec(),
-            separator,
+            separator: config.separator,
         };
-        match format {
+        match config.format {
             ExportFormat::Csv => {
-                let mut csv = csv::Writer::from_writer(sink);
+                let mut csv = csv::WriterBuilder::new()
+                    .delimiter(config.delimiter)
+                    .from_writer(sink);
                 let mut header = vec!["page_id".to_owned()];
                 for f in fields {
                     if let Kind::Property(ty) = f.kind {
