@@ -350,3 +350,130 @@ async fn export_refuses_unknown_properties_and_filters_notion_refuses() {
         out.stdout
     );
 }
+
+/// Splits a command line printed by the tool into its words: plain words and `'…'` quotes
+/// (with `'\''` for a quote inside), the only forms `shell_quote` writes.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                for q in chars.by_ref() {
+                    if q == '\'' {
+                        break;
+                    }
+                    word.push(q);
+                }
+            }
+            '\\' => {
+                in_word = true;
+                word.extend(chars.next());
+            }
+            ' ' if in_word => {
+                words.push(std::mem::take(&mut word));
+                in_word = false;
+            }
+            ' ' => {}
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+/// The apply command an export printed, as the words after `notion-bulk`.
+fn printed_apply(stderr: &str) -> Vec<String> {
+    let line = stderr
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("notion-bulk apply ")
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| panic!("no apply command printed: {stderr}"));
+    let mut words = vec!["apply".to_owned()];
+    words.extend(shell_words(&line));
+    words
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_printed_apply_command_reads_its_export_back_unchanged() {
+    let handle = start(seed(), |_| {}).await;
+    let dir = Dir::new();
+    // Issue 18, points 3 and 14: a separator, a .tsv file and a .txt file.
+    let cases: [(&str, &[&str], &str); 3] = [
+        ("pipes.csv", &["--separator", "|"], "--separator '|'"),
+        ("tabs.tsv", &[], "tabs.tsv --data-source"),
+        ("plain.txt", &[], "--format csv"),
+    ];
+    for (file, extra, shows) in cases {
+        let mut args = vec!["export", DATA_SOURCE, "-o", file, "--rate", "100"];
+        args.extend_from_slice(extra);
+        let out = bulk(&dir, &handle, &args).await;
+        assert_eq!(out.code, 0, "{file}: {}", out.stderr);
+        assert!(out.stderr.contains(shows), "{file}: {}", out.stderr);
+        let text = std::fs::read_to_string(dir.path(file)).unwrap();
+        let header = text.lines().next().unwrap();
+        let comma_header = header.contains(",Name:title,") || header.contains(",Name:title");
+        match file {
+            "tabs.tsv" => assert!(header.starts_with("page_id\tName:title\t"), "{header}"),
+            _ => assert!(comma_header, "{header}"),
+        }
+        let writes_before = handle
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PATCH" || r.method == "POST" && r.path == "/v1/pages")
+            .count();
+        let mut words = printed_apply(&out.stderr);
+        let report = format!("{file}.report.jsonl");
+        words.extend([
+            "--report".into(),
+            report.clone(),
+            "--rate".into(),
+            "100".into(),
+        ]);
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        let applied = bulk(&dir, &handle, &words).await;
+        assert_eq!(applied.code, 0, "{file}: {:?}\n{}", words, applied.stderr);
+        let writes = handle
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PATCH" || r.method == "POST" && r.path == "/v1/pages")
+            .count();
+        assert_eq!(
+            writes, writes_before,
+            "{file}: an unedited export writes nothing"
+        );
+        let lines = read_report(&dir.path(&report));
+        assert_eq!(lines.len(), 40, "{file}");
+        assert!(
+            lines.iter().all(|l| l.outcome == "skipped"),
+            "{file}: {:?}",
+            lines
+                .iter()
+                .filter(|l| l.outcome != "skipped")
+                .collect::<Vec<_>>()
+        );
+    }
+    let out = bulk(
+        &dir,
+        &handle,
+        &["export", DATA_SOURCE, "--properties", "Name,Status,Name"],
+    )
+    .await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--properties names \"Name\" twice"),
+        "{}",
+        out.stderr
+    );
+}
