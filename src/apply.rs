@@ -26,7 +26,7 @@ use crate::notion::NotionId;
 use crate::precondition::{self, Expectations};
 use crate::report::progress::{Printer, Progress, Snapshot};
 use crate::report::reporter::{FailedOut, FailedOutFormat, Reporter};
-use crate::report::resume::{Note, ResumeIndex, Resumer};
+use crate::report::resume::{InputChanged, Note, ResumeIndex, Resumer};
 use crate::report::summary::Summary;
 use crate::report::ReportWriter;
 use crate::select;
@@ -755,55 +755,64 @@ fn read_rows(
             let _ = tx.send(n);
         }
     };
-    let mut forward =
-        |mapped: Mapped, source_row: SourceRow, resume: &mut Option<Resumer>| -> bool {
-            // With --match-on, the row's page by its key first, so that its precondition is
-            // judged against that page.
-            let found = match matcher.as_mut() {
-                Some(matcher) => matcher.find(mapped),
-                None => Found::Go(mapped),
-            };
-            let (matched, verdict) = match found {
-                Found::Done(matched) => (matched, None),
-                Found::Go(mapped) => {
-                    // Preconditions, judged against the scan before the matcher marks the
-                    // fields this row sends as no longer known.
-                    let (mapped, verdict) = match expectations.as_mut() {
-                        Some(e) => e.judge(
-                            mapped,
-                            &source_row,
-                            matcher.as_ref().map(Matcher::index),
-                            recheck,
-                        ),
-                        None => (mapped, None),
-                    };
-                    // The matcher stage: with a data source, only the changes go on.
-                    let matched = match matcher.as_mut() {
-                        Some(matcher) => matcher.compare(mapped),
-                        None => Matched::as_is(mapped),
-                    };
-                    (matched, verdict)
-                }
-            };
-            let item = match matched.mapped {
-                Mapped::Update(update) => {
-                    let mut job = Job::new(update, source_row);
-                    job.before = matched.before.map(Box::new);
-                    job.creation = matched.creation;
-                    job.precondition = verdict;
-                    Item::Send(job)
-                }
-                unsent => Item::Unsent(unsent, source_row),
-            };
-            let items_now = match resume {
-                Some(r) => r.admit(item, &mut note),
-                None => vec![item],
-            };
-            items_now
-                .into_iter()
-                .map(precondition::settle)
-                .all(|item| items.blocking_send(item).is_ok())
+    // Whether the reader goes on: `Err` when `--resume` met a row the report does not have.
+    let mut forward = |mapped: Mapped,
+                       source_row: SourceRow,
+                       resume: &mut Option<Resumer>|
+     -> Result<bool, InputChanged> {
+        // What the row sets as mapped, before the scan leaves out what its page holds:
+        // `--resume` knows from it which fields a row recorded ok has set.
+        let fields: Arc<[crate::mapping::Field]> = match (&resume, &mapped) {
+            (Some(_), Mapped::Update(update)) => update.body.fields().into(),
+            _ => Arc::from([]),
         };
+        // With --match-on, the row's page by its key first, so that its precondition is
+        // judged against that page.
+        let found = match matcher.as_mut() {
+            Some(matcher) => matcher.find(mapped),
+            None => Found::Go(mapped),
+        };
+        let (matched, verdict) = match found {
+            Found::Done(matched) => (matched, None),
+            Found::Go(mapped) => {
+                // Preconditions, judged against the scan before the matcher marks the
+                // fields this row sends as no longer known.
+                let (mapped, verdict) = match expectations.as_mut() {
+                    Some(e) => e.judge(
+                        mapped,
+                        &source_row,
+                        matcher.as_ref().map(Matcher::index),
+                        recheck,
+                    ),
+                    None => (mapped, None),
+                };
+                // The matcher stage: with a data source, only the changes go on.
+                let matched = match matcher.as_mut() {
+                    Some(matcher) => matcher.compare(mapped),
+                    None => Matched::as_is(mapped),
+                };
+                (matched, verdict)
+            }
+        };
+        let item = match matched.mapped {
+            Mapped::Update(update) => {
+                let mut job = Job::new(update, source_row);
+                job.before = matched.before.map(Box::new);
+                job.creation = matched.creation;
+                job.precondition = verdict;
+                Item::Send(job)
+            }
+            unsent => Item::Unsent(unsent, source_row),
+        };
+        let items_now = match resume {
+            Some(r) => r.admit(item, fields, &mut note)?,
+            None => vec![item],
+        };
+        Ok(items_now
+            .into_iter()
+            .map(precondition::settle)
+            .all(|item| items.blocking_send(item).is_ok()))
+    };
     let finish = |resume: Option<Resumer>, mut outcome: ReaderOutcome| {
         if let Some(r) = resume {
             outcome.resumed_ok = r.resumed_ok;
@@ -824,13 +833,13 @@ fn read_rows(
             }
         }
         for (mapped, source_row) in gate.admit(mapper.map(&row), row.clone()) {
-            if !forward(mapped, source_row, &mut resume) {
+            if !goes_on(forward(mapped, source_row, &mut resume), &mut outcome) {
                 return finish(resume, outcome);
             }
         }
     }
     for (mapped, source_row) in gate.finish() {
-        if !forward(mapped, source_row, &mut resume) {
+        if !goes_on(forward(mapped, source_row, &mut resume), &mut outcome) {
             return finish(resume, outcome);
         }
     }
@@ -842,6 +851,15 @@ fn read_rows(
         }
     }
     finish(resume, outcome)
+}
+
+/// Whether the reader goes on after a row: not when the dispatcher is gone, nor when
+/// `--resume` met a changed input (said as the reader's error).
+fn goes_on(forwarded: Result<bool, InputChanged>, outcome: &mut ReaderOutcome) -> bool {
+    forwarded.unwrap_or_else(|changed| {
+        outcome.error = Some(changed.to_string());
+        false
+    })
 }
 
 /// Counts the input's rows (for the progress display's total and ETA).

@@ -22,7 +22,9 @@ use tokio::time::Instant;
 
 use crate::dispatch::{read_page, Item, Job, RowResult, Shared};
 use crate::job::{Record, Source, SourceRow};
-use crate::mapping::{Body, HeaderError, Mapped, Mapper, MappingOptions, Problem, RowError};
+use crate::mapping::{
+    column, Body, ColumnPlan, HeaderError, Mapped, Mapper, MappingOptions, Problem, RowError,
+};
 use crate::notion::{NotionId, PropertyType, Schema};
 use crate::report::Outcome;
 use crate::scan::{Current, Field, Index, Kind};
@@ -157,6 +159,8 @@ pub struct Expectations {
     every_row: Vec<Check>,
     schema: Option<Arc<Schema>>,
     id_column: String,
+    /// With `--match-on`: the column holding the key, as problems name it.
+    key_column: Option<String>,
 }
 
 impl Expectations {
@@ -192,28 +196,34 @@ impl Expectations {
         own.columns_only = None;
         let (mapper, per_row) = match source.headers() {
             Some(headers) => {
-                // `--columns` leaves out the precondition columns it does not name, too.
-                let used = |h: &String| options.columns_only.as_ref().is_none_or(|c| c.contains(h));
+                // Every `if:` column is read, whatever `--columns` names: it writes nothing,
+                // and dropping it would write rows whose precondition fails.
                 let wanted: Vec<String> = headers
                     .iter()
-                    .filter(|h| used(h))
                     .filter_map(|h| Some(h.strip_prefix(PREFIX)?.trim().to_owned()))
                     .collect();
                 if wanted.is_empty() && expect.is_empty() {
                     return Ok(None);
                 }
-                // Every other column gets a name no property has and is ignored.
+                // With `--match-on`, the key column keeps its name (the row names its page by
+                // it); every other column gets a name no property has and is ignored.
+                let key_column = |h: &String| {
+                    matches!(column::resolve(h, options), Ok(Some(ColumnPlan::Key(_))))
+                };
                 let renamed: Vec<String> = headers
                     .iter()
                     .enumerate()
-                    .map(|(i, h)| match h.strip_prefix(PREFIX).filter(|_| used(h)) {
+                    .map(|(i, h)| match h.strip_prefix(PREFIX) {
                         Some(name) => name.trim().to_owned(),
-                        None if *h == options.id_column => h.clone(),
+                        None if *h == options.id_column || key_column(h) => h.clone(),
                         None => format!("\u{0}{i}"),
                     })
                     .collect();
                 let mut columns = own.clone();
-                columns.columns.retain(|m| wanted.contains(&m.column));
+                columns.columns.retain(|m| {
+                    wanted.contains(&m.column)
+                        || headers.iter().any(|h| *h == m.column && key_column(h))
+                });
                 columns.columns_only = Some(wanted.clone());
                 let mapper = Mapper::for_csv(&renamed, columns)
                     .map_err(|e| HeaderError(format!("precondition (if:) columns: {e}")))?;
@@ -243,6 +253,7 @@ impl Expectations {
             every_row,
             schema,
             id_column: options.id_column.clone(),
+            key_column: options.match_on.as_ref().map(|k| k.property.to_string()),
         }))
     }
 
@@ -317,7 +328,12 @@ impl Expectations {
                 let problems: Vec<Problem> = error
                     .problems
                     .into_iter()
-                    .filter(|p| p.column.as_ref().is_some_and(|c| *c != self.id_column))
+                    // The page (its id or key) is the row's own mapping's to check.
+                    .filter(|p| {
+                        p.column.as_ref().is_some_and(|c| {
+                            *c != self.id_column && Some(c.as_str()) != self.key_column.as_deref()
+                        })
+                    })
                     .map(|mut p| {
                         p.column = p.column.map(|c| format!("{PREFIX}{c}"));
                         p
@@ -356,7 +372,12 @@ impl Expectations {
         };
         let mut own = Map::new();
         for (key, value) in object {
-            if key == self.id_column {
+            let names_page = key == self.id_column
+                || matches!(
+                    column::resolve(&key, self.mapper.options()),
+                    Ok(Some(ColumnPlan::Key(_)))
+                );
+            if names_page {
                 own.insert(key, value);
             } else if let Some(name) = key.strip_prefix(PREFIX) {
                 own.insert(name.trim().to_owned(), value);

@@ -361,3 +361,77 @@ async fn bad_expected_values_exit_2_or_make_their_row_invalid() {
     assert_eq!(report.iter().find(|l| l.row == 2).unwrap().outcome, "ok");
     assert_eq!(count(&handle, "PATCH"), 1);
 }
+
+/// Issue 18, points 2 and 6: a keyed sync (`--match-on`) with `if:` columns, `--columns`
+/// naming only the data column, killed mid-run and resumed. The `if:` column stays in force
+/// (it is not a data column), the key finds each page, and each page whose precondition holds
+/// is written once; the others are never written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_sync_with_if_columns_columns_and_resume_writes_only_what_holds() {
+    let handle = start(forty_pages(), |_| {}).await;
+    let before = handle.state();
+    let dir = Dir::new();
+    let mut csv = String::from("Name,Status,Priority,if:Status\n");
+    for i in 1..=40 {
+        csv += &format!("Task {i},Done,Someday,In progress\n");
+    }
+    dir.write("rows.csv", csv);
+    let args = |resume: bool| {
+        let mut args = vec![
+            "apply",
+            "rows.csv",
+            "--data-source",
+            DATA_SOURCE,
+            "--match-on",
+            "Name",
+            "--columns",
+            "Status",
+            "--report",
+            "r.jsonl",
+            "--rate",
+            "20",
+            "--progress",
+            "log",
+        ];
+        if resume {
+            args.push("--resume");
+        }
+        args
+    };
+    let mut child = spawn_against(&dir, &handle.base_url(), TOKEN, &args(false));
+    crate::resume::until_report_has(&dir, "r.jsonl", 12).await;
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let out = run_against(&dir, &handle.base_url(), TOKEN, &args(true)).await;
+    assert!(matches!(out.code, 0 | 1), "{}", out.stderr);
+    let report = read_report(&dir.path("r.jsonl"));
+    let last: std::collections::BTreeMap<u64, &ReportLine> =
+        report.iter().map(|l| (l.row, l)).collect();
+    assert_eq!(last.len(), 40, "every row has an outcome");
+    for (row, line) in last {
+        let i = row as usize;
+        let patches = handle
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PATCH" && r.page_id.as_deref() == Some(id(i).as_str()))
+            .count();
+        if holds(i) {
+            assert_eq!(line.outcome, "ok", "{line:?}");
+            assert_eq!(patches, 1, "page {i} written once");
+            assert_eq!(status(&handle, i), "Done");
+        } else {
+            assert_eq!(
+                (line.outcome.as_str(), line.code.as_deref()),
+                ("skipped", Some("precondition_failed")),
+                "{line:?}"
+            );
+            assert_eq!(patches, 0, "page {i}: its precondition fails");
+            assert_eq!(status(&handle, i), "Not started");
+        }
+        assert_eq!(
+            handle.page(&id(i)).unwrap()["properties"]["Priority"],
+            before["pages"][i - 1]["properties"]["Priority"],
+            "--columns leaves Priority alone"
+        );
+    }
+}

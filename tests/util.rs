@@ -34,6 +34,7 @@ pub struct ReportLine {
     pub body_hash: Option<String>,
     pub action: Option<String>,
     pub key: Option<String>,
+    pub row_hash: Option<String>,
 }
 
 impl Default for Dir {

@@ -70,6 +70,36 @@ pub struct SourceRow {
     pub record: Record,
 }
 
+impl SourceRow {
+    /// The row's content as read (each CSV field, or the JSONL line), as 16 hex digits of
+    /// its SHA-256: what the report records so that `--resume` can tell the row it recorded
+    /// from an edited or moved one.
+    pub fn content_hash(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        match &self.record {
+            Record::Csv(record) => {
+                hasher.update(b"csv");
+                for field in record {
+                    // Each field's length first, so that field boundaries count.
+                    hasher.update((field.len() as u64).to_le_bytes());
+                    hasher.update(field);
+                }
+            }
+            Record::Json(line) => {
+                hasher.update(b"json");
+                hasher.update(line);
+            }
+        }
+        hasher
+            .finalize()
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
 /// A row's raw content, kept as read so that `--failed-out` can write it back as it was.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {

@@ -99,6 +99,10 @@ pub struct ReportLine {
     /// With `--match-on`: the row's key.
     #[serde(default)]
     pub key: Option<String>,
+    /// The row's content as read ([`crate::job::SourceRow::content_hash`]): `--resume` sends
+    /// nothing for a row that no longer has it (empty in reports written before there was one).
+    #[serde(default)]
+    pub row_hash: Option<String>,
 }
 
 impl ReportLine {
@@ -122,6 +126,7 @@ impl ReportLine {
             body_hash: None,
             action: None,
             key: None,
+            row_hash: None,
         }
     }
 }
@@ -198,16 +203,40 @@ pub struct ReportWriter {
     format: ReportFormat,
     out: BufWriter<File>,
     csv_line: Vec<u8>,
-    /// A CSV report begun by a version without `action` and `key`: its lines go on without
-    /// them, so that every line has its header's fields and `--resume` can read it.
-    legacy_csv: bool,
+    /// The fields of a CSV report's header: a report begun by a version without `action` and
+    /// `key` (10) or without `row_hash` (12) goes on without them, so that every line has its
+    /// header's fields and `--resume` can read it.
+    csv_fields: usize,
 }
 
 const CSV_HEADER: &str =
-    "row,page_id,outcome,http_status,code,message,attempts,duration_ms,request_id,body_hash,action,key\n";
+    "row,page_id,outcome,http_status,code,message,attempts,duration_ms,request_id,body_hash,action,key,row_hash\n";
 /// The header of reports written before `action` and `key` (SPEC §9–§10).
+#[cfg(test)]
 const LEGACY_CSV_HEADER: &str =
     "row,page_id,outcome,http_status,code,message,attempts,duration_ms,request_id,body_hash\n";
+
+/// A report line's fields, in the CSV header's order.
+fn csv_fields(l: &ReportLine) -> [String; 13] {
+    fn text<T: ToString>(v: &Option<T>) -> String {
+        v.as_ref().map(ToString::to_string).unwrap_or_default()
+    }
+    [
+        l.row.to_string(),
+        text(&l.page_id),
+        l.outcome.to_string(),
+        text(&l.http_status),
+        text(&l.code),
+        text(&l.message),
+        l.attempts.to_string(),
+        l.duration_ms.to_string(),
+        text(&l.request_id),
+        text(&l.body_hash),
+        text(&l.action.map(RowAction::as_str)),
+        text(&l.key),
+        text(&l.row_hash),
+    ]
+}
 
 impl ReportWriter {
     /// Opens the report for appending (a resumed run adds to it); a new CSV report gets its
@@ -218,17 +247,32 @@ impl ReportWriter {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let is_new = file.metadata()?.len() == 0;
         let format = ReportFormat::of(path);
-        let legacy_csv = !is_new && format == ReportFormat::Csv && {
-            let mut first = String::new();
-            io::BufReader::new(File::open(path)?).read_line(&mut first)?;
-            first == LEGACY_CSV_HEADER
+        let full = CSV_HEADER.trim_end().split(',').count();
+        let csv_fields = match (is_new, format) {
+            (false, ReportFormat::Csv) => {
+                let mut first = String::new();
+                io::BufReader::new(File::open(path)?).read_line(&mut first)?;
+                let fields = first.trim_end().split(',').count();
+                if !CSV_HEADER.starts_with(first.trim_end()) || fields < 10 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "{} does not begin with a report's header ({}): is it a report?",
+                            path.display(),
+                            CSV_HEADER.trim_end()
+                        ),
+                    ));
+                }
+                fields
+            }
+            _ => full,
         };
         let mut writer = ReportWriter {
             path: path.to_owned(),
             format,
             out: BufWriter::new(file),
             csv_line: Vec::new(),
-            legacy_csv,
+            csv_fields,
         };
         if is_new && format == ReportFormat::Csv {
             writer.out.write_all(CSV_HEADER.as_bytes())?;
@@ -254,23 +298,8 @@ impl ReportWriter {
                     let mut w = csv::WriterBuilder::new()
                         .has_headers(false)
                         .from_writer(&mut self.csv_line);
-                    let written = if self.legacy_csv {
-                        let l = line;
-                        w.serialize((
-                            l.row,
-                            &l.page_id,
-                            l.outcome,
-                            l.http_status,
-                            &l.code,
-                            &l.message,
-                            l.attempts,
-                            l.duration_ms,
-                            &l.request_id,
-                            &l.body_hash,
-                        ))
-                    } else {
-                        w.serialize(line)
-                    };
+                    let fields = csv_fields(line);
+                    let written = w.write_record(&fields[..self.csv_fields]);
                     written.map_err(io::Error::other)?;
                     w.flush()?;
                 }
@@ -381,6 +410,7 @@ mod tests {
                 body_hash: Some("ab".repeat(32)),
                 action: Some(RowAction::Updated),
                 key: Some("SKU-1".into()),
+                row_hash: Some("0123456789abcdef".into()),
             },
         ]
     }
@@ -404,6 +434,7 @@ mod tests {
             ReportLine {
                 action: None,
                 key: None,
+                row_hash: None,
                 ..sample()[1].clone()
             }
         );

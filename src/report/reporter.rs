@@ -321,6 +321,7 @@ impl Reporter {
             body_hash: result.body_hash.clone(),
             action: result.action,
             key: result.key.as_deref().map(str::to_owned),
+            row_hash: result.source.as_ref().map(SourceRow::content_hash),
         })?;
         self.counts.add(result.outcome);
         self.actions.add(result.action, result.code.as_deref());

@@ -47,8 +47,67 @@ pub enum Earlier {
     Final,
 }
 
-const FINGERPRINT_BITS: u32 = 61;
+/// A row's last line as the index keeps it, in 64 bits: the class (3 bits), whether the report
+/// recorded the row's content (1 bit), and a 60-bit fingerprint: of the row's content when it
+/// was recorded, else (for an `ok` line of an older report) of its page and body hash.
+const FINGERPRINT_BITS: u32 = 60;
 const FINGERPRINT_MASK: u64 = (1 << FINGERPRINT_BITS) - 1;
+const CLASS_SHIFT: u32 = 61;
+const CONTENT_FLAG: u64 = 1 << FINGERPRINT_BITS;
+
+/// What the report says of one row: how its last line left it, and the fingerprint of the
+/// row's content that line recorded (none in reports written before there was one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    pub earlier: Earlier,
+    pub content: Option<u64>,
+}
+
+impl Recorded {
+    pub fn of(line: &ReportLine) -> Recorded {
+        Recorded {
+            earlier: Earlier::of(line),
+            content: line.row_hash.as_deref().map(content_fingerprint),
+        }
+    }
+
+    fn encode(self) -> u64 {
+        let (class, fp) = match self.earlier {
+            Earlier::NoLine => (0, 0),
+            Earlier::Ok(fp) => (1, fp),
+            Earlier::Skipped => (2, 0),
+            Earlier::Resend => (3, 0),
+            Earlier::ResendUnknown => (4, 0),
+            Earlier::Final => (5, 0),
+        };
+        let (flag, fp) = match self.content {
+            Some(content) => (CONTENT_FLAG, content),
+            None => (0, fp),
+        };
+        (class << CLASS_SHIFT) | flag | (fp & FINGERPRINT_MASK)
+    }
+
+    fn decode(code: u64) -> Recorded {
+        let fp = code & FINGERPRINT_MASK;
+        let earlier = match code >> CLASS_SHIFT {
+            1 => Earlier::Ok(fp),
+            2 => Earlier::Skipped,
+            3 => Earlier::Resend,
+            4 => Earlier::ResendUnknown,
+            5 => Earlier::Final,
+            _ => Earlier::NoLine,
+        };
+        Recorded {
+            earlier,
+            content: (code & CONTENT_FLAG != 0).then_some(fp),
+        }
+    }
+}
+
+/// 60 bits of a report's `row_hash` (or of the hash of a row read now).
+pub fn content_fingerprint(row_hash: &str) -> u64 {
+    u64::from_str_radix(row_hash.get(..16).unwrap_or(row_hash), 16).unwrap_or(0) & FINGERPRINT_MASK
+}
 
 impl Earlier {
     /// The class of a report line.
@@ -73,29 +132,6 @@ impl Earlier {
         }
     }
 
-    fn encode(self) -> u64 {
-        let (class, fp) = match self {
-            Earlier::NoLine => (0, 0),
-            Earlier::Ok(fp) => (1, fp),
-            Earlier::Skipped => (2, 0),
-            Earlier::Resend => (3, 0),
-            Earlier::ResendUnknown => (4, 0),
-            Earlier::Final => (5, 0),
-        };
-        (class << FINGERPRINT_BITS) | (fp & FINGERPRINT_MASK)
-    }
-
-    fn decode(code: u64) -> Earlier {
-        match code >> FINGERPRINT_BITS {
-            1 => Earlier::Ok(code & FINGERPRINT_MASK),
-            2 => Earlier::Skipped,
-            3 => Earlier::Resend,
-            4 => Earlier::ResendUnknown,
-            5 => Earlier::Final,
-            _ => Earlier::NoLine,
-        }
-    }
-
     /// Not ok, so its page needs care.
     fn is_not_ok(self) -> bool {
         matches!(
@@ -111,7 +147,7 @@ pub fn is_definitive(status: u16) -> bool {
     (400..500).contains(&status) && !matches!(status, 401 | 409 | 429)
 }
 
-/// 61 bits of a row's page and body hash: enough to tell that an edited input row is not the
+/// 60 bits of a row's page and body hash: enough to tell that an edited input row is not the
 /// row recorded ok (a false match is about one in 2^61).
 pub fn fingerprint(page: NotionId, body_hash: &str) -> u64 {
     let hash = body_hash
@@ -154,8 +190,9 @@ impl ResumeIndex {
             if rows.len() <= i {
                 rows.resize(i + 1, 0);
             }
-            let earlier = Earlier::of(&line);
-            rows[i] = earlier.encode();
+            let recorded = Recorded::of(&line);
+            let earlier = recorded.earlier;
+            rows[i] = recorded.encode();
             let page = line
                 .page_id
                 .as_deref()
@@ -181,7 +218,8 @@ impl ResumeIndex {
         let dirty: HashSet<NotionId> = not_ok.into_values().collect();
         let mut last_ok: HashMap<NotionId, u64> = dirty.iter().map(|p| (*p, 0)).collect();
         visit_report(report, |line| {
-            let Earlier::Ok(fp) = Earlier::of(&line) else {
+            let recorded = Recorded::of(&line);
+            let Earlier::Ok(_) = recorded.earlier else {
                 return;
             };
             let Some(page) = line
@@ -191,7 +229,7 @@ impl ResumeIndex {
             else {
                 return;
             };
-            let is_last = rows.get((line.row - 1) as usize) == Some(&Earlier::Ok(fp).encode());
+            let is_last = rows.get((line.row - 1) as usize) == Some(&recorded.encode());
             if let (true, Some(last)) = (is_last, last_ok.get_mut(&page)) {
                 *last = (*last).max(line.row);
             }
@@ -202,9 +240,20 @@ impl ResumeIndex {
 
     /// How the row's last line left it.
     pub fn earlier(&self, row: u64) -> Earlier {
+        self.recorded(row).earlier
+    }
+
+    /// How the row's last line left it, and the content it recorded.
+    pub fn recorded(&self, row: u64) -> Recorded {
         row.checked_sub(1)
             .and_then(|i| self.rows.get(i as usize))
-            .map_or(Earlier::NoLine, |c| Earlier::decode(*c))
+            .map_or(
+                Recorded {
+                    earlier: Earlier::NoLine,
+                    content: None,
+                },
+                |c| Recorded::decode(*c),
+            )
     }
 
     /// The pages with a row whose last line is not ok.
@@ -326,12 +375,48 @@ impl Resumer {
     }
 
     /// One mapped row, in input order: the items to hand the dispatcher now, in order.
-    pub fn admit(&mut self, item: Item, note: &mut dyn FnMut(Note)) -> Vec<Item> {
-        let (row, page) = match &item {
-            Item::Send(job) => (job.update.row, Some(job.update.page_id)),
-            Item::Unsent(mapped, _) => (mapped.row(), mapped.page_id()),
-            Item::Ended(_) => return vec![item],
+    /// `fields`: what the row sets as mapped, before a scan left out what its page already
+    /// holds. `Err`: the row is not the one the report recorded (the input changed).
+    pub fn admit(
+        &mut self,
+        item: Item,
+        fields: Arc<[Field]>,
+        note: &mut dyn FnMut(Note),
+    ) -> Result<Vec<Item>, InputChanged> {
+        let (row, page, source) = match &item {
+            Item::Send(job) => (job.update.row, Some(job.update.page_id), &job.source),
+            Item::Unsent(mapped, source) => (mapped.row(), mapped.page_id(), source),
+            Item::Ended(_) => return Ok(vec![item]),
         };
+        let recorded = self.index.recorded(row);
+        if let Some(content) = recorded.content {
+            if content != content_fingerprint(&source.content_hash()) {
+                return Err(InputChanged {
+                    row,
+                    line: source.line,
+                });
+            }
+            if let Earlier::Ok(_) = recorded.earlier {
+                // The row recorded ok, as it was: not sent, whatever the page holds now.
+                self.resumed_ok += 1;
+                if let (Some(page), Some(later)) = (page, page.and_then(|p| self.later.get_mut(&p)))
+                {
+                    later.set(row, &fields, |_| None);
+                    let source = match item {
+                        Item::Send(job) => job.source,
+                        Item::Unsent(_, source) => source,
+                        Item::Ended(_) => unreachable!("ended rows are passed on above"),
+                    };
+                    note(Note::Ok {
+                        row,
+                        page,
+                        fields,
+                        source,
+                    });
+                }
+                return Ok(self.released_after(row));
+            }
+        }
         let mut out = Vec::new();
         let earlier = self.index.earlier(row);
         let template = matches!(&item, Item::Send(job) if job.update.body.template.is_some());
@@ -373,6 +458,13 @@ impl Resumer {
             }
             (_, other) => out.push(other),
         }
+        out.extend(self.released_after(row));
+        Ok(out)
+    }
+
+    /// The held rows of the dirty pages whose last ok row is `row`.
+    fn released_after(&mut self, row: u64) -> Vec<Item> {
+        let mut out = Vec::new();
         if let Some(pages) = self.release_at.remove(&row) {
             for page in pages {
                 out.extend(self.release(page));
@@ -402,6 +494,21 @@ impl Resumer {
         let fields = self.later.get(&page).cloned().unwrap_or_default();
         jobs.into_iter().map(|job| reduce(job, &fields)).collect()
     }
+}
+
+/// `--resume` met a row that is not the one its report recorded: its cells changed, or rows
+/// were added or removed above it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "--resume: row {row} (line {line}) is not the row the report recorded for it: its cells \
+     changed, or rows were added or removed above it. Resume continues the same input only, so \
+     nothing from this row on was sent. Put the input back as it was and resume again; or, to \
+     apply the edited input, run it with a new --report (with --data-source, pages that already \
+     hold a row's values are not written again)"
+)]
+pub struct InputChanged {
+    pub row: u64,
+    pub line: u64,
 }
 
 /// A row to send again, without the fields later ok rows of its page set: the same job, a
@@ -457,6 +564,7 @@ mod tests {
             body_hash: Some("ab".repeat(32)),
             action: None,
             key: None,
+            row_hash: None,
         }
     }
 
@@ -501,7 +609,18 @@ mod tests {
             Earlier::ResendUnknown,
             Earlier::Final,
         ] {
-            assert_eq!(Earlier::decode(e.encode()), e);
+            for content in [None, Some(0), Some(FINGERPRINT_MASK)] {
+                let recorded = Recorded {
+                    earlier: e,
+                    content,
+                };
+                let decoded = Recorded::decode(recorded.encode());
+                assert_eq!(decoded.content, content);
+                match (e, content) {
+                    (Earlier::Ok(_), Some(c)) => assert_eq!(decoded.earlier, Earlier::Ok(c)),
+                    _ => assert_eq!(decoded.earlier, e),
+                }
+            }
         }
     }
 
