@@ -385,3 +385,98 @@ async fn rows_failed_after_retries_are_sent_again_without_what_later_ok_rows_set
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(state(&other), resumed);
 }
+
+/// Issue 18, points 7 and 8: the report records each row's content, so `--resume` can tell the
+/// rows it recorded from edited or moved ones. A row edited after it ended `skipped`, or rows
+/// inserted above recorded ones, stop the resume before anything is sent, naming the row; the
+/// input put back, the resume sends nothing and adds no line (a row recorded ok keeps its line,
+/// even when the scan now finds its page unchanged).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_refuses_an_edited_or_shifted_input_and_keeps_ok_rows_ok() {
+    use crate::scan::{start, DATA_SOURCE, TOKEN};
+    use crate::util::run_against;
+    let handle = start(Seed::generate(10), |_| {}).await;
+    let dir = Dir::new();
+    let row = |i: usize, name: &str| format!("{},{name}\n", Seed::generated_page_id(i));
+    // Row 4 gives page 4 the name it has: skipped, unchanged.
+    let original: String = std::iter::once("page_id,Name\n".to_owned())
+        .chain((1..=8).map(|i| match i {
+            4 => row(4, "Task 4"),
+            i => row(i, &format!("Renamed {i}")),
+        }))
+        .collect();
+    dir.write("rows.csv", &original);
+    let args = [
+        "apply",
+        "rows.csv",
+        "--data-source",
+        DATA_SOURCE,
+        "--report",
+        "r.jsonl",
+        "--resume",
+        "--progress",
+        "log",
+    ];
+    let patches = || {
+        handle
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PATCH")
+            .count()
+    };
+    let out = run_against(&dir, &handle.base_url(), TOKEN, &args).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(patches(), 7);
+    let first = read_report(&dir.path("r.jsonl"));
+    assert_eq!(first.len(), 8);
+    let row4 = first.iter().find(|l| l.row == 4).unwrap();
+    assert_eq!(row4.code.as_deref(), Some("unchanged"), "{row4:?}");
+    assert!(first.iter().all(|l| l.row_hash.is_some()), "{first:?}");
+
+    let edited = original.replace("Task 4", "Edited 4");
+    let inserted = format!(
+        "page_id,Name\n{}{}{}",
+        row(9, "New 9"),
+        row(10, "New 10"),
+        &original["page_id,Name\n".len()..]
+    );
+    for (input, named) in [(&edited, "row 4 (line 5)"), (&inserted, "row 1 (line 2)")] {
+        dir.write("rows.csv", input);
+        let out = run_against(&dir, &handle.base_url(), TOKEN, &args).await;
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!(
+                "--resume: {named} is not the row the report recorded for it"
+            )) && out.stderr.contains("Put the input back as it was"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(patches(), 7, "nothing is sent for a changed input");
+    }
+    assert_eq!(
+        handle.page(&Seed::generated_page_id(9)).unwrap()["properties"]["Name"]["title"][0]
+            ["plain_text"],
+        "Task 9"
+    );
+
+    // The input as it was: nothing to send, and every row keeps its one line.
+    dir.write("rows.csv", &original);
+    let out = run_against(&dir, &handle.base_url(), TOKEN, &args).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(patches(), 7);
+    assert_eq!(read_report(&dir.path("r.jsonl")), first, "no second line");
+
+    // The edited input as a new run: only the edited row is written.
+    dir.write("rows.csv", &edited);
+    let mut fresh = args.to_vec();
+    fresh[5] = "r2.jsonl";
+    let out = run_against(&dir, &handle.base_url(), TOKEN, &fresh).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(patches(), 8);
+    let second = read_report(&dir.path("r2.jsonl"));
+    assert_eq!(
+        second.iter().filter(|l| l.outcome == "ok").count(),
+        1,
+        "{second:?}"
+    );
+}
