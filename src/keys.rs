@@ -202,6 +202,26 @@ impl KeySpec {
         (!text.is_empty()).then(|| self.fold(text))
     }
 
+    /// Whether Notion may hold this key with spaces around it, which an `equals` lookup does
+    /// not find (and [`KeySpec::of_page`] trims): a text key.
+    pub fn may_have_spaces(&self) -> bool {
+        !matches!(
+            self.ty,
+            PropertyType::Number | PropertyType::UniqueId | PropertyType::Formula
+        )
+    }
+
+    /// A lookup that also finds keys Notion holds with spaces around them: an `or` of one
+    /// `contains` per key (the pages it finds are kept by their trimmed key, so a page whose
+    /// key merely contains another is no match).
+    pub fn contains_filter<'k>(&self, keys: impl IntoIterator<Item = &'k RowKey>) -> Value {
+        let leaves: Vec<Value> = keys
+            .into_iter()
+            .map(|key| json!({"property": self.id, self.ty.as_str(): {"contains": key.text.to_string()}}))
+            .collect();
+        json!({ "or": leaves })
+    }
+
     /// The filter of one lookup: an `or` of one `equals` per key (at most
     /// [`KEYS_PER_LOOKUP`]).
     pub fn lookup_filter<'k>(&self, keys: impl IntoIterator<Item = &'k RowKey>) -> Value {

@@ -384,6 +384,7 @@ pub async fn read_index(
         fields,
         key.clone(),
         plan,
+        matching.create_missing,
         progress,
     )
     .await?;

@@ -816,3 +816,89 @@ async fn flat_jsonl_lines_carry_the_key_as_a_key_and_native_lines_are_refused() 
         .contains("--match-on \"SKU\" reads CSV rows and flat JSONL lines"));
     assert_eq!(price(&handle, &product_id(1)), Some(10.0));
 }
+
+/// Issue 18, point 5: Notion holds two keys with spaces around them (`" c3 "` early in the
+/// scan, `"c300 "` late). Whether `auto` starts with the scan and switches to lookups, or
+/// `batch` looks every key up (an `equals` filter misses a padded key), `--create-missing`
+/// finds both pages and creates only the key no page has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_notion_holds_with_spaces_are_found_by_every_lookup_path_and_never_created_twice() {
+    for lookup in ["auto", "batch"] {
+        let pages: Vec<Value> = (1..=320)
+            .map(|i| match i {
+                4 => product(i, " c3 ", false),
+                318 => product(i, "c300 ", false),
+                i => product(i, &format!("SKU-{i}"), false),
+            })
+            .collect();
+        let handle = start(products_seed(pages), |_| {}).await;
+        let dir = Dir::new();
+        dir.write("rows.csv", "SKU,Price\nc3,33\nc300,300\nnew-1,1\n");
+        let out = apply(
+            &dir,
+            &handle,
+            &[
+                "rows.csv",
+                "--match-on",
+                "SKU",
+                "--create-missing",
+                "--key-lookup",
+                lookup,
+                "--report",
+                "r.jsonl",
+            ],
+        )
+        .await;
+        assert_eq!(out.code, 0, "{lookup}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("looked up the input's 3 keys"),
+            "{lookup}: the lookups were used: {}",
+            out.stderr
+        );
+        assert_eq!(price(&handle, &product_id(4)), Some(33.0), "{lookup}");
+        assert_eq!(price(&handle, &product_id(318)), Some(300.0), "{lookup}");
+        let state = handle.state();
+        let skus: Vec<String> = state["pages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                p["properties"]["SKU"]["rich_text"][0]["plain_text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            skus.len(),
+            321,
+            "{lookup}: one page created: {:?}",
+            &skus[320..]
+        );
+        assert_eq!(
+            skus.iter().filter(|s| s.trim() == "c3").count(),
+            1,
+            "{lookup}"
+        );
+        assert_eq!(
+            skus.iter().filter(|s| s.trim() == "c300").count(),
+            1,
+            "{lookup}"
+        );
+        assert_eq!(skus.iter().filter(|s| *s == "new-1").count(), 1, "{lookup}");
+        let report = read_report(&dir.path("r.jsonl"));
+        let actions: Vec<(u64, Option<&str>)> = last(&report)
+            .into_iter()
+            .map(|(row, l)| (row, l.action.as_deref()))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                (1, Some("updated")),
+                (2, Some("updated")),
+                (3, Some("created"))
+            ],
+            "{lookup}"
+        );
+    }
+}

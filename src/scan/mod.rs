@@ -361,7 +361,10 @@ pub fn lookups_for(keys: usize) -> u64 {
     keys.div_ceil(KEYS_PER_LOOKUP) as u64
 }
 
-/// Reads the pages of the input's keys into an index, as `plan` says.
+/// Reads the pages of the input's keys into an index, as `plan` says. `creating`: keys the
+/// lookups miss are created, so a text key is looked up once more with `contains` first (Notion
+/// may hold it with spaces around it, which `equals` misses): creating never duplicates.
+#[allow(clippy::too_many_arguments)]
 pub async fn build_key_index(
     shared: &Shared,
     schema: &Schema,
@@ -369,6 +372,7 @@ pub async fn build_key_index(
     fields: Vec<Field>,
     key: Arc<KeySpec>,
     plan: KeyPlan,
+    creating: bool,
     progress: &mut dyn FnMut(&ScanProgress),
 ) -> Result<(Index, ScanProgress, KeyRead), ScanError> {
     let request = ScanRequest {
@@ -385,8 +389,9 @@ pub async fn build_key_index(
             return look_up(
                 shared,
                 &request,
-                &key,
+                index,
                 &keys,
+                creating,
                 ScanProgress::default(),
                 progress,
             )
@@ -403,7 +408,8 @@ pub async fn build_key_index(
             };
             let done = scan(shared, &within, &mut |page| index.insert(&page), progress).await?;
             if !done.complete {
-                return look_up(shared, &request, &key, &keys, done, progress).await;
+                // The pages the scan read stay: their keys are not looked up again.
+                return look_up(shared, &request, index, &keys, creating, done, progress).await;
             }
             done
         }
@@ -414,33 +420,58 @@ pub async fn build_key_index(
     Ok((index, scanned, KeyRead::Scanned))
 }
 
-/// Queries of up to [`KEYS_PER_LOOKUP`] keys each; `before`: what a stopped scan already
-/// cost.
+/// Queries of up to [`KEYS_PER_LOOKUP`] keys each, of the keys `index` does not have yet;
+/// `before`: what a stopped scan already cost. `creating`: the text keys still missing are
+/// looked up once more with `contains`.
 async fn look_up(
     shared: &Shared,
     request: &ScanRequest<'_>,
-    key: &Arc<KeySpec>,
+    mut index: Index,
     keys: &[RowKey],
+    creating: bool,
     before: ScanProgress,
     progress: &mut dyn FnMut(&ScanProgress),
 ) -> Result<(Index, ScanProgress, KeyRead), ScanError> {
-    let mut index = Index::with_key(request.fields.to_vec(), key.clone());
+    let key = request.key.expect("lookups are of a key").clone();
     let mut total = ScanProgress { pages: 0, ..before };
     let mut lookups = 0;
-    for chunk in keys.chunks(KEYS_PER_LOOKUP) {
-        let lookup = ScanRequest {
-            filter: Some(key.lookup_filter(chunk)),
-            ..request.clone()
-        };
-        let base = total;
-        let done = scan(shared, &lookup, &mut |page| index.insert(&page), &mut |p| {
-            progress(&base.plus(p))
-        })
-        .await?;
-        lookups += done.queries;
-        total = base.plus(&done);
+    let missing = |index: &Index| -> Vec<RowKey> {
+        keys.iter()
+            .filter(|k| index.pages_of(&k.canonical).is_empty())
+            .cloned()
+            .collect()
+    };
+    let mut passes = vec![missing(&index)];
+    let mut contains = false;
+    while let Some(wanted) = passes.pop() {
+        for chunk in wanted.chunks(KEYS_PER_LOOKUP) {
+            let filter = match contains {
+                false => key.lookup_filter(chunk),
+                true => key.contains_filter(chunk),
+            };
+            let lookup = ScanRequest {
+                filter: Some(filter),
+                ..request.clone()
+            };
+            let base = total;
+            let done = scan(shared, &lookup, &mut |page| index.insert(&page), &mut |p| {
+                progress(&base.plus(p))
+            })
+            .await?;
+            lookups += done.queries;
+            total = base.plus(&done);
+        }
+        if creating && !contains && key.may_have_spaces() {
+            contains = true;
+            passes.push(missing(&index));
+        }
     }
     total.complete = true;
+    // The pages that have the input's keys, whether the scan or a lookup read them.
+    total.pages = keys
+        .iter()
+        .map(|k| index.pages_of(&k.canonical).len() as u64)
+        .sum();
     let read = KeyRead::LookedUp {
         keys: keys.len(),
         lookups,
