@@ -328,11 +328,13 @@ fn check_cell(field: &Field, value: &Current, separator: char, warnings: &mut Ve
         Current::Names(names) if names.iter().any(|n| n.contains(separator)) => warnings.push(format!(
             "{name:?}: an option name contains the separator {separator:?}, so its CSV cell reads back as several options: export as JSONL (-o FILE.jsonl) to keep it exact"
         )),
-        Current::Files(files) if files.iter().any(|f| f.hosted) => warnings.push(format!(
-            "{name:?}: files hosted by Notion are written as their links, which expire: applied from the CSV they would become external links; export as JSONL to keep them"
+        Current::Files(files) if files.iter().any(|f| f.url.contains(separator)) => warnings.push(format!(
+            "{name:?}: a file's link contains the separator {separator:?}, so its CSV cell reads back as several links: export with another --separator or as JSONL (-o FILE.jsonl) to keep it exact"
         )),
         Current::Files(files) => {
-            let renamed = files.iter().any(|f| {
+            // A Notion-hosted file keeps its name: applied with --data-source, the cell's
+            // link finds the file the page holds.
+            let renamed = files.iter().filter(|f| !f.hosted).any(|f| {
                 match crate::mapping::cell::parse_items(
                     PropertyType::Files,
                     std::iter::once(&*f.url),

@@ -17,7 +17,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::Value;
 
 use crate::keys::RowKey;
-use crate::mapping::{Mapped, PageUpdate, Properties};
+use crate::mapping::{FileItem, Mapped, PageUpdate, Properties, PropertyValue};
 use crate::notion::NotionId;
 use crate::scan::{Current, Index, Kind};
 
@@ -263,8 +263,11 @@ impl Matcher {
         };
         let body = &mut update.body;
         match &mut body.properties {
-            Properties::Typed(values) => values.retain(|(name, value)| {
-                let json = serde_json::to_value(value).expect("a value serialises");
+            Properties::Typed(values) => values.retain_mut(|(name, value)| {
+                if let (PropertyValue::Files(files), Some(i)) = (&mut *value, index.field(name)) {
+                    keep_hosted(files, &entry.values[i]);
+                }
+                let json = serde_json::to_value(&*value).expect("a value serialises");
                 keep(name, Some(&json), false)
             }),
             Properties::Native(map) => map.retain(|key, value| keep(key, Some(value), true)),
@@ -307,6 +310,23 @@ impl Matcher {
             changes: Some(changes),
             before,
             creation: None,
+        }
+    }
+}
+
+/// The cell's links to files the page holds as Notion-hosted files (by the link without its
+/// signature) become those files, as the scan read them: an unedited cell compares equal, and
+/// an edited one sends them back as `file` objects, which Notion keeps.
+fn keep_hosted(files: &mut [FileItem], current: &Current) {
+    let Current::Files(held) = current else {
+        return;
+    };
+    for file in files.iter_mut() {
+        let identity = FileItem::identity(&file.url);
+        if let Some(h) = held.iter().find(|h| h.hosted && h.identity() == identity) {
+            file.name = h.name.to_string();
+            file.url = h.url.to_string();
+            file.hosted = true;
         }
     }
 }

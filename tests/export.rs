@@ -49,8 +49,9 @@ fn seed() -> Seed {
         (
             "Attachments",
             json!([
-                "https://example.com/files/plan.pdf",
-                "https://example.com/files/budget.xlsx"
+                hosted("f0", "scan 1.pdf"),
+                {"name": "plan.pdf", "type": "external", "external": {"url": "https://example.com/files/plan.pdf"}},
+                {"name": "budget.xlsx", "type": "external", "external": {"url": "https://example.com/files/budget.xlsx"}}
             ]),
         ),
     ];
@@ -64,7 +65,25 @@ fn seed() -> Seed {
     seed.pages[2]
         .properties
         .insert("Due".into(), json!("2026-06-01"));
+    // Files Notion hosts (a read signs their links afresh each time), alone and two together.
+    seed.pages[3]
+        .properties
+        .insert("Attachments".into(), json!([hosted("f3", "invoice.pdf")]));
+    seed.pages[5].properties.insert(
+        "Attachments".into(),
+        json!([hosted("f5a", "a.png"), hosted("f5b", "Q1 report.xlsx")]),
+    );
     seed
+}
+
+/// A Notion-hosted file, as a request passes one back (its link without a signature).
+fn hosted(id: &str, name: &str) -> Value {
+    let path: String = name.replace(' ', "%20");
+    json!({
+        "name": name,
+        "type": "file",
+        "file": {"url": format!("https://prod-files-secure.s3.us-west-2.amazonaws.com/ws-1/{id}/{path}")}
+    })
 }
 
 async fn bulk(dir: &Dir, handle: &sandbox::Handle, args: &[&str]) -> Run {
@@ -199,6 +218,17 @@ async fn an_unedited_export_sends_nothing_and_three_edited_cells_send_three_patc
             json!({"multi_select": [{"name": "docs"}]}),
         ),
     ];
+    // And a link added to a cell holding a hosted file: the hosted file stays hosted.
+    let invoice = {
+        let page = Seed::generated_page_id(4);
+        let row = rows.iter().position(|r| r[0] == page).unwrap();
+        let mut fields: Vec<String> = rows[row].iter().map(str::to_owned).collect();
+        let cell = &mut fields[column("Attachments:files")];
+        assert!(cell.contains("/ws-1/f3/invoice.pdf?X-Amz-"), "{cell}");
+        cell.push_str(";https://example.com/files/po.pdf");
+        rows[row] = csv::StringRecord::from(fields);
+        page
+    };
     for (page, header, cell, _, _) in &edits {
         let page = Seed::generated_page_id(page + 1);
         let row = rows.iter().position(|r| r[0] == page).unwrap();
@@ -242,7 +272,7 @@ async fn an_unedited_export_sends_nothing_and_three_edited_cells_send_three_patc
         .filter(|r| r.method == "PATCH")
         .cloned()
         .collect();
-    assert_eq!(patches.len(), 3, "{}", out.stderr);
+    assert_eq!(patches.len(), 4, "{}", out.stderr);
     let mut expected = before.clone();
     for (row, _, _, property, value) in &edits {
         let page = Seed::generated_page_id(row + 1);
@@ -258,6 +288,17 @@ async fn an_unedited_export_sends_nothing_and_three_edited_cells_send_three_patc
         let now = handle.page(&page).unwrap();
         expected[*row].1[*property] = now["properties"][*property].clone();
     }
+    let files = &handle.page(&invoice).unwrap()["properties"]["Attachments"]["files"];
+    assert_eq!(
+        files,
+        &json!([
+            {"name": "invoice.pdf", "type": "file", "file": {"url": "https://prod-files-secure.s3.us-west-2.amazonaws.com/ws-1/f3/invoice.pdf", "expiry_time": null}},
+            {"name": "po.pdf", "type": "external", "external": {"url": "https://example.com/files/po.pdf"}}
+        ]),
+        "the hosted file is kept as Notion's, the new link added"
+    );
+    let i = usize::from_str_radix(&invoice.replace('-', "")[20..], 16).unwrap() - 1;
+    expected[i].1["Attachments"] = handle.state()["pages"][i]["properties"]["Attachments"].clone();
     let after = properties(&handle.state());
     assert_eq!(
         after, expected,

@@ -3,7 +3,7 @@
 //! the column.
 
 use crate::mapping::text::{split_text, utf16_len, MAX_ARRAY_ITEMS, MAX_TEXT_UNITS};
-use crate::mapping::value::{DateValue, ExternalFile, PropertyValue};
+use crate::mapping::value::{DateValue, FileItem, PropertyValue};
 use crate::notion::{NotionId, PropertyType};
 
 /// The most UTF-16 units in a URL (url property, file URL).
@@ -491,8 +491,9 @@ fn parse_clock(clock: &str) -> Option<chrono::NaiveTime> {
     )
 }
 
-/// An external file: the URL, and a name from its last non-empty path segment.
-fn external_file(url: &str) -> Result<ExternalFile, String> {
+/// A file by its URL, and a name from its last non-empty path segment: a file Notion hosts
+/// when the URL is one Notion signed (an export's cell), else an external file.
+fn external_file(url: &str) -> Result<FileItem, String> {
     let units = utf16_len(url);
     if units > MAX_URL_UNITS {
         return Err(format!(
@@ -516,9 +517,10 @@ fn external_file(url: &str) -> Result<ExternalFile, String> {
         Some(name) if !name.trim().is_empty() && utf16_len(&name) <= MAX_NAME_UNITS => name,
         _ => truncate_units(host, MAX_NAME_UNITS).to_owned(),
     };
-    Ok(ExternalFile {
+    Ok(FileItem {
         name,
         url: url.to_owned(),
+        hosted: FileItem::is_notion_hosted(url),
     })
 }
 

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 pub use body::{Body, Field, Properties};
 pub use column::{ColumnMapping, ColumnPlan, HeaderError, PropertyColumn};
 pub use sequence::TemplateGate;
-pub use value::PropertyValue;
+pub use value::{FileItem, PropertyValue};
 
 use crate::job::{Record, Source, SourceRow};
 use crate::keys::{KeySpec, RowKey};

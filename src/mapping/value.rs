@@ -23,7 +23,7 @@ pub enum PropertyValue {
     PhoneNumber(Option<String>),
     People(Vec<NotionId>),
     Relation(Vec<NotionId>),
-    Files(Vec<ExternalFile>),
+    Files(Vec<FileItem>),
 }
 
 /// A date or date range; `time_zone` is set only for date-times written without an offset.
@@ -34,11 +34,37 @@ pub struct DateValue {
     pub time_zone: Option<String>,
 }
 
-/// A file hosted elsewhere, linked by URL.
+/// A file of a files property, by URL: a link to a file hosted elsewhere, or a file Notion
+/// hosts (its signed link), which is sent back as a `file` object so that Notion keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExternalFile {
+pub struct FileItem {
     pub name: String,
     pub url: String,
+    pub hosted: bool,
+}
+
+impl FileItem {
+    /// What names a Notion-hosted file across reads: its URL without the signature's query
+    /// string, which changes with every read and expires within an hour.
+    pub fn identity(url: &str) -> &str {
+        url.split_once('?').map_or(url, |(base, _)| base)
+    }
+
+    /// A link Notion signed for a file it hosts: on its file hosts, or an S3 link signed with
+    /// `X-Amz-Signature`. Written as an external link, it would stop working within an hour.
+    pub fn is_notion_hosted(url: &str) -> bool {
+        let Ok(parsed) = url::Url::parse(url) else {
+            return false;
+        };
+        let host = parsed.host_str().unwrap_or_default();
+        let signed = parsed
+            .query_pairs()
+            .any(|(k, _)| k.eq_ignore_ascii_case("X-Amz-Signature"));
+        matches!(
+            host,
+            "prod-files-secure.s3.us-west-2.amazonaws.com" | "file.notion.so"
+        ) || (host.ends_with(".amazonaws.com") && signed)
+    }
 }
 
 impl PropertyValue {
@@ -194,12 +220,13 @@ impl Serialize for DateValue {
     }
 }
 
-impl Serialize for ExternalFile {
+impl Serialize for FileItem {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(3))?;
         map.serialize_entry("name", &self.name)?;
-        map.serialize_entry("type", "external")?;
-        map.serialize_entry("external", &Url(&self.url))?;
+        let ty = if self.hosted { "file" } else { "external" };
+        map.serialize_entry("type", ty)?;
+        map.serialize_entry(ty, &Url(&self.url))?;
         map.end()
     }
 }
@@ -289,9 +316,10 @@ mod tests {
                 json!({"relation": [{"id": "00000000-0000-0000-0000-000000000002"}]}),
             ),
             (
-                PropertyValue::Files(vec![ExternalFile {
+                PropertyValue::Files(vec![FileItem {
                     name: "a.pdf".into(),
                     url: "https://x.y/a.pdf".into(),
+                    hosted: false,
                 }]),
                 json!({"files": [{"name": "a.pdf", "type": "external", "external": {"url": "https://x.y/a.pdf"}}]}),
             ),

@@ -60,8 +60,19 @@ pub struct DateCur {
 pub struct FileCur {
     pub name: Box<str>,
     pub url: Box<str>,
-    /// Hosted by Notion: its URL expires, so it is compared by name.
+    /// Hosted by Notion: its URL's signature changes with every read and expires, so it is
+    /// compared by its URL without the signature.
     pub hosted: bool,
+}
+
+impl FileCur {
+    /// What names the file across reads: the URL, without its signature when Notion hosts it.
+    pub fn identity(&self) -> &str {
+        match self.hosted {
+            true => crate::mapping::FileItem::identity(&self.url),
+            false => &self.url,
+        }
+    }
 }
 
 impl Current {
@@ -169,7 +180,7 @@ impl Current {
             (Files(a), Files(b)) => {
                 a.len() == b.len()
                     && a.iter().zip(b.iter()).all(|(x, y)| {
-                        x.name == y.name && x.hosted == y.hosted && (x.hosted || x.url == y.url)
+                        x.name == y.name && x.hosted == y.hosted && x.identity() == y.identity()
                     })
             }
             (Bool(a), Bool(b)) => a == b,

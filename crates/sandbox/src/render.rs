@@ -85,13 +85,46 @@ fn full_value(store: &Store, page: &Page, prop: &PropSchema) -> Value {
     }
 }
 
-/// One property value of a page read: `{id, type, <type>: …}`; lists cut at 25 items, and
-/// `has_more` on relations.
-fn property_value(store: &Store, page: &Page, prop: &PropSchema, truncate: bool) -> Value {
+/// The value an API read shows: a Notion-hosted file's link signed afresh.
+fn read_value(store: &Store, page: &Page, prop: &PropSchema) -> Value {
+    match (prop.kind, full_value(store, page, prop)) {
+        (PropType::Files, Value::Array(items)) => items.into_iter().map(signed_file).collect(),
+        (_, value) => value,
+    }
+}
+
+/// Reads of a Notion-hosted file so far: each read signs its link afresh.
+static SIGNATURES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A Notion-hosted file as a read shows it: its link signed for an hour, with a signature of
+/// its own (as S3 signs Notion's links), and when that expires.
+fn signed_file(mut item: Value) -> Value {
+    if item["type"] != "file" {
+        return item;
+    }
+    let n = SIGNATURES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let base = item["file"]["url"].as_str().unwrap_or_default().to_owned();
+    item["file"] = json!({
+        "url": format!(
+            "{base}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=3600&X-Amz-Signature={:016x}",
+            n.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ),
+        "expiry_time": time(Utc::now() + chrono::Duration::hours(1)),
+    });
+    item
+}
+
+/// One property value of a page: `{id, type, <type>: …}`. As an API read shows it (`read`):
+/// lists cut at 25 items, `has_more` on relations, hosted files' links signed; else (the
+/// sandbox's state) as stored.
+fn property_value(store: &Store, page: &Page, prop: &PropSchema, read: bool) -> Value {
     let kind = prop.kind.as_str();
-    let mut value = full_value(store, page, prop);
+    let mut value = match read {
+        true => read_value(store, page, prop),
+        false => full_value(store, page, prop),
+    };
     let mut has_more = false;
-    if truncate && prop.kind.is_paginated() {
+    if read && prop.kind.is_paginated() {
         if let Value::Array(items) = &mut value {
             has_more = items.len() > PAGE_READ_ITEMS;
             items.truncate(PAGE_READ_ITEMS);
@@ -211,7 +244,7 @@ pub(crate) fn property_item(
             "object": "property_item",
             "id": prop.id,
             "type": kind,
-            kind: full_value(store, page, prop),
+            kind: read_value(store, page, prop),
         }));
     }
     let size = parse_page_size(page_size)?;

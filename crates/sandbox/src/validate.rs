@@ -761,8 +761,10 @@ fn file_item(v: &Value, path: &str) -> Result<Value, ApiError> {
                 required(inner, "url", &inner_path)?,
                 &format!("{inner_path}.url"),
             )?;
-            let expiry = inner.get("expiry_time").cloned().unwrap_or(Value::Null);
-            Ok(json!({"name": name, "type": "file", "file": {"url": url, "expiry_time": expiry}}))
+            // Kept as the file it names: the link without the signature a read gave it (a
+            // read signs it afresh, see `render`).
+            let url = url.split_once('?').map_or(url, |(base, _)| base);
+            Ok(json!({"name": name, "type": "file", "file": {"url": url, "expiry_time": null}}))
         }
         _ => {
             only_keys(inner, &["id"], &inner_path)?;
