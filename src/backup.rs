@@ -109,7 +109,7 @@ impl Backup {
                     )
                 })
                 .collect(),
-            Properties::Native(map) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            Properties::Native(map, _) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         };
         for (key, new_value) in written {
             let Some((name, current)) = find_property(&properties, &key) else {

@@ -270,7 +270,7 @@ impl Matcher {
                 let json = serde_json::to_value(&*value).expect("a value serialises");
                 keep(name, Some(&json), false)
             }),
-            Properties::Native(map) => map.retain(|key, value| keep(key, Some(value), true)),
+            Properties::Native(map, _) => map.retain(|key, value| keep(key, Some(value), true)),
         }
         for (key, slot) in [("icon", &mut body.icon), ("cover", &mut body.cover)] {
             if slot.is_some() && !keep(key, slot.as_ref(), true) {

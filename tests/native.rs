@@ -128,14 +128,14 @@ fn with_a_schema_native_lines_are_checked_like_csv_headers() {
         "the value is a select value, but \"Status\" is a status property",
     );
     assert_invalid(&out.stderr, 6, "E%40st", "sets property \"Estimate\" twice");
-    // A property named by id is sent under the schema's name; a new select option is a
-    // warning (Notion may add it), not an error, as for CSV.
+    // A property named by id is sent by that id, as written (issue 18, point 13); a new
+    // select option is a warning (Notion may add it), not an error, as for CSV.
     let planned = planned(&out.stdout);
     assert_eq!(planned.len(), 1, "{}", out.stdout);
     assert_eq!(planned[0].0, 5);
     assert_eq!(
         planned[0].1,
-        serde_json::json!({"properties": {"Status": {"status": {"name": "Done"}}, "Priority": {"select": {"name": "Someday"}}}})
+        serde_json::json!({"properties": {"a%3Fb": {"status": {"name": "Done"}}, "Priority": {"select": {"name": "Someday"}}}})
     );
     assert!(
         out.stderr
@@ -155,4 +155,63 @@ fn with_a_schema_native_lines_are_checked_like_csv_headers() {
 
 fn planned_rows(stdout: &str) -> Vec<u64> {
     planned(stdout).iter().map(|(r, _)| *r).collect()
+}
+
+/// Issue 18, point 13: with `--data-source`, native lines naming properties by id are sent by
+/// those ids; a line whose page already holds the value (compared by id) is not sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_lines_by_property_id_are_sent_by_id_against_a_data_source() {
+    use crate::scan::{start, DATA_SOURCE, TOKEN};
+    use notion_sandbox::{body_sha256, Seed};
+    use serde_json::json;
+    let handle = start(Seed::generate(3), |_| {}).await;
+    let state = handle.state();
+    let id_of = |name: &str| -> String {
+        let properties = &state["data_sources"][0]["properties"];
+        properties
+            .as_object()
+            .map(|m| m[name]["id"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    let (status, estimate) = (id_of("Status"), id_of("Estimate"));
+    assert_ne!(status, "Status");
+    let page = |i| Seed::generated_page_id(i);
+    let current = handle.page(&page(2)).unwrap()["properties"]["Status"]["status"]["name"].clone();
+    let lines = [
+        json!({"page_id": page(1), "properties": {status.as_str(): {"status": {"name": "Done"}}, estimate.as_str(): {"number": 8}}}),
+        json!({"page_id": page(2), "properties": {status.as_str(): {"status": {"name": current}}}}),
+    ];
+    let dir = Dir::new();
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    dir.write("rows.jsonl", text);
+    let out = crate::util::run_against(
+        &dir,
+        &handle.base_url(),
+        TOKEN,
+        &[
+            "apply",
+            "rows.jsonl",
+            "--data-source",
+            DATA_SOURCE,
+            "--report",
+            "r.jsonl",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let patches: Vec<_> = handle
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .collect();
+    assert_eq!(patches.len(), 1, "row 2 is unchanged: {}", out.stderr);
+    let sent = json!({"properties": lines[0]["properties"].clone()});
+    assert_eq!(
+        patches[0].body_sha256.as_deref(),
+        Some(body_sha256(&sent).as_str()),
+        "sent by id, as written"
+    );
+    let now = handle.page(&page(1)).unwrap();
+    assert_eq!(now["properties"]["Status"]["status"]["name"], "Done");
+    assert_eq!(now["properties"]["Estimate"]["number"], 8);
 }

@@ -30,8 +30,18 @@ pub struct Body {
 pub enum Properties {
     /// Built from CSV cells or flat JSONL values.
     Typed(Vec<(Arc<str>, PropertyValue)>),
-    /// A native JSONL line's `properties`, validated and sent as given.
-    Native(Map<String, Value>),
+    /// A native JSONL line's `properties`, validated and sent as given: each key a property's
+    /// name or id. With a schema, the keys that are not the schema's name of their property,
+    /// each with that name (what [`Body::fields`] says the body sets).
+    Native(Map<String, Value>, Vec<(String, Arc<str>)>),
+}
+
+/// The field a native line's key sets: the schema's name of the property it names.
+fn native_field(key: &str, names: &[(String, Arc<str>)]) -> Arc<str> {
+    names
+        .iter()
+        .find(|(k, _)| k == key)
+        .map_or_else(|| Arc::from(key), |(_, name)| name.clone())
 }
 
 impl Default for Properties {
@@ -44,7 +54,7 @@ impl Properties {
     pub fn is_empty(&self) -> bool {
         match self {
             Properties::Typed(values) => values.is_empty(),
-            Properties::Native(map) => map.is_empty(),
+            Properties::Native(map, _) => map.is_empty(),
         }
     }
 }
@@ -81,9 +91,9 @@ impl Body {
                 .iter()
                 .map(|(name, _)| Field::Property(name.clone()))
                 .collect(),
-            Properties::Native(map) => map
+            Properties::Native(map, names) => map
                 .keys()
-                .map(|k| Field::Property(Arc::from(k.as_str())))
+                .map(|k| Field::Property(native_field(k, names)))
                 .collect(),
         };
         for (set, field) in [
@@ -108,7 +118,7 @@ impl Body {
         let gone = |name: &str| dropped.contains(&Field::Property(Arc::from(name)));
         match &mut self.properties {
             Properties::Typed(values) => values.retain(|(name, _)| !gone(name)),
-            Properties::Native(map) => map.retain(|name, _| !gone(name)),
+            Properties::Native(map, names) => map.retain(|key, _| !gone(&native_field(key, names))),
         }
         for field in &dropped {
             match field {
@@ -151,7 +161,7 @@ impl Serialize for Body {
             Properties::Typed(values) if !values.is_empty() => {
                 map.serialize_entry("properties", &TypedProperties(values))?
             }
-            Properties::Native(values) if !values.is_empty() => {
+            Properties::Native(values, _) if !values.is_empty() => {
                 map.serialize_entry("properties", values)?
             }
             _ => {}
@@ -289,15 +299,19 @@ mod tests {
         );
         let mut native = Body {
             properties: Properties::Native(
-                serde_json::from_value(json!({"A": {"checkbox": true}, "B": {"checkbox": false}}))
-                    .unwrap(),
+                serde_json::from_value(
+                    json!({"A": {"checkbox": true}, "b%3F": {"checkbox": false}}),
+                )
+                .unwrap(),
+                vec![("b%3F".to_owned(), Arc::from("B"))],
             ),
             ..Body::default()
         };
         native.drop_fields(|f| *f != Field::Property("B".into()));
+        // Sent by the id it was given, known as the schema's name.
         assert_eq!(
             native.to_value(),
-            json!({"properties": {"B": {"checkbox": false}}})
+            json!({"properties": {"b%3F": {"checkbox": false}}})
         );
         native.drop_fields(|_| true);
         assert!(native.is_empty());

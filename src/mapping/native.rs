@@ -129,23 +129,30 @@ pub fn native_body(
             Map::new()
         }
     };
-    let mut named = Map::new();
+    // Sent under the key as given (an id survives a rename of the property during a long
+    // run, a name does not); known by the schema's name.
+    let mut given = Map::new();
+    let mut seen: Vec<Arc<str>> = Vec::new();
+    let mut renamed = Vec::new();
     for (key, value) in properties {
         let name = check_property(&value).and_then(|ty| check(&key, ty, &value));
         match name {
             Err(reason) => problems.push(Problem::property(&key, reason)),
-            Ok(name) if named.contains_key(&*name) => problems.push(Problem::property(
+            Ok(name) if seen.contains(&name) => problems.push(Problem::property(
                 &key,
                 format!("the line sets property {name:?} twice (by name and by id): keep one"),
             )),
             Ok(name) => {
-                named.insert(name.to_string(), value);
+                if *name != *key {
+                    renamed.push((key.clone(), name.clone()));
+                }
+                seen.push(name);
+                given.insert(key, value);
             }
         }
     }
-    let properties = named;
     let body = Body {
-        properties: Properties::Native(properties),
+        properties: Properties::Native(given, renamed),
         icon: line.remove("icon"),
         cover: line.remove("cover"),
         in_trash,
