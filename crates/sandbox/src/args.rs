@@ -1,6 +1,6 @@
 //! The `sandbox` command's flags, and their validation into [`Options`].
 
-use super::{FaultSpec, Options, SandboxError, Seed};
+use super::{FailFirst, FaultSpec, Options, SandboxError, Seed};
 use std::path::PathBuf;
 
 /// Flags of `notion-bulk sandbox`.
@@ -30,6 +30,10 @@ pub struct SandboxArgs {
     /// Seed of the fault draws (same seed, same sequence of faults).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub fault_seed: u64,
+    /// The first requests of METHOD to paths starting with PATH get these faults, in order,
+    /// e.g. `GET /v1/data_sources/=e429,e503,reset` (repeatable; reads too).
+    #[arg(long, value_name = "METHOD PATH=KINDS")]
+    pub fail_first: Vec<String>,
     /// Uniform random delay per request in milliseconds, `MIN,MAX`.
     #[arg(long, value_name = "MIN,MAX")]
     pub latency: Option<String>,
@@ -74,6 +78,14 @@ impl TryFrom<SandboxArgs> for Options {
                 .parse::<FaultSpec>()
                 .map_err(|e| bad(format!("--faults `{spec}`: {e}")))?,
         };
+        let fail_first = args
+            .fail_first
+            .iter()
+            .map(|rule| {
+                rule.parse::<FailFirst>()
+                    .map_err(|e| bad(format!("--fail-first `{rule}`: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let latency = args.latency.as_deref().map(parse_latency).transpose()?;
         let query_cap = parse_count(args.query_cap.as_deref(), "--query-cap")?
             .map_or(super::DEFAULT_QUERY_CAP, |n| n as usize);
@@ -86,6 +98,7 @@ impl TryFrom<SandboxArgs> for Options {
             window_budget,
             faults,
             fault_seed: args.fault_seed,
+            fail_first,
             latency,
             stall: super::DEFAULT_STALL,
             query_cap,
@@ -254,6 +267,33 @@ mod tests {
         let err = parse(&["--faults", "boom=1"]).unwrap_err();
         assert!(err.contains("unknown fault kind `boom`"), "{err}");
         assert!(parse(&["--fault-seed", "-1"]).is_err());
+    }
+
+    #[test]
+    fn fail_first() {
+        let o = parse(&[
+            "--fail-first",
+            "GET /v1/data_sources/=e429,reset",
+            "--fail-first",
+            "GET /v1/users=e500",
+        ])
+        .unwrap();
+        assert_eq!(
+            o.fail_first,
+            [
+                FailFirst::new(
+                    "GET",
+                    "/v1/data_sources/",
+                    &[FaultKind::E429, FaultKind::Reset]
+                ),
+                FailFirst::new("GET", "/v1/users", &[FaultKind::E500]),
+            ]
+        );
+        let err = parse(&["--fail-first", "GET /v1/x=boom"]).unwrap_err();
+        assert!(
+            err.contains("--fail-first `GET /v1/x=boom`: unknown fault kind `boom`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Injected faults: the `--faults` grammar, and the seeded draw that picks a fault for the n-th
-//! page write (PATCH or create) or query that passed the token, version and rate checks.
+//! page write (PATCH or create) or query that passed the token, version and rate checks; and
+//! `--fail-first` rules, which give the first requests to one path a scripted list of faults
+//! (so that a test can fail a read that the random draw never touches, such as the schema).
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde::Serialize;
@@ -22,6 +24,8 @@ pub enum FaultKind {
     E504Applied,
     /// 529 `service_overload` with `Retry-After: 1`; not applied.
     E529,
+    /// 429 `rate_limited` with `Retry-After: 1`, whatever the limiter says; not applied.
+    E429,
     /// The connection is closed without a response; not applied.
     Reset,
     /// No answer until the stall time passes (then the connection is closed); not applied.
@@ -30,13 +34,14 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every kind, in the order the grammar documents them.
-    pub const ALL: [FaultKind; 8] = [
+    pub const ALL: [FaultKind; 9] = [
         FaultKind::Conflict,
         FaultKind::E500,
         FaultKind::E502,
         FaultKind::E503,
         FaultKind::E504Applied,
         FaultKind::E529,
+        FaultKind::E429,
         FaultKind::Reset,
         FaultKind::Stall,
     ];
@@ -50,6 +55,7 @@ impl FaultKind {
             FaultKind::E503 => "e503",
             FaultKind::E504Applied => "e504_applied",
             FaultKind::E529 => "e529",
+            FaultKind::E429 => "e429",
             FaultKind::Reset => "reset",
             FaultKind::Stall => "stall",
         }
@@ -73,7 +79,7 @@ pub struct FaultSpec {
 pub enum FaultSpecError {
     #[error("fault entry `{0}` should be KIND=RATE")]
     NotAPair(String),
-    #[error("unknown fault kind `{0}` (known: conflict, e500, e502, e503, e504_applied, e529, reset, stall)")]
+    #[error("unknown fault kind `{0}` (known: conflict, e500, e502, e503, e504_applied, e529, e429, reset, stall)")]
     UnknownKind(String),
     #[error("fault rate `{1}` for {0} should be a number between 0 and 1")]
     BadRate(FaultKind, String),
@@ -124,6 +130,81 @@ impl FaultSpec {
     }
 }
 
+impl FromStr for FaultKind {
+    type Err = FaultSpecError;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        let name = name.trim();
+        FaultKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == name)
+            .ok_or_else(|| FaultSpecError::UnknownKind(name.to_string()))
+    }
+}
+
+/// `--fail-first METHOD PATH=KIND[,KIND…]`: the first requests of `method` whose path starts
+/// with `prefix` get these faults, one each, in order (after the token, version, rate and size
+/// checks, like the drawn faults); later ones are served as usual. Such a request takes no
+/// draw from `--faults`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailFirst {
+    /// Upper case: `GET`, `POST`, `PATCH`.
+    pub method: String,
+    pub prefix: String,
+    pub faults: Vec<FaultKind>,
+}
+
+/// Why a `--fail-first` value was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FailFirstError {
+    #[error("should be `METHOD PATH=KIND[,KIND…]`, e.g. `GET /v1/data_sources/=e503,reset`")]
+    Shape,
+    #[error("the path `{0}` should start with /v1/")]
+    Path(String),
+    #[error(transparent)]
+    Kind(#[from] FaultSpecError),
+}
+
+impl FailFirst {
+    /// The first `faults.len()` requests of `method` to paths starting with `prefix`.
+    pub fn new(method: &str, prefix: &str, faults: &[FaultKind]) -> FailFirst {
+        FailFirst {
+            method: method.to_ascii_uppercase(),
+            prefix: prefix.to_owned(),
+            faults: faults.to_vec(),
+        }
+    }
+
+    /// Whether a request is one this rule is about.
+    pub fn matches(&self, method: &str, path: &str) -> bool {
+        self.method.eq_ignore_ascii_case(method) && path.starts_with(&self.prefix)
+    }
+}
+
+impl FromStr for FailFirst {
+    type Err = FailFirstError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (target, kinds) = text.split_once('=').ok_or(FailFirstError::Shape)?;
+        let (method, prefix) = target
+            .trim()
+            .split_once(char::is_whitespace)
+            .ok_or(FailFirstError::Shape)?;
+        let prefix = prefix.trim();
+        if !["GET", "POST", "PATCH"].contains(&method.to_ascii_uppercase().as_str()) {
+            return Err(FailFirstError::Shape);
+        }
+        if !prefix.starts_with("/v1/") {
+            return Err(FailFirstError::Path(prefix.to_owned()));
+        }
+        let faults = kinds
+            .split(',')
+            .map(str::parse)
+            .collect::<Result<Vec<FaultKind>, _>>()?;
+        Ok(FailFirst::new(method, prefix, &faults))
+    }
+}
+
 /// splitmix64 of the seed and the sequence number, so neighbouring requests get unrelated streams.
 fn mix(seed: u64, n: u64) -> u64 {
     let mut z = seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -142,11 +223,7 @@ impl FromStr for FaultSpec {
             let (name, rate_text) = entry
                 .split_once('=')
                 .ok_or_else(|| FaultSpecError::NotAPair(entry.to_string()))?;
-            let name = name.trim();
-            let kind = FaultKind::ALL
-                .into_iter()
-                .find(|k| k.as_str() == name)
-                .ok_or_else(|| FaultSpecError::UnknownKind(name.to_string()))?;
+            let kind: FaultKind = name.parse()?;
             let rate_text = rate_text.trim();
             let rate: f64 = rate_text
                 .parse()
@@ -235,6 +312,33 @@ mod tests {
         let resets = a.iter().filter(|f| **f == Some(FaultKind::Reset)).count();
         assert!((150..250).contains(&conflicts), "{conflicts}");
         assert!((60..140).contains(&resets), "{resets}");
+    }
+
+    #[test]
+    fn fail_first_rules_name_a_method_a_path_and_faults_in_order() {
+        let rule: FailFirst = "get /v1/data_sources/=e429, conflict,reset".parse().unwrap();
+        assert_eq!(
+            rule,
+            FailFirst::new(
+                "GET",
+                "/v1/data_sources/",
+                &[FaultKind::E429, FaultKind::Conflict, FaultKind::Reset]
+            )
+        );
+        assert!(rule.matches("GET", "/v1/data_sources/abc"));
+        assert!(!rule.matches("POST", "/v1/data_sources/abc/query"));
+        assert!(!rule.matches("GET", "/v1/pages/abc"));
+        for bad in ["GET /v1/x", "/v1/x=e500", "PUT /v1/x=e500", "GET=e500"] {
+            assert_eq!(bad.parse::<FailFirst>(), Err(FailFirstError::Shape), "{bad}");
+        }
+        assert_eq!(
+            "GET x=e500".parse::<FailFirst>(),
+            Err(FailFirstError::Path("x".into()))
+        );
+        assert_eq!(
+            "GET /v1/x=e418".parse::<FailFirst>(),
+            Err(FailFirstError::Kind(FaultSpecError::UnknownKind("e418".into())))
+        );
     }
 
     #[test]

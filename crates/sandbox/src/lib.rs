@@ -31,7 +31,7 @@ mod version;
 
 pub use args::SandboxArgs;
 pub use canonical::{body_sha256, canonical_json};
-pub use fault::{FaultKind, FaultSpec, FaultSpecError};
+pub use fault::{FailFirst, FailFirstError, FaultKind, FaultSpec, FaultSpecError};
 pub use hold::HoldState;
 pub use model::normalize_id;
 pub use seed::{
@@ -70,6 +70,8 @@ pub struct Options {
     pub window_budget: Option<u32>,
     pub faults: FaultSpec,
     pub fault_seed: u64,
+    /// `--fail-first`: scripted faults for the first requests to a path, any method (reads too).
+    pub fail_first: Vec<FailFirst>,
     /// Uniform random delay added to each API request, milliseconds `(min, max)`.
     pub latency: Option<(u64, u64)>,
     /// How long a `stall` fault holds a request before dropping the connection.
@@ -90,6 +92,7 @@ impl Default for Options {
             window_budget: None,
             faults: FaultSpec::none(),
             fault_seed: 0,
+            fail_first: Vec::new(),
             latency: None,
             stall: DEFAULT_STALL,
             query_cap: DEFAULT_QUERY_CAP,
@@ -269,6 +272,7 @@ pub async fn start(opts: Options) -> Result<Handle, SandboxError> {
         limiter,
         opts.faults.clone(),
         opts.fault_seed,
+        opts.fail_first.clone(),
         opts.latency,
         opts.stall,
         opts.query_cap,

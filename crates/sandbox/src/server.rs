@@ -4,7 +4,7 @@
 
 use super::canonical::body_sha256;
 use super::error::ApiError;
-use super::fault::{FaultKind, FaultSpec};
+use super::fault::{FailFirst, FaultKind, FaultSpec};
 use super::hold::Holds;
 use super::limiter::Limiter;
 use super::model::{normalize_id, random_uuid, DataSource, Page, Workspace};
@@ -43,6 +43,8 @@ pub(crate) struct Shared {
     pub(crate) limiter: Mutex<Limiter>,
     pub(crate) faults: FaultSpec,
     pub(crate) fault_seed: u64,
+    /// `--fail-first` rules, each with the faults it has still to give (front first).
+    fail_first: Mutex<Vec<FailFirst>>,
     pub(crate) latency: Option<(u64, u64)>,
     pub(crate) stall: Duration,
     /// Most results one query pages through.
@@ -66,6 +68,7 @@ impl Shared {
         limiter: Limiter,
         faults: FaultSpec,
         fault_seed: u64,
+        fail_first: Vec<FailFirst>,
         latency: Option<(u64, u64)>,
         stall: Duration,
         query_cap: usize,
@@ -78,6 +81,7 @@ impl Shared {
             limiter: Mutex::new(limiter),
             faults,
             fault_seed,
+            fail_first: Mutex::new(fail_first),
             latency,
             stall,
             query_cap,
@@ -93,6 +97,16 @@ impl Shared {
 
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next scripted fault for this request, if a `--fail-first` rule has one left (the
+    /// first rule that matches and still has faults).
+    fn scripted_fault(&self, method: &str, path: &str) -> Option<FaultKind> {
+        let mut rules = self.fail_first.lock().unwrap_or_else(|e| e.into_inner());
+        let rule = rules
+            .iter_mut()
+            .find(|r| !r.faults.is_empty() && r.matches(method, path))?;
+        Some(rule.faults.remove(0))
     }
 }
 
@@ -337,11 +351,13 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
         let faultable = is_page_patch(&method, &path)
             || is_page_create(&method, &path)
             || is_query(method.as_str(), &path);
-        let fault = if faultable && !shared.faults.is_empty() {
-            let n = shared.fault_draws.fetch_add(1, Ordering::SeqCst);
-            shared.faults.pick(shared.fault_seed, n)
-        } else {
-            None
+        let fault = match shared.scripted_fault(method.as_str(), &path) {
+            Some(kind) => Some(kind),
+            None if faultable && !shared.faults.is_empty() => {
+                let n = shared.fault_draws.fetch_add(1, Ordering::SeqCst);
+                shared.faults.pick(shared.fault_seed, n)
+            }
+            None => None,
         };
         record.set_fault(fault);
         let simple = |status: u16, code: &'static str, message: &str| {
@@ -363,6 +379,11 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
             }
             Some(FaultKind::E529) => {
                 let mut r = simple(529, "service_overload", "Notion is overloaded. Please try again later.");
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1u64));
+                return r;
+            }
+            Some(FaultKind::E429) => {
+                let mut r = simple(429, "rate_limited", "You have been rate limited. Please try again in a few minutes.");
                 r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1u64));
                 return r;
             }

@@ -1,7 +1,7 @@
 //! The sandbox served in-process on 127.0.0.1:0 and driven over HTTP with reqwest: every check,
 //! every fault kind, rate limiting, pagination, version shapes and the introspection endpoints.
 
-use notion_sandbox::{self as sandbox, FaultKind, FaultSpec, Handle, Options, Seed};
+use notion_sandbox::{self as sandbox, FailFirst, FaultKind, FaultSpec, Handle, Options, Seed};
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -1212,6 +1212,83 @@ async fn faults_spare_reads_and_come_after_auth_and_version() {
     r.error(400, "missing_version");
     assert!(sb.handle.stats().faults.is_empty());
     assert!(sb.handle.requests().iter().all(|r| r.fault.is_none()));
+}
+
+#[tokio::test]
+async fn fail_first_gives_the_first_requests_to_a_path_its_faults_in_order() {
+    // Reads the random draw never touches: the schema GET fails three times, then answers.
+    let sb = start(Options {
+        fail_first: vec![FailFirst::new(
+            "GET",
+            "/v1/data_sources/",
+            &[FaultKind::E429, FaultKind::E503, FaultKind::Reset],
+        )],
+        ..Options::new(Seed::demo())
+    })
+    .await;
+    let path = format!("/v1/data_sources/{DATA_SOURCE}");
+    let r = sb.get(&path).await;
+    r.error(429, "rate_limited");
+    assert_eq!(r.headers["retry-after"], "1");
+    // Other paths and methods are served meanwhile.
+    assert_eq!(sb.get(&format!("/v1/pages/{PAGE}")).await.status, 200);
+    sb.get(&path).await.error(503, "service_unavailable");
+    let reset = sb
+        .send(reqwest::Method::GET, &path, Some(TOKEN), Some(V2025), None)
+        .await;
+    assert!(reset.is_err(), "the connection closes without a response");
+    let r = sb.get(&path).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["object"], "data_source");
+    assert_eq!(sb.get(&path).await.status, 200);
+    let faults: Vec<Option<FaultKind>> = sb.handle.requests().iter().map(|r| r.fault).collect();
+    assert_eq!(
+        faults,
+        [
+            Some(FaultKind::E429),
+            None,
+            Some(FaultKind::E503),
+            Some(FaultKind::Reset),
+            None,
+            None
+        ]
+    );
+    let stats = sb.handle.stats();
+    assert_eq!(stats.rate_limited, 1);
+    assert_eq!(stats.faults.values().sum::<u64>(), 3);
+}
+
+#[tokio::test]
+async fn fail_first_comes_after_the_token_check_and_spares_the_draws() {
+    let sb = start(Options {
+        fail_first: vec![FailFirst::new("PATCH", "/v1/pages/", &[FaultKind::Conflict])],
+        faults: "e500=0.5".parse().unwrap(),
+        fault_seed: 3,
+        ..Options::new(Seed::demo())
+    })
+    .await;
+    let r = sb
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/v1/pages/{PAGE}"),
+            Some("bad"),
+            Some(V2025),
+            Some("{}".into()),
+        )
+        .await
+        .unwrap();
+    r.error(401, "unauthorized");
+    sb.patch(PAGE, status_body("Done"))
+        .await
+        .error(409, "conflict_error");
+    // The draws start at 0 after the scripted fault: the same sequence as without it.
+    for _ in 0..20 {
+        sb.patch(PAGE, status_body("Done")).await;
+    }
+    let drawn: Vec<Option<FaultKind>> = sb.handle.requests()[2..].iter().map(|r| r.fault).collect();
+    let spec: FaultSpec = "e500=0.5".parse().unwrap();
+    let expected: Vec<Option<FaultKind>> = (0..20).map(|n| spec.pick(3, n)).collect();
+    assert_eq!(drawn, expected);
 }
 
 #[tokio::test]
