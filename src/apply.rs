@@ -141,9 +141,47 @@ async fn set_up(
         Ok(s) => s,
         Err(e) => return Ok(Err(e.to_string())),
     };
+    // The one limiter, made before the first request: the schema and users reads take their
+    // permits and retries from it, as every later request does.
+    let stop = Stop::default();
+    let (notice_tx, notices) = mpsc::unbounded_channel::<String>();
+    let limiter = match &config.shared_limiter {
+        None => Limiter::new(config.rate, config.burst),
+        #[cfg(feature = "shared-limiter")]
+        Some(shared) => match dispatch::shared::connect(shared, &token).await {
+            Ok(budget) => {
+                writeln!(
+                    err,
+                    "shared limiter: permits come from the budget {} on {}, shared with every process using it",
+                    budget.keys()[0].trim_end_matches(":tat"),
+                    budget.shown()
+                )?;
+                let (rate, burst, stop) = (config.rate, config.burst, stop.clone());
+                Limiter::shared(rate, burst, budget, shared.required, notice_tx, stop)
+            }
+            Err(e) => return Ok(Err(format!("cannot use the shared limiter {e}"))),
+        },
+        #[cfg(not(feature = "shared-limiter"))]
+        Some(_) => {
+            drop(notice_tx);
+            return Ok(Err("this build of notion-bulk has no Redis support".into()));
+        }
+    };
+    let reads = Shared::new(
+        client,
+        Arc::new(limiter),
+        Settings {
+            concurrency: config.concurrency,
+            max_attempts: config.max_attempts,
+            max_errors: config.max_errors,
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+        },
+        stop,
+    );
     let mut mapping = input.mapping.clone();
     if let Some(schema) = &input.schema {
-        match schema.load(Some(&client), mapping.version).await {
+        match schema.load(Some(&reads), mapping.version).await {
             Ok((schema, warning)) => {
                 if let Some(w) = warning {
                     writeln!(err, "warning: {w}")?;
@@ -241,52 +279,8 @@ async fn set_up(
         },
         None => None,
     };
-    let stop = Stop::default();
-    let (notice_tx, notices) = mpsc::unbounded_channel::<String>();
-    let limiter = match &config.shared_limiter {
-        None => Limiter::new(config.rate, config.burst),
-        #[cfg(feature = "shared-limiter")]
-        Some(shared) => match dispatch::shared::connect(shared, &token).await {
-            Ok(budget) => {
-                writeln!(
-                    err,
-                    "shared limiter: permits come from the budget {} on {}, shared with every process using it",
-                    budget.keys()[0].trim_end_matches(":tat"),
-                    budget.shown()
-                )?;
-                let (rate, burst, stop) = (config.rate, config.burst, stop.clone());
-                Limiter::shared(rate, burst, budget, shared.required, notice_tx, stop)
-            }
-            Err(e) => return Ok(Err(format!("cannot use the shared limiter {e}"))),
-        },
-        #[cfg(not(feature = "shared-limiter"))]
-        Some(_) => {
-            drop(notice_tx);
-            return Ok(Err("this build of notion-bulk has no Redis support".into()));
-        }
-    };
-    // The schema reads went out before the limiter existed: they take their permits now, so
-    // that the first burst does not go over the server's (the sandbox answered the sixth
-    // request of a run with a 429 before this).
-    let schema_reads = client.sent();
-    limiter.acquire_sent(schema_reads).await;
     let (trace_tx, trace) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
-        client,
-        limiter: Arc::new(limiter),
-        settings: Settings {
-            concurrency: config.concurrency,
-            max_attempts: config.max_attempts,
-            max_errors: config.max_errors,
-            backoff_min: Duration::from_millis(500),
-            backoff_max: Duration::from_secs(30),
-        },
-        // The schema reads count among the run's requests (and its reads of the data source).
-        stats: Arc::new(Stats {
-            requests: schema_reads.into(),
-            ..Stats::default()
-        }),
-        stop,
         trace: config.verbose.then_some(trace_tx),
         backup,
         creating: match (&mapper.options().match_on, &input.matching) {
@@ -301,6 +295,7 @@ async fn set_up(
             }),
             _ => None,
         },
+        ..reads
     });
     Ok(Ok(Setup {
         _sandbox: sandbox,
@@ -353,7 +348,7 @@ async fn scan_stage(
     let result = select::read(
         &setup.shared,
         scope,
-        &mut |p| progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err),
+        &mut |p| progress.scan(p, &stats, false, err),
         &mut |line| said.push(line),
     )
     .await;
@@ -362,7 +357,7 @@ async fn scan_stage(
     }
     match result {
         Ok((index, done, selection)) => {
-            progress.scan(&done, stats.requests.load(Ordering::Relaxed), true, err);
+            progress.scan(&done, &stats, true, err);
             let rows = selection.map(|s| {
                 progress.println(err, &format!("{}; only what changes is sent", s.summary));
                 s.rows

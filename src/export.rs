@@ -7,7 +7,6 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 
 use serde_json::{json, Map, Value};
 
@@ -74,8 +73,9 @@ pub fn run(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let schema = match runtime
-        .block_on(async { Schema::fetch(&client, &config.data_source, config.version).await })
+    // Every read, the schema's too, takes its permits and retries from the one limiter.
+    let shared = Shared::for_reads(client, config.rate, config.burst);
+    let schema = match runtime.block_on(Schema::fetch(&shared, &config.data_source, config.version))
     {
         Ok(s) => s,
         Err(e) => return usage(err, &e.to_string()),
@@ -104,7 +104,6 @@ pub fn run(
         None => out,
     };
     let mut writer = RowWriter::new(sink, config, &fields)?;
-    let shared = Shared::for_reads(client, config.rate, config.burst);
     let progress = Progress::new(config.progress);
     let stats = shared.stats.clone();
     let request = ScanRequest {
@@ -120,7 +119,7 @@ pub fn run(
         &shared,
         &request,
         &mut |page| writer.write(&page, &mut warnings),
-        &mut |p| progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err),
+        &mut |p| progress.scan(p, &stats, false, err),
     ));
     progress.finish();
     let done = match result {
@@ -136,7 +135,7 @@ pub fn run(
         }
     };
     writer.finish()?;
-    progress.scan(&done, stats.requests.load(Ordering::Relaxed), true, err);
+    progress.scan(&done, &stats, true, err);
     warnings.sort();
     warnings.dedup();
     for w in &warnings {

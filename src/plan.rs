@@ -3,8 +3,6 @@
 
 use std::io::{self, Write};
 
-use std::sync::atomic::Ordering;
-
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
@@ -15,7 +13,6 @@ use crate::job::Source;
 use crate::mapping::{Body, Mapped, Mapper, TemplateGate};
 use crate::matcher::Found;
 use crate::matcher::{Change, Creation, Matcher};
-use crate::notion::client::Client;
 use crate::notion::NotionId;
 use crate::precondition::{self, Expectations, Precondition, Verdict};
 use crate::report::progress::{Progress, ProgressMode};
@@ -100,7 +97,7 @@ type Scanned = (Option<Matcher>, Option<Selection>);
 /// `Err`: the exit (nothing read).
 fn scan_stage(
     config: &PlanConfig,
-    schema_client: Option<Client>,
+    reads: Option<Shared>,
     mapper: &Mapper,
     expectations: Option<&Expectations>,
     selection: Option<&select::Prepared>,
@@ -110,22 +107,22 @@ fn scan_stage(
         return Ok(Ok((None, None)));
     }
     let version = config.input.mapping.version;
-    // The client that read the schema, so that its reads take their permits (a first burst on
-    // top of them could draw a 429).
-    let client = match schema_client.map_or_else(|| config.connection.client(version), Ok) {
-        Ok(c) => c,
-        Err(e) => {
-            writeln!(err, "error: {e}")?;
-            return Ok(Err(Exit::Usage));
-        }
+    // The limiter that read the schema, so that the scan's first burst does not come on top of
+    // those reads (it could draw a 429).
+    let shared = match reads {
+        Some(reads) => reads,
+        None => match config.connection.client(version) {
+            Ok(client) => Shared::for_reads(client, config.rate, config.burst),
+            Err(e) => {
+                writeln!(err, "error: {e}")?;
+                return Ok(Err(Exit::Usage));
+            }
+        },
     };
-    let schema_reads = client.sent();
-    let shared = Shared::for_reads(client, config.rate, config.burst);
     let progress = Progress::new(ProgressMode::Log(std::time::Duration::from_secs(10)));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(shared.limiter.acquire_sent(schema_reads));
     let stats = shared.stats.clone();
     let schema = mapper
         .options()
@@ -149,7 +146,7 @@ fn scan_stage(
     let result = runtime.block_on(select::read(
         &shared,
         scope,
-        &mut |p| progress.scan(p, stats.requests.load(Ordering::Relaxed), false, err),
+        &mut |p| progress.scan(p, &stats, false, err),
         &mut |line| said.push(line),
     ));
     for line in said {
@@ -157,7 +154,7 @@ fn scan_stage(
     }
     match result {
         Ok((index, done, selected)) => {
-            progress.scan(&done, stats.requests.load(Ordering::Relaxed), true, err);
+            progress.scan(&done, &stats, true, err);
             if let Some(s) = &selected {
                 writeln!(err, "{}", s.summary)?;
             }
@@ -179,16 +176,20 @@ fn scan_stage(
 pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Exit> {
     let input = &config.input;
     let mut mapping = input.mapping.clone();
-    // The client that reads the schema, kept for the scan.
-    let mut schema_client = None;
+    // The limiter and retries of every read from Notion, the schema's first, kept for the scan.
+    let reads = match input.schema.as_ref().filter(|s| s.is_fetched()) {
+        Some(_) => match config.connection.client(mapping.version) {
+            Ok(client) => Some(Shared::for_reads(client, config.rate, config.burst)),
+            Err(e) => {
+                writeln!(err, "error: {e}")?;
+                writeln!(err, "Nothing was read; fix it and run plan again.")?;
+                return Ok(Exit::Usage);
+            }
+        },
+        None => None,
+    };
     if let Some(schema) = &input.schema {
-        let version = mapping.version;
-        let connect = || {
-            let client = config.connection.client(version)?;
-            schema_client = Some(client.clone());
-            Ok(client)
-        };
-        match schema.load_blocking(version, connect) {
+        match schema.load_blocking(mapping.version, reads.as_ref()) {
             Ok((schema, warning)) => {
                 if let Some(w) = warning {
                     writeln!(err, "warning: {w}")?;
@@ -252,7 +253,7 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
     };
     let (mut matcher, selected) = match scan_stage(
         config,
-        schema_client,
+        reads,
         &mapper,
         expectations.as_ref(),
         prepared.as_ref(),

@@ -5,6 +5,7 @@
 use std::io::Write;
 
 use crate::config::SchemaConfig;
+use crate::dispatch::Shared;
 use crate::exit::Exit;
 use crate::notion::schema::SchemaSource;
 
@@ -15,14 +16,22 @@ pub fn run(
     err: &mut dyn Write,
 ) -> anyhow::Result<Exit> {
     let source = SchemaSource::Fetch(config.id.clone());
-    let (schema, warning) =
-        match source.load_blocking(config.version, || config.connection.client(config.version)) {
-            Ok(loaded) => loaded,
-            Err(e) => {
-                writeln!(err, "error: {e}")?;
-                return Ok(Exit::Usage);
-            }
-        };
+    let client = match config.connection.client(config.version) {
+        Ok(c) => c,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(Exit::Usage);
+        }
+    };
+    // The reads go at Notion's average rate (3 a second), retried as any request is.
+    let reads = Shared::for_reads(client, 3.0, 3);
+    let (schema, warning) = match source.load_blocking(config.version, Some(&reads)) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(Exit::Usage);
+        }
+    };
     if let Some(w) = warning {
         writeln!(err, "warning: {w}; the schema is saved without users")?;
     }

@@ -20,6 +20,8 @@ mod native;
 mod plan;
 // Issue 13: preconditions (if: columns, [expect], --recheck).
 mod preconditions;
+// Issue 18, point 10: the schema and users reads retried like every other request.
+mod reads;
 // Kill, signal, deadline and lock, then resume.
 mod resume;
 // Issue 11: the scan (--data-source), changes only, equality rules.

@@ -271,14 +271,6 @@ impl Limiter {
         micros(at.saturating_duration_since(self.origin))
     }
 
-    /// Takes the permits of `n` requests already sent (the schema reads, which go out before
-    /// the limiter exists), so that the first burst does not come on top of them.
-    pub async fn acquire_sent(&self, n: u64) {
-        for _ in 0..n {
-            self.acquire().await;
-        }
-    }
-
     /// Waits for a permit: first for any pause to end, then for the rate. With a shared budget
     /// the permit comes from it while it answers.
     pub async fn acquire(&self) {

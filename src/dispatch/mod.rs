@@ -143,25 +143,33 @@ pub struct Creating {
 }
 
 impl Shared {
-    /// For commands that only read (`plan` and `export` scanning a data source): the one
-    /// limiter at `rate`/`burst`, the usual retries, no backup.
-    pub fn for_reads(client: Client, rate: f64, burst: u32) -> Shared {
+    /// The limiter, retries, counters and stop of a run, with nothing of a write's (no trace,
+    /// backup or creating): what every read goes through, from the first (the schema).
+    pub fn new(client: Client, limiter: Arc<Limiter>, settings: Settings, stop: Stop) -> Shared {
         Shared {
             client,
-            limiter: Arc::new(Limiter::new(rate, burst)),
-            settings: Settings {
-                concurrency: 1,
-                max_attempts: 8,
-                max_errors: None,
-                backoff_min: Duration::from_millis(500),
-                backoff_max: Duration::from_secs(30),
-            },
+            limiter,
+            settings,
             stats: Arc::new(Stats::default()),
-            stop: Stop::default(),
+            stop,
             trace: None,
             backup: None,
             creating: None,
         }
+    }
+
+    /// For commands that only read (`schema`, and `plan` and `export` scanning a data source):
+    /// the one limiter at `rate`/`burst`, the usual retries, no backup.
+    pub fn for_reads(client: Client, rate: f64, burst: u32) -> Shared {
+        let settings = Settings {
+            concurrency: 1,
+            max_attempts: 8,
+            max_errors: None,
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+        };
+        let limiter = Arc::new(Limiter::new(rate, burst));
+        Shared::new(client, limiter, settings, Stop::default())
     }
 }
 

@@ -55,9 +55,6 @@ pub struct Reply {
 pub struct Client {
     http: reqwest::Client,
     base: String,
-    /// Requests sent, by this client and its clones: what the schema reads cost before the
-    /// run's limiter existed (see [`Client::sent`]).
-    sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The base URL cannot be used.
@@ -108,7 +105,6 @@ impl Client {
         Ok(Client {
             http,
             base: base.trim_end_matches('/').to_owned(),
-            sent: Default::default(),
         })
     }
 
@@ -130,13 +126,7 @@ impl Client {
         self.send(self.http.get(url)).await
     }
 
-    /// The requests this client (and its clones) has sent so far.
-    pub fn sent(&self) -> u64 {
-        self.sent.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
     async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
-        self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let response = match request.send().await {
             Ok(r) => r,
             Err(e) => return transport_failure(&e),

@@ -18,8 +18,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::dispatch::retry::Attempt;
-use crate::notion::client::{Client, Reply};
+use crate::dispatch::{read_json, ReadFailure, Shared};
 use crate::notion::{NotionId, PropertyType, Version};
 
 /// The version of the saved JSON shape.
@@ -171,19 +170,20 @@ pub enum SchemaSource {
 
 impl SchemaSource {
     /// Reads the schema, with the workspace's users when it has a people property and comes
-    /// from Notion. Users that cannot be listed are not an error: the second value says why,
-    /// for a warning, and emails in people cells then make their rows invalid.
+    /// from Notion. `reads` are the run's limiter, retries and counters, which every read from
+    /// Notion goes through. Users that cannot be listed are not an error: the second value
+    /// says why, for a warning, and emails in people cells then make their rows invalid.
     pub async fn load(
         &self,
-        client: Option<&Client>,
+        reads: Option<&Shared>,
         version: Version,
     ) -> Result<(Schema, Option<SchemaError>), SchemaError> {
-        match (self, client) {
+        match (self, reads) {
             (SchemaSource::File(path), _) => Ok((Schema::load(path)?, None)),
-            (SchemaSource::Fetch(id), Some(client)) => {
-                let mut schema = Schema::fetch(client, id, version).await?;
+            (SchemaSource::Fetch(id), Some(reads)) => {
+                let mut schema = Schema::fetch(reads, id, version).await?;
                 let warning = if schema.has_people() {
-                    schema.fetch_users(client).await.err()
+                    schema.fetch_users(reads).await.err()
                 } else {
                     None
                 };
@@ -198,25 +198,29 @@ impl SchemaSource {
     }
 
     /// [`SchemaSource::load`] for synchronous callers (`plan`, `schema`): a current-thread
-    /// runtime for the reads; `connect` is called only when Notion must be asked.
+    /// runtime for the reads.
     pub fn load_blocking(
         &self,
         version: Version,
-        connect: impl FnOnce() -> Result<Client, String>,
+        reads: Option<&Shared>,
     ) -> Result<(Schema, Option<SchemaError>), String> {
         if let SchemaSource::File(path) = self {
             return Schema::load(path)
                 .map(|s| (s, None))
                 .map_err(|e| e.to_string());
         }
-        let client = connect()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the runtime to read the schema: {e}"))?;
         runtime
-            .block_on(self.load(Some(&client), version))
+            .block_on(self.load(reads, version))
             .map_err(|e| e.to_string())
+    }
+
+    /// Whether the schema is read from Notion (so a token and a client are needed).
+    pub fn is_fetched(&self) -> bool {
+        matches!(self, SchemaSource::Fetch(_))
     }
 }
 
@@ -242,57 +246,61 @@ impl Schema {
         Ok(schema)
     }
 
-    /// Reads the schema of a data source or database once. Under 2022-06-28 the id is a
-    /// database's; later, a data source's, or a database's with exactly one data source.
+    /// Reads the schema of a data source or database once, each GET with the permits and
+    /// retries of any other request (`reads`). Under 2022-06-28 the id is a database's; later,
+    /// a data source's, or a database's with exactly one data source.
     pub async fn fetch(
-        client: &Client,
+        reads: &Shared,
         id_or_url: &str,
         version: Version,
     ) -> Result<Schema, SchemaError> {
         let id =
             NotionId::parse(id_or_url).map_err(|e| SchemaError::BadId(id_or_url.to_owned(), e))?;
+        let get = |path: String| async move { read_json(reads, 0, &path).await };
         if version < Version::V2025_09_03 {
             let endpoint = format!("GET /v1/databases/{id}");
-            let reply = client.get(&format!("/v1/databases/{id}")).await;
-            let Some(database) = success(&reply) else {
-                let mut answer = answer(&reply);
-                if is_not_this_kind(&reply) {
-                    answer.push_str(
-                        " (under Notion-Version 2022-06-28 the id must be a database's; a data \
-                         source id needs 2025-09-03 or later)",
-                    );
+            let database = match get(format!("/v1/databases/{id}")).await {
+                Ok(database) => database,
+                Err(failure) => {
+                    let mut answer = answer(&failure);
+                    if is_not_this_kind(&failure) {
+                        answer.push_str(
+                            " (under Notion-Version 2022-06-28 the id must be a database's; a \
+                             data source id needs 2025-09-03 or later)",
+                        );
+                    }
+                    return Err(SchemaError::Refused {
+                        id,
+                        endpoint,
+                        answer,
+                    });
                 }
-                return Err(SchemaError::Refused {
-                    id,
-                    endpoint,
-                    answer,
-                });
             };
-            return from_object(database, &endpoint, id.to_string(), Some(id.to_string()));
+            return from_object(&database, &endpoint, id.to_string(), Some(id.to_string()));
         }
         let source_endpoint = format!("GET /v1/data_sources/{id}");
-        let as_source = client.get(&format!("/v1/data_sources/{id}")).await;
-        if let Some(body) = success(&as_source) {
-            let database_id = body
-                .pointer("/parent/database_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            return from_object(body, &source_endpoint, id.to_string(), database_id);
-        }
-        if !is_not_this_kind(&as_source) {
-            return Err(refused(id, &source_endpoint, &as_source));
-        }
+        let as_source = match get(format!("/v1/data_sources/{id}")).await {
+            Ok(body) => {
+                let database_id = body
+                    .pointer("/parent/database_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                return from_object(&body, &source_endpoint, id.to_string(), database_id);
+            }
+            Err(failure) if is_not_this_kind(&failure) => failure,
+            Err(failure) => return Err(refused(id, &source_endpoint, &failure)),
+        };
         let database_endpoint = format!("GET /v1/databases/{id}");
-        let as_database = client.get(&format!("/v1/databases/{id}")).await;
-        let Some(database) = success(&as_database) else {
-            if is_not_this_kind(&as_database) {
+        let database = match get(format!("/v1/databases/{id}")).await {
+            Ok(database) => database,
+            Err(as_database) if is_not_this_kind(&as_database) => {
                 return Err(SchemaError::NotFound {
                     id,
                     as_source: answer(&as_source),
                     as_database: answer(&as_database),
-                });
+                })
             }
-            return Err(refused(id, &database_endpoint, &as_database));
+            Err(failure) => return Err(refused(id, &database_endpoint, &failure)),
         };
         let sources: Vec<(String, String)> = database
             .get("data_sources")
@@ -317,11 +325,9 @@ impl Schema {
             detail: e.to_string(),
         })?;
         let endpoint = format!("GET /v1/data_sources/{source_id}");
-        let body = expect_ok(
-            client.get(&format!("/v1/data_sources/{source_id}")).await,
-            source_id,
-            &endpoint,
-        )?;
+        let body = get(format!("/v1/data_sources/{source_id}"))
+            .await
+            .map_err(|failure| refused(source_id, &endpoint, &failure))?;
         from_object(
             &body,
             &endpoint,
@@ -330,8 +336,9 @@ impl Schema {
         )
     }
 
-    /// Lists the workspace's users (`GET /v1/users`, every page) and keeps them in the schema.
-    pub async fn fetch_users(&mut self, client: &Client) -> Result<(), SchemaError> {
+    /// Lists the workspace's users (`GET /v1/users`, every page, each read retried like any
+    /// other request) and keeps them in the schema.
+    pub async fn fetch_users(&mut self, reads: &Shared) -> Result<(), SchemaError> {
         let mut users = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
@@ -343,10 +350,9 @@ impl Schema {
                         .to_string(),
                 );
             }
-            let reply = client.get(&path).await;
-            let Some(page) = success(&reply) else {
-                return Err(SchemaError::Users(answer(&reply)));
-            };
+            let page = read_json(reads, 0, &path)
+                .await
+                .map_err(|failure| SchemaError::Users(answer(&failure)))?;
             let results = page
                 .get("results")
                 .and_then(Value::as_array)
@@ -471,49 +477,39 @@ fn from_object(
     })
 }
 
-fn success(reply: &Reply) -> Option<&Value> {
-    match reply.attempt {
-        Attempt::Status(200..=299) => reply.body.as_ref(),
-        _ => None,
-    }
-}
-
 /// A 404, or a 400 saying the id is of the other kind: try the other endpoint.
-fn is_not_this_kind(reply: &Reply) -> bool {
-    matches!(reply.attempt, Attempt::Status(404))
-        || matches!(reply.attempt, Attempt::Status(400))
-            && reply.code.as_deref() == Some("validation_error")
-}
-
-fn expect_ok(reply: Reply, id: NotionId, endpoint: &str) -> Result<Value, SchemaError> {
-    match success(&reply) {
-        Some(body) => Ok(body.clone()),
-        None => Err(refused(id, endpoint, &reply)),
+fn is_not_this_kind(failure: &ReadFailure) -> bool {
+    let code = failure.reply.as_ref().and_then(|r| r.code.as_deref());
+    match failure.status() {
+        Some(404) => true,
+        Some(400) => code == Some("validation_error"),
+        _ => false,
     }
 }
 
-fn refused(id: NotionId, endpoint: &str, reply: &Reply) -> SchemaError {
+fn refused(id: NotionId, endpoint: &str, failure: &ReadFailure) -> SchemaError {
     SchemaError::Refused {
         id,
         endpoint: endpoint.to_owned(),
-        answer: answer(reply),
+        answer: answer(failure),
     }
 }
 
-/// What Notion said, in a few words: `404 object_not_found: Could not find …`.
-fn answer(reply: &Reply) -> String {
-    let status = match reply.attempt {
-        Attempt::Status(s) => s.to_string(),
-        other => format!("{other:?}"),
-    };
-    let mut text = status;
-    if let Some(code) = &reply.code {
-        text.push(' ');
-        text.push_str(code);
-    }
-    if let Some(message) = &reply.message {
-        text.push_str(": ");
-        text.push_str(message);
+/// What Notion said, in a few words (`404 object_not_found: Could not find …`), and what to
+/// do when that is not obvious: a refused token, or a read that kept failing.
+fn answer(failure: &ReadFailure) -> String {
+    let mut text = failure.answer();
+    if failure.status() == Some(401) {
+        text.push_str(
+            " (the token was refused: check that it is the integration's secret; the \
+             integration may have been removed or the token rotated)",
+        );
+    } else if failure.attempts > 1 {
+        text.push_str(&format!(
+            " (after {} attempts: Notion kept failing; nothing was changed, run the same \
+             command again later)",
+            failure.attempts
+        ));
     }
     text
 }

@@ -6,6 +6,7 @@
 //! clear the bar first, so that no line is torn.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -258,14 +259,24 @@ impl Progress {
     pub fn scan(
         &self,
         scan: &crate::scan::ScanProgress,
-        requests: u64,
+        stats: &crate::dispatch::Stats,
         last: bool,
         err: &mut dyn Write,
     ) {
-        let line = format!(
+        let count = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        let mut line = format!(
             "scan: {} pages read, {} requests ({} queries, {} created_time windows past the result cap, {} long values completed)",
-            scan.pages, requests, scan.queries, scan.windows, scan.completions
+            scan.pages,
+            count(&stats.requests),
+            scan.queries,
+            scan.windows,
+            scan.completions
         );
+        // The reads retried so far (the schema's too), when there were any.
+        let (retries, limited) = (count(&stats.retries), count(&stats.rate_limited));
+        if retries + limited > 0 {
+            line += &format!("; {retries} retries, {limited} rate-limited (429/529)");
+        }
         match (&self.bar, self.mode) {
             (Some(bar), _) => bar.set_message(line),
             (None, ProgressMode::Log(every)) => {

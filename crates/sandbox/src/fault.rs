@@ -316,7 +316,9 @@ mod tests {
 
     #[test]
     fn fail_first_rules_name_a_method_a_path_and_faults_in_order() {
-        let rule: FailFirst = "get /v1/data_sources/=e429, conflict,reset".parse().unwrap();
+        let rule: FailFirst = "get /v1/data_sources/=e429, conflict,reset"
+            .parse()
+            .unwrap();
         assert_eq!(
             rule,
             FailFirst::new(
@@ -329,7 +331,11 @@ mod tests {
         assert!(!rule.matches("POST", "/v1/data_sources/abc/query"));
         assert!(!rule.matches("GET", "/v1/pages/abc"));
         for bad in ["GET /v1/x", "/v1/x=e500", "PUT /v1/x=e500", "GET=e500"] {
-            assert_eq!(bad.parse::<FailFirst>(), Err(FailFirstError::Shape), "{bad}");
+            assert_eq!(
+                bad.parse::<FailFirst>(),
+                Err(FailFirstError::Shape),
+                "{bad}"
+            );
         }
         assert_eq!(
             "GET x=e500".parse::<FailFirst>(),
@@ -337,7 +343,9 @@ mod tests {
         );
         assert_eq!(
             "GET /v1/x=e418".parse::<FailFirst>(),
-            Err(FailFirstError::Kind(FaultSpecError::UnknownKind("e418".into())))
+            Err(FailFirstError::Kind(FaultSpecError::UnknownKind(
+                "e418".into()
+            )))
         );
     }
 

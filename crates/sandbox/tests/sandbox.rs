@@ -1261,7 +1261,11 @@ async fn fail_first_gives_the_first_requests_to_a_path_its_faults_in_order() {
 #[tokio::test]
 async fn fail_first_comes_after_the_token_check_and_spares_the_draws() {
     let sb = start(Options {
-        fail_first: vec![FailFirst::new("PATCH", "/v1/pages/", &[FaultKind::Conflict])],
+        fail_first: vec![FailFirst::new(
+            "PATCH",
+            "/v1/pages/",
+            &[FaultKind::Conflict],
+        )],
         faults: "e500=0.5".parse().unwrap(),
         fault_seed: 3,
         ..Options::new(Seed::demo())
