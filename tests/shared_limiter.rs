@@ -24,36 +24,51 @@ impl Redis {
     fn start() -> Redis {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let socket = dir.path().join("redis.sock");
-        let bin = std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".into());
-        let child = Command::new(&bin)
-            .args(["--port", "0", "--unixsocket"])
-            .arg(&socket)
-            .args(["--save", "", "--appendonly", "no", "--dir"])
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start {bin} ({e}): install Debian's redis-server (.ci/run does)")
-            });
+        let child = Redis::spawn(&socket, dir.path());
         let redis = Redis {
             child,
             socket,
             _dir: dir,
         };
-        // Ready when it answers PING (bounded: about five seconds).
+        redis.wait_ready();
+        redis
+    }
+
+    fn spawn(socket: &std::path::Path, dir: &std::path::Path) -> Child {
+        let bin = std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".into());
+        Command::new(&bin)
+            .args(["--port", "0", "--unixsocket"])
+            .arg(socket)
+            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start {bin} ({e}): install Debian's redis-server (.ci/run does)")
+            })
+    }
+
+    /// Ready when it answers PING (bounded: about five seconds).
+    fn wait_ready(&self) {
         for _ in 0..500 {
-            if redis.connection().is_some_and(|mut c| {
+            if self.connection().is_some_and(|mut c| {
                 redis::cmd("PING").query::<String>(&mut c).ok().as_deref() == Some("PONG")
             }) {
-                return redis;
+                return;
             }
             std::thread::sleep(Duration::from_millis(10));
         }
         panic!(
             "redis-server did not answer PING on {}",
-            redis.socket.display()
+            self.socket.display()
         );
+    }
+
+    /// A new server on the same socket, after [`Redis::kill`]: empty, as after a crash.
+    fn restart(&mut self) {
+        self.child = Redis::spawn(&self.socket, self._dir.path());
+        self.wait_ready();
     }
 
     fn url(&self) -> String {
@@ -349,4 +364,68 @@ async fn the_token_appears_in_no_redis_key_or_value() {
     }
     // Nor in anything the processes printed.
     assert!(!runs[0].1.stderr.contains(TOKEN));
+}
+
+/// The most requests the sandbox received in any one second (a sliding window over its
+/// arrival times), and where that second starts.
+fn busiest_second(handle: &Handle) -> (usize, u64) {
+    let times: Vec<u64> = handle.requests().iter().map(|r| r.time_ms).collect();
+    let mut best = (0, 0);
+    let mut first = 0;
+    for (last, t) in times.iter().enumerate() {
+        while times[first] + 1000 <= *t {
+            first += 1;
+        }
+        if last + 1 - first > best.0 {
+            best = (last + 1 - first, times[first]);
+        }
+    }
+    best
+}
+
+/// Waits (bounded, on the sandbox's own count) until it has received `n` requests.
+async fn until_requests(handle: &Handle, n: u64) {
+    for _ in 0..3000 {
+        if handle.stats().requests >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the run never reached {n} requests");
+}
+
+/// Issue 18, point 12: after an outage, one second carried 39-40 requests at --rate 20: the
+/// workers already waiting on the local limiter went on taking its permits while the others
+/// took the shared budget's, which Redis, restarted empty, granted in full. From the first
+/// request to the last, through the loss and the rejoin, no second carries more than the rate
+/// and the burst (20 + 3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejoining_after_an_outage_spends_one_budget_not_two() {
+    let rows = 240;
+    let mut redis = Redis::start();
+    let url = redis.url();
+    let handle = sandbox(rows, |_| {}).await;
+    let extra = ["--rate", "20", "--burst", "3", "--shared-limiter", &url];
+    let runs = processes(&handle, 1, rows, &extra);
+    let outage = async {
+        until_requests(&handle, 40).await;
+        redis.kill();
+        // On its own limiter for a while (about two seconds of requests), then Redis is back,
+        // empty, on the same socket.
+        until_requests(&handle, 80).await;
+        redis.restart();
+        until_requests(&handle, 90).await;
+    };
+    let (runs, ()) = tokio::join!(runs, outage);
+    every_row_ok_once(&runs, rows);
+    let stderr = &runs[0].1.stderr;
+    assert!(
+        stderr.contains("warning: lost the shared limiter") && stderr.contains("answers again"),
+        "the run did not lose and rejoin the budget: the test shows nothing: {stderr}"
+    );
+    let (most, at) = busiest_second(&handle);
+    assert!(
+        most <= 23,
+        "{most} requests in the second from {at} ms (at most 20 + a burst of 3): {stderr}"
+    );
 }

@@ -272,26 +272,48 @@ impl Limiter {
     }
 
     /// Waits for a permit: first for any pause to end, then for the rate. With a shared budget
-    /// the permit comes from it while it answers.
+    /// the permit comes from it while it answers, and from the local limiter only while it does
+    /// not: one budget at a time, never both (a worker waiting on the local limiter when the
+    /// shared budget answers again takes its permit from the shared one).
     pub async fn acquire(&self) {
-        #[cfg(feature = "shared-limiter")]
-        if let Some(link) = &self.link {
-            if link.is_up() {
-                match self.acquire_shared(link).await {
-                    Ok(()) => return,
-                    Err(e) => self.lost(link, e),
+        loop {
+            #[cfg(feature = "shared-limiter")]
+            if let Some(link) = &self.link {
+                if link.is_up() {
+                    match self.acquire_shared(link).await {
+                        Ok(true) => return,
+                        // Lost while this worker waited for its turn: the local limiter.
+                        Ok(false) => {}
+                        Err(e) => self.lost(link, e),
+                    }
+                }
+                if link.required {
+                    // Stopping: the worker's stop branch ends the wait.
+                    std::future::pending::<()>().await;
                 }
             }
-            if link.required {
-                // Stopping: the worker's stop branch ends the wait.
-                std::future::pending::<()>().await;
+            if self.acquire_local().await {
+                return;
             }
         }
-        self.acquire_local().await
     }
 
-    async fn acquire_local(&self) {
+    /// Whether the shared budget answers (again): the local limiter then grants nothing.
+    fn shared_is_up(&self) -> bool {
+        #[cfg(feature = "shared-limiter")]
+        if let Some(link) = &self.link {
+            return link.is_up();
+        }
+        false
+    }
+
+    /// A permit from the local limiter: `true` when taken, `false` (nothing taken) when the
+    /// shared budget answered again meanwhile.
+    async fn acquire_local(&self) -> bool {
         loop {
+            if self.shared_is_up() {
+                return false;
+            }
             let (pause_until, gcra) = {
                 let mut state = self.state.lock().expect("limiter lock");
                 let now = Instant::now();
@@ -308,7 +330,7 @@ impl Limiter {
                 continue;
             }
             match gcra.check() {
-                Ok(()) => return,
+                Ok(()) => return true,
                 Err(not_until) => {
                     let wait = not_until.wait_time_from(TokioClock.now());
                     tokio::time::sleep(wait).await;
@@ -416,6 +438,9 @@ mod link {
         budget: Arc<SharedBudget>,
         pub(super) required: bool,
         up: Arc<AtomicBool>,
+        /// Set when the budget answers again after a loss: the next permit call first charges
+        /// the shared budget for what the local limiter may have spent just before.
+        rejoined: Arc<AtomicBool>,
         /// One worker of this process asks the server at a time: the others queue here, so
         /// the server sees one caller per process, not one per worker.
         gate: tokio::sync::Mutex<()>,
@@ -447,6 +472,7 @@ mod link {
                 budget: Arc::new(budget),
                 required,
                 up: Arc::new(AtomicBool::new(true)),
+                rejoined: Arc::new(AtomicBool::new(false)),
                 gate: tokio::sync::Mutex::new(()),
                 notices,
                 stop,
@@ -454,16 +480,34 @@ mod link {
             limiter
         }
 
-        pub(super) async fn acquire_shared(&self, link: &Link) -> Result<(), SharedError> {
+        /// A permit from the shared budget: `Ok(false)` when it was lost while this worker
+        /// waited for its turn (no call made: the worker goes to the local limiter at once,
+        /// instead of each queued worker waiting out a failing call of its own).
+        pub(super) async fn acquire_shared(&self, link: &Link) -> Result<bool, SharedError> {
             let _turn = link.gate.lock().await;
+            if !link.is_up() {
+                return Ok(false);
+            }
+            // Back after a loss: the local limiter may have spent its whole burst just now, and
+            // the shared slot (expired, or Redis restarted empty) would grant a fresh one on
+            // top. Reserve a full burst at the local rate first, so that the two budgets
+            // together never send more than one does.
+            let mut reserve = if link.rejoined.swap(false, Ordering::AcqRel) {
+                let rate = self.state.lock().expect("limiter lock").adaptive.rate;
+                let interval = 1.0 / (rate.max(super::MIN_RATE) * MARGIN);
+                Duration::from_secs_f64(f64::from(self.burst.get()) * interval)
+            } else {
+                Duration::ZERO
+            };
             loop {
                 let (permit, state) = link
                     .budget
-                    .permit(self.max_rate, self.burst.get(), MARGIN)
+                    .permit(self.max_rate, self.burst.get(), MARGIN, reserve)
                     .await?;
+                reserve = Duration::ZERO;
                 self.follow(state.as_ref());
                 let wait = match permit {
-                    Permit::Granted => return Ok(()),
+                    Permit::Granted => return Ok(true),
                     Permit::Wait(wait) => wait,
                     Permit::Paused(wait, reason) => {
                         let mut state = self.state.lock().expect("limiter lock");
@@ -546,12 +590,17 @@ mod link {
             let _ = link.notices.send(format!(
                 "warning: lost the shared limiter ({error}); this process goes on alone at {rate:.2} requests/s (its own limiter) and keeps trying to reconnect"
             ));
-            let (budget, up, notices) =
-                (link.budget.clone(), link.up.clone(), link.notices.clone());
+            let (budget, up, rejoined, notices) = (
+                link.budget.clone(),
+                link.up.clone(),
+                link.rejoined.clone(),
+                link.notices.clone(),
+            );
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     if budget.ping().await.is_ok() {
+                        rejoined.store(true, Ordering::Release);
                         up.store(true, Ordering::Release);
                         let _ = notices.send(format!(
                             "shared limiter {} answers again: permits come from the shared budget",

@@ -103,11 +103,20 @@ pub enum Permit {
 }
 
 /// Takes a slot, or says how long to wait. KEYS: tat, pause, rate. ARGV: this process's
-/// `--rate`, `--burst`, and the spacing margin. Returns {granted, wait µs, server µs, state,
-/// pause reason}.
+/// `--rate`, `--burst`, the spacing margin, and a reservation in µs (0: none): the next free
+/// slot is first moved to at least now + the reservation (a process back from its local
+/// limiter charges the budget for the burst it may have just spent). Returns {granted, wait
+/// µs, server µs, state, pause reason}.
 const PERMIT: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local reserve = tonumber(ARGV[4]) or 0
+if reserve > 0 then
+  local held = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+  if held < now + reserve then
+    redis.call('SET', KEYS[1], string.format('%.0f', now + reserve), 'PX', math.ceil(reserve / 1000) + 1000)
+  end
+end
 local state = redis.call('GET', KEYS[3]) or ''
 local rate = tonumber(ARGV[1])
 if state ~= '' then
@@ -230,19 +239,25 @@ impl SharedBudget {
         Ok(())
     }
 
-    /// Asks for a slot at this process's `--rate` and `--burst`.
+    /// Asks for a slot at this process's `--rate` and `--burst`, after moving the next free
+    /// slot to at least `reserve` from now (zero: as it is).
     pub async fn permit(
         &self,
         max_rate: f64,
         burst: u32,
         margin: f64,
+        reserve: Duration,
     ) -> Result<(Permit, Option<Adaptive>), SharedError> {
         let mut conn = self.conn.clone();
         let mut invocation = self.permit.prepare_invoke();
         for key in &self.keys {
             invocation.key(key);
         }
-        invocation.arg(max_rate).arg(burst).arg(margin);
+        invocation
+            .arg(max_rate)
+            .arg(burst)
+            .arg(margin)
+            .arg(u64::try_from(reserve.as_micros()).unwrap_or(u64::MAX));
         let (granted, wait, server, raw, reason): (i64, i64, i64, String, String) =
             self.call(invocation.invoke_async(&mut conn)).await?;
         let state = self.observe(server, raw);
