@@ -429,3 +429,43 @@ async fn rejoining_after_an_outage_spends_one_budget_not_two() {
         "{most} requests in the second from {at} ms (at most 20 + a burst of 3): {stderr}"
     );
 }
+
+/// Issue 18, point 14: a limiter URL that reaches a server that is not Redis (here the
+/// sandbox's own HTTP port) is refused before anything is sent, with a message that says so,
+/// names the URL without its password, and says what to do; no raw parse error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_limiter_url_that_is_not_a_redis_server_says_so_before_anything_is_sent() {
+    let handle = sandbox(3, |_| {}).await;
+    let port = handle.addr().port();
+    let dir = rows_dir(1, 3);
+    for url in [
+        format!("redis://127.0.0.1:{port}"),
+        format!("redis://:s3cr3t-pw@127.0.0.1:{port}/0"),
+    ] {
+        let out = run_against(
+            &dir,
+            &handle.base_url(),
+            TOKEN,
+            &[
+                "apply",
+                "rows.csv",
+                "--report",
+                "r.jsonl",
+                "--shared-limiter",
+                &url,
+            ],
+        )
+        .await;
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        let stderr = &out.stderr;
+        assert!(
+            stderr.contains(&format!("127.0.0.1:{port}"))
+                && stderr.contains("did not answer as Redis")
+                && stderr.contains("Nothing was sent"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("s3cr3t-pw"), "{stderr}");
+        assert!(!stderr.to_lowercase().contains("parse error"), "{stderr}");
+    }
+    assert_eq!(handle.stats().requests, 0, "nothing reached the API");
+}

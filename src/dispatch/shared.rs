@@ -51,6 +51,32 @@ pub enum SharedError {
     Timeout { url: String },
     #[error("{url}: unexpected answer: {what}")]
     Answer { url: String, what: String },
+    #[error(
+        "{url}: the server there did not answer as Redis (its reply is not the Redis protocol: \
+         another service, HTTP perhaps, listens at that address). Check the host and port of \
+         your Redis or Valkey server (redis://HOST:PORT/DB, rediss:// for TLS, unix:///PATH for \
+         a socket), or leave out --shared-limiter to use this process's own limiter"
+    )]
+    NotRedis { url: String },
+}
+
+impl SharedError {
+    /// A failed Redis call to `url` (shown without its password): a reply that is not the
+    /// Redis protocol at all says so, instead of the parser's words.
+    fn redis(url: &str, source: redis::RedisError) -> SharedError {
+        use redis::ErrorKind;
+        match source.kind() {
+            ErrorKind::Parse | ErrorKind::UnexpectedReturnType | ErrorKind::RESP3NotSupported => {
+                SharedError::NotRedis {
+                    url: url.to_owned(),
+                }
+            }
+            _ => SharedError::Redis {
+                url: url.to_owned(),
+                source,
+            },
+        }
+    }
 }
 
 /// Connects the budget `config` names (its `--limiter-key`, or the token's fingerprint).
@@ -183,10 +209,7 @@ impl SharedBudget {
     /// Connects, and checks the server answers and runs scripts.
     pub async fn connect(settings: &SharedSettings) -> Result<SharedBudget, SharedError> {
         let shown = redacted(&settings.url);
-        let fail = |source| SharedError::Redis {
-            url: shown.clone(),
-            source,
-        };
+        let fail = |source| SharedError::redis(&shown, source);
         let client = redis::Client::open(settings.url.as_str()).map_err(fail)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CALL_TIMEOUT))
@@ -362,10 +385,7 @@ impl SharedBudget {
     ) -> Result<T, SharedError> {
         within(&self.shown, future)
             .await?
-            .map_err(|source| SharedError::Redis {
-                url: self.shown.clone(),
-                source,
-            })
+            .map_err(|source| SharedError::redis(&self.shown, source))
     }
 
     fn answer(&self, what: String) -> SharedError {
