@@ -480,3 +480,88 @@ async fn resume_refuses_an_edited_or_shifted_input_and_keeps_ok_rows_ok() {
         "{second:?}"
     );
 }
+
+/// A row that failed after retries is resumed without what a later row of its page, recorded
+/// ok, set, even when the scan now finds that later row's page unchanged (it holds the later
+/// value): the older value never lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_data_source_a_failed_row_never_lands_over_a_later_ok_row_of_its_page() {
+    use crate::scan::{start, DATA_SOURCE, TOKEN};
+    use crate::util::run_against;
+    use notion_sandbox::FailFirst;
+    let page = Seed::generated_page_id(1);
+    let rule = FailFirst::new(
+        "PATCH",
+        &format!("/v1/pages/{page}"),
+        &[FaultKind::Conflict, FaultKind::Conflict],
+    );
+    let handle = start(Seed::generate(3), |o| o.fail_first = vec![rule]).await;
+    let dir = Dir::new();
+    dir.write(
+        "rows.csv",
+        format!("page_id,Name\n{page},Older\n{page},Newer\n"),
+    );
+    let args = |resume: bool| {
+        let mut args = vec![
+            "apply",
+            "rows.csv",
+            "--data-source",
+            DATA_SOURCE,
+            "--report",
+            "r.jsonl",
+            "--max-attempts",
+            "2",
+            "--progress",
+            "log",
+        ];
+        if resume {
+            args.push("--resume");
+        }
+        args
+    };
+    let out = run_against(&dir, &handle.base_url(), TOKEN, &args(false)).await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let name = || {
+        handle.page(&page).unwrap()["properties"]["Name"]["title"][0]["plain_text"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(name(), "Newer");
+    let first = read_report(&dir.path("r.jsonl"));
+    let outcomes: Vec<(u64, &str)> = first.iter().map(|l| (l.row, l.outcome.as_str())).collect();
+    assert_eq!(outcomes, [(1, "failed"), (2, "ok")]);
+
+    let patches = handle
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH")
+        .count();
+    let out = run_against(&dir, &handle.base_url(), TOKEN, &args(true)).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        name(),
+        "Newer",
+        "the older value never lands: {}",
+        out.stderr
+    );
+    assert_eq!(
+        handle
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PATCH")
+            .count(),
+        patches,
+        "nothing is sent"
+    );
+    let report = read_report(&dir.path("r.jsonl"));
+    let last = last_lines(&report);
+    assert_eq!(
+        (last[&1].outcome.as_str(), last[&1].code.as_deref()),
+        ("skipped", Some("superseded")),
+        "{:?}",
+        last[&1]
+    );
+    assert_eq!(last[&2].outcome, "ok", "row 2 keeps its line");
+    assert_eq!(report.len(), 3);
+}
