@@ -28,7 +28,7 @@ use crate::report::progress::{Printer, Progress, Snapshot};
 use crate::report::reporter::{FailedOut, FailedOutFormat, Reporter};
 use crate::report::resume::{InputChanged, Note, ResumeIndex, Resumer};
 use crate::report::summary::Summary;
-use crate::report::ReportWriter;
+use crate::report::{ReportWriter, WriteFailure};
 use crate::select;
 
 /// Runs `apply` to its end and says how it ended: set up, scan (with a data source),
@@ -297,6 +297,7 @@ async fn set_up(
         },
         ..reads
     });
+    let reporter = Reporter::new(report, failed_out, shared.stop.clone());
     Ok(Ok(Setup {
         _sandbox: sandbox,
         _lock: lock,
@@ -308,7 +309,7 @@ async fn set_up(
         expectations,
         selection,
         resume,
-        reporter: Reporter::new(report, failed_out),
+        reporter,
     }))
 }
 
@@ -385,6 +386,8 @@ struct Finished {
     reporter: Reporter,
     stats: Arc<Stats>,
     stopped: Option<StopReason>,
+    /// The first file the run could not write (the report, --backup, --failed-out).
+    write_failure: Option<WriteFailure>,
     reader: ReaderOutcome,
     scan_requests: u64,
 }
@@ -491,16 +494,22 @@ async fn dispatch_stage(
         tokio::select! {
             result = results_rx.recv() => {
                 let Some(result) = result else { break };
-                if let Some(line) = reporter.record(&result)? {
+                if let Some(line) = reporter.record(&result) {
                     progress.println(err, &line);
                 }
                 if last_sync.elapsed() >= Duration::from_secs(1) {
-                    reporter.sync()?;
+                    if let Some(line) = reporter.sync() {
+                        progress.println(err, &line);
+                    }
                     last_sync = Instant::now();
                 }
             }
             Some(line) = trace.recv() => progress.println(err, &line),
-            Some(note) = notes_rx.recv() => reporter.note(note)?,
+            Some(note) = notes_rx.recv() => {
+                if let Some(line) = reporter.note(note) {
+                    progress.println(err, &line);
+                }
+            }
             Some(line) = notices.recv() => progress.println(err, &line),
             _ = ticker.tick() => {
                 // The rate over the last ten seconds (or the run so far).
@@ -519,10 +528,13 @@ async fn dispatch_stage(
         progress.println(err, &line);
     }
     while let Ok(note) = notes_rx.try_recv() {
-        reporter.note(note)?;
+        if let Some(line) = reporter.note(note) {
+            progress.println(err, &line);
+        }
     }
-    reporter.finish()?;
-    reporter.sync()?;
+    for line in [reporter.finish(), reporter.sync()].into_iter().flatten() {
+        progress.println(err, &line);
+    }
     progress.finish();
     dispatcher.await?;
     let reader = reader.await?;
@@ -530,6 +542,7 @@ async fn dispatch_stage(
         reporter,
         stats,
         stopped: stop.reason(),
+        write_failure: stop.write_failure().cloned(),
         reader,
         scan_requests,
     })
@@ -546,6 +559,7 @@ fn close(
         reporter,
         stats,
         stopped,
+        write_failure,
         reader,
         scan_requests,
     } = finished;
@@ -554,12 +568,18 @@ fn close(
             StopReason::TokenRefused
             | StopReason::MaxErrors(_)
             | StopReason::SameFailure
-            | StopReason::SharedLimiterLost,
+            | StopReason::SharedLimiterLost
+            | StopReason::WriteFailed,
         ) => Exit::Aborted,
         Some(StopReason::Interrupted) => Exit::Interrupted,
         Some(StopReason::Deadline) => Exit::Deadline,
         None => Exit::Ok,
     };
+    if write_failure.is_some() {
+        // Rows were taken (a file is written only then): not the "before any write" code,
+        // whatever stopped the run first.
+        exit = exit.worst(Exit::Aborted);
+    }
     if reporter.counts.not_ok() + reader.resumed_final > 0 {
         exit = exit.worst(Exit::RowsFailed);
     }
@@ -594,9 +614,23 @@ fn close(
     };
     summary.write_text(err)?;
     if let Some(path) = &config.summary_json {
-        std::fs::write(path, serde_json::to_vec_pretty(&summary)?)?;
+        if let Err(e) = std::fs::write(path, serde_json::to_vec_pretty(&summary)?) {
+            let failure = WriteFailure::new("--summary-json", path, &e);
+            writeln!(
+                err,
+                "error: {failure} (the summary above is the whole of it)"
+            )?;
+            exit = exit.worst(Exit::Aborted);
+        }
     }
-    write_next_steps(err, config, &summary, stopped, &reporter)?;
+    write_next_steps(
+        err,
+        config,
+        &summary,
+        stopped,
+        write_failure.as_ref(),
+        &reporter,
+    )?;
     Ok(exit)
 }
 
@@ -614,8 +648,12 @@ fn write_next_steps(
     config: &ApplyConfig,
     summary: &Summary,
     stopped: Option<StopReason>,
+    write_failure: Option<&WriteFailure>,
     reporter: &Reporter,
 ) -> std::io::Result<()> {
+    if let Some(failure) = write_failure {
+        writeln!(err, "error: {failure}")?;
+    }
     if let Some(reason) = stopped {
         writeln!(
             err,
@@ -635,6 +673,22 @@ fn write_next_steps(
             "backup of the values before this run's changes: {} (to undo: notion-bulk apply {} --report undo-report.jsonl)",
             backup.display(),
             backup.display()
+        )?;
+    }
+    let unrecorded = reporter.unrecorded();
+    if !unrecorded.is_empty() {
+        writeln!(
+            err,
+            "{} rows that ended after that have no line in the report (rows {}): --resume sends them again",
+            unrecorded.len(),
+            row_list(unrecorded)
+        )?;
+    }
+    if let Some(failure) = write_failure {
+        writeln!(
+            err,
+            "hint: make room for {} (free disk space, or raise the quota or the file size limit), then run the command below; keep the report where it is: --resume reads it",
+            failure.file
         )?;
     }
     let not_ok = summary.rows.not_ok() + summary.resumed_final;
@@ -657,6 +711,13 @@ fn write_next_steps(
             "rows Notion refused (a 4xx) and invalid rows are final for --resume: fix them, then run them from --failed-out"
         )?;
     }
+    if let Some(path) = reporter.failed_out_lost() {
+        writeln!(
+            err,
+            "--failed-out {} was not written (see the error above): the command to continue writes it",
+            path.display()
+        )?;
+    }
     if stopped.is_some() || not_ok > 0 {
         if let Some(f) = reporter.failed_out() {
             writeln!(
@@ -668,6 +729,16 @@ fn write_next_steps(
         }
     }
     Ok(())
+}
+
+/// Row numbers for a message: `3, 4, 9`, the first 20 of them, then how many more.
+fn row_list(rows: &[u64]) -> String {
+    const SHOWN: usize = 20;
+    let mut text: Vec<String> = rows.iter().take(SHOWN).map(u64::to_string).collect();
+    if rows.len() > SHOWN {
+        text.push(format!("and {} more", rows.len() - SHOWN));
+    }
+    text.join(", ")
 }
 
 /// Holds `<report>.lock` for the whole run; the kernel releases it if the process dies.

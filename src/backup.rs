@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 
 use crate::mapping::{Body, Properties};
 use crate::notion::NotionId;
+use crate::report::WriteFailure;
 
 /// Types whose values a page read cuts at 25 items.
 const TRUNCATED: [&str; 4] = ["title", "rich_text", "people", "relation"];
@@ -34,6 +35,20 @@ pub struct Backup {
     path: PathBuf,
     file: Mutex<File>,
     held: Mutex<HashSet<(NotionId, Field)>>,
+    /// The first write that failed: no row is sent without its backup after it.
+    failed: Mutex<Option<WriteFailure>>,
+}
+
+/// Why a row's current values were not saved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackupError {
+    /// This row's values cannot be saved (the page lacks a property, a value has no request
+    /// form).
+    #[error("{0}")]
+    Row(String),
+    /// The file could not be written (a full disk): the run stops taking rows.
+    #[error("{0}")]
+    Write(WriteFailure),
 }
 
 /// What the backup decided for one row.
@@ -53,7 +68,7 @@ impl Backup {
         let mut held = HashSet::new();
         if path.exists() {
             crate::report::drop_partial_last_line(path)?;
-            for (n, line) in BufReader::new(File::open(path)?).lines().enumerate() {
+            for (n, line) in crate::report::whole_lines(path)?.lines().enumerate() {
                 let line = line?;
                 if line.trim().is_empty() {
                     continue;
@@ -80,6 +95,7 @@ impl Backup {
             path: path.to_owned(),
             file: Mutex::new(file),
             held: Mutex::new(held),
+            failed: Mutex::new(None),
         })
     }
 
@@ -91,7 +107,7 @@ impl Backup {
         page_id: NotionId,
         page: &Value,
         body: &Body,
-    ) -> Result<Prepared, String> {
+    ) -> Result<Prepared, BackupError> {
         let properties = page["properties"].as_object().cloned().unwrap_or_default();
         let mut changed = false;
         let mut line = Map::new();
@@ -113,9 +129,12 @@ impl Backup {
         };
         for (key, new_value) in written {
             let Some((name, current)) = find_property(&properties, &key) else {
-                return Err(format!("the page has no property {key:?} to back up"));
+                return Err(BackupError::Row(format!(
+                    "the page has no property {key:?} to back up"
+                )));
             };
-            let current = request_value(current).map_err(|e| format!("property {name:?}: {e}"))?;
+            let current = request_value(current)
+                .map_err(|e| BackupError::Row(format!("property {name:?}: {e}")))?;
             if same(&current, &new_value) {
                 continue;
             }
@@ -137,7 +156,8 @@ impl Backup {
             ),
         ] {
             let Some(wanted) = wanted else { continue };
-            let current = page_level(page, key).map_err(|e| format!("{key}: {e}"))?;
+            let current =
+                page_level(page, key).map_err(|e| BackupError::Row(format!("{key}: {e}")))?;
             if same(&current, &wanted) {
                 continue;
             }
@@ -161,17 +181,35 @@ impl Backup {
         }
         let mut text = serde_json::to_vec(&Value::Object(line)).expect("JSON");
         text.push(b'\n');
-        {
-            let mut file = self.file.lock().expect("backup lock");
-            file.write_all(&text)
-                .and_then(|()| file.sync_data())
-                .map_err(|e| format!("cannot write the backup {}: {e}", self.path.display()))?;
-        }
+        self.append(&text).map_err(BackupError::Write)?;
         let mut held = self.held.lock().expect("backup lock");
         for field in new_fields {
             held.insert((page_id, field));
         }
         Ok(Prepared::Send)
+    }
+
+    /// Appends one line and makes it durable. A write that fails is taken back to the last
+    /// whole line (so that the next run can read the file), and every later one fails with it.
+    fn append(&self, line: &[u8]) -> Result<(), WriteFailure> {
+        let mut failed = self.failed.lock().expect("backup lock");
+        if let Some(failure) = failed.as_ref() {
+            return Err(failure.clone());
+        }
+        let mut file = self.file.lock().expect("backup lock");
+        let written = file.metadata().and_then(|m| {
+            let whole = m.len();
+            file.write_all(line)
+                .and_then(|()| file.sync_data())
+                .inspect_err(|_| {
+                    let _ = file.set_len(whole);
+                })
+        });
+        written.map_err(|e| {
+            let failure = WriteFailure::new("the backup", &self.path, &e);
+            *failed = Some(failure.clone());
+            failure
+        })
     }
 }
 

@@ -9,7 +9,8 @@ pub enum Exit {
     RowsFailed,
     /// Usage, input or configuration error before any write.
     Usage,
-    /// Aborted: token refused, --max-errors, or the first rows all failed alike.
+    /// Aborted: token refused, --max-errors, the first rows all failed alike, the shared
+    /// limiter lost with `--shared-limiter-required`, or a file the run writes not written.
     Aborted,
     /// --max-runtime reached.
     Deadline,
@@ -48,7 +49,7 @@ impl Exit {
             }
             Exit::Usage => "usage, input or config error before any write",
             Exit::Aborted => {
-                "aborted: token refused, --max-errors reached, or the first 20 rows all failed alike"
+                "aborted: token refused, --max-errors reached, the first 20 rows all failed alike, or the report or backup could not be written (a full disk)"
             }
             Exit::Deadline => "--max-runtime reached (continue with --resume)",
             Exit::Interrupted => {

@@ -251,23 +251,12 @@ async fn sigterm_drains_exits_130_and_the_printed_command_finishes_the_job() {
     assert!(report.iter().all(|l| l.outcome == "ok"));
 
     // The last lines give the command to continue; run it as printed.
-    let lines: Vec<&str> = stderr.lines().collect();
-    let i = lines
-        .iter()
-        .position(|l| l.starts_with("to continue"))
-        .expect("a continue line");
-    let command = lines[i + 1].trim();
+    let command = printed_continue_command(&stderr);
     assert!(
         command.starts_with("notion-bulk apply rows.csv") && command.contains("--resume"),
         "{command}"
     );
-    let command = command.replacen("notion-bulk", env!("CARGO_BIN_EXE_notion-bulk"), 1);
-    let status = std::process::Command::new("sh")
-        .args(["-c", &command])
-        .env("NOTION_TOKEN", TOKEN)
-        .current_dir(dir.tmp.path())
-        .output()
-        .unwrap();
+    let status = run_printed(&dir, &command, TOKEN).await;
     assert_eq!(
         status.status.code(),
         Some(0),
@@ -486,4 +475,245 @@ async fn a_second_signal_stops_at_once_while_a_request_hangs() {
     let text = std::fs::read_to_string(dir.path("r.jsonl")).unwrap_or_default();
     assert!(text.is_empty() || text.ends_with('\n'));
     assert!(read_report(&dir.path("r.jsonl")).iter().all(|l| l.row != 1));
+}
+
+/// The command a run printed to continue (the line after "to continue …"), as printed.
+pub fn printed_continue_command(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let i = lines
+        .iter()
+        .position(|l| l.starts_with("to continue"))
+        .unwrap_or_else(|| panic!("no continue line in: {stderr}"));
+    lines
+        .get(i + 1)
+        .unwrap_or_else(|| panic!("no command after the continue line: {stderr}"))
+        .trim()
+        .to_owned()
+}
+
+/// Runs a command line the tool printed (`notion-bulk …`) in a shell, as an operator would,
+/// with the token in NOTION_TOKEN.
+pub async fn run_printed(dir: &Dir, command: &str, token: &str) -> std::process::Output {
+    assert!(command.starts_with("notion-bulk "), "{command}");
+    let command = command.replacen("notion-bulk", env!("CARGO_BIN_EXE_notion-bulk"), 1);
+    Command::new("sh")
+        .args(["-c", &command])
+        .env("NOTION_TOKEN", token)
+        .current_dir(dir.tmp.path())
+        .output()
+        .await
+        .unwrap()
+}
+
+/// The rows a run said have no line in the report: "… (rows 3, 4): --resume sends them again".
+fn rows_without_a_line(stderr: &str) -> HashSet<u64> {
+    let Some(line) = stderr
+        .lines()
+        .find(|l| l.contains("have no line in the report"))
+    else {
+        return HashSet::new();
+    };
+    let list = line
+        .split_once("(rows ")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .unwrap_or_else(|| panic!("no row list in {line:?}"))
+        .0;
+    list.split(", ").map(|n| n.parse().unwrap()).collect()
+}
+
+/// The rows whose PATCHes `requests` holds, known by their bodies (every row's is distinct).
+fn rows_sent(requests: &[notion_sandbox::RequestRecord], report: &[ReportLine]) -> Vec<u64> {
+    let row_of_body: HashMap<(&str, &str), u64> = report
+        .iter()
+        .filter_map(|l| Some(((l.page_id.as_deref()?, l.body_hash.as_deref()?), l.row)))
+        .collect();
+    requests
+        .iter()
+        .filter(|r| r.method == "PATCH")
+        .map(|r| {
+            let key = (
+                r.page_id.as_deref().unwrap(),
+                r.body_sha256.as_deref().unwrap(),
+            );
+            *row_of_body.get(&key).expect("every body sent is a row's")
+        })
+        .collect()
+}
+
+/// What every run that stopped on a file it could not write must show: no panic, exit 3 (rows
+/// were sent: not the "before any write" 2), the file and the OS error named, and the command
+/// to continue.
+fn stopped_on_a_write_failure(out: &std::process::Output, file: &str, os_error: &str) -> String {
+    let stderr = String::from_utf8(out.stderr.clone()).unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot write {file}: {os_error}")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("stopped early"), "{stderr}");
+    assert!(printed_continue_command(&stderr).contains("--resume"));
+    stderr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue18_a_report_on_a_full_device_stops_cleanly_and_resume_finishes() {
+    // The report is /dev/full: every write of it fails with ENOSPC, as on a full disk.
+    let pages = 20;
+    let input = rows(pages, 2);
+    let handle = start(pages, "").await;
+    let dir = Dir::new();
+    dir.write("rows.csv", csv(&input));
+    std::os::unix::fs::symlink("/dev/full", dir.path("r.jsonl")).unwrap();
+    let args = ["rows.csv", "--report", "r.jsonl", "--rate", "50"];
+    let out = spawn(&dir, &handle, &args)
+        .wait_with_output()
+        .await
+        .unwrap();
+    let stderr = stopped_on_a_write_failure(
+        &out,
+        "the report r.jsonl",
+        "No space left on device (os error 28)",
+    );
+    // It stopped taking rows at once: only rows already in flight were sent, and the run names
+    // each of them, since the report could not.
+    let first_run = handle.requests();
+    let unrecorded = rows_without_a_line(&stderr);
+    let sent_first = first_run.iter().filter(|r| r.method == "PATCH").count();
+    assert!(sent_first >= 1 && sent_first < input.len() / 2, "{stderr}");
+    assert_eq!(unrecorded.len(), sent_first, "{stderr}");
+
+    // Space is back: the report is what the device kept (nothing), and the printed command
+    // finishes the run.
+    std::fs::remove_file(dir.path("r.jsonl")).unwrap();
+    dir.write("r.jsonl", "");
+    let out = run_printed(&dir, &printed_continue_command(&stderr), TOKEN).await;
+    let resumed = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{resumed}");
+    let report = read_report(&dir.path("r.jsonl"));
+    assert_eq!(report.len(), input.len(), "one line per row");
+    assert!(report.iter().all(|l| l.outcome == "ok"));
+    let mut first_rows = rows_sent(&first_run, &report);
+    first_rows.sort_unstable();
+    assert_eq!(
+        first_rows.into_iter().collect::<HashSet<_>>(),
+        unrecorded,
+        "the rows named are those sent"
+    );
+    assert_folded(&handle, &input);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue18_a_report_that_cannot_grow_mid_run_stops_cleanly_and_resume_sends_no_ok_row_again()
+{
+    // A real file on a real filesystem that cannot grow past 4 KiB (RLIMIT_FSIZE, `ulimit -f`,
+    // with SIGXFSZ ignored: the write fails with EFBIG, as a full disk fails with ENOSPC, after
+    // writing what fits). About a dozen lines fit, then half a line.
+    let pages = 30;
+    let input = rows(pages, 2);
+    let handle = start(pages, "").await;
+    let dir = Dir::new();
+    dir.write("rows.csv", csv(&input));
+    let out = Command::new("sh")
+        .args(["-c", "trap '' XFSZ; ulimit -f 8; exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_notion-bulk"))
+        .args(["apply", "rows.csv", "--report", "r.jsonl", "--rate", "100"])
+        .args(["--concurrency", "4", "--progress", "none"])
+        .args(["--api-base", &handle.base_url()])
+        .env("NOTION_TOKEN", TOKEN)
+        .current_dir(dir.tmp.path())
+        .output()
+        .await
+        .unwrap();
+    let stderr =
+        stopped_on_a_write_failure(&out, "the report r.jsonl", "File too large (os error 27)");
+    // The report holds whole lines only (the half line was taken back), each row once, all ok.
+    let text = std::fs::read_to_string(dir.path("r.jsonl")).unwrap();
+    assert!(text.ends_with('\n'), "{text}");
+    let first_lines = read_report(&dir.path("r.jsonl"));
+    let recorded: HashSet<u64> = first_lines.iter().map(|l| l.row).collect();
+    assert_eq!(recorded.len(), first_lines.len());
+    assert!(first_lines.iter().all(|l| l.outcome == "ok"));
+    assert!(
+        !recorded.is_empty() && recorded.len() < input.len() / 2,
+        "{} lines",
+        recorded.len()
+    );
+    let unrecorded = rows_without_a_line(&stderr);
+    assert!(!unrecorded.is_empty(), "{stderr}");
+    assert!(unrecorded.is_disjoint(&recorded));
+    let first_run = handle.requests();
+
+    // The limit is gone (space freed): the printed command finishes the run.
+    let out = run_printed(&dir, &printed_continue_command(&stderr), TOKEN).await;
+    let resumed = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{resumed}");
+    let report = read_report(&dir.path("r.jsonl"));
+    assert_eq!(report.len(), input.len(), "one line per row: {resumed}");
+    assert_eq!(last_outcomes(&report).len(), input.len());
+    assert!(report.iter().all(|l| l.outcome == "ok"));
+    // The first run sent exactly the rows it recorded and the rows it named; the second sent
+    // every row but those recorded ok: none of those was sent again.
+    let first_sent: HashSet<u64> = rows_sent(&first_run, &report).into_iter().collect();
+    assert_eq!(
+        first_sent,
+        recorded.union(&unrecorded).copied().collect::<HashSet<_>>()
+    );
+    let second_sent = rows_sent(&handle.requests()[first_run.len()..], &report);
+    let expected: HashSet<u64> = (1..=input.len() as u64)
+        .filter(|r| !recorded.contains(r))
+        .collect();
+    assert_eq!(second_sent.len(), expected.len(), "a row sent twice");
+    assert_eq!(second_sent.into_iter().collect::<HashSet<_>>(), expected);
+    assert_folded(&handle, &input);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue18_a_backup_on_a_full_device_stops_before_any_row_is_sent_and_resume_finishes() {
+    let pages = 10;
+    let input = rows(pages, 1);
+    let handle = start(pages, "").await;
+    let dir = Dir::new();
+    dir.write("rows.csv", csv(&input));
+    std::os::unix::fs::symlink("/dev/full", dir.path("b.jsonl")).unwrap();
+    let args = [
+        "rows.csv", "--report", "r.jsonl", "--backup", "b.jsonl", "--rate", "50",
+    ];
+    let out = spawn(&dir, &handle, &args)
+        .wait_with_output()
+        .await
+        .unwrap();
+    let stderr = stopped_on_a_write_failure(
+        &out,
+        "the backup b.jsonl",
+        "No space left on device (os error 28)",
+    );
+    // A row is sent only once its backup is written: none was.
+    assert!(
+        handle.requests().iter().all(|r| r.method != "PATCH"),
+        "{stderr}"
+    );
+    let first = read_report(&dir.path("r.jsonl"));
+    assert!(!first.is_empty() && first.len() < input.len(), "{stderr}");
+    assert!(first.iter().all(|l| l.outcome == "failed"), "{first:?}");
+
+    std::fs::remove_file(dir.path("b.jsonl")).unwrap();
+    dir.write("b.jsonl", "");
+    let out = run_printed(&dir, &printed_continue_command(&stderr), TOKEN).await;
+    let resumed = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{resumed}");
+    let last = last_outcomes(&read_report(&dir.path("r.jsonl")))
+        .into_values()
+        .filter(|l| l.outcome == "ok")
+        .count();
+    assert_eq!(last, input.len());
+    let patches = handle
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH")
+        .count();
+    assert_eq!(patches, input.len(), "one PATCH per row");
+    let backup = std::fs::read_to_string(dir.path("b.jsonl")).unwrap();
+    assert_eq!(backup.lines().count(), pages, "{backup}");
+    assert_folded(&handle, &input);
 }

@@ -14,7 +14,7 @@ pub use worker::{query_json, read_json, read_page, read_property_items, ReadFail
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -24,7 +24,7 @@ use crate::job::SourceRow;
 use crate::mapping::{Field, Mapped, PageUpdate};
 use crate::notion::client::Client;
 use crate::notion::NotionId;
-use crate::report::{Outcome, RowAction};
+use crate::report::{Outcome, RowAction, WriteFailure};
 use limiter::Limiter;
 
 /// How the dispatcher behaves.
@@ -53,6 +53,8 @@ pub enum StopReason {
     Deadline,
     /// The shared limiter stopped answering, with `--shared-limiter-required`.
     SharedLimiterLost,
+    /// A file the run writes could not be written ([`Stop::write_failure`] says which).
+    WriteFailed,
 }
 
 impl fmt::Display for StopReason {
@@ -71,6 +73,7 @@ impl fmt::Display for StopReason {
             StopReason::SharedLimiterLost => f.write_str(
                 "the shared limiter stopped answering and --shared-limiter-required is set",
             ),
+            StopReason::WriteFailed => f.write_str("a file this run writes could not be written"),
         }
     }
 }
@@ -79,12 +82,15 @@ impl fmt::Display for StopReason {
 #[derive(Debug, Clone)]
 pub struct Stop {
     tx: Arc<watch::Sender<Option<StopReason>>>,
+    /// The first file the run could not write, whatever stopped the run first.
+    write_failure: Arc<OnceLock<WriteFailure>>,
 }
 
 impl Default for Stop {
     fn default() -> Stop {
         Stop {
             tx: Arc::new(watch::channel(None).0),
+            write_failure: Arc::default(),
         }
     }
 }
@@ -99,6 +105,18 @@ impl Stop {
                 false
             }
         });
+    }
+
+    /// A file the run writes could not be written: stop taking rows (the first failure is
+    /// the one kept).
+    pub fn write_failed(&self, failure: WriteFailure) {
+        let _ = self.write_failure.set(failure);
+        self.set(StopReason::WriteFailed);
+    }
+
+    /// The first file the run could not write, if any.
+    pub fn write_failure(&self) -> Option<&WriteFailure> {
+        self.write_failure.get()
     }
 
     pub fn reason(&self) -> Option<StopReason> {
@@ -308,7 +326,13 @@ pub async fn dispatch(
         tokio::select! {
             biased;
             Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
-                let (page, result) = joined.expect("a worker never panics");
+                let (page, result) = match joined {
+                    Ok(ended) => ended,
+                    // The runtime is shutting down (the process is ending): no one is left
+                    // to take results.
+                    Err(e) if e.is_cancelled() => return,
+                    Err(e) => std::panic::resume_unwind(e.into_panic()),
+                };
                 first_ended = true;
                 if let Some(result) = result {
                     if let Some(reason) = guard.account(&result) {
@@ -582,5 +606,23 @@ mod tests {
         stop.set(StopReason::Interrupted);
         stop.set(StopReason::Deadline);
         assert_eq!(stop.reason(), Some(StopReason::Interrupted));
+    }
+
+    #[test]
+    fn a_write_failure_stops_the_run_and_is_kept_whatever_stopped_it_first() {
+        let failure = |error: &str| WriteFailure {
+            file: "the report r.jsonl".into(),
+            error: error.into(),
+        };
+        let stop = Stop::default();
+        stop.write_failed(failure("first"));
+        stop.write_failed(failure("second"));
+        assert_eq!(stop.reason(), Some(StopReason::WriteFailed));
+        assert_eq!(stop.write_failure(), Some(&failure("first")));
+        let stop = Stop::default();
+        stop.set(StopReason::Interrupted);
+        stop.clone().write_failed(failure("late"));
+        assert_eq!(stop.reason(), Some(StopReason::Interrupted));
+        assert_eq!(stop.write_failure(), Some(&failure("late")));
     }
 }

@@ -130,6 +130,10 @@ async fn back_up(shared: &Shared, job: &Job) -> Result<Prepared, BackupFailure> 
     backup
         .prepare(page_id, &page, &job.update.body)
         .map_err(|e| {
+            if let backup::BackupError::Write(failure) = &e {
+                // No row goes without its backup: stop taking rows.
+                shared.stop.write_failed(failure.clone());
+            }
             Some((
                 None,
                 0,

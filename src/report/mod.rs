@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -181,6 +181,28 @@ pub fn unsent_outcome(
     }
 }
 
+/// A file the run writes while it sends (the report, `--backup`, `--failed-out`) that could
+/// not be written: a full disk, a quota, a file size limit. The run stops taking rows and says
+/// how to continue once the cause is fixed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot write {file}: {error}")]
+pub struct WriteFailure {
+    /// What the file is, and its path: `the report r.jsonl`.
+    pub file: String,
+    /// The system's error: `No space left on device (os error 28)`.
+    pub error: String,
+}
+
+impl WriteFailure {
+    /// `what`: the file's role, `the report`, `the backup`, `--failed-out`.
+    pub fn new(what: &str, path: &Path, error: &io::Error) -> WriteFailure {
+        WriteFailure {
+            file: format!("{what} {}", path.display()),
+            error: error.to_string(),
+        }
+    }
+}
+
 /// The report's format, from its extension: `.csv` or anything else as JSONL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportFormat {
@@ -197,12 +219,16 @@ impl ReportFormat {
     }
 }
 
-/// Writes report lines, each flushed as it is written.
+/// Writes report lines, each written whole as the row ends (one `write` per line, no buffer to
+/// lose). A write that fails (a full disk) is taken back to the last whole line, so that the
+/// report stays readable, and its error is the caller's: the run stops taking rows.
 pub struct ReportWriter {
     path: PathBuf,
     format: ReportFormat,
-    out: BufWriter<File>,
-    csv_line: Vec<u8>,
+    out: File,
+    /// The file's length after its last whole line.
+    len: u64,
+    line: Vec<u8>,
     /// The fields of a CSV report's header: a report begun by a version without `action` and
     /// `key` (10) or without `row_hash` (12) goes on without them, so that every line has its
     /// header's fields and `--resume` can read it.
@@ -245,11 +271,11 @@ impl ReportWriter {
     pub fn open(path: &Path) -> io::Result<ReportWriter> {
         drop_partial_last_line(path)?;
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        let is_new = file.metadata()?.len() == 0;
+        let len = file.metadata()?.len();
         let format = ReportFormat::of(path);
         let full = CSV_HEADER.trim_end().split(',').count();
-        let csv_fields = match (is_new, format) {
-            (false, ReportFormat::Csv) => {
+        let csv_fields = match (len > 0, format) {
+            (true, ReportFormat::Csv) => {
                 let mut first = String::new();
                 io::BufReader::new(File::open(path)?).read_line(&mut first)?;
                 let fields = first.trim_end().split(',').count();
@@ -270,13 +296,14 @@ impl ReportWriter {
         let mut writer = ReportWriter {
             path: path.to_owned(),
             format,
-            out: BufWriter::new(file),
-            csv_line: Vec::new(),
+            out: file,
+            len,
+            line: Vec::new(),
             csv_fields,
         };
-        if is_new && format == ReportFormat::Csv {
-            writer.out.write_all(CSV_HEADER.as_bytes())?;
-            writer.out.flush()?;
+        if len == 0 && format == ReportFormat::Csv {
+            writer.line.extend_from_slice(CSV_HEADER.as_bytes());
+            writer.append()?;
         }
         Ok(writer)
     }
@@ -285,34 +312,56 @@ impl ReportWriter {
         &self.path
     }
 
-    /// Writes and flushes one line.
+    /// Writes one line.
     pub fn write(&mut self, line: &ReportLine) -> io::Result<()> {
+        self.line.clear();
         match self.format {
             ReportFormat::Jsonl => {
-                serde_json::to_writer(&mut self.out, line)?;
-                self.out.write_all(b"\n")?;
+                serde_json::to_writer(&mut self.line, line)?;
+                self.line.push(b'\n');
             }
             ReportFormat::Csv => {
-                self.csv_line.clear();
-                {
-                    let mut w = csv::WriterBuilder::new()
-                        .has_headers(false)
-                        .from_writer(&mut self.csv_line);
-                    let fields = csv_fields(line);
-                    let written = w.write_record(&fields[..self.csv_fields]);
-                    written.map_err(io::Error::other)?;
-                    w.flush()?;
-                }
-                self.out.write_all(&self.csv_line)?;
+                let mut w = csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .from_writer(&mut self.line);
+                let fields = csv_fields(line);
+                w.write_record(&fields[..self.csv_fields])
+                    .map_err(io::Error::other)?;
+                w.flush()?;
             }
         }
-        self.out.flush()
+        self.append()
     }
 
-    /// Makes everything written so far durable.
+    /// Appends `self.line`; if that fails, cuts the file back to its last whole line (a device
+    /// such as /dev/full cannot be cut: nothing was written to it).
+    fn append(&mut self) -> io::Result<()> {
+        match self.out.write_all(&self.line) {
+            Ok(()) => {
+                self.len += self.line.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.out.set_len(self.len);
+                Err(e)
+            }
+        }
+    }
+
+    /// Makes everything written so far durable (a file that cannot be synced, such as a pipe,
+    /// is taken as it is).
     pub fn sync(&mut self) -> io::Result<()> {
-        self.out.flush()?;
-        self.out.get_ref().sync_data()
+        match self.out.sync_data() {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported
+                ) =>
+            {
+                Ok(())
+            }
+            other => other,
+        }
     }
 }
 
@@ -347,14 +396,21 @@ fn whole_lines_len(file: &mut File) -> io::Result<u64> {
     Ok(0)
 }
 
+/// The file's whole lines (up to its last line end), to read line by line: a last line cut
+/// short is passed over, and what is not a regular file (a device such as /dev/full, which
+/// reads as endless zeros) reads as empty.
+pub(crate) fn whole_lines(path: &Path) -> io::Result<io::BufReader<io::Take<File>>> {
+    let mut file = File::open(path)?;
+    let whole = whole_lines_len(&mut file)?;
+    file.seek(SeekFrom::Start(0))?;
+    Ok(io::BufReader::new(file.take(whole)))
+}
+
 /// Reads a report (CSV or JSONL by extension) line by line, giving each to `visit`, without
 /// holding the file in memory. A last line without its line end (a run killed while writing
 /// it) is not a row's outcome and is passed over.
 pub fn visit_report(path: &Path, mut visit: impl FnMut(ReportLine)) -> io::Result<()> {
-    let mut file = File::open(path)?;
-    let whole = whole_lines_len(&mut file)?;
-    file.seek(SeekFrom::Start(0))?;
-    let reader = io::BufReader::new(file.take(whole));
+    let reader = whole_lines(path)?;
     let bad = |n: usize, e: &dyn fmt::Display| {
         io::Error::new(
             io::ErrorKind::InvalidData,

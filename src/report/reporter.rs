@@ -7,13 +7,13 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::dispatch::RowResult;
+use crate::dispatch::{RowResult, Stop};
 use crate::job::{Record, SourceRow};
 use crate::mapping::{EmptyCells, Field, Locator, Reduced};
 use crate::notion::NotionId;
 use crate::report::resume::{Note, PageFields};
 use crate::report::summary::Counts;
-use crate::report::{Outcome, ReportLine, ReportWriter};
+use crate::report::{Outcome, ReportLine, ReportWriter, WriteFailure};
 
 /// At most this many rows are printed one by one; the report has them all.
 const PRINTED_ROWS: u64 = 100;
@@ -231,6 +231,14 @@ impl FailedOut {
         std::fs::remove_file(&self.spool_path)
     }
 
+    /// Removes the file and its spool after a write failed (best effort): a file missing rows
+    /// must not be run as if it held them all.
+    fn discard(self) {
+        drop(self.spool);
+        let _ = std::fs::remove_file(&self.spool_path);
+        let _ = std::fs::remove_file(&self.path);
+    }
+
     /// A CSV row without the cells later ok rows superseded; `None`: nothing left to change.
     fn reduce_csv<'a>(
         &'a self,
@@ -276,6 +284,12 @@ impl FailedOut {
 pub struct Reporter {
     report: ReportWriter,
     failed_out: Option<FailedOut>,
+    /// Told when a file cannot be written: the run stops taking rows.
+    stop: Stop,
+    /// Once a report write failed: the rows that ended since, which have no line.
+    unrecorded: Option<Vec<u64>>,
+    /// `--failed-out` once it could not be written (the file is removed): its path.
+    failed_out_lost: Option<PathBuf>,
     pub counts: Counts,
     pub by_code: BTreeMap<String, u64>,
     pub actions: crate::report::summary::Actions,
@@ -285,10 +299,13 @@ pub struct Reporter {
 }
 
 impl Reporter {
-    pub fn new(report: ReportWriter, failed_out: Option<FailedOut>) -> Reporter {
+    pub fn new(report: ReportWriter, failed_out: Option<FailedOut>, stop: Stop) -> Reporter {
         Reporter {
             report,
             failed_out,
+            stop,
+            unrecorded: None,
+            failed_out_lost: None,
             actions: Default::default(),
             counts: Counts::default(),
             by_code: BTreeMap::new(),
@@ -305,9 +322,57 @@ impl Reporter {
         self.failed_out.as_ref()
     }
 
-    /// Records one row's end. Returns a line to show the person running the tool, if the row
-    /// needs attention.
-    pub fn record(&mut self, result: &RowResult) -> io::Result<Option<String>> {
+    /// `--failed-out`, if it could not be written (and was removed).
+    pub fn failed_out_lost(&self) -> Option<&Path> {
+        self.failed_out_lost.as_deref()
+    }
+
+    /// The rows that ended after the report could not be written: they have no line.
+    pub fn unrecorded(&self) -> &[u64] {
+        self.unrecorded.as_deref().unwrap_or_default()
+    }
+
+    /// A file could not be written: the run stops taking rows; the line to show now.
+    fn failed(&mut self, failure: WriteFailure) -> String {
+        let line = format!(
+            "error: {failure}; no new rows are taken, the requests in flight finish, then the run stops"
+        );
+        self.stop.write_failed(failure);
+        line
+    }
+
+    /// `--failed-out` could not be written: it is given up for this run (the command to
+    /// continue writes it again).
+    fn lose_failed_out(&mut self, error: &io::Error) -> Option<String> {
+        let f = self.failed_out.take()?;
+        let failure = WriteFailure::new("--failed-out", &f.path, error);
+        self.failed_out_lost = Some(f.path.clone());
+        f.discard();
+        Some(self.failed(failure))
+    }
+
+    /// Records one row's end. Returns the lines to show the person running the tool: the row's,
+    /// if it needs attention, and the error of a file that could not be written.
+    pub fn record(&mut self, result: &RowResult) -> Option<String> {
+        let mut said = Vec::new();
+        if self.unrecorded.is_none() {
+            if let Err(e) = self.write_line(result) {
+                let failure = WriteFailure::new("the report", self.report.path(), &e);
+                said.push(self.failed(failure));
+                self.unrecorded = Some(Vec::new());
+            }
+        }
+        if let Some(rows) = self.unrecorded.as_mut() {
+            rows.push(result.row);
+        }
+        if let Some(Err(e)) = self.failed_out.as_mut().map(|f| f.consider(result)) {
+            said.extend(self.lose_failed_out(&e));
+        }
+        said.extend(self.count(result));
+        (!said.is_empty()).then(|| said.join("\n"))
+    }
+
+    fn write_line(&mut self, result: &RowResult) -> io::Result<()> {
         self.report.write(&ReportLine {
             row: result.row,
             page_id: result.page_id.map(|p| p.to_string()),
@@ -322,17 +387,18 @@ impl Reporter {
             action: result.action,
             key: result.key.as_deref().map(str::to_owned),
             row_hash: result.source.as_ref().map(SourceRow::content_hash),
-        })?;
+        })
+    }
+
+    /// Counts a row's end; the line to show if it needs attention.
+    fn count(&mut self, result: &RowResult) -> Option<String> {
         self.counts.add(result.outcome);
         self.actions.add(result.action, result.code.as_deref());
-        if let Some(f) = self.failed_out.as_mut() {
-            f.consider(result)?;
-        }
         if let (Outcome::Skipped, Some(code)) = (result.outcome, &result.code) {
             *self.skipped_by_code.entry(code.clone()).or_default() += 1;
         }
         if matches!(result.outcome, Outcome::Ok | Outcome::Skipped) {
-            return Ok(None);
+            return None;
         }
         if result.outcome != Outcome::Invalid {
             let key = match (&result.http_status, &result.code) {
@@ -347,7 +413,7 @@ impl Reporter {
         }
         self.printed += 1;
         if self.printed > PRINTED_ROWS {
-            return Ok(None);
+            return None;
         }
         let mut line = format!("{}: row {}", result.outcome, result.row);
         if let Some(page) = result.page_id {
@@ -371,27 +437,79 @@ impl Reporter {
                 self.report.path().display()
             );
         }
-        Ok(Some(line))
+        Some(line)
     }
 
-    /// Makes the report durable.
-    pub fn sync(&mut self) -> io::Result<()> {
-        self.report.sync()
+    /// Makes the report durable. Returns the error to show if it cannot be.
+    pub fn sync(&mut self) -> Option<String> {
+        if self.unrecorded.is_some() {
+            return None;
+        }
+        let e = self.report.sync().err()?;
+        let failure = WriteFailure::new("the report", self.report.path(), &e);
+        self.unrecorded = Some(Vec::new());
+        Some(self.failed(failure))
     }
 
-    /// What the reader says of a row an earlier run ended (for `--failed-out`).
-    pub fn note(&mut self, note: Note) -> io::Result<()> {
-        match self.failed_out.as_mut() {
-            Some(f) => f.note(note),
-            None => Ok(()),
+    /// What the reader says of a row an earlier run ended (for `--failed-out`). Returns the
+    /// error to show if the file cannot be written.
+    pub fn note(&mut self, note: Note) -> Option<String> {
+        let e = self.failed_out.as_mut()?.note(note).err()?;
+        self.lose_failed_out(&e)
+    }
+
+    /// Writes `--failed-out`, now that every row has ended. Returns the error to show if it
+    /// cannot be.
+    pub fn finish(&mut self) -> Option<String> {
+        let e = self.failed_out.as_mut()?.finish().err()?;
+        self.lose_failed_out(&e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::dispatch::StopReason;
+
+    fn ok(row: u64) -> RowResult {
+        RowResult {
+            row,
+            page_id: Some(NotionId::from_u128(row.into())),
+            outcome: Outcome::Ok,
+            http_status: Some(200),
+            code: None,
+            message: None,
+            attempts: 1,
+            duration: Duration::ZERO,
+            request_id: None,
+            body_hash: None,
+            source: None,
+            fields: Arc::from([]),
+            action: None,
+            key: None,
         }
     }
 
-    /// Writes `--failed-out`, now that every row has ended.
-    pub fn finish(&mut self) -> io::Result<()> {
-        match self.failed_out.as_mut() {
-            Some(f) => f.finish(),
-            None => Ok(()),
-        }
+    #[test]
+    fn a_report_that_cannot_be_written_stops_the_run_and_the_rows_after_are_listed() {
+        // /dev/full: every write fails with ENOSPC, as on a full disk.
+        let report = ReportWriter::open(Path::new("/dev/full")).unwrap();
+        let stop = Stop::default();
+        let mut reporter = Reporter::new(report, None, stop.clone());
+        let said = reporter.record(&ok(1)).expect("the error is said");
+        assert!(
+            said.starts_with("error: cannot write the report /dev/full: No space left on device")
+                && said.contains("no new rows are taken"),
+            "{said}"
+        );
+        assert_eq!(stop.reason(), Some(StopReason::WriteFailed));
+        // Said once; the rows that end after it are counted and listed, not written.
+        assert_eq!(reporter.record(&ok(2)), None);
+        assert_eq!(reporter.sync(), None);
+        assert_eq!(reporter.unrecorded(), [1, 2]);
+        assert_eq!(reporter.counts.ok, 2);
     }
 }
