@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::config::ApplyConfig;
+use crate::config::{ApplyConfig, ContinueCommand};
 use crate::dispatch::limiter::Limiter;
 use crate::dispatch::{self, Item, Job, Settings, Shared, Stats, Stop, StopReason};
 use crate::exit::Exit;
@@ -158,6 +158,11 @@ async fn set_up(
                 )?;
                 let (rate, burst, stop) = (config.rate, config.burst, stop.clone());
                 Limiter::shared(rate, burst, budget, shared.required, notice_tx, stop)
+            }
+            Err(e) if crate::config::still_masked(&shared.url) => {
+                return Ok(Err(format!(
+                    "cannot use the shared limiter {e}: the password is still the *** of a printed command; put the real password in its place"
+                )))
             }
             Err(e) => return Ok(Err(format!("cannot use the shared limiter {e}"))),
         },
@@ -697,13 +702,13 @@ fn write_next_steps(
             err,
             "to continue where this run stopped (rows already ok are not sent again):"
         )?;
-        writeln!(err, "  {}", config.continue_command)?;
+        write_command(err, &config.continue_command)?;
     } else if not_ok > 0 {
         writeln!(
             err,
             "{not_ok} rows did not end ok (listed above and in the report). Rows that failed after retries or ended unknown are sent again, without what later rows set, by:"
         )?;
-        writeln!(err, "  {}", config.continue_command)?;
+        write_command(err, &config.continue_command)?;
     }
     if not_ok > 0 {
         writeln!(
@@ -727,6 +732,19 @@ fn write_next_steps(
                 f.path().display()
             )?;
         }
+    }
+    Ok(())
+}
+
+/// A command to run next, on its own line, and what to do first if a password was masked in
+/// it.
+fn write_command(err: &mut (dyn Write + Send), command: &ContinueCommand) -> std::io::Result<()> {
+    writeln!(err, "  {}", command.line)?;
+    if command.masked {
+        writeln!(
+            err,
+            "  (the Redis password of --shared-limiter is not printed: put the password back in place of *** before running it)"
+        )?;
     }
     Ok(())
 }

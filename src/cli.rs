@@ -8,8 +8,8 @@ use clap::{Args, Parser, Subcommand};
 use std::time::Duration;
 
 use crate::config::{
-    parse_duration, ApplyConfig, ConfigError, Connection, ConnectionFlags, InputConfig, InputFlags,
-    PlanConfig, SchemaConfig, SharedLimiterConfig,
+    parse_duration, ApplyConfig, ConfigError, Connection, ConnectionFlags, ContinueCommand,
+    InputConfig, InputFlags, PlanConfig, SchemaConfig, SharedLimiterConfig,
 };
 use crate::exit::Exit;
 use crate::export::{ExportConfig, ExportFormat};
@@ -492,11 +492,37 @@ impl TryFrom<&ApplyArgs> for ApplyConfig {
 }
 
 /// The command line of this run with `--resume` (and `--report` when it was chosen by
-/// default), quoted for a POSIX shell.
-fn continue_command(report: &std::path::Path, report_given: bool) -> String {
-    let mut args: Vec<String> = std::env::args().collect();
+/// default), quoted for a POSIX shell, a Redis password masked.
+fn continue_command(report: &std::path::Path, report_given: bool) -> ContinueCommand {
+    continue_command_of(std::env::args().collect(), report, report_given)
+}
+
+fn continue_command_of(
+    mut args: Vec<String>,
+    report: &std::path::Path,
+    report_given: bool,
+) -> ContinueCommand {
     if let Some(first) = args.first_mut() {
         *first = "notion-bulk".into();
+    }
+    // `--shared-limiter URL` and `--shared-limiter=URL`: the URL may carry a password.
+    const LIMITER: &str = "--shared-limiter";
+    let mut masked = false;
+    let mut value_next = false;
+    for arg in args.iter_mut() {
+        let (prefix, url) = match arg.strip_prefix(LIMITER).and_then(|r| r.strip_prefix('=')) {
+            Some(url) => (format!("{LIMITER}="), url),
+            None if value_next => (String::new(), arg.as_str()),
+            None => {
+                value_next = arg == LIMITER;
+                continue;
+            }
+        };
+        value_next = false;
+        if let Some(shown) = crate::config::masked_url(url) {
+            *arg = prefix + &shown;
+            masked = true;
+        }
     }
     if !report_given
         && !args
@@ -509,10 +535,14 @@ fn continue_command(report: &std::path::Path, report_given: bool) -> String {
     if !args.iter().any(|a| a == "--resume") {
         args.push("--resume".into());
     }
-    args.iter()
-        .map(|a| shell_quote(a))
-        .collect::<Vec<_>>()
-        .join(" ")
+    ContinueCommand {
+        line: args
+            .iter()
+            .map(|a| shell_quote(a))
+            .collect::<Vec<_>>()
+            .join(" "),
+        masked,
+    }
 }
 
 /// `arg` as one word of a POSIX shell command line.
@@ -678,10 +708,66 @@ mod tests {
             .starts_with("notion-bulk-report-"));
         assert!(
             c.continue_command
+                .line
                 .ends_with(&format!("--report {} --resume", c.report.display())),
             "{}",
             c.continue_command
         );
+    }
+
+    #[test]
+    fn the_continue_command_masks_a_redis_password_in_either_form() {
+        let of = |args: &[&str]| {
+            let args = args.iter().map(|a| a.to_string()).collect();
+            continue_command_of(args, std::path::Path::new("r.jsonl"), true)
+        };
+        let c = of(&[
+            "/usr/bin/notion-bulk",
+            "apply",
+            "rows.csv",
+            "--shared-limiter",
+            "redis://:s3cr3t-pw@cache:6379/2",
+        ]);
+        assert_eq!(
+            c.line,
+            "notion-bulk apply rows.csv --shared-limiter 'redis://:***@cache:6379/2' --resume"
+        );
+        assert!(c.masked);
+        for (arg, shown) in [
+            (
+                "--shared-limiter=rediss://ops:s3cr3t-pw@cache",
+                "'--shared-limiter=rediss://ops:***@cache'",
+            ),
+            (
+                "--shared-limiter=unix:///run/r.sock?db=1&pass=s3cr3t-pw",
+                "'--shared-limiter=unix:///run/r.sock?db=1&pass=***'",
+            ),
+            (
+                "--shared-limiter=redis://cache/0?password=s3cr3t-pw",
+                "'--shared-limiter=redis://cache/0?password=***'",
+            ),
+        ] {
+            let c = of(&["notion-bulk", "apply", "rows.csv", arg, "--resume"]);
+            assert_eq!(
+                c.line,
+                format!("notion-bulk apply rows.csv {shown} --resume")
+            );
+            assert!(c.masked && !c.line.contains("s3cr3t"), "{}", c.line);
+        }
+        // Without a password the URL is kept as written, and nothing else is touched.
+        let c = of(&[
+            "notion-bulk",
+            "apply",
+            "--report",
+            "redis://:x@y",
+            "--shared-limiter",
+            "redis://cache:6379",
+        ]);
+        assert_eq!(
+            c.line,
+            "notion-bulk apply --report redis://:x@y --shared-limiter redis://cache:6379 --resume"
+        );
+        assert!(!c.masked);
     }
 
     #[test]

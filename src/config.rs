@@ -249,11 +249,27 @@ pub struct ApplyConfig {
     /// Print every request (never its headers) on stderr.
     pub verbose: bool,
     /// The command that continues this run (`--resume` with the same report).
-    pub continue_command: String,
+    pub continue_command: ContinueCommand,
     /// With a data source: send every cell, not only the changes.
     pub send_unchanged: bool,
     /// Check preconditions against a read of the page just before its write (`--recheck`).
     pub recheck: bool,
+}
+
+/// The command line that continues a run, as printed: this run's own, with `--resume` (and
+/// `--report` when it was chosen by default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContinueCommand {
+    /// Quoted for a POSIX shell; a Redis password in it is masked as `***`.
+    pub line: String,
+    /// A password was masked: the person running it puts it back first.
+    pub masked: bool,
+}
+
+impl std::fmt::Display for ContinueCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.line)
+    }
 }
 
 /// Where a budget shared by several processes lives (`--shared-limiter`, SPEC §12).
@@ -307,6 +323,50 @@ impl SharedLimiterConfig {
         }
         Ok(Some(SharedLimiterConfig { url, key, required }))
     }
+}
+
+/// A Redis URL as messages and printed commands show it: any password (the URL's own, or a
+/// `pass` or `password` query parameter) replaced by `***`, the user name kept.
+pub fn redacted_url(url: &str) -> String {
+    masked_url(url).unwrap_or_else(|| url.to_owned())
+}
+
+/// `url` with its password masked as `***`; `None` if it carries none (an unparsable URL
+/// could hold one anywhere: it becomes a placeholder).
+pub fn masked_url(url: &str) -> Option<String> {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return Some("<an unparsable URL>".into());
+    };
+    let mut masked = parsed.password().is_some();
+    if masked {
+        let _ = parsed.set_password(Some("***"));
+    }
+    let pairs: Vec<(String, String)> = parsed
+        .query_pairs()
+        .map(|(k, v)| {
+            let secret = k == "pass" || k == "password";
+            masked |= secret;
+            let v = if secret { "***".into() } else { v.into_owned() };
+            (k.into_owned(), v)
+        })
+        .collect();
+    if !masked {
+        return None;
+    }
+    if !pairs.is_empty() {
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    Some(parsed.to_string())
+}
+
+/// The password of `url` is the `***` that printed commands show in its place (a command
+/// run as printed, the password not put back).
+pub fn still_masked(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| {
+        u.password() == Some("***")
+            || u.query_pairs()
+                .any(|(k, v)| (k == "pass" || k == "password") && v == "***")
+    })
 }
 
 /// `90m`, `2h`, `45s`, `1h30m`, or plain seconds.
@@ -733,6 +793,35 @@ impl SelectionConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_never_show_a_password() {
+        let redacted = redacted_url;
+        assert_eq!(
+            redacted("redis://user:s3cret@example.com:6380/2"),
+            "redis://user:***@example.com:6380/2"
+        );
+        assert_eq!(
+            redacted("rediss://:s3cret@example.com"),
+            "rediss://:***@example.com"
+        );
+        assert_eq!(
+            redacted("unix:///run/redis.sock?db=1&pass=s3cret"),
+            "unix:///run/redis.sock?db=1&pass=***"
+        );
+        assert_eq!(
+            redacted("redis+unix:///r.sock?password=s3cret"),
+            "redis+unix:///r.sock?password=***"
+        );
+        assert_eq!(redacted("redis://127.0.0.1"), "redis://127.0.0.1");
+        assert!(!redacted("not a url s3cret").contains("s3cret"));
+        assert!(still_masked(&redacted("redis://:s3cret@example.com")));
+        assert!(still_masked(&redacted("unix:///r.sock?pass=s3cret")));
+        assert!(!still_masked("redis://:s3cret@example.com"));
+        // Without a password, a URL is left exactly as written.
+        assert_eq!(masked_url("REDIS://Host:6379/2"), None);
+        assert_eq!(masked_url("unix:///run/r.sock?db=1"), None);
+    }
 
     #[test]
     fn durations() {

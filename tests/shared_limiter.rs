@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use notion_sandbox::{self as sandbox, Handle, Options, Seed};
 
-use crate::util::{run_against, Dir, Run};
+use crate::resume::{printed_continue_command, run_printed, until_report_has};
+use crate::util::{read_report, run_against, spawn_against, Dir, Run};
 
 const TOKEN: &str = "secret_shared_limiter_token_8c1d";
 
@@ -17,30 +18,43 @@ const TOKEN: &str = "secret_shared_limiter_token_8c1d";
 struct Redis {
     child: Child,
     socket: PathBuf,
+    /// `requirepass`: clients must give it (`?pass=` in the URL).
+    password: Option<String>,
     _dir: tempfile::TempDir,
 }
 
 impl Redis {
     fn start() -> Redis {
+        Redis::start_with(None)
+    }
+
+    /// A server that requires `password` of every client.
+    fn start_with(password: Option<&str>) -> Redis {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let socket = dir.path().join("redis.sock");
-        let child = Redis::spawn(&socket, dir.path());
+        let child = Redis::spawn(&socket, dir.path(), password);
         let redis = Redis {
             child,
             socket,
+            password: password.map(str::to_owned),
             _dir: dir,
         };
         redis.wait_ready();
         redis
     }
 
-    fn spawn(socket: &std::path::Path, dir: &std::path::Path) -> Child {
+    fn spawn(socket: &std::path::Path, dir: &std::path::Path, password: Option<&str>) -> Child {
         let bin = std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".into());
-        Command::new(&bin)
+        let mut command = Command::new(&bin);
+        command
             .args(["--port", "0", "--unixsocket"])
             .arg(socket)
             .args(["--save", "", "--appendonly", "no", "--dir"])
-            .arg(dir)
+            .arg(dir);
+        if let Some(password) = password {
+            command.args(["--requirepass", password]);
+        }
+        command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -67,12 +81,15 @@ impl Redis {
 
     /// A new server on the same socket, after [`Redis::kill`]: empty, as after a crash.
     fn restart(&mut self) {
-        self.child = Redis::spawn(&self.socket, self._dir.path());
+        self.child = Redis::spawn(&self.socket, self._dir.path(), self.password.as_deref());
         self.wait_ready();
     }
 
     fn url(&self) -> String {
-        format!("unix://{}", self.socket.display())
+        match &self.password {
+            Some(password) => format!("unix://{}?pass={password}", self.socket.display()),
+            None => format!("unix://{}", self.socket.display()),
+        }
     }
 
     fn connection(&self) -> Option<redis::Connection> {
@@ -468,4 +485,94 @@ async fn a_limiter_url_that_is_not_a_redis_server_says_so_before_anything_is_sen
         assert!(!stderr.to_lowercase().contains("parse error"), "{stderr}");
     }
     assert_eq!(handle.stats().requests, 0, "nothing reached the API");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue18_the_redis_password_appears_in_no_output_and_the_printed_command_works_with_it_put_back(
+) {
+    const PASSWORD: &str = "s3cr3t-pw-5d1c";
+    let rows = 100;
+    let redis = Redis::start_with(Some(PASSWORD));
+    let handle = sandbox(rows, |_| {}).await;
+    let base = handle.base_url();
+    let dir = rows_dir(1, rows);
+    // The `--flag=URL` form; the unit tests of the continue command have the other.
+    let limiter = format!("--shared-limiter={}", redis.url());
+    let child = spawn_against(
+        &dir,
+        &base,
+        TOKEN,
+        &[
+            "apply",
+            "rows.csv",
+            "--report",
+            "r.jsonl",
+            "--progress",
+            "none",
+            "--rate",
+            "50",
+            &limiter,
+        ],
+    );
+    until_report_has(&dir, "r.jsonl", 3).await;
+    let pid = child.id().unwrap();
+    assert!(Command::new("sh")
+        .args(["-c", &format!("kill -INT {pid}")])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().await.unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("shared limiter: permits come from the budget"),
+        "{stderr}"
+    );
+    assert!(
+        !stdout.contains(PASSWORD) && !stderr.contains(PASSWORD),
+        "{stderr}"
+    );
+    let done = read_report(&dir.path("r.jsonl")).len();
+    assert!(done < rows, "stopped before the end");
+
+    // As printed, the command names the placeholder, and the run says to put the password
+    // back: run as is, it is refused before anything is sent.
+    let command = printed_continue_command(&stderr);
+    assert!(
+        command.contains("pass=***") && command.contains("--resume"),
+        "{command}"
+    );
+    assert!(stderr.contains("put the password back"), "{stderr}");
+    let patches = |h: &Handle| h.requests().iter().filter(|r| r.method == "PATCH").count();
+    let before = patches(&handle);
+    let masked = run_printed(&dir, &command, TOKEN).await;
+    let masked_err = String::from_utf8_lossy(&masked.stderr);
+    assert_eq!(masked.status.code(), Some(2), "{masked_err}");
+    assert!(
+        masked_err.contains("Nothing was sent")
+            && masked_err.contains("the password is still the *** of a printed command"),
+        "{masked_err}"
+    );
+    assert_eq!(patches(&handle), before);
+
+    // With the password put back, it finishes the run, through the shared limiter.
+    let command = command.replace("***", PASSWORD);
+    let out = run_printed(&dir, &command, TOKEN).await;
+    let resumed = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{resumed}");
+    assert!(
+        resumed.contains("shared limiter: permits come from the budget"),
+        "{resumed}"
+    );
+    assert!(!resumed.contains(PASSWORD), "{resumed}");
+    let report = read_report(&dir.path("r.jsonl"));
+    assert_eq!(report.len(), rows, "one line per row");
+    assert!(report.iter().all(|l| l.outcome == "ok"));
+    assert!(
+        redis.dump().iter().any(|(k, _)| k.ends_with(":tat")),
+        "the budget is on the server"
+    );
 }

@@ -92,31 +92,6 @@ pub async fn connect(
     .await
 }
 
-/// The URL without any password (user name kept), for messages.
-pub fn redacted(url: &str) -> String {
-    let Ok(mut parsed) = url::Url::parse(url) else {
-        return "<an unparsable URL>".into();
-    };
-    if parsed.password().is_some() {
-        let _ = parsed.set_password(Some("***"));
-    }
-    let pairs: Vec<(String, String)> = parsed
-        .query_pairs()
-        .map(|(k, v)| {
-            let v = if k == "pass" || k == "password" {
-                "***".into()
-            } else {
-                v.into_owned()
-            };
-            (k.into_owned(), v)
-        })
-        .collect();
-    if !pairs.is_empty() {
-        parsed.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    parsed.to_string()
-}
-
 /// What the permit script answered.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Permit {
@@ -208,7 +183,7 @@ struct Seen {
 impl SharedBudget {
     /// Connects, and checks the server answers and runs scripts.
     pub async fn connect(settings: &SharedSettings) -> Result<SharedBudget, SharedError> {
-        let shown = redacted(&settings.url);
+        let shown = crate::config::redacted_url(&settings.url);
         let fail = |source| SharedError::redis(&shown, source);
         let client = redis::Client::open(settings.url.as_str()).map_err(fail)?;
         let config = ConnectionManagerConfig::new()
@@ -410,27 +385,4 @@ fn parse(raw: &str) -> Option<Adaptive> {
     (!raw.is_empty())
         .then(|| serde_json::from_str(raw).ok())
         .flatten()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn messages_never_show_a_password() {
-        assert_eq!(
-            redacted("redis://user:s3cret@example.com:6380/2"),
-            "redis://user:***@example.com:6380/2"
-        );
-        assert_eq!(
-            redacted("rediss://:s3cret@example.com"),
-            "rediss://:***@example.com"
-        );
-        assert_eq!(
-            redacted("unix:///run/redis.sock?db=1&pass=s3cret"),
-            "unix:///run/redis.sock?db=1&pass=***"
-        );
-        assert_eq!(redacted("redis://127.0.0.1"), "redis://127.0.0.1");
-        assert!(!redacted("not a url s3cret").contains("s3cret"));
-    }
 }
