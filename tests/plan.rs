@@ -525,3 +525,24 @@ fn the_demo_job_plans_cleanly() {
         run.stderr
     );
 }
+
+#[test]
+fn issue18_a_plan_report_on_a_full_device_names_the_file() {
+    // /dev/full: every write fails with ENOSPC, as on a full disk. plan writes nothing to
+    // Notion, so exit 2, and the message names the report and the system's error.
+    let dir = Dir::new();
+    dir.write(
+        "rows.csv",
+        format!("page_id,Estimate:number\n{PAGE_A},abc\n{PAGE_B},2\n"),
+    );
+    std::os::unix::fs::symlink("/dev/full", dir.path("r.jsonl")).unwrap();
+    let out = dir.run(&["plan", "rows.csv", "--report", "r.jsonl"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("cannot write the report r.jsonl: No space left on device (os error 28)"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+}

@@ -313,7 +313,14 @@ impl ReportWriter {
     }
 
     /// Writes one line.
-    pub fn write(&mut self, line: &ReportLine) -> io::Result<()> {
+    pub fn write(&mut self, line: &ReportLine) -> Result<(), WriteFailure> {
+        self.serialize(line)
+            .and_then(|()| self.append())
+            .map_err(|e| WriteFailure::new("the report", &self.path, &e))
+    }
+
+    /// `line` into `self.line`.
+    fn serialize(&mut self, line: &ReportLine) -> io::Result<()> {
         self.line.clear();
         match self.format {
             ReportFormat::Jsonl => {
@@ -330,7 +337,7 @@ impl ReportWriter {
                 w.flush()?;
             }
         }
-        self.append()
+        Ok(())
     }
 
     /// Appends `self.line`; if that fails, cuts the file back to its last whole line (a device
@@ -350,17 +357,17 @@ impl ReportWriter {
 
     /// Makes everything written so far durable (a file that cannot be synced, such as a pipe,
     /// is taken as it is).
-    pub fn sync(&mut self) -> io::Result<()> {
+    pub fn sync(&mut self) -> Result<(), WriteFailure> {
         match self.out.sync_data() {
             Err(e)
-                if matches!(
+                if !matches!(
                     e.kind(),
                     io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported
                 ) =>
             {
-                Ok(())
+                Err(WriteFailure::new("the report", &self.path, &e))
             }
-            other => other,
+            _ => Ok(()),
         }
     }
 }

@@ -356,8 +356,7 @@ impl Reporter {
     pub fn record(&mut self, result: &RowResult) -> Option<String> {
         let mut said = Vec::new();
         if self.unrecorded.is_none() {
-            if let Err(e) = self.write_line(result) {
-                let failure = WriteFailure::new("the report", self.report.path(), &e);
+            if let Err(failure) = self.write_line(result) {
                 said.push(self.failed(failure));
                 self.unrecorded = Some(Vec::new());
             }
@@ -372,7 +371,7 @@ impl Reporter {
         (!said.is_empty()).then(|| said.join("\n"))
     }
 
-    fn write_line(&mut self, result: &RowResult) -> io::Result<()> {
+    fn write_line(&mut self, result: &RowResult) -> Result<(), WriteFailure> {
         self.report.write(&ReportLine {
             row: result.row,
             page_id: result.page_id.map(|p| p.to_string()),
@@ -445,8 +444,7 @@ impl Reporter {
         if self.unrecorded.is_some() {
             return None;
         }
-        let e = self.report.sync().err()?;
-        let failure = WriteFailure::new("the report", self.report.path(), &e);
+        let failure = self.report.sync().err()?;
         self.unrecorded = Some(Vec::new());
         Some(self.failed(failure))
     }
