@@ -75,6 +75,8 @@ struct Setup {
     /// What the shared limiter says during the run (lost, back), printed like trace lines.
     notices: mpsc::UnboundedReceiver<String>,
     source: Source,
+    /// How many rows the input file holds (read through before anything is sent).
+    rows: Option<u64>,
     mapper: Mapper,
     /// The rows' preconditions (`if:` columns, `[expect]`), if they can have any.
     expectations: Option<Expectations>,
@@ -140,6 +142,19 @@ async fn set_up(
     let source = match Source::open(&input.path, input.format, input.encoding) {
         Ok(s) => s,
         Err(e) => return Ok(Err(e.to_string())),
+    };
+    // A file is read through once before anything is sent: a broken line (a quote never
+    // closed, a line of the wrong width) is an input error, and the count is the progress
+    // display's total. Standard input can be read only once: it is checked as it streams.
+    let rows = match &input.path {
+        InputPath::File(path) => {
+            let (path, format, encoding) = (path.clone(), input.format, input.encoding);
+            match tokio::task::spawn_blocking(move || count_rows(&path, format, encoding)).await? {
+                Ok(n) => Some(n),
+                Err(e) => return Ok(Err(e.to_string())),
+            }
+        }
+        InputPath::Stdin | InputPath::Selection => None,
     };
     // The one limiter, made before the first request: the schema and users reads take their
     // permits and retries from it, as every later request does.
@@ -310,6 +325,7 @@ async fn set_up(
         trace,
         notices,
         source,
+        rows,
         mapper,
         expectations,
         selection,
@@ -412,31 +428,20 @@ async fn dispatch_stage(
         mut trace,
         mut notices,
         source,
+        rows,
         mapper,
         expectations,
         resume,
         mut reporter,
         ..
     } = setup;
-    let input = &config.input;
     let (stats, stop, limiter) = (
         shared.stats.clone(),
         shared.stop.clone(),
         shared.limiter.clone(),
     );
     let scan_requests = stats.requests.load(Ordering::Relaxed);
-    let total = Arc::new(std::sync::atomic::AtomicU64::new(
-        source.known_rows().unwrap_or(u64::MAX),
-    ));
-    if let InputPath::File(path) = &input.path {
-        let (path, format, encoding, total) =
-            (path.clone(), input.format, input.encoding, total.clone());
-        tokio::task::spawn_blocking(move || {
-            if let Ok(n) = count_rows(&path, format, encoding) {
-                total.store(n, Ordering::Relaxed);
-            }
-        });
-    }
+    let total = source.known_rows().or(rows).unwrap_or(u64::MAX);
 
     let (items_tx, items_rx) = mpsc::channel::<Item>(256);
     let (results_tx, mut results_rx) = mpsc::channel(256);
@@ -475,7 +480,7 @@ async fn dispatch_stage(
     let mut last_sync = Instant::now();
     let mut window: std::collections::VecDeque<(Instant, u64)> = [(Instant::now(), 0)].into();
     let snapshot = |reporter: &Reporter, recent_rate: f64| Snapshot {
-        total: Some(total.load(Ordering::Relaxed)).filter(|t| *t != u64::MAX),
+        total: Some(total).filter(|t| *t != u64::MAX),
         counts: reporter.counts.clone(),
         requests: stats.requests.load(Ordering::Relaxed),
         retries: stats.retries.load(Ordering::Relaxed),
@@ -946,7 +951,8 @@ fn goes_on(forwarded: Result<bool, InputChanged>, outcome: &mut ReaderOutcome) -
     })
 }
 
-/// Counts the input's rows (for the progress display's total and ETA).
+/// Reads the input file through: its rows, for the progress display's total and ETA, or the
+/// first line the reader refuses.
 fn count_rows(
     path: &Path,
     format: crate::job::InputFormat,

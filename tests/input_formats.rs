@@ -246,3 +246,138 @@ async fn failed_out_of_a_windows_1252_input_runs_again_under_the_same_flags() {
     );
     assert_eq!(planned[0].1["properties"]["Estimate"]["number"], 4.75);
 }
+
+/// The title page `id` has in the sandbox.
+fn title_of(handle: &sandbox::Handle, id: &str) -> String {
+    let page = handle.page(id).expect("the page exists");
+    page["properties"]["Name"]["title"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["plain_text"].as_str().unwrap_or_default())
+        .collect()
+}
+
+/// Issue 18, point 4: a quote opened and never closed used to swallow the rest of the file
+/// into one title (`1 rows read, 1 ok`). That, and a line with more or fewer cells than the
+/// header, is an input error before any write (exit 2), naming the line; a cell quoted over
+/// several lines still goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue18_a_quote_never_closed_or_a_line_of_the_wrong_width_stops_before_any_write() {
+    let mut options = Options::new(Seed::demo());
+    options.token = Some(TOKEN.into());
+    let handle = sandbox::start(options).await.unwrap();
+    let dir = Dir::new();
+    // The title last, as in the issue: the swallowed rows became one valid title.
+    let header = "page_id,Priority:select,Name:title\n";
+    let cases: [(&str, String, &[&str]); 3] = [
+        (
+            "unclosed.csv",
+            format!(
+                "{header}{PAGE_A},High,Fine\n{PAGE_B},Low,\"Oops, a quote\n{PAGE_A},Low,Later\n\
+                 {PAGE_B},High,Last\n"
+            ),
+            &[
+                "unclosed.csv",
+                "line 3",
+                "row 2",
+                "column \"Name:title\"",
+                "never closed",
+                "Close the quote, or double",
+            ],
+        ),
+        (
+            "wide.csv",
+            format!("{header}{PAGE_A},High,Fine\n{PAGE_B},Low,5\" screen, 27\"\n"),
+            &["wide.csv", "line 3", "row 2", "4 cells", "the header has 3"],
+        ),
+        (
+            "narrow.csv",
+            format!("{header}{PAGE_A},High,Fine\n{PAGE_B},Low\n"),
+            &[
+                "narrow.csv",
+                "line 3",
+                "row 2",
+                "2 cells",
+                "the header has 3",
+            ],
+        ),
+    ];
+    let titles = (title_of(&handle, PAGE_A), title_of(&handle, PAGE_B));
+    for (file, contents, says) in &cases {
+        dir.write(file, contents);
+        for command in ["plan", "apply"] {
+            let report = format!("{command}-{file}.jsonl");
+            let run = run_against(
+                &dir,
+                &handle.base_url(),
+                TOKEN,
+                &[command, file, "--report", &report],
+            )
+            .await;
+            assert_eq!(run.code, 2, "{command} {file}: {}", run.stderr);
+            for s in *says {
+                assert!(
+                    run.stderr.contains(s),
+                    "{command} {file}: {s:?} in {}",
+                    run.stderr
+                );
+            }
+            assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        }
+    }
+    assert!(
+        handle.requests().iter().all(|r| r.method != "PATCH"),
+        "nothing was written: {:?}",
+        handle.requests()
+    );
+    assert_eq!(
+        (title_of(&handle, PAGE_A), title_of(&handle, PAGE_B)),
+        titles
+    );
+
+    // Standard input is read once, as it comes: the rows before the broken one are sent, the
+    // broken one never is, and the run stops there naming it.
+    let run = crate::util::run_against_with_stdin(
+        &dir,
+        &handle.base_url(),
+        TOKEN,
+        &["apply", "-", "--format", "csv", "--report", "stdin.jsonl"],
+        cases[0].1.as_bytes(),
+    )
+    .await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("line 3"), "{}", run.stderr);
+    assert_eq!(title_of(&handle, PAGE_A), "Fine");
+    assert_eq!(
+        title_of(&handle, PAGE_B),
+        titles.1,
+        "the swallowing row is never sent"
+    );
+    let patches: Vec<_> = handle
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .map(|r| r.page_id)
+        .collect();
+    assert_eq!(patches, [Some(PAGE_A.to_owned())]);
+
+    // Quoted cells over several lines, with doubled quotes, CRLF: read as they are.
+    dir.write(
+        "fine.csv",
+        format!(
+            "page_id,Name:title,Priority:select\r\n{PAGE_A},\"two\r\nlines, one cell\",Low\r\n\
+             {PAGE_B},\"a 27\"\" screen\",High\r\n"
+        ),
+    );
+    let run = run_against(
+        &dir,
+        &handle.base_url(),
+        TOKEN,
+        &["apply", "fine.csv", "--report", "fine.jsonl"],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(title_of(&handle, PAGE_A), "two\r\nlines, one cell");
+    assert_eq!(title_of(&handle, PAGE_B), "a 27\" screen");
+}

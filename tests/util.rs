@@ -127,6 +127,37 @@ pub async fn run_against(dir: &Dir, base_url: &str, token: &str, args: &[&str]) 
     }
 }
 
+/// [`run_against`] with `stdin` as the binary's standard input.
+pub async fn run_against_with_stdin(
+    dir: &Dir,
+    base_url: &str,
+    token: &str,
+    args: &[&str],
+    stdin: &[u8],
+) -> Run {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_notion-bulk"))
+        .args(args)
+        .args(["--api-base", base_url])
+        .env("NOTION_TOKEN", token)
+        .current_dir(dir.tmp.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    let mut input = child.stdin.take().expect("stdin is piped");
+    input.write_all(stdin).await.expect("writing stdin");
+    drop(input);
+    let out = child.wait_with_output().await.expect("the binary ends");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+    }
+}
+
 /// The path of a file in the repository.
 pub fn repo_path(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)

@@ -5,6 +5,7 @@
 
 pub mod encoding;
 pub mod jobfile;
+mod quote;
 
 pub use encoding::InputEncoding;
 
@@ -13,6 +14,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use crate::notion::NotionId;
+use quote::QuoteWatch;
 
 /// Where rows come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +125,32 @@ pub enum SourceError {
     HeaderEncoding { path: String },
     #[error("{path} is empty: expected a header row")]
     NoHeader { path: String },
+    /// The csv crate would read everything after the quote, to the end of the file, as one
+    /// cell.
+    #[error(
+        "{path}: the quote that opens {cell} on line {line} is never closed, so everything after \
+         it to the end of the file would be read as that one cell. Close the quote, or double \
+         each \" that is part of the text (\"\"), then run again"
+    )]
+    UnclosedQuote {
+        path: String,
+        line: u64,
+        /// Which cell: one of the header row, or a row's in a column.
+        cell: String,
+    },
+    #[error(
+        "{path}: line {line} (row {row}) has {found} cells but the header has {expected}. A cell \
+         that holds the delimiter ({delimiter}) or a line break must be in double quotes: fix \
+         that line (or a quote left open above it), then run again"
+    )]
+    Width {
+        path: String,
+        line: u64,
+        row: u64,
+        found: usize,
+        expected: usize,
+        delimiter: String,
+    },
 }
 
 /// A streaming reader of rows.
@@ -134,7 +162,7 @@ pub struct Source {
 
 enum Kind {
     Csv {
-        reader: csv::Reader<Box<dyn Read + Send>>,
+        reader: csv::Reader<QuoteWatch<Box<dyn Read + Send>>>,
         headers: Vec<String>,
         /// Lines end in CRLF: the csv reader then counts a record from the previous line's
         /// `\n`, one line early.
@@ -181,20 +209,25 @@ impl Source {
             Box::new(io::Cursor::new(decoded.head).chain(decoded.reader));
         let kind = match format {
             InputFormat::Csv { delimiter } => {
+                // Flexible: a line of the wrong width is reported by `read`, with its line.
                 let mut reader = csv::ReaderBuilder::new()
                     .delimiter(delimiter)
                     .flexible(true)
                     .has_headers(true)
                     .buffer_capacity(256 * 1024)
-                    .from_reader(raw);
-                let header = reader.byte_headers().map_err(|e| SourceError::Read {
-                    path: name.clone(),
-                    row: 0,
-                    source: io::Error::other(e),
-                })?;
+                    .from_reader(QuoteWatch::new(raw, delimiter));
+                let header = reader
+                    .byte_headers()
+                    .map_err(|e| SourceError::Read {
+                        path: name.clone(),
+                        row: 0,
+                        source: io::Error::other(e),
+                    })?
+                    .clone();
                 if header.is_empty() {
                     return Err(SourceError::NoHeader { path: name });
                 }
+                check_shape(&reader, &header, &[], (1, 0), &name)?;
                 let headers = header
                     .iter()
                     .map(|h| std::str::from_utf8(h).map(|s| s.trim().to_owned()))
@@ -269,11 +302,27 @@ impl Source {
             source,
         };
         let found = match (&mut self.kind, &mut row.record) {
-            (Kind::Csv { reader, crlf, .. }, Record::Csv(record)) => {
+            (
+                Kind::Csv {
+                    reader,
+                    headers,
+                    crlf,
+                },
+                Record::Csv(record),
+            ) => {
                 let found = reader
                     .read_byte_record(record)
                     .map_err(|e| read_error(io::Error::other(e), self.next_row - 1))?;
                 row.line = record.position().map_or(0, |p| p.line()) + u64::from(*crlf);
+                if found {
+                    check_shape(
+                        reader,
+                        record,
+                        headers,
+                        (row.line, self.next_row),
+                        &self.path,
+                    )?;
+                }
                 found
             }
             (Kind::Jsonl { reader, line }, Record::Json(buf)) => loop {
@@ -320,6 +369,50 @@ impl Source {
         }
         Ok(found)
     }
+}
+
+/// A CSV record's shape, before it is mapped: its last cell is not a quote left open to the end
+/// of the input, and it has as many cells as the header. `row` 0 is the header row itself.
+fn check_shape<R: Read>(
+    reader: &csv::Reader<QuoteWatch<R>>,
+    record: &csv::ByteRecord,
+    headers: &[String],
+    (line, row): (u64, u64),
+    path: &str,
+) -> Result<(), SourceError> {
+    let watch = reader.get_ref();
+    if watch.ended_in_quotes() == Some(reader.position().byte()) {
+        // This record ends at the end of the input: the open cell is its last. Its quote opens
+        // on the record's line plus the line breaks in the quoted cells before it.
+        let last = record.len().saturating_sub(1);
+        let breaks: usize = (0..last)
+            .map(|i| record[i].iter().filter(|&&b| b == b'\n').count())
+            .sum();
+        let cell = match headers.get(last) {
+            _ if row == 0 => "a cell of the header row".to_owned(),
+            Some(h) => format!("row {row}'s cell in column {h:?}"),
+            None => format!("row {row}'s cell {}", last + 1),
+        };
+        return Err(SourceError::UnclosedQuote {
+            path: path.to_owned(),
+            line: line + breaks as u64,
+            cell,
+        });
+    }
+    if row > 0 && record.len() != headers.len() {
+        return Err(SourceError::Width {
+            path: path.to_owned(),
+            line,
+            row,
+            found: record.len(),
+            expected: headers.len(),
+            delimiter: match watch.delimiter() {
+                b'\t' => "a tab".into(),
+                d => format!("{:?}", char::from(d)),
+            },
+        });
+    }
+    Ok(())
 }
 
 /// Whether the first line of `head` ends in CRLF.
@@ -394,6 +487,53 @@ e,f
             panic!()
         };
         assert_eq!(&r[1], b"two\r\nlines");
+    }
+
+    /// The error reading `contents` (a CSV file) ends with, after the rows it read.
+    fn shape_error(contents: &[u8], delimiter: u8) -> (usize, String) {
+        let f = file(contents, ".csv");
+        let mut source = Source::open(
+            &InputPath::File(f.path().into()),
+            InputFormat::Csv { delimiter },
+            InputEncoding::Utf8,
+        )
+        .unwrap();
+        let mut row = source.empty_row();
+        let mut read = 0;
+        loop {
+            match source.read(&mut row) {
+                Ok(true) => read += 1,
+                Ok(false) => panic!("no error in {contents:?}"),
+                Err(e) => return (read, e.to_string()),
+            }
+        }
+    }
+
+    #[test]
+    fn a_quote_left_open_or_a_line_of_the_wrong_width_is_an_error_naming_its_line() {
+        // The open quote is on line 3: its row starts on line 2 with a cell of two lines.
+        let (read, e) = shape_error(b"id,A,B\r\n1,\"x\r\ny\",\"oops\r\n2,a,b\r\n", b',');
+        assert_eq!(read, 0, "the swallowing row is not a row");
+        assert!(e.contains("row 1's cell in column \"B\" on line 3"), "{e}");
+        let (read, e) = shape_error(b"id\tA\n1\ta\n2\ta\tb\n", b'\t');
+        assert_eq!(read, 1);
+        assert!(
+            e.contains("line 3 (row 2) has 3 cells but the header has 2"),
+            "{e}"
+        );
+        assert!(e.contains("the delimiter (a tab)"), "{e}");
+        let f = file(b"id,\"A\n1,2\n", ".csv");
+        let e = Source::open(
+            &InputPath::File(f.path().into()),
+            InputFormat::Csv { delimiter: b',' },
+            InputEncoding::Utf8,
+        )
+        .err()
+        .unwrap();
+        assert!(
+            e.to_string().contains("a cell of the header row on line 1"),
+            "{e}"
+        );
     }
 
     #[test]
