@@ -89,12 +89,15 @@ fn changes_json(changes: &Option<Vec<Change>>) -> Value {
     }
 }
 
+/// The closing line of a plan stopped before anything was read.
+const NOTHING_READ: &str = "Nothing was read; fix it and run plan again.";
+
 /// What the scan stage gives: the matcher (with a data source) and a selection's rows.
 type Scanned = (Option<Matcher>, Option<Selection>);
 
 /// With `--data-source`: scans it into the matcher's index (with `--match-on`, the pages of
 /// the input's keys; with `--where`, only the pages it selects, which are then the rows).
-/// `Err`: the exit (nothing read).
+/// `Err`: the exit, its closing line printed (no row read).
 fn scan_stage(
     config: &PlanConfig,
     reads: Option<Shared>,
@@ -115,6 +118,7 @@ fn scan_stage(
             Ok(client) => Shared::for_reads(client, config.rate, config.burst),
             Err(e) => {
                 writeln!(err, "error: {e}")?;
+                writeln!(err, "{NOTHING_READ}")?;
                 return Ok(Err(Exit::Usage));
             }
         },
@@ -143,10 +147,14 @@ fn scan_stage(
             .then_some((&config.input, mapper)),
     };
     let mut said = Vec::new();
+    let mut pages_read = 0;
     let result = runtime.block_on(select::read(
         &shared,
         scope,
-        &mut |p| progress.scan(p, &stats, false, err),
+        &mut |p| {
+            pages_read = p.pages;
+            progress.scan(p, &stats, false, err)
+        },
         &mut |line| said.push(line),
     ));
     for line in said {
@@ -163,6 +171,14 @@ fn scan_stage(
         }
         Err(e) => {
             writeln!(err, "error: {e}")?;
+            match pages_read {
+                0 => writeln!(err, "{NOTHING_READ}")?,
+                n => writeln!(
+                    err,
+                    "The scan read {n} pages of the data source; no row was planned. Fix it and \
+                     run plan again."
+                )?,
+            }
             Ok(Err(if e.is_usage() {
                 Exit::Usage
             } else {
@@ -198,14 +214,14 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
             }
             Err(e) => {
                 writeln!(err, "error: {e}")?;
-                writeln!(err, "Nothing was read; fix it and run plan again.")?;
+                writeln!(err, "{NOTHING_READ}")?;
                 return Ok(Exit::Usage);
             }
         }
     }
     if let Err(e) = crate::keys::use_key(&mut mapping, input.matching.as_ref()) {
         writeln!(err, "error: {e}")?;
-        writeln!(err, "Nothing was read; fix it and run plan again.")?;
+        writeln!(err, "{NOTHING_READ}")?;
         return Ok(Exit::Usage);
     }
     let mut source = match Source::open(&input.path, input.format, input.encoding) {
@@ -245,7 +261,7 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
     {
         Some(Err(e)) => {
             writeln!(err, "error: {e}")?;
-            writeln!(err, "Nothing was read; fix it and run plan again.")?;
+            writeln!(err, "{NOTHING_READ}")?;
             return Ok(Exit::Usage);
         }
         Some(Ok(p)) => Some(p),
@@ -260,10 +276,7 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
         err,
     )? {
         Ok(m) => m,
-        Err(exit) => {
-            writeln!(err, "Nothing was read; fix it and run plan again.")?;
-            return Ok(exit);
-        }
+        Err(exit) => return Ok(exit),
     };
     // A selection's listing names each page by its title.
     let titles = match selected {

@@ -147,6 +147,24 @@ async fn more_pages_than_max_rows_or_bad_input_stop_before_any_write() {
         "{}",
         out.stderr
     );
+    // Issue 18, point 14: plan said "Nothing was read" after a scan that read 120 pages.
+    let mut planned = vec!["plan", "--data-source", DATA_SOURCE];
+    planned.extend(ARCHIVE_DONE);
+    planned.extend(["--max-rows", "100"]);
+    let out = run_against(&dir, &handle.base_url(), TOKEN, &planned).await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("more than --max-rows 100"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("Nothing was read"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("The scan read 120 pages of the data source; no row was planned"),
+        "{}",
+        out.stderr
+    );
     let bad: [(&[&str], &str); 6] = [
         (
             &["--where", "Status = Done", "--set", "Staus=Done"],
