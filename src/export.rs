@@ -205,7 +205,7 @@ fn chosen_fields(schema: &Schema, names: Option<&[String]>) -> Result<Vec<Field>
                     name,
                     schema.properties.iter().map(|p| p.name.as_str()),
                 )
-                .map(|n| format!(" Did you mean {n:?}?"))
+                .map(|n| format!(" Did you mean {}?", crate::spelling::mention(name, n)))
                 .unwrap_or_default();
                 return Err(format!(
                     "--properties: the data source has no property {name:?}.{hint} Its properties: {}",

@@ -66,7 +66,7 @@ fn parse_text(text: &str, schema: &Schema) -> Result<Value, String> {
     let names = || schema.properties.iter().map(|p| p.name.as_str());
     let property = schema.property(name).ok_or_else(|| {
         let hint = crate::spelling::closest(name, names())
-            .map(|n| format!(" Did you mean {n:?}?"))
+            .map(|n| format!(" Did you mean {}?", crate::spelling::mention(name, n)))
             .unwrap_or_default();
         format!("the data source has no property {name:?}.{hint}")
     })?;
@@ -75,7 +75,7 @@ fn parse_text(text: &str, schema: &Schema) -> Result<Value, String> {
     };
     if ty == PropertyType::Status && !property.options.iter().any(|o| o == value) {
         let hint = crate::spelling::closest(value, property.options.iter().map(String::as_str))
-            .map(|n| format!(" Did you mean {n:?}?"))
+            .map(|n| format!(" Did you mean {}?", crate::spelling::mention(value, n)))
             .unwrap_or_default();
         return Err(format!(
             "status {:?} has no option {value:?}.{hint} Its options are: {}",

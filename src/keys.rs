@@ -67,7 +67,7 @@ impl KeySpec {
         let Some(property) = schema.property(name) else {
             let names = schema.properties.iter().map(|p| p.name.as_str());
             let hint = crate::spelling::closest(name, names.clone())
-                .map(|n| format!(" Did you mean {n:?}?"))
+                .map(|n| format!(" Did you mean {}?", crate::spelling::mention(name, n)))
                 .unwrap_or_default();
             return Err(format!(
                 "--match-on {name:?}: the data source {:?} has no such property.{hint} Its properties are: {}",

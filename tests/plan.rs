@@ -541,3 +541,82 @@ fn issue18_a_plan_report_on_a_full_device_names_the_file() {
     );
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
 }
+
+/// The report's message for each row, by row.
+fn messages(dir: &Dir, report: &str) -> BTreeMap<u64, String> {
+    dir.report(report)
+        .into_iter()
+        .map(|l| (l.row, l.message.unwrap_or_default()))
+        .collect()
+}
+
+/// Issue 18, point 14: a name that looks like one the schema has but is written with other
+/// code points (an accent typed as a separate mark, NFD, against the schema's precomposed
+/// one, NFC) is refused showing both code point by code point, and suggested; a select
+/// option written so is warned of as a new option that looks like the existing one.
+#[test]
+fn issue18_a_look_alike_name_is_shown_code_point_by_code_point() {
+    let dir = Dir::new();
+    dir.write(
+        "schema.json",
+        json!({
+            "format": 1, "data_source_id": "ds", "title": "Tâches",
+            "properties": [
+                {"id": "title", "name": "Name", "type": "title"},
+                {"id": "s", "name": "Status", "type": "status",
+                 "options": ["Terminé", "En cours"]},
+                {"id": "p", "name": "Priorité", "type": "select", "options": ["Haute", "Élevée"]},
+            ]
+        })
+        .to_string(),
+    );
+    // "Terminé" and "Priorité" with a combining acute accent (U+0301).
+    dir.write(
+        "rows.csv",
+        format!("page_id,Status\n{PAGE_A},Termine\u{301}\n"),
+    );
+    let run = dir.run(&[
+        "plan",
+        "rows.csv",
+        "--schema-file",
+        "schema.json",
+        "--report",
+        "r.jsonl",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let said = messages(&dir, "r.jsonl");
+    assert!(
+        said[&1].contains(r#""Termine\u{301}""#) && said[&1].contains(r#""Termin\u{e9}""#),
+        "{}",
+        said[&1]
+    );
+    assert!(said[&1].contains("code points"), "{}", said[&1]);
+
+    dir.write(
+        "header.csv",
+        format!("page_id,Priorite\u{301}\n{PAGE_A},Haute\n"),
+    );
+    let run = dir.run(&["plan", "header.csv", "--schema-file", "schema.json"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(r#""Priorit\u{e9}""#) && run.stderr.contains("code points"),
+        "{}",
+        run.stderr
+    );
+
+    dir.write(
+        "select.csv",
+        format!("page_id,Priorité\n{PAGE_A},E\u{301}leve\u{301}e\n"),
+    );
+    let run = dir.run(&["plan", "select.csv", "--schema-file", "schema.json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let warning = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("warning:"))
+        .unwrap_or_else(|| panic!("a new option is warned of: {}", run.stderr));
+    assert!(
+        warning.contains(r#"did you mean "\u{c9}lev\u{e9}e" (you wrote "E\u{301}leve\u{301}e""#),
+        "{warning}"
+    );
+}

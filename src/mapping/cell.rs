@@ -188,7 +188,7 @@ fn user_id(text: &str, users: Option<&Users>) -> Result<NotionId, String> {
         };
         return users.get(&text.to_lowercase()).copied().ok_or_else(|| {
             let hint = crate::spelling::closest(text, users.keys().map(String::as_str))
-                .map(|e| format!(" (did you mean {e:?}?)"))
+                .map(|e| format!(" (did you mean {}?)", crate::spelling::mention(text, e)))
                 .unwrap_or_default();
             format!(
                 "no user of the workspace has the email {text:?}{hint}: check the address, or write \

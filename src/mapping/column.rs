@@ -102,7 +102,7 @@ pub fn resolve(header: &str, options: &MappingOptions) -> Result<Option<ColumnPl
             .ok_or_else(|| {
                 let names = PageField::ALL.map(|(n, _)| n);
                 let hint = spelling::closest(header, names)
-                    .map(|n| format!(" (did you mean {n:?}?)"))
+                    .map(|n| format!(" (did you mean {}?)", spelling::mention(header, n)))
                     .unwrap_or_default();
                 format!(
                     "column {header:?} is not a page-level column{hint}: those are {}",
@@ -231,7 +231,7 @@ impl SchemaMismatch {
     /// " Did you mean \"X\"?" or nothing.
     pub fn did_you_mean(hint: &Option<String>) -> String {
         hint.as_ref()
-            .map(|n| format!(" Did you mean {n:?}?"))
+            .map(|n| format!(" Did you mean {n}?"))
             .unwrap_or_default()
     }
 }
@@ -254,7 +254,8 @@ pub fn schema_property<'s>(
     let Some(found) = found else {
         let names = schema.properties.iter().map(|p| p.name.as_str());
         return Err(SchemaMismatch::Unknown {
-            hint: spelling::closest(property, names.clone()).map(str::to_owned),
+            hint: spelling::closest(property, names.clone())
+                .map(|n| spelling::mention(property, n)),
             names: names.map(str::to_owned).collect(),
         });
     };
@@ -350,7 +351,8 @@ pub fn resolve_header(
         let hint = spelling::closest(&options.id_column, headers.iter().map(String::as_str))
             .map(|n| {
                 format!(
-                    " Did you mean {n:?}? Pass --id-column {n:?} or set id_column in the job file."
+                    " Did you mean {}? Pass --id-column {n:?} or set id_column in the job file.",
+                    spelling::mention(&options.id_column, n)
                 )
             })
             .unwrap_or_else(|| " Name the id column with --id-column.".into());
@@ -366,7 +368,7 @@ pub fn resolve_header(
                 .iter()
                 .map(|h| h.rsplit_once(':').map_or(h.as_str(), |(name, _)| name));
             let hint = spelling::closest(wanted, names)
-                .map(|n| format!(" (did you mean {n:?}?)"))
+                .map(|n| format!(" (did you mean {}?)", spelling::mention(wanted, n)))
                 .unwrap_or_default();
             return Err(HeaderError(format!(
                 "--columns names {wanted:?}, which the input does not have{hint}; its columns are: {}",
@@ -377,7 +379,7 @@ pub fn resolve_header(
     for m in &options.columns {
         if !headers.contains(&m.column) {
             let hint = spelling::closest(&m.column, headers.iter().map(String::as_str))
-                .map(|n| format!(" (did you mean {n:?}?)"))
+                .map(|n| format!(" (did you mean {}?)", spelling::mention(&m.column, n)))
                 .unwrap_or_default();
             return Err(HeaderError(format!(
                 "the job file maps column {:?}, which the input does not have{hint}",
@@ -412,7 +414,8 @@ pub fn resolve_header(
             let hint = spelling::closest(&key.property, names)
                 .map(|n| {
                     format!(
-                        " Did you mean {n:?}? Map it with [columns] {n:?} = {{ property = {:?} }}.",
+                        " Did you mean {}? Map it with [columns] {n:?} = {{ property = {:?} }}.",
+                        spelling::mention(&key.property, n),
                         key.property
                     )
                 })

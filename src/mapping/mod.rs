@@ -285,14 +285,20 @@ pub struct NewOption {
     pub option: String,
     /// The first row that writes it.
     pub row: u64,
+    /// An existing option close to it (a typo, or the same text with other code points), as
+    /// [`spelling::mention`](crate::spelling::mention) shows it.
+    pub near: Option<String>,
 }
 
 impl fmt::Display for NewOption {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let place = match self.row {
+        let mut place = match self.row {
             0 => "set by a constant".to_string(),
             row => format!("first in row {row}"),
         };
+        if let Some(near) = &self.near {
+            place += &format!("; did you mean {near}?");
+        }
         write!(
             f,
             "{:?} is not yet an option of {:?} ({place}): Notion adds it on the first write if \
@@ -745,7 +751,7 @@ impl Mapper {
             }
             if ty == PropertyType::Status {
                 let hint = crate::spelling::closest(name, choices.iter().map(String::as_str))
-                    .map(|n| format!(" Did you mean {n:?}?"))
+                    .map(|n| format!(" Did you mean {}?", crate::spelling::mention(name, n)))
                     .unwrap_or_default();
                 return Err(format!(
                     "status {property:?} has no option {name:?}.{hint} Its options are: {}. A \
@@ -760,6 +766,8 @@ impl Mapper {
                     property: property.clone(),
                     option: (*name).to_owned(),
                     row: self.row.get(),
+                    near: crate::spelling::closest(name, choices.iter().map(String::as_str))
+                        .map(|n| crate::spelling::mention(name, n)),
                 });
             }
         }
