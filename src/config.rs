@@ -592,6 +592,18 @@ impl InputConfig {
             ),
             None => None,
         };
+        // The time zone of every date column, checked once here (a column's own, in the job
+        // file's [columns], when the job file is read; a cell's, with its row).
+        let time_zone = match (&flags.time_zone, from_job(|j| j.time_zone.clone())) {
+            (Some(zone), _) => Some((zone.clone(), "--time-zone")),
+            (None, Some(zone)) => Some((zone, "the job file's time_zone")),
+            (None, None) => None,
+        };
+        if let Some((zone, origin)) = &time_zone {
+            crate::notion::time_zone::check(zone)
+                .map_err(|e| ConfigError(format!("{origin} {e}")))?;
+        }
+        let time_zone = time_zone.map(|(zone, _)| zone);
         let mapping = MappingOptions {
             version,
             id_column: flags
@@ -601,10 +613,7 @@ impl InputConfig {
                 .unwrap_or_else(|| "page_id".into()),
             separator,
             empty,
-            time_zone: flags
-                .time_zone
-                .clone()
-                .or_else(|| from_job(|j| j.time_zone.clone())),
+            time_zone,
             columns,
             constants,
             numbers,

@@ -550,6 +550,164 @@ fn messages(dir: &Dir, report: &str) -> BTreeMap<u64, String> {
         .collect()
 }
 
+/// Issue 18, point 14: time zones and numbers are checked offline, each refusal saying what is
+/// wrong. A zone the tz database lacks (`[Mars/Phobos]`) is refused naming it and the cell; a
+/// real one goes through. An offset and a zone together are refused as that (not as a job
+/// setting). -0, and a number that underflows to it, is sent as 0; one past the largest
+/// number is refused.
+#[test]
+fn issue18_zones_and_numbers_are_checked_offline_with_the_right_message() {
+    let dir = Dir::new();
+    dir.write(
+        "rows.csv",
+        format!(
+            "page_id,Due:date,Estimate:number\n\
+             {PAGE_A},2026-05-01T09:00[Mars/Phobos],\n\
+             {PAGE_A},2026-05-01T09:00[Europe/Paris],\n\
+             {PAGE_A},2026-05-01T09:00+02:00[Europe/Paris],\n\
+             {PAGE_A},2026-05-01T09:00/2026-05-01T10:00[America/Argentina/Buenos_Aires],\n\
+             {PAGE_A},,-1e-400\n\
+             {PAGE_A},,-0.0\n\
+             {PAGE_A},,1e400\n\
+             {PAGE_A},2026-05-01T09:00[europe/paris],\n"
+        ),
+    );
+    let run = dir.run(&["plan", "rows.csv", "--report", "r.jsonl"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let sent = planned(&run.stdout);
+    assert_eq!(
+        sent.iter().map(|r| r.0).collect::<Vec<_>>(),
+        [2, 4, 5, 6],
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        sent[0].2["properties"]["Due"]["date"]["time_zone"],
+        "Europe/Paris"
+    );
+    assert_eq!(
+        sent[1].2["properties"]["Due"]["date"]["time_zone"],
+        "America/Argentina/Buenos_Aires"
+    );
+    for line in run.stdout.lines().filter(|l| l.contains("Estimate")) {
+        assert!(line.contains(r#""number":0"#), "{line}");
+        assert!(!line.contains("-0"), "never -0: {line}");
+    }
+    let said = messages(&dir, "r.jsonl");
+    let expect: [(u64, &[&str]); 4] = [
+        (
+            1,
+            &[
+                "column \"Due:date\"",
+                "\"2026-05-01T09:00[Mars/Phobos]\"",
+                "\"Mars/Phobos\" is not a time zone",
+                "Europe/Paris",
+            ],
+        ),
+        (
+            3,
+            &[
+                "both a UTC offset (+02:00) and a time zone ([Europe/Paris])",
+                "2026-05-01T09:00+02:00 or 2026-05-01T09:00[Europe/Paris]",
+            ],
+        ),
+        (7, &["\"1e400\" is too large", "1.8e308"]),
+        (8, &["did you mean \"Europe/Paris\""]),
+    ];
+    for (row, parts) in expect {
+        for part in parts {
+            assert!(
+                said[&row].contains(part),
+                "row {row}: {part:?} in {}",
+                said[&row]
+            );
+        }
+    }
+    assert!(
+        !said[&3].contains("job"),
+        "the zone is the cell's: {}",
+        said[&3]
+    );
+
+    // The same checks of a zone the run sets for every date, before any row.
+    let run = dir.run(&["plan", "rows.csv", "--time-zone", "Mars/Phobos"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--time-zone \"Mars/Phobos\"")
+            && run.stderr.contains("not a time zone"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty());
+    dir.write(
+        "zoned.csv",
+        format!("page_id,Due:date\n{PAGE_A},2026-05-01T09:00+02:00\n"),
+    );
+    let run = dir.run(&[
+        "plan",
+        "zoned.csv",
+        "--time-zone",
+        "Europe/Paris",
+        "--report",
+        "z.jsonl",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let said = messages(&dir, "z.jsonl");
+    assert!(
+        said[&1].contains("carries a UTC offset") && said[&1].contains("--time-zone"),
+        "{}",
+        said[&1]
+    );
+    dir.write(
+        "job.toml",
+        "input = \"zoned.csv\"\n[columns]\nDue = { type = \"date\", time_zone = \"Europe/Pariss\" }\n",
+    );
+    let run = dir.run(&["plan", "job.toml"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("\"Europe/Pariss\" is not a time zone")
+            && run.stderr.contains("did you mean \"Europe/Paris\""),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Issue 18, point 14: a flat JSONL value of a kind the key does not take is refused saying
+/// what it takes, never "expected … or null, found null"; a JSON -0.0 is sent as 0.
+#[test]
+fn issue18_flat_jsonl_values_of_the_wrong_kind_say_what_the_key_takes() {
+    let dir = Dir::new();
+    let lines = [
+        json!({"page_id": null, "Estimate:number": 1}),
+        json!({"page_id": PAGE_A, "Priority:select": ["High", "Low"]}),
+        json!({"page_id": PAGE_A, "@icon": ["🚀"]}),
+        json!({"page_id": PAGE_A, "Estimate:number": -0.0}),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    dir.write("rows.jsonl", &text);
+    let run = dir.run(&["plan", "rows.jsonl", "--report", "r.jsonl"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let said = messages(&dir, "r.jsonl");
+    assert!(
+        said[&1].contains("the page id cannot be null"),
+        "{}",
+        said[&1]
+    );
+    assert!(!said[&1].contains("or null"), "{}", said[&1]);
+    assert!(said[&2].contains("takes one value"), "{}", said[&2]);
+    assert!(!said[&2].contains("list or null"), "{}", said[&2]);
+    assert!(said[&3].contains("found a list"), "{}", said[&3]);
+    assert!(!said[&3].contains("list or"), "{}", said[&3]);
+    let sent = planned(&run.stdout);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, 4);
+    let line = run.stdout.lines().next().unwrap();
+    assert!(
+        line.contains(r#""number":0"#) && !line.contains("-0"),
+        "{line}"
+    );
+}
+
 /// Issue 18, point 14: a name that looks like one the schema has but is written with other
 /// code points (an accent typed as a separate mark, NFD, against the schema's precomposed
 /// one, NFC) is refused showing both code point by code point, and suggested; a select

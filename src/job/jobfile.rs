@@ -188,6 +188,10 @@ impl JobFile {
                     .map(|s| single_char(s, "separator"))
                     .transpose()
                     .map_err(|e| format!("[columns] {column:?}: {e}"))?;
+                if let Some(zone) = &table.time_zone {
+                    crate::notion::time_zone::check(zone)
+                        .map_err(|e| format!("[columns] {column:?}: time_zone {e}"))?;
+                }
                 Ok(ColumnMapping {
                     column: column.clone(),
                     property: table.property,

@@ -271,8 +271,9 @@ pub fn parse_number_as(text: &str, format: NumberFormat) -> Result<serde_json::N
         plain.push('e');
         plain.push_str(e);
     }
-    parse_number(&plain).map_err(|_| {
-        format!(
+    parse_plain_number(&plain).map_err(|problem| match problem {
+        NumberProblem::TooLarge => too_large(text),
+        NumberProblem::NotANumber => format!(
             "{text:?} is not a number: write digits with {} for decimals{} (e.g. -1234{}5)",
             if format.decimal_comma {
                 "a comma"
@@ -284,23 +285,44 @@ pub fn parse_number_as(text: &str, format: NumberFormat) -> Result<serde_json::N
                 None => String::new(),
             },
             decimal
-        )
+        ),
     })
 }
 
 /// A decimal number, with optional sign, fraction and exponent; never NaN or infinite.
 pub fn parse_number(text: &str) -> Result<serde_json::Number, String> {
-    let invalid = || {
-        let hint = if text.contains(',') {
-            " (if the file writes decimals with a comma, pass --decimal-comma)"
-        } else {
-            ""
-        };
-        format!(
-            "{text:?} is not a number: write digits with a dot for decimals and no thousands \
-             separators (e.g. -1234.5 or 1.5e3){hint}"
-        )
-    };
+    parse_plain_number(text).map_err(|problem| match problem {
+        NumberProblem::TooLarge => too_large(text),
+        NumberProblem::NotANumber => {
+            let hint = if text.contains(',') {
+                " (if the file writes decimals with a comma, pass --decimal-comma)"
+            } else {
+                ""
+            };
+            format!(
+                "{text:?} is not a number: write digits with a dot for decimals and no thousands \
+                 separators (e.g. -1234.5 or 1.5e3){hint}"
+            )
+        }
+    })
+}
+
+/// Why the text of a number is refused.
+enum NumberProblem {
+    NotANumber,
+    /// Past the largest 64-bit float.
+    TooLarge,
+}
+
+fn too_large(text: &str) -> String {
+    format!(
+        "{text:?} is too large: Notion keeps numbers as 64-bit floating point, at most about \
+         \u{b1}1.8e308; check the cell"
+    )
+}
+
+/// [`parse_number`]'s work, on text in the plain form.
+fn parse_plain_number(text: &str) -> Result<serde_json::Number, NumberProblem> {
     let body = text.strip_prefix(['+', '-']).unwrap_or(text);
     let (mantissa, exponent) = match body.find(['e', 'E']) {
         Some(i) => (&body[..i], Some(&body[i + 1..])),
@@ -315,17 +337,26 @@ pub fn parse_number(text: &str) -> Result<serde_json::Number, String> {
         !e.is_empty() && digits(e)
     });
     if !mantissa_ok || !exponent_ok {
-        return Err(invalid());
+        return Err(NumberProblem::NotANumber);
     }
     if !mantissa.contains('.') && exponent.is_none() {
         if let Ok(i) = text.strip_prefix('+').unwrap_or(text).parse::<i64>() {
             return Ok(i.into());
         }
     }
-    let value: f64 = text.parse().map_err(|_| invalid())?;
+    let value: f64 = text.parse().map_err(|_| NumberProblem::NotANumber)?;
     serde_json::Number::from_f64(value)
-        .filter(|_| value.is_finite())
-        .ok_or_else(|| format!("{text:?} is too large for a number"))
+        .map(without_negative_zero)
+        .ok_or(NumberProblem::TooLarge)
+}
+
+/// `n`, with -0 (written so, or a number too small for a 64-bit float that rounds to it) as 0:
+/// Notion has no use for a negative zero, and JSON's `-0.0` is odd.
+pub fn without_negative_zero(n: serde_json::Number) -> serde_json::Number {
+    match n.as_f64() {
+        Some(v) if v == 0.0 && n.is_f64() => serde_json::Number::from_f64(0.0).unwrap_or(n),
+        _ => n,
+    }
 }
 
 /// true/false, yes/no, 1/0, x (checked), case-insensitive.
@@ -342,19 +373,26 @@ pub fn parse_bool(text: &str) -> Result<bool, String> {
 /// An ISO 8601 date or date-time, or a range `start/end`, optionally followed by an IANA time
 /// zone in brackets (`2024-05-01T09:00[Europe/Paris]`, RFC 9557's suffix), which stands for
 /// the column's time zone in this one cell (it is what `export` writes for a zoned date-time).
+/// A date-time carries a UTC offset or a time zone, never both.
 pub fn parse_date(text: &str, time_zone: Option<&str>) -> Result<DateValue, String> {
-    let (text, time_zone) = match text.strip_suffix(']').and_then(|t| t.rsplit_once('[')) {
-        Some((rest, zone)) if !zone.trim().is_empty() => (rest.trim_end(), Some(zone.trim())),
-        _ => (text, time_zone),
+    let cell = text;
+    let (text, zone) = match text.strip_suffix(']').and_then(|t| t.rsplit_once('[')) {
+        Some((rest, zone)) if !zone.trim().is_empty() => {
+            let zone = zone.trim();
+            crate::notion::time_zone::check(zone).map_err(|e| format!("{cell:?}: {e}"))?;
+            (rest.trim_end(), Some(Zone::Cell(zone)))
+        }
+        _ => (text, time_zone.map(Zone::Column)),
     };
     let (start_text, end_text) = match text.split_once('/') {
         Some((s, e)) => (s.trim(), Some(e.trim())),
         None => (text, None),
     };
-    let start = DatePart::parse(start_text, time_zone)?;
-    let end = end_text
-        .map(|e| DatePart::parse(e, time_zone))
-        .transpose()?;
+    let start = DatePart::parse(start_text)?;
+    let end = end_text.map(DatePart::parse).transpose()?;
+    for part in std::iter::once(&start).chain(&end) {
+        part.check_zone(cell, zone, (&start, end.as_ref()))?;
+    }
     if let Some(end) = &end {
         if end.sort_key() < start.sort_key() && start.comparable(end) {
             return Err(format!("date range {text:?} ends before it starts"));
@@ -365,24 +403,34 @@ pub fn parse_date(text: &str, time_zone: Option<&str>) -> Result<DateValue, Stri
     Ok(DateValue {
         start: start.text,
         end: end.map(|e| e.text),
-        time_zone: if needs_zone {
-            time_zone.map(str::to_owned)
-        } else {
-            None
+        time_zone: match zone {
+            Some(Zone::Cell(z) | Zone::Column(z)) if needs_zone => Some(z.to_owned()),
+            _ => None,
         },
     })
+}
+
+/// Where a date's time zone comes from.
+#[derive(Debug, Clone, Copy)]
+enum Zone<'a> {
+    /// The cell's own `[zone]` suffix.
+    Cell(&'a str),
+    /// The column's: `--time-zone`, or the job file's `time_zone`.
+    Column(&'a str),
 }
 
 struct DatePart {
     text: String,
     has_time: bool,
     has_offset: bool,
+    /// The length of `text` without its UTC offset.
+    local_len: usize,
     /// Seconds since the epoch (local for dates and zone-less times, UTC with an offset).
     instant: i64,
 }
 
 impl DatePart {
-    fn parse(text: &str, time_zone: Option<&str>) -> Result<DatePart, String> {
+    fn parse(text: &str) -> Result<DatePart, String> {
         use chrono::{NaiveDate, NaiveTime};
         let invalid = |why: &str| {
             format!(
@@ -408,32 +456,68 @@ impl DatePart {
                 text: date_text.to_owned(),
                 has_time: false,
                 has_offset: false,
+                local_len: date_text.len(),
                 instant,
             });
         };
         let (clock, offset_seconds) = split_offset(time_text).ok_or_else(|| invalid(""))?;
         let time = parse_clock(clock).ok_or_else(|| invalid(" (bad time of day)"))?;
-        let has_offset = offset_seconds.is_some();
-        match (has_offset, time_zone) {
-            (true, Some(tz)) => {
-                return Err(format!(
-                    "{text:?} carries a UTC offset, but the job also sets time_zone {tz:?}: give one or the other"
-                ))
-            }
-            (false, None) => {
-                return Err(format!(
-                    "{text:?} has a time but no UTC offset: add one (Z, +02:00) or set time_zone for this column in the job file"
-                ))
-            }
-            _ => {}
-        }
         let instant = date.and_time(time).and_utc().timestamp() - offset_seconds.unwrap_or(0);
         Ok(DatePart {
             text: format!("{date_text}T{time_text}"),
             has_time: true,
-            has_offset,
+            has_offset: offset_seconds.is_some(),
+            local_len: date_text.len() + 1 + clock.len(),
             instant,
         })
+    }
+
+    /// A date-time has a UTC offset or a time zone, one of the two. `range`: the cell's parts,
+    /// for the forms a cell with both could take instead.
+    fn check_zone(
+        &self,
+        cell: &str,
+        zone: Option<Zone>,
+        range: (&DatePart, Option<&DatePart>),
+    ) -> Result<(), String> {
+        if !self.has_time {
+            return Ok(());
+        }
+        let text = &self.text;
+        match (self.has_offset, zone) {
+            (true, Some(Zone::Cell(zone))) => {
+                let joined = |local: bool| {
+                    let form = |p: &DatePart| {
+                        if local {
+                            p.text[..p.local_len].to_owned()
+                        } else {
+                            p.text.clone()
+                        }
+                    };
+                    match range {
+                        (start, Some(end)) => format!("{}/{}", form(start), form(end)),
+                        (start, None) => form(start),
+                    }
+                };
+                Err(format!(
+                    "{cell:?} gives both a UTC offset ({}) and a time zone ([{zone}]): give one \
+                     or the other: {} or {}[{zone}]",
+                    &text[self.local_len..],
+                    joined(false),
+                    joined(true)
+                ))
+            }
+            (true, Some(Zone::Column(zone))) => Err(format!(
+                "{text:?} carries a UTC offset, but this column also has the time zone {zone:?} \
+                 (from --time-zone or the job file's time_zone): give one or the other"
+            )),
+            (false, None) => Err(format!(
+                "{text:?} has a time but no UTC offset: add one (Z, +02:00) or a time zone \
+                 ({text}[Europe/Paris]), or set --time-zone or the job file's time_zone for \
+                 this column"
+            )),
+            _ => Ok(()),
+        }
     }
 
     fn sort_key(&self) -> i64 {
@@ -598,6 +682,21 @@ mod tests {
             cell(PropertyType::Number, " 12 ").unwrap(),
             json!({"number": 12})
         );
+        // -0, written so or rounded to from below the smallest float, is sent as 0.
+        for zero in ["-0.0", "-1e-400", "-0e5", "1e-400"] {
+            let sent = cell(PropertyType::Number, zero).unwrap().to_string();
+            assert_eq!(sent, r#"{"number":0.0}"#, "{zero}");
+        }
+        for huge in ["1e400", "-1e309"] {
+            let e = parse_number(huge).unwrap_err();
+            assert!(e.contains("is too large") && e.contains("1.8e308"), "{e}");
+            let comma = NumberFormat {
+                decimal_comma: true,
+                ..NumberFormat::default()
+            };
+            let e = parse_number_as(huge, comma).unwrap_err();
+            assert!(e.contains("is too large"), "{e}");
+        }
         for bad in [
             "NaN",
             "inf",

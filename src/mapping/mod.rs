@@ -696,7 +696,8 @@ impl Mapper {
             }
             // A JSON number is unambiguous whatever --decimal-comma says.
             (ColumnPlan::Property(p), Value::Number(n)) if p.ty == PropertyType::Number => {
-                self.push_checked(p, PropertyValue::Number(Some(n.clone())), values)
+                let n = cell::without_negative_zero(n.clone());
+                self.push_checked(p, PropertyValue::Number(Some(n)), values)
             }
             (_, Value::String(text)) => self.apply_text(plan, text, target, body, values),
             (_, Value::Number(n)) => self.apply_text(plan, &n.to_string(), target, body, values),
@@ -707,8 +708,16 @@ impl Mapper {
                 body,
                 values,
             ),
-            (_, other) => Err(format!(
-                "expected a string, number, boolean, list or null, found {}",
+            (ColumnPlan::Id, Value::Null) => {
+                Err("the page id cannot be null: give the page's id or URL".into())
+            }
+            (ColumnPlan::Key(k), Value::Null) => Err(format!(
+                "the key {:?} cannot be null: it finds the row's page; give its value",
+                k.column
+            )),
+            (plan, other) => Err(format!(
+                "expected {}, found {}",
+                json_takes(plan),
                 json_kind(other)
             )),
         }
@@ -1011,6 +1020,24 @@ fn json_strings(items: &[Value]) -> Result<Vec<&str>, String> {
             )),
         })
         .collect()
+}
+
+/// What a flat JSONL key takes, for the message about a value it does not (a list where one
+/// value goes, an object anywhere).
+fn json_takes(plan: &ColumnPlan) -> String {
+    match plan {
+        ColumnPlan::Id => "the page's id or URL, as a string".into(),
+        ColumnPlan::Key(_) => "the key's value, as a string or number".into(),
+        ColumnPlan::Page(_) => "a string or a boolean, or null to clear it".into(),
+        ColumnPlan::Property(p) if p.ty.is_multi_valued() => {
+            "a list of strings, a string, or null to clear it".into()
+        }
+        ColumnPlan::Property(p) => format!(
+            "a string, number or boolean, or null to clear it (a {} property takes one value)",
+            p.ty
+        ),
+        ColumnPlan::Ignore => "nothing (the key is ignored)".into(),
+    }
 }
 
 fn json_kind(value: &Value) -> &'static str {

@@ -1,5 +1,5 @@
 //! What the tool knows of the Notion API: ids, API versions, property types, data source
-//! schemas, and the official
+//! schemas, the time zones a date may name (`time_zone`), and the official
 //! `patch-page` request schema (`patch-page.schema.json`, extracted from Notion's OpenAPI
 //! description by `scripts/extract-patch-schema.py`).
 
@@ -7,6 +7,7 @@ pub mod client;
 mod page_id;
 mod property_type;
 pub mod schema;
+pub mod time_zone;
 mod version;
 
 pub use page_id::{IdError, NotionId};
