@@ -65,6 +65,11 @@ fn seed() -> Seed {
     seed.pages[2]
         .properties
         .insert("Due".into(), json!("2026-06-01"));
+    // A date-only range with a time zone (issue 18, point 14: the zone was lost).
+    seed.pages[4].properties.insert(
+        "Due".into(),
+        json!({"start": "2026-06-01", "end": "2026-06-03", "time_zone": "Europe/Paris"}),
+    );
     // Files Notion hosts (a read signs their links afresh each time), alone and two together.
     seed.pages[3]
         .properties
@@ -517,4 +522,34 @@ async fn every_printed_apply_command_reads_its_export_back_unchanged() {
         "{}",
         out.stderr
     );
+}
+
+/// Issue 18, point 14: a file link holding the cell separator reads back as two links; the
+/// export says so (and how to keep it), instead of leaving the row to fail when applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_link_holding_the_separator_is_warned_of_at_export() {
+    let mut seed = Seed::generate(3);
+    seed.pages[1].properties.insert(
+        "Attachments".into(),
+        json!([{"name": "a;b.pdf", "type": "external", "external": {"url": "https://example.com/a;b.pdf"}}]),
+    );
+    let handle = start(seed, |_| {}).await;
+    let dir = Dir::new();
+    let out = bulk(&dir, &handle, &["export", DATA_SOURCE, "-o", "x.csv"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "\"Attachments\": a file's link contains the separator ';', so its CSV cell reads back as several links"
+        ),
+        "{}",
+        out.stderr
+    );
+    let out = bulk(
+        &dir,
+        &handle,
+        &["export", DATA_SOURCE, "-o", "y.csv", "--separator", "|"],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("a file's link"), "{}", out.stderr);
 }

@@ -403,8 +403,12 @@ pub fn parse_date(text: &str, time_zone: Option<&str>) -> Result<DateValue, Stri
     Ok(DateValue {
         start: start.text,
         end: end.map(|e| e.text),
+        // A cell's own zone is kept even on a date without a time: Notion holds one so (an
+        // export writes it), and dropping it would change the page. The column's zone is only
+        // what a time without an offset needs.
         time_zone: match zone {
-            Some(Zone::Cell(z) | Zone::Column(z)) if needs_zone => Some(z.to_owned()),
+            Some(Zone::Cell(z)) => Some(z.to_owned()),
+            Some(Zone::Column(z)) if needs_zone => Some(z.to_owned()),
             _ => None,
         },
     })
