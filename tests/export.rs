@@ -1,8 +1,9 @@
-//! Issue 11: `export` and its round trip. A data source with every writable type (formatted
-//! rich text with a mention, a relation of 30 pages, people, files, dates with a time zone
-//! and with an offset) is exported as CSV and JSONL; applied unedited, neither sends a
-//! request; three cells edited send exactly three PATCHes, each of that one property, and
-//! the sandbox ends as the seed plus the three edits.
+//! Issue 11 and 18: `export` and its round trip. A data source with every writable type
+//! (formatted rich text with a mention, a relation of 30 pages, people, external and
+//! Notion-hosted files, dates with a time zone, with an offset, and a date-only range with a
+//! zone) is exported as CSV and JSONL; applied unedited, neither sends a request; four cells
+//! edited (one adding a link beside a hosted file) send exactly four PATCHes, each of that one
+//! property, and the sandbox ends as the seed plus the edits, the hosted file still hosted.
 
 use notion_sandbox::{self as sandbox, Seed};
 use serde_json::{json, Value};
@@ -110,7 +111,7 @@ fn properties(state: &Value) -> Vec<(String, Value)> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unedited_export_sends_nothing_and_three_edited_cells_send_three_patches() {
+async fn an_unedited_export_sends_nothing_and_four_edited_cells_send_four_patches() {
     let handle = start(seed(), |_| {}).await;
     let before = properties(&handle.state());
     let dir = Dir::new();
@@ -201,7 +202,7 @@ async fn an_unedited_export_sends_nothing_and_three_edited_cells_send_three_patc
     }
     assert_eq!(properties(&handle.state()), before);
 
-    // Three cells edited: three PATCHes, each of exactly the edited property.
+    // Four cells edited: four PATCHes, each of exactly the edited property.
     let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
     let headers = reader.headers().unwrap().clone();
     let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
