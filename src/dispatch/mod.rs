@@ -490,10 +490,11 @@ pub fn same_refusal_hint(seen: &[String]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn result(outcome: Outcome, status: Option<u16>, code: Option<&str>) -> RowResult {
+    /// Row 1 of page 1, ended so, after one attempt.
+    pub(crate) fn result(outcome: Outcome, status: Option<u16>, code: Option<&str>) -> RowResult {
         RowResult {
             row: 1,
             page_id: Some(NotionId::from_u128(1)),

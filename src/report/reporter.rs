@@ -466,8 +466,6 @@ impl Reporter {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-    use std::time::Duration;
 
     use super::*;
     use crate::dispatch::StopReason;
@@ -476,18 +474,7 @@ mod tests {
         RowResult {
             row,
             page_id: Some(NotionId::from_u128(row.into())),
-            outcome: Outcome::Ok,
-            http_status: Some(200),
-            code: None,
-            message: None,
-            attempts: 1,
-            duration: Duration::ZERO,
-            request_id: None,
-            body_hash: None,
-            source: None,
-            fields: Arc::from([]),
-            action: None,
-            key: None,
+            ..crate::dispatch::tests::result(Outcome::Ok, Some(200), None)
         }
     }
 
