@@ -466,7 +466,6 @@ impl Reporter {
 
 #[cfg(test)]
 mod tests {
-
     use super::*;
     use crate::dispatch::StopReason;
 
