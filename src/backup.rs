@@ -67,8 +67,8 @@ impl Backup {
     pub fn open(path: &Path) -> io::Result<Backup> {
         let mut held = HashSet::new();
         if path.exists() {
-            crate::report::drop_partial_last_line(path)?;
-            for (n, line) in crate::report::whole_lines(path)?.lines().enumerate() {
+            crate::outcome::drop_partial_last_line(path)?;
+            for (n, line) in crate::outcome::whole_lines(path)?.lines().enumerate() {
                 let line = line?;
                 if line.trim().is_empty() {
                     continue;

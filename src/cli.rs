@@ -11,8 +11,8 @@ use crate::config::{
     parse_duration, ApplyConfig, ConfigError, Connection, ConnectionFlags, ContinueCommand,
     InputConfig, InputFlags, PlanConfig, SchemaConfig, SharedLimiterConfig,
 };
+use crate::config::{ExportConfig, ExportFormat};
 use crate::exit::Exit;
-use crate::export::{ExportConfig, ExportFormat};
 use crate::report::progress::ProgressMode;
 
 /// Apply many Notion page updates from a CSV or JSONL file: rate-limited, resumable, and

@@ -799,6 +799,39 @@ impl SelectionConfig {
     }
 }
 
+/// The file format of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    Jsonl,
+}
+
+/// Settings of `export`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportConfig {
+    /// The data source (or database with one) id or URL.
+    pub data_source: String,
+    /// Where to write; standard output when `None`.
+    pub output: Option<PathBuf>,
+    pub format: ExportFormat,
+    /// Only these properties (names or ids), in this order.
+    pub properties: Option<Vec<String>>,
+    /// `--where`: Notion filters as JSON, `@file.json`, or `NAME = VALUE`, joined with `and`.
+    pub filter: Vec<String>,
+    pub version: Version,
+    pub connection: Connection,
+    pub rate: f64,
+    pub burst: u32,
+    pub progress: crate::report::progress::ProgressMode,
+    /// Separator inside multi-valued CSV cells.
+    pub separator: char,
+    /// The CSV field delimiter: a tab for `-o FILE.tsv`, a comma otherwise.
+    pub delimiter: u8,
+    /// Whether `-o`'s extension tells `apply` the format (else the printed command says
+    /// `--format`).
+    pub format_told: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,52 +6,18 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
 
 use serde_json::{json, Map, Value};
 
 use crate::backup;
-use crate::config::Connection;
+use crate::config::{ExportConfig, ExportFormat};
 use crate::dispatch::Shared;
 use crate::exit::Exit;
 use crate::filter::{self, Clause};
 use crate::notion::schema::Schema;
-use crate::notion::{PropertyType, Version};
-use crate::report::progress::{Progress, ProgressMode};
+use crate::notion::PropertyType;
+use crate::report::progress::Progress;
 use crate::scan::{self, Current, Field, Kind, ScanRequest};
-
-/// The file format of an export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExportFormat {
-    Csv,
-    Jsonl,
-}
-
-/// Settings of `export`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExportConfig {
-    /// The data source (or database with one) id or URL.
-    pub data_source: String,
-    /// Where to write; standard output when `None`.
-    pub output: Option<PathBuf>,
-    pub format: ExportFormat,
-    /// Only these properties (names or ids), in this order.
-    pub properties: Option<Vec<String>>,
-    /// `--where`: Notion filters as JSON, `@file.json`, or `NAME = VALUE`, joined with `and`.
-    pub filter: Vec<String>,
-    pub version: Version,
-    pub connection: Connection,
-    pub rate: f64,
-    pub burst: u32,
-    pub progress: ProgressMode,
-    /// Separator inside multi-valued CSV cells.
-    pub separator: char,
-    /// The CSV field delimiter: a tab for `-o FILE.tsv`, a comma otherwise.
-    pub delimiter: u8,
-    /// Whether `-o`'s extension tells `apply` the format (else the printed command says
-    /// `--format`).
-    pub format_told: bool,
-}
 
 /// A problem with the command line found before any page is read (exit 2).
 fn usage(err: &mut dyn Write, message: &str) -> anyhow::Result<Exit> {

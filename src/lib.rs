@@ -26,6 +26,7 @@ pub mod manual;
 pub mod mapping;
 pub mod matcher;
 pub mod notion;
+pub mod outcome;
 pub mod plan;
 pub mod precondition;
 pub mod report;

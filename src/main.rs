@@ -32,7 +32,7 @@ fn main() -> ExitCode {
             .and_then(|config| {
                 notion_bulk::schema::run(&config, &mut io::stdout().lock(), &mut io::stderr())
             }),
-        Command::Export(args) => notion_bulk::export::ExportConfig::try_from(args)
+        Command::Export(args) => notion_bulk::config::ExportConfig::try_from(args)
             .map_err(anyhow::Error::from)
             .and_then(|config| {
                 let stdout = io::stdout();

@@ -14,10 +14,10 @@ use crate::mapping::{Body, Mapped, Mapper, TemplateGate};
 use crate::matcher::Found;
 use crate::matcher::{Change, Creation, Matcher};
 use crate::notion::NotionId;
+use crate::outcome::{unsent_outcome, Outcome, ReportLine, RowAction};
 use crate::precondition::{self, Expectations, Precondition, Verdict};
 use crate::report::progress::{Progress, ProgressMode};
-use crate::report::{unsent_outcome, ReportLine, ReportWriter};
-use crate::report::{Outcome, RowAction};
+use crate::report::ReportWriter;
 use crate::select::{self, Selection};
 use std::sync::Arc;
 
@@ -501,7 +501,7 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
                     line.code = code.map(str::to_owned);
                     line.key = unsent.key().map(|k| k.text.to_string());
                     if matches!(unsent, Mapped::Unchanged { .. }) {
-                        line.action = Some(crate::report::RowAction::Unchanged);
+                        line.action = Some(crate::outcome::RowAction::Unchanged);
                     }
                     report.write(&line)?;
                 }

@@ -20,20 +20,19 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 
-use crate::dispatch::{read_page, Item, Job, RowResult, Shared};
+use crate::dispatch::{read_page, Item, Job, Shared};
 use crate::job::{Record, Source, SourceRow};
 use crate::mapping::{
     column, Body, ColumnPlan, HeaderError, Mapped, Mapper, MappingOptions, Problem, RowError,
 };
 use crate::notion::{NotionId, PropertyType, Schema};
-use crate::report::Outcome;
+use crate::outcome::{Outcome, RowResult};
 use crate::scan::{Current, Field, Index, Kind};
 
 /// The report code of a row whose precondition does not hold.
 pub const CODE: &str = "precondition_failed";
 
-/// What starts a precondition column (`if:Status`) or flat JSONL key.
-pub const PREFIX: &str = "if:";
+pub use crate::mapping::column::PREFIX;
 
 /// One expected value.
 #[derive(Debug, Clone, PartialEq)]

@@ -20,8 +20,8 @@ use crate::job::{Source, SourceRow};
 use crate::mapping::page::PageField;
 use crate::mapping::{self, Mapped, Mapper, MappingOptions};
 use crate::notion::{NotionId, Schema, Version};
+use crate::outcome::visit_report;
 use crate::precondition::{self, Expectations};
-use crate::report::visit_report;
 use crate::scan::{self, Index, ScanError, ScanProgress, ScanRequest};
 
 /// A selection checked against the schema, ready to scan.
@@ -346,10 +346,10 @@ mod tests {
         );
         let mut writer = crate::report::ReportWriter::open(&report).unwrap();
         for (row, page) in [(1, a), (2, b)] {
-            let line = crate::report::ReportLine::unsent(
+            let line = crate::outcome::ReportLine::unsent(
                 row,
                 Some(page.to_string()),
-                crate::report::Outcome::Ok,
+                crate::outcome::Outcome::Ok,
                 None,
             );
             writer.write(&line).unwrap();

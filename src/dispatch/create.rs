@@ -9,10 +9,10 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use super::worker::{query_json, send, Sent};
-use super::{Creating, Job, RowResult, Shared};
+use super::{Creating, Job, Shared};
 use crate::matcher::NewPage;
 use crate::notion::{NotionId, Version};
-use crate::report::{Outcome, RowAction};
+use crate::outcome::{Outcome, RowAction, RowResult};
 use crate::scan;
 
 /// Creates the row's page (its properties and the key), looking the key up after every
@@ -181,7 +181,7 @@ fn page_id(page: &Value) -> Option<NotionId> {
 }
 
 fn describe(reply: &crate::notion::client::Reply) -> String {
-    use super::retry::Attempt;
+    use crate::notion::client::Attempt;
     match reply.attempt {
         Attempt::Status(s) => match &reply.code {
             Some(code) => format!("HTTP {s} {code}"),

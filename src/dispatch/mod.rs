@@ -24,7 +24,8 @@ use crate::job::SourceRow;
 use crate::mapping::{Field, Mapped, PageUpdate};
 use crate::notion::client::Client;
 use crate::notion::NotionId;
-use crate::report::{Outcome, RowAction, WriteFailure};
+use crate::outcome::{Outcome, RowAction, RowResult};
+use crate::report::WriteFailure;
 use limiter::Limiter;
 
 /// How the dispatcher behaves.
@@ -240,56 +241,6 @@ pub enum Item {
     Ended(Box<RowResult>),
 }
 
-/// How one row ended.
-#[derive(Debug, Clone)]
-pub struct RowResult {
-    pub row: u64,
-    pub page_id: Option<NotionId>,
-    pub outcome: Outcome,
-    pub http_status: Option<u16>,
-    pub code: Option<String>,
-    pub message: Option<String>,
-    pub attempts: u32,
-    pub duration: Duration,
-    pub request_id: Option<String>,
-    pub body_hash: Option<String>,
-    pub source: Option<SourceRow>,
-    /// The fields the row set (empty when nothing was sent).
-    pub fields: Arc<[Field]>,
-    /// What the row did to its page (`updated`, `created`, `unchanged`), when it did.
-    pub action: Option<RowAction>,
-    /// With `--match-on`: the row's key, as written.
-    pub key: Option<Arc<str>>,
-}
-
-impl RowResult {
-    /// A row that ended without a request.
-    pub fn unsent(
-        row: u64,
-        page_id: Option<NotionId>,
-        outcome: Outcome,
-        message: String,
-        source: SourceRow,
-    ) -> RowResult {
-        RowResult {
-            row,
-            page_id,
-            outcome,
-            http_status: None,
-            code: None,
-            message: Some(message),
-            attempts: 0,
-            duration: Duration::ZERO,
-            request_id: None,
-            body_hash: None,
-            source: Some(source),
-            fields: Arc::from([]),
-            action: None,
-            key: None,
-        }
-    }
-}
-
 /// The number of first rows whose identical refusal ends the run.
 pub const FIRST_ROWS: usize = 20;
 
@@ -393,7 +344,7 @@ pub async fn dispatch(
 /// The result of a row that needs no request (invalid or skipped).
 pub fn unsent(mapped: Mapped, source: SourceRow) -> RowResult {
     let (outcome, code, message) =
-        crate::report::unsent_outcome(&mapped).expect("updates are sent");
+        crate::outcome::unsent_outcome(&mapped).expect("updates are sent");
     let mut result = RowResult::unsent(mapped.row(), mapped.page_id(), outcome, message, source);
     result.code = code.map(str::to_owned);
     result.action = matches!(mapped, Mapped::Unchanged { .. }).then_some(RowAction::Unchanged);

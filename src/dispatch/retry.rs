@@ -1,18 +1,7 @@
 //! What to do after each attempt: a pure table from the attempt's result to an action
 //! (SPEC §5), unit-tested row by row.
 
-/// How one attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Attempt {
-    /// The server answered with this HTTP status.
-    Status(u16),
-    /// No connection could be made: the request was never sent.
-    ConnectFailed,
-    /// The connection broke after the request was sent, with no response.
-    Reset,
-    /// No response within `--timeout`.
-    TimedOut,
-}
+use crate::notion::client::Attempt;
 
 /// What the worker does next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,12 +12,13 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::backup::{self, Prepared};
-use crate::dispatch::retry::{classify, Action, Attempt};
-use crate::dispatch::{Job, RowResult, Shared};
+use crate::dispatch::retry::{classify, Action};
+use crate::dispatch::{Job, Shared};
 use crate::matcher::Creation;
+use crate::notion::client::Attempt;
 use crate::notion::client::Reply;
+use crate::outcome::{Outcome, RowAction, RowResult};
 use crate::precondition::{self, Verdict};
-use crate::report::{Outcome, RowAction};
 
 /// How a request ended after its retries.
 pub(super) enum Sent {

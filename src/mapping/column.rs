@@ -64,6 +64,10 @@ pub struct PropertyColumn {
     pub choices: Option<Arc<[String]>>,
 }
 
+/// What starts a precondition column (`if:Status`) or flat JSONL key (SPEC §11): the
+/// mapper ignores it, the preconditions read it.
+pub const PREFIX: &str = "if:";
+
 /// A problem with the header itself; the run exits 2 before reading any row.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -85,7 +89,7 @@ pub fn resolve(header: &str, options: &MappingOptions) -> Result<Option<ColumnPl
         return Ok(Some(ColumnPlan::Id));
     }
     // A precondition (`if:Status`, SPEC §11) writes nothing: `precondition` reads it.
-    if header.starts_with(crate::precondition::PREFIX) {
+    if header.starts_with(PREFIX) {
         return Ok(Some(ColumnPlan::Ignore));
     }
     if let Some(only) = &options.columns_only {

@@ -8,8 +8,19 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use serde_json::Value;
 
-use crate::dispatch::retry::Attempt;
 use crate::notion::{NotionId, Version};
+/// How one attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// The server answered with this HTTP status.
+    Status(u16),
+    /// No connection could be made: the request was never sent.
+    ConnectFailed,
+    /// The connection broke after the request was sent, with no response.
+    Reset,
+    /// No response within `--timeout`.
+    TimedOut,
+}
 
 /// An integration token. It is never printed: `Debug` and `Display` show a placeholder.
 #[derive(Clone)]

@@ -7,13 +7,14 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::dispatch::{RowResult, Stop};
+use crate::dispatch::Stop;
 use crate::job::{Record, SourceRow};
 use crate::mapping::{EmptyCells, Field, Locator, Reduced};
 use crate::notion::NotionId;
+use crate::outcome::{Outcome, ReportLine, RowResult};
 use crate::report::resume::{Note, PageFields};
 use crate::report::summary::Counts;
-use crate::report::{Outcome, ReportLine, ReportWriter, WriteFailure};
+use crate::report::{ReportWriter, WriteFailure};
 
 /// At most this many rows are printed one by one; the report has them all.
 const PRINTED_ROWS: u64 = 100;

@@ -24,11 +24,11 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::dispatch::{Item, Job, RowResult};
+use crate::dispatch::{Item, Job};
 use crate::job::SourceRow;
 use crate::mapping::{Field, PageUpdate};
 use crate::notion::NotionId;
-use crate::report::{visit_report, Outcome, ReportLine};
+use crate::outcome::{visit_report, Outcome, ReportLine, RowResult};
 
 /// How a row's last line in the report leaves it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,7 +112,7 @@ pub fn content_fingerprint(row_hash: &str) -> u64 {
 impl Earlier {
     /// The class of a report line.
     pub fn of(line: &ReportLine) -> Earlier {
-        if line.action == Some(crate::report::RowAction::Created) {
+        if line.action == Some(crate::outcome::RowAction::Created) {
             // Its page exists: a run again finds it by key, and the row is done.
             return Earlier::Skipped;
         }

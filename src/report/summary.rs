@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::report::Outcome;
+use crate::outcome::Outcome;
 
 /// Rows by outcome.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -51,8 +51,8 @@ pub struct Actions {
 }
 
 impl Actions {
-    pub fn add(&mut self, action: Option<crate::report::RowAction>, code: Option<&str>) {
-        use crate::report::RowAction;
+    pub fn add(&mut self, action: Option<crate::outcome::RowAction>, code: Option<&str>) {
+        use crate::outcome::RowAction;
         let slot = match (action, code) {
             (Some(RowAction::Updated), _) => &mut self.updated,
             (Some(RowAction::Created), _) => &mut self.created,
