@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use crate::config::{ApplyConfig, ContinueCommand};
 use crate::dispatch::limiter::Limiter;
-use crate::dispatch::{self, Item, Job, Settings, Shared, Stats, Stop, StopReason};
+use crate::dispatch::{self, Item, Job, Settings, Shared, Stats};
 use crate::exit::Exit;
 use crate::job::{InputPath, Source, SourceRow};
 use crate::mapping::{Mapped, Mapper, TemplateGate};
@@ -28,8 +28,10 @@ use crate::report::progress::{Printer, Progress, Snapshot};
 use crate::report::reporter::{FailedOut, FailedOutFormat, Reporter};
 use crate::report::resume::{InputChanged, Note, ResumeIndex, Resumer};
 use crate::report::summary::Summary;
-use crate::report::{ReportWriter, WriteFailure};
+use crate::report::ReportWriter;
 use crate::select;
+use crate::stop::WriteFailure;
+use crate::stop::{Stop, StopReason};
 
 /// Runs `apply` to its end and says how it ended: set up, scan (with a data source),
 /// dispatch, close.

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 
 use crate::mapping::{Body, Properties};
 use crate::notion::NotionId;
-use crate::report::WriteFailure;
+use crate::stop::WriteFailure;
 
 /// Types whose values a page read cuts at 25 items.
 const TRUNCATED: [&str; 4] = ["title", "rich_text", "people", "relation"];

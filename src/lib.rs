@@ -34,3 +34,4 @@ pub mod scan;
 pub mod schema;
 pub mod select;
 pub mod spelling;
+pub mod stop;

@@ -431,7 +431,7 @@ mod link {
 
     use super::{Adaptive, Limiter, MARGIN};
     use crate::dispatch::shared::{Permit, SharedBudget, SharedError};
-    use crate::dispatch::{Stop, StopReason};
+    use crate::stop::{Stop, StopReason};
 
     /// The shared budget and what to do when it is lost.
     pub(super) struct Link {

@@ -379,7 +379,7 @@ where
             Action::Fail => return Sent::Ended(Outcome::Failed, Some(reply), attempts, None),
             Action::Unknown => return Sent::Ended(Outcome::Unknown, Some(reply), attempts, None),
             Action::Abort => {
-                shared.stop.set(crate::dispatch::StopReason::TokenRefused);
+                shared.stop.set(crate::stop::StopReason::TokenRefused);
                 return Sent::Ended(Outcome::Failed, Some(reply), attempts, None);
             }
         }

@@ -7,33 +7,12 @@ use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use crate::outcome::{drop_partial_last_line, ReportFormat, ReportLine, RowAction};
+use crate::stop::WriteFailure;
 
 pub mod progress;
 pub mod reporter;
 pub mod resume;
 pub mod summary;
-
-/// A file the run writes while it sends (the report, `--backup`, `--failed-out`) that could
-/// not be written: a full disk, a quota, a file size limit. The run stops taking rows and says
-/// how to continue once the cause is fixed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("cannot write {file}: {error}")]
-pub struct WriteFailure {
-    /// What the file is, and its path: `the report r.jsonl`.
-    pub file: String,
-    /// The system's error: `No space left on device (os error 28)`.
-    pub error: String,
-}
-
-impl WriteFailure {
-    /// `what`: the file's role, `the report`, `the backup`, `--failed-out`.
-    pub fn new(what: &str, path: &Path, error: &io::Error) -> WriteFailure {
-        WriteFailure {
-            file: format!("{what} {}", path.display()),
-            error: error.to_string(),
-        }
-    }
-}
 
 /// Writes report lines, each written whole as the row ends (one `write` per line, no buffer to
 /// lose). A write that fails (a full disk) is taken back to the last whole line, so that the

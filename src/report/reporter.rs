@@ -7,14 +7,15 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::dispatch::Stop;
 use crate::job::{Record, SourceRow};
 use crate::mapping::{EmptyCells, Field, Locator, Reduced};
 use crate::notion::NotionId;
 use crate::outcome::{Outcome, ReportLine, RowResult};
 use crate::report::resume::{Note, PageFields};
 use crate::report::summary::Counts;
-use crate::report::{ReportWriter, WriteFailure};
+use crate::report::ReportWriter;
+use crate::stop::Stop;
+use crate::stop::WriteFailure;
 
 /// At most this many rows are printed one by one; the report has them all.
 const PRINTED_ROWS: u64 = 100;
@@ -468,7 +469,7 @@ impl Reporter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dispatch::StopReason;
+    use crate::stop::StopReason;
 
     fn ok(row: u64) -> RowResult {
         RowResult {
