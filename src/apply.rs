@@ -15,8 +15,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::config::{ApplyConfig, ContinueCommand};
-use crate::dispatch::limiter::Limiter;
-use crate::dispatch::{self, Item, Job, Settings, Shared, Stats};
+use crate::dispatch::{self, Item, Job, Writes};
 use crate::exit::Exit;
 use crate::job::{InputPath, Source, SourceRow};
 use crate::mapping::{Mapped, Mapper, TemplateGate};
@@ -32,6 +31,8 @@ use crate::report::ReportWriter;
 use crate::select;
 use crate::stop::WriteFailure;
 use crate::stop::{Stop, StopReason};
+use crate::transport::limiter::Limiter;
+use crate::transport::{Settings, Shared, Stats};
 
 /// Runs `apply` to its end and says how it ended: set up, scan (with a data source),
 /// dispatch, close.
@@ -73,6 +74,8 @@ struct Setup {
     /// `<report>.lock`, held for the whole run.
     _lock: File,
     shared: Arc<Shared>,
+    /// What a row writes besides its PATCH (`--backup`, `--create-missing`).
+    writes: Arc<Writes>,
     trace: mpsc::UnboundedReceiver<String>,
     /// What the shared limiter says during the run (lost, back), printed like trace lines.
     notices: mpsc::UnboundedReceiver<String>,
@@ -165,7 +168,7 @@ async fn set_up(
     let limiter = match &config.shared_limiter {
         None => Limiter::new(config.rate, config.burst),
         #[cfg(feature = "shared-limiter")]
-        Some(shared) => match dispatch::shared::connect(shared, &token).await {
+        Some(shared) => match crate::transport::redis::connect(shared, &token).await {
             Ok(budget) => {
                 writeln!(
                     err,
@@ -304,6 +307,9 @@ async fn set_up(
     let (trace_tx, trace) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         trace: config.verbose.then_some(trace_tx),
+        ..reads
+    });
+    let writes = Arc::new(Writes {
         backup,
         creating: match (&mapper.options().match_on, &input.matching) {
             (Some(key), Some(_)) if input.create_missing() => Some(dispatch::Creating {
@@ -317,13 +323,13 @@ async fn set_up(
             }),
             _ => None,
         },
-        ..reads
     });
     let reporter = Reporter::new(report, failed_out, shared.stop.clone());
     Ok(Ok(Setup {
         _sandbox: sandbox,
         _lock: lock,
         shared,
+        writes,
         trace,
         notices,
         source,
@@ -427,6 +433,7 @@ async fn dispatch_stage(
 ) -> anyhow::Result<Finished> {
     let Setup {
         shared,
+        writes,
         mut trace,
         mut notices,
         source,
@@ -468,7 +475,7 @@ async fn dispatch_stage(
             reader_stop,
         )
     });
-    let dispatcher = tokio::spawn(dispatch::dispatch(shared, items_rx, results_tx));
+    let dispatcher = tokio::spawn(dispatch::dispatch(shared, writes, items_rx, results_tx));
     if let Some(limit) = config.max_runtime {
         let stop = stop.clone();
         tokio::spawn(async move {

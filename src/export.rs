@@ -11,13 +11,13 @@ use serde_json::{json, Map, Value};
 
 use crate::backup;
 use crate::config::{ExportConfig, ExportFormat};
-use crate::dispatch::Shared;
 use crate::exit::Exit;
 use crate::filter::{self, Clause};
 use crate::notion::schema::Schema;
 use crate::notion::PropertyType;
 use crate::report::progress::Progress;
 use crate::scan::{self, Current, Field, Kind, ScanRequest};
+use crate::transport::Shared;
 
 /// A problem with the command line found before any page is read (exit 2).
 fn usage(err: &mut dyn Write, message: &str) -> anyhow::Result<Exit> {

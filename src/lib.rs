@@ -35,3 +35,4 @@ pub mod schema;
 pub mod select;
 pub mod spelling;
 pub mod stop;
+pub mod transport;

@@ -341,7 +341,7 @@ pub const MAX_LOOKUP_KEYS: usize = 10_000;
 /// `--match-on` the pages of the input's keys (by a scan or by lookups, as `--key-lookup`
 /// and their cost say; `say` gets the line that tells which and why).
 pub async fn read_index(
-    shared: &crate::dispatch::Shared,
+    shared: &crate::transport::Shared,
     input: &crate::config::InputConfig,
     mapper: &crate::mapping::Mapper,
     written: Option<Vec<String>>,

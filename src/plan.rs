@@ -7,7 +7,6 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::config::PlanConfig;
-use crate::dispatch::Shared;
 use crate::exit::Exit;
 use crate::job::Source;
 use crate::mapping::{Body, Mapped, Mapper, TemplateGate};
@@ -19,6 +18,7 @@ use crate::precondition::{self, Expectations, Precondition, Verdict};
 use crate::report::progress::{Progress, ProgressMode};
 use crate::report::ReportWriter;
 use crate::select::{self, Selection};
+use crate::transport::Shared;
 use std::sync::Arc;
 
 /// Counts of a plan, by what became of the rows.

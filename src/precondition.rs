@@ -20,7 +20,7 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 
-use crate::dispatch::{read_page, Item, Job, Shared};
+use crate::dispatch::{Item, Job};
 use crate::job::{Record, Source, SourceRow};
 use crate::mapping::{
     column, Body, ColumnPlan, HeaderError, Mapped, Mapper, MappingOptions, Problem, RowError,
@@ -28,6 +28,7 @@ use crate::mapping::{
 use crate::notion::{NotionId, PropertyType, Schema};
 use crate::outcome::{Outcome, RowResult};
 use crate::scan::{Current, Field, Index, Kind};
+use crate::transport::{read_page, Shared};
 
 /// The report code of a row whose precondition does not hold.
 pub const CODE: &str = "precondition_failed";

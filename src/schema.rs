@@ -5,9 +5,9 @@
 use std::io::Write;
 
 use crate::config::SchemaConfig;
-use crate::dispatch::Shared;
 use crate::exit::Exit;
 use crate::notion::schema::SchemaSource;
+use crate::transport::Shared;
 
 /// Runs `schema`, writing the JSON to `out` and messages to `err`.
 pub fn run(

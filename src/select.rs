@@ -15,7 +15,6 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::config::SelectionConfig;
-use crate::dispatch::Shared;
 use crate::job::{Source, SourceRow};
 use crate::mapping::page::PageField;
 use crate::mapping::{self, Mapped, Mapper, MappingOptions};
@@ -23,6 +22,7 @@ use crate::notion::{NotionId, Schema, Version};
 use crate::outcome::visit_report;
 use crate::precondition::{self, Expectations};
 use crate::scan::{self, Index, ScanError, ScanProgress, ScanRequest};
+use crate::transport::Shared;
 
 /// A selection checked against the schema, ready to scan.
 #[derive(Debug, Clone)]

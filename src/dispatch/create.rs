@@ -8,21 +8,22 @@
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::worker::{query_json, send, Sent};
-use super::{Creating, Job, Shared};
+use super::{Creating, Job};
 use crate::matcher::NewPage;
 use crate::notion::{NotionId, Version};
 use crate::outcome::{Outcome, RowAction, RowResult};
 use crate::scan;
+use crate::transport::{query_json, send, Sent, Shared};
 
 /// Creates the row's page (its properties and the key), looking the key up after every
 /// ambiguous answer. `None`: the run stopped before anything was sent.
-pub async fn create(shared: &Shared, job: &Job, new: &NewPage) -> Option<RowResult> {
+pub async fn create(
+    shared: &Shared,
+    creating: &Creating,
+    job: &Job,
+    new: &NewPage,
+) -> Option<RowResult> {
     let started = Instant::now();
-    let creating = shared
-        .creating
-        .as_ref()
-        .expect("rows create pages only with --create-missing");
     let bytes = serde_json::to_vec(&create_body(creating, job)).expect("a body serialises");
     let row = job.update.row;
     let mut attempts = 0;

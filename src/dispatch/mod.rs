@@ -3,65 +3,20 @@
 //! and every row ends in exactly one [`RowResult`] sent to the reporter. Workers never print.
 
 mod create;
-pub mod limiter;
-pub mod retry;
-#[cfg(feature = "shared-limiter")]
-pub mod shared;
 mod worker;
 
-pub use worker::{query_json, read_json, read_page, read_property_items, ReadFailure};
-
 use std::collections::{HashMap, VecDeque};
-
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::job::SourceRow;
 use crate::mapping::{Field, Mapped, PageUpdate};
-use crate::notion::client::Client;
 use crate::notion::NotionId;
 use crate::outcome::{Outcome, RowAction, RowResult};
-use crate::stop::{Stop, StopReason, FIRST_ROWS};
-use limiter::Limiter;
-
-/// How the dispatcher behaves.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub concurrency: usize,
-    pub max_attempts: u32,
-    pub max_errors: Option<u64>,
-    /// The first backoff ceiling; it doubles per retry up to `backoff_max`.
-    pub backoff_min: Duration,
-    pub backoff_max: Duration,
-}
-
-/// Counters the progress display and the summary read.
-#[derive(Debug, Default)]
-pub struct Stats {
-    pub requests: AtomicU64,
-    pub rate_limited: AtomicU64,
-    pub retries: AtomicU64,
-    pub in_flight: AtomicU64,
-}
-
-/// What every worker shares.
-pub struct Shared {
-    pub client: Client,
-    pub limiter: Arc<Limiter>,
-    pub settings: Settings,
-    pub stats: Arc<Stats>,
-    pub stop: Stop,
-    /// With `--verbose`: one line per request (never its headers), for the reporter to print.
-    pub trace: Option<mpsc::UnboundedSender<String>>,
-    /// With `--backup`: where the values a row changes are saved before it is sent.
-    pub backup: Option<crate::backup::Backup>,
-    /// With `--create-missing`: where pages are created and how their keys are looked up.
-    pub creating: Option<Creating>,
-}
+use crate::stop::{StopReason, FIRST_ROWS};
+use crate::transport::Shared;
 
 /// What creating a page needs (SPEC §10): the data source it goes in and its key.
 #[derive(Debug, Clone)]
@@ -71,35 +26,13 @@ pub struct Creating {
     pub key: Arc<crate::keys::KeySpec>,
 }
 
-impl Shared {
-    /// The limiter, retries, counters and stop of a run, with nothing of a write's (no trace,
-    /// backup or creating): what every read goes through, from the first (the schema).
-    pub fn new(client: Client, limiter: Arc<Limiter>, settings: Settings, stop: Stop) -> Shared {
-        Shared {
-            client,
-            limiter,
-            settings,
-            stats: Arc::new(Stats::default()),
-            stop,
-            trace: None,
-            backup: None,
-            creating: None,
-        }
-    }
-
-    /// For commands that only read (`schema`, and `plan` and `export` scanning a data source):
-    /// the one limiter at `rate`/`burst`, the usual retries, no backup.
-    pub fn for_reads(client: Client, rate: f64, burst: u32) -> Shared {
-        let settings = Settings {
-            concurrency: 1,
-            max_attempts: 8,
-            max_errors: None,
-            backoff_min: Duration::from_millis(500),
-            backoff_max: Duration::from_secs(30),
-        };
-        let limiter = Arc::new(Limiter::new(rate, burst));
-        Shared::new(client, limiter, settings, Stop::default())
-    }
+/// What the workers need beyond the transport: the writes a row makes besides its PATCH.
+#[derive(Default)]
+pub struct Writes {
+    /// With `--backup`: where the values a row changes are saved before it is sent.
+    pub backup: Option<crate::backup::Backup>,
+    /// With `--create-missing`: where pages are created and how their keys are looked up.
+    pub creating: Option<Creating>,
 }
 
 /// A row to send, with its raw record (for `--failed-out`) and its body ready to go.
@@ -155,6 +88,7 @@ pub enum Item {
 /// or when a stop was asked for and the rows in flight have ended.
 pub async fn dispatch(
     shared: Arc<Shared>,
+    writes: Arc<Writes>,
     mut items: mpsc::Receiver<Item>,
     results: mpsc::Sender<RowResult>,
 ) {
@@ -169,8 +103,8 @@ pub async fn dispatch(
     let mut guard = Accounting::new(shared.settings.max_errors);
     let mut stop_rx = shared.stop.subscribe();
     let spawn = |tasks: &mut JoinSet<(NotionId, Option<RowResult>)>, job: Job| {
-        let shared = shared.clone();
-        tasks.spawn(async move { (job.update.page_id, worker::run(shared, job).await) });
+        let (shared, writes) = (shared.clone(), writes.clone());
+        tasks.spawn(async move { (job.update.page_id, worker::run(shared, writes, job).await) });
     };
     loop {
         let stopping = shared.stop.reason().is_some();
@@ -350,6 +284,7 @@ pub fn same_refusal_hint(seen: &[String]) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use std::time::Duration;
 
     /// Row 1 of page 1, ended so, after one attempt.
     pub(crate) fn result(outcome: Outcome, status: Option<u16>, code: Option<&str>) -> RowResult {

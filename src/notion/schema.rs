@@ -18,8 +18,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::dispatch::{read_json, ReadFailure, Shared};
 use crate::notion::{NotionId, PropertyType, Version};
+use crate::transport::{read_json, ReadFailure, Shared};
 
 /// The version of the saved JSON shape.
 pub const FORMAT: u32 = 1;

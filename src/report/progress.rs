@@ -259,7 +259,7 @@ impl Progress {
     pub fn scan(
         &self,
         scan: &crate::scan::ScanProgress,
-        stats: &crate::dispatch::Stats,
+        stats: &crate::transport::Stats,
         last: bool,
         err: &mut dyn Write,
     ) {

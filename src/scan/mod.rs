@@ -19,9 +19,9 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 use crate::backup;
-use crate::dispatch::{query_json, read_property_items, ReadFailure, Shared};
 use crate::keys::{KeySpec, RowKey, KEYS_PER_LOOKUP};
 use crate::notion::{NotionId, Schema, Version};
+use crate::transport::{query_json, read_property_items, ReadFailure, Shared};
 pub use current::{Current, Kind};
 pub use index::{Entry, Field, Index};
 

@@ -430,8 +430,8 @@ mod link {
     use tokio::time::Instant;
 
     use super::{Adaptive, Limiter, MARGIN};
-    use crate::dispatch::shared::{Permit, SharedBudget, SharedError};
     use crate::stop::{Stop, StopReason};
+    use crate::transport::redis::{Permit, SharedBudget, SharedError};
 
     /// The shared budget and what to do when it is lost.
     pub(super) struct Link {

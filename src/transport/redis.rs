@@ -12,7 +12,7 @@
 //! token; the token itself is never sent.
 //!
 //! Every call has its own short timeout. A failed call is reported to the caller, which falls
-//! back to its local limiter (see [`crate::dispatch::limiter::Limiter`]).
+//! back to its local limiter (see [`crate::transport::limiter::Limiter`]).
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -21,7 +21,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 use tokio::time::Instant;
 
-use crate::dispatch::limiter::Adaptive;
+use crate::transport::limiter::Adaptive;
 
 /// The longest any one Redis call may take before the budget counts as lost.
 pub const CALL_TIMEOUT: Duration = Duration::from_millis(500);

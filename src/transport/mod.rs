@@ -1,0 +1,82 @@
+//! How every request goes out, whoever sends it (the schema read, the scan, the workers): the
+//! one limiter of a run (with its adaptive rate and, with `--shared-limiter`, the Redis
+//! budget), the retry table, the counters, and the send loop with the reads built on it. It
+//! knows requests, not rows.
+
+pub mod limiter;
+#[cfg(feature = "shared-limiter")]
+pub mod redis;
+pub mod retry;
+mod send;
+
+pub use send::{query_json, read_json, read_page, read_property_items, send, ReadFailure, Sent};
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::notion::client::Client;
+use crate::stop::Stop;
+use limiter::Limiter;
+
+/// How the dispatcher behaves.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub concurrency: usize,
+    pub max_attempts: u32,
+    pub max_errors: Option<u64>,
+    /// The first backoff ceiling; it doubles per retry up to `backoff_max`.
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+}
+
+/// Counters the progress display and the summary read.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub requests: AtomicU64,
+    pub rate_limited: AtomicU64,
+    pub retries: AtomicU64,
+    pub in_flight: AtomicU64,
+}
+
+/// What every worker shares.
+pub struct Shared {
+    pub client: Client,
+    pub limiter: Arc<Limiter>,
+    pub settings: Settings,
+    pub stats: Arc<Stats>,
+    pub stop: Stop,
+    /// With `--verbose`: one line per request (never its headers), for the reporter to print.
+    pub trace: Option<mpsc::UnboundedSender<String>>,
+}
+
+impl Shared {
+    /// The limiter, retries, counters and stop of a run, with nothing of a write's (no trace,
+    /// backup or creating): what every read goes through, from the first (the schema).
+    pub fn new(client: Client, limiter: Arc<Limiter>, settings: Settings, stop: Stop) -> Shared {
+        Shared {
+            client,
+            limiter,
+            settings,
+            stats: Arc::new(Stats::default()),
+            stop,
+            trace: None,
+        }
+    }
+
+    /// For commands that only read (`schema`, and `plan` and `export` scanning a data source):
+    /// the one limiter at `rate`/`burst`, the usual retries, no backup.
+    pub fn for_reads(client: Client, rate: f64, burst: u32) -> Shared {
+        let settings = Settings {
+            concurrency: 1,
+            max_attempts: 8,
+            max_errors: None,
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+        };
+        let limiter = Arc::new(Limiter::new(rate, burst));
+        Shared::new(client, limiter, settings, Stop::default())
+    }
+}
