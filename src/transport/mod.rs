@@ -80,3 +80,58 @@ impl Shared {
         Shared::new(client, limiter, settings, Stop::default())
     }
 }
+
+/// Where a budget shared by several processes lives (`--shared-limiter`, SPEC §12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedLimiterConfig {
+    /// `redis://`, `rediss://` or `unix://` (also `redis+unix://`, `valkey://`, `valkeys://`).
+    pub url: String,
+    /// `--limiter-key`; none: a hash of the token names the budget.
+    pub key: Option<String>,
+    /// `--shared-limiter-required`: stop (exit 3) rather than go on alone if Redis is lost.
+    pub required: bool,
+}
+
+/// A Redis URL as messages and printed commands show it: any password (the URL's own, or a
+/// `pass` or `password` query parameter) replaced by `***`, the user name kept.
+pub fn redacted_url(url: &str) -> String {
+    masked_url(url).unwrap_or_else(|| url.to_owned())
+}
+
+/// `url` with its password masked as `***`; `None` if it carries none (an unparsable URL
+/// could hold one anywhere: it becomes a placeholder).
+pub fn masked_url(url: &str) -> Option<String> {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return Some("<an unparsable URL>".into());
+    };
+    let mut masked = parsed.password().is_some();
+    if masked {
+        let _ = parsed.set_password(Some("***"));
+    }
+    let pairs: Vec<(String, String)> = parsed
+        .query_pairs()
+        .map(|(k, v)| {
+            let secret = k == "pass" || k == "password";
+            masked |= secret;
+            let v = if secret { "***".into() } else { v.into_owned() };
+            (k.into_owned(), v)
+        })
+        .collect();
+    if !masked {
+        return None;
+    }
+    if !pairs.is_empty() {
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    Some(parsed.to_string())
+}
+
+/// The password of `url` is the `***` that printed commands show in its place (a command
+/// run as printed, the password not put back).
+pub fn still_masked(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| {
+        u.password() == Some("***")
+            || u.query_pairs()
+                .any(|(k, v)| (k == "pass" || k == "password") && v == "***")
+    })
+}

@@ -81,7 +81,7 @@ impl SharedError {
 
 /// Connects the budget `config` names (its `--limiter-key`, or the token's fingerprint).
 pub async fn connect(
-    config: &crate::config::SharedLimiterConfig,
+    config: &super::SharedLimiterConfig,
     token: &crate::notion::client::Token,
 ) -> Result<SharedBudget, SharedError> {
     SharedBudget::connect(&SharedSettings {
@@ -183,7 +183,7 @@ struct Seen {
 impl SharedBudget {
     /// Connects, and checks the server answers and runs scripts.
     pub async fn connect(settings: &SharedSettings) -> Result<SharedBudget, SharedError> {
-        let shown = crate::config::redacted_url(&settings.url);
+        let shown = super::redacted_url(&settings.url);
         let fail = |source| SharedError::redis(&shown, source);
         let client = redis::Client::open(settings.url.as_str()).map_err(fail)?;
         let config = ConnectionManagerConfig::new()
