@@ -10,6 +10,8 @@ mod backup;
 mod export;
 // Spreadsheet exports: encodings, decimal commas, --columns.
 mod input_formats;
+// Issue 19: each file imports only from its own floor or below.
+mod layering;
 // Issue 12: rows matched by a key, batched lookups, created pages.
 mod matching;
 // Issue 9: shell completions and man pages.
