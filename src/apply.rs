@@ -28,6 +28,7 @@ use crate::report::reporter::{FailedOut, FailedOutFormat, Reporter};
 use crate::report::resume::{InputChanged, Note, ResumeIndex, Resumer};
 use crate::report::summary::Summary;
 use crate::report::ReportWriter;
+use crate::scan::schema::load_schema;
 use crate::select;
 use crate::stop::WriteFailure;
 use crate::stop::{Stop, StopReason};
@@ -206,7 +207,7 @@ async fn set_up(
     );
     let mut mapping = input.mapping.clone();
     if let Some(schema) = &input.schema {
-        match schema.load(Some(&reads), mapping.version).await {
+        match load_schema(schema, Some(&reads), mapping.version).await {
             Ok((schema, warning)) => {
                 if let Some(w) = warning {
                     writeln!(err, "warning: {w}")?;

@@ -16,6 +16,7 @@ use crate::filter::{self, Clause};
 use crate::notion::schema::Schema;
 use crate::notion::PropertyType;
 use crate::report::progress::Progress;
+use crate::scan::schema::fetch_schema;
 use crate::scan::{self, Current, Field, Kind, ScanRequest};
 use crate::transport::Shared;
 
@@ -41,7 +42,7 @@ pub fn run(
         .build()?;
     // Every read, the schema's too, takes its permits and retries from the one limiter.
     let shared = Shared::for_reads(client, config.rate, config.burst);
-    let schema = match runtime.block_on(Schema::fetch(&shared, &config.data_source, config.version))
+    let schema = match runtime.block_on(fetch_schema(&shared, &config.data_source, config.version))
     {
         Ok(s) => s,
         Err(e) => return usage(err, &e.to_string()),

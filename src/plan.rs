@@ -17,6 +17,7 @@ use crate::outcome::{unsent_outcome, Outcome, ReportLine, RowAction};
 use crate::precondition::{self, Expectations, Precondition, Verdict};
 use crate::report::progress::{Progress, ProgressMode};
 use crate::report::ReportWriter;
+use crate::scan::schema::load_schema_blocking;
 use crate::select::{self, Selection};
 use crate::transport::Shared;
 use std::sync::Arc;
@@ -205,7 +206,7 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
         None => None,
     };
     if let Some(schema) = &input.schema {
-        match schema.load_blocking(mapping.version, reads.as_ref()) {
+        match load_schema_blocking(schema, reads.as_ref(), mapping.version) {
             Ok((schema, warning)) => {
                 if let Some(w) = warning {
                     writeln!(err, "warning: {w}")?;

@@ -1,12 +1,13 @@
 //! `notion-bulk schema ID_OR_URL`: read a data source's schema (and the workspace's users) once
-//! and print it as the JSON that `--schema-file` reads back. The schema itself, and how it is
-//! read, live in [`crate::notion::schema`].
+//! and print it as the JSON that `--schema-file` reads back. The schema itself lives in
+//! [`crate::notion::schema`]; how it is read, in [`crate::scan::schema`].
 
 use std::io::Write;
 
 use crate::config::SchemaConfig;
 use crate::exit::Exit;
 use crate::notion::schema::SchemaSource;
+use crate::scan::schema::load_schema_blocking;
 use crate::transport::Shared;
 
 /// Runs `schema`, writing the JSON to `out` and messages to `err`.
@@ -25,7 +26,7 @@ pub fn run(
     };
     // The reads go at Notion's average rate (3 a second), retried as any request is.
     let reads = Shared::for_reads(client, 3.0, 3);
-    let (schema, warning) = match source.load_blocking(config.version, Some(&reads)) {
+    let (schema, warning) = match load_schema_blocking(&source, Some(&reads), config.version) {
         Ok(loaded) => loaded,
         Err(e) => {
             writeln!(err, "error: {e}")?;

@@ -11,6 +11,7 @@
 
 pub mod current;
 pub mod index;
+pub mod schema;
 
 use std::collections::HashSet;
 
