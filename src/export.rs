@@ -9,10 +9,10 @@ use std::io::{BufWriter, Write};
 
 use serde_json::{json, Map, Value};
 
-use crate::backup;
 use crate::config::{ExportConfig, ExportFormat};
 use crate::exit::Exit;
 use crate::filter::{self, Clause};
+use crate::notion::page_read;
 use crate::notion::schema::Schema;
 use crate::notion::PropertyType;
 use crate::report::progress::Progress;
@@ -264,7 +264,7 @@ impl<'a> RowWriter<'a> {
                     // Request-shaped as --backup writes values; a Notion-hosted file stays
                     // a `file` object (kept as it is when applied).
                     let shaped =
-                        backup::request_value(&json!({"type": ty.as_str(), ty.as_str(): raw}))
+                        page_read::request_value(&json!({"type": ty.as_str(), ty.as_str(): raw}))
                             .unwrap_or_else(|_| json!({ ty.as_str(): raw }));
                     properties.insert(field.name.to_string(), shaped);
                 }

@@ -1,10 +1,11 @@
 //! What the tool knows of the Notion API: ids, API versions, property types, data source
-//! schemas, the time zones a date may name (`time_zone`), and the official
-//! `patch-page` request schema (`patch-page.schema.json`, extracted from Notion's OpenAPI
-//! description by `scripts/extract-patch-schema.py`).
+//! schemas, a page as read turned into request shape (`page_read`), the time zones a date may
+//! name (`time_zone`), and the official `patch-page` request schema (`patch-page.schema.json`,
+//! extracted from Notion's OpenAPI description by `scripts/extract-patch-schema.py`).
 
 pub mod client;
 mod page_id;
+pub mod page_read;
 mod property_type;
 pub mod schema;
 pub mod time_zone;

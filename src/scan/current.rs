@@ -7,8 +7,8 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use serde_json::{json, Value};
 
-use crate::backup;
 use crate::mapping::body::canonical_json;
+use crate::notion::page_read::{plain_text, rich_text_item};
 use crate::notion::{NotionId, PropertyType};
 
 /// What a compared field is: a property of a type, or a page-level field.
@@ -317,10 +317,10 @@ fn rich(items: &[Value]) -> Current {
         })
         .collect();
     let array = Value::Array(items.to_vec());
-    if backup::plain_text(&array).is_some() {
+    if plain_text(&array).is_some() {
         return Current::Text(plain.into());
     }
-    let shaped: Vec<Value> = items.iter().map(backup::rich_text_item).collect();
+    let shaped: Vec<Value> = items.iter().map(rich_text_item).collect();
     Current::Rich(Box::new((
         plain.into(),
         canonical_json(&Value::Array(shaped)).into(),

@@ -200,7 +200,7 @@ impl Index {
     }
 
     /// A page object holding these fields' values (request-shaped, as a page read would give
-    /// them after `backup::request_value`), for `--backup`.
+    /// them after `page_read::request_value`), for `--backup`.
     pub fn page_image(&self, entry: &Entry, fields: &[usize]) -> Value {
         let mut properties = Map::new();
         let mut page = Map::new();

@@ -19,8 +19,8 @@ use serde_json::{json, Value};
 
 use std::sync::Arc;
 
-use crate::backup;
 use crate::keys::{KeySpec, RowKey, KEYS_PER_LOOKUP};
+use crate::notion::page_read::{complete, truncated_properties};
 use crate::notion::{NotionId, Schema, Version};
 use crate::transport::{query_json, read_property_items, ReadFailure, Shared};
 pub use current::{Current, Kind};
@@ -233,7 +233,7 @@ pub async fn scan(
                 if result["in_trash"].as_bool() == Some(true) {
                     continue;
                 }
-                for (name, property_id) in backup::truncated_properties(&result) {
+                for (name, property_id) in truncated_properties(&result) {
                     if !compared.contains(name.as_str()) {
                         continue;
                     }
@@ -243,7 +243,7 @@ pub async fn scan(
                             failure(f, request.schema, &format!("GET /v1/pages/{id}/properties"))
                         })?;
                     done.completions += 1;
-                    backup::complete(&mut result, &name, items);
+                    complete(&mut result, &name, items);
                 }
                 page(result).map_err(ScanError::Page)?;
                 done.pages += 1;

@@ -86,9 +86,9 @@ pub async fn read_page(
     page_id: crate::notion::NotionId,
 ) -> Result<Value, ReadFailure> {
     let mut page = read_json(shared, row, &format!("/v1/pages/{page_id}")).await?;
-    for (name, property_id) in crate::backup::truncated_properties(&page) {
+    for (name, property_id) in crate::notion::page_read::truncated_properties(&page) {
         let results = read_property_items(shared, row, page_id, &property_id).await?;
-        crate::backup::complete(&mut page, &name, results);
+        crate::notion::page_read::complete(&mut page, &name, results);
     }
     Ok(page)
 }
