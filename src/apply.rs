@@ -222,7 +222,8 @@ async fn set_up(
     }
     // The mapper, and the mapper of the rows' preconditions: both resolve the header.
     let mappers = Mapper::for_source(&source, mapping).and_then(|m| {
-        let expectations = Expectations::for_input(&source, m.options(), input)?;
+        let expectations =
+            Expectations::for_input(&source, m.options(), &input.expect, input.create_missing())?;
         Ok((m, expectations))
     });
     let (mapper, expectations) = match mappers {
@@ -372,8 +373,8 @@ async fn scan_stage(
         keyed: config
             .input
             .matching
-            .is_some()
-            .then_some((&config.input, &setup.mapper)),
+            .as_ref()
+            .map(|matching| (matching, config.input.file(), &setup.mapper)),
     };
     let mut said = Vec::new();
     let result = select::read(

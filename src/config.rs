@@ -5,11 +5,13 @@ use std::path::PathBuf;
 
 use crate::job::jobfile::{single_char, JobFile};
 use crate::job::{InputEncoding, InputFormat, InputPath};
+pub use crate::keys::{KeyLookup, MatchConfig};
 use crate::mapping::cell::NumberFormat;
 use crate::mapping::{EmptyCells, MappingOptions};
 use crate::notion::client::{Client, Token};
 use crate::notion::schema::SchemaSource;
 use crate::notion::Version;
+pub use crate::select::SelectionConfig;
 pub use crate::transport::{masked_url, redacted_url, still_masked, SharedLimiterConfig};
 
 /// A setting that cannot be used; the run exits 2 before reading any row.
@@ -39,41 +41,6 @@ pub struct InputConfig {
     pub expect: Vec<(String, serde_json::Value)>,
     /// `--match-on`: rows find their page by a key property (SPEC §10).
     pub matching: Option<MatchConfig>,
-}
-
-/// `--match-on` and its companions, as given; the key property is checked against the schema
-/// once it is read ([`crate::keys::KeySpec::from_schema`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MatchConfig {
-    pub property: String,
-    pub ignore_case: bool,
-    pub create_missing: bool,
-    pub lookup: KeyLookup,
-}
-
-/// How pages are found by key (`--key-lookup`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum KeyLookup {
-    /// Whichever costs fewer requests: the scan, or queries of up to 100 keys.
-    #[default]
-    Auto,
-    /// Read every page.
-    Scan,
-    /// Queries of up to 100 keys each.
-    Batch,
-}
-
-/// Edits selected by a filter (`--where`, `--set`, `--max-rows`; job file `where`,
-/// `[constants]`, `max_rows`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct SelectionConfig {
-    /// The filter's clauses, joined with `and`.
-    pub clauses: Vec<crate::filter::Clause>,
-    /// What every selected page gets, keyed like flat JSONL keys (`Status`, `@in_trash`); a
-    /// value is a cell's text (typed by the schema) or, from a job file, a JSON value.
-    pub set: Vec<(String, serde_json::Value)>,
-    /// The most pages the filter may select before anything is written.
-    pub max_rows: u64,
 }
 
 /// `--max-rows`'s default: a filter selecting more pages stops before any write.
@@ -593,6 +560,15 @@ impl InputConfig {
     /// `--match-on … --create-missing`.
     pub fn create_missing(&self) -> bool {
         self.matching.as_ref().is_some_and(|m| m.create_missing)
+    }
+
+    /// The input file, as the stages that read it ahead see it.
+    pub fn file(&self) -> crate::job::InputFile<'_> {
+        crate::job::InputFile {
+            path: &self.path,
+            format: self.format,
+            encoding: self.encoding,
+        }
     }
 }
 

@@ -250,11 +250,33 @@ impl KeySpec {
     }
 }
 
+/// `--match-on` and its companions, as given; the key property is checked against the schema
+/// once it is read ([`KeySpec::from_schema`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchConfig {
+    pub property: String,
+    pub ignore_case: bool,
+    pub create_missing: bool,
+    pub lookup: KeyLookup,
+}
+
+/// How pages are found by key (`--key-lookup`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyLookup {
+    /// Whichever costs fewer requests: the scan, or queries of up to 100 keys.
+    #[default]
+    Auto,
+    /// Read every page.
+    Scan,
+    /// Queries of up to 100 keys each.
+    Batch,
+}
+
 /// Sets the mapping's key from `--match-on`, once the schema is known: the property must be
 /// one a key can be, and `--create-missing` needs a key a created page can carry.
 pub fn use_key(
     mapping: &mut crate::mapping::MappingOptions,
-    matching: Option<&crate::config::MatchConfig>,
+    matching: Option<&MatchConfig>,
 ) -> Result<(), String> {
     let Some(matching) = matching else {
         return Ok(());

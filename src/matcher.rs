@@ -342,13 +342,14 @@ pub const MAX_LOOKUP_KEYS: usize = 10_000;
 /// and their cost say; `say` gets the line that tells which and why).
 pub async fn read_index(
     shared: &crate::transport::Shared,
-    input: &crate::config::InputConfig,
+    matching: &crate::keys::MatchConfig,
+    input: crate::job::InputFile<'_>,
     mapper: &crate::mapping::Mapper,
     written: Option<Vec<String>>,
     progress: &mut dyn FnMut(&crate::scan::ScanProgress),
     say: &mut dyn FnMut(String),
 ) -> Result<(Index, crate::scan::ScanProgress), crate::scan::ScanError> {
-    use crate::config::KeyLookup;
+    use crate::keys::KeyLookup;
     use crate::scan::{self, KeyPlan, KeyRead};
     let options = mapper.options();
     let schema = options
@@ -357,7 +358,7 @@ pub async fn read_index(
         .expect("--data-source brings its schema");
     let version = options.version;
     let fields = scan::compared_fields(&schema, written);
-    let (Some(key), Some(matching)) = (options.match_on.clone(), input.matching.as_ref()) else {
+    let Some(key) = options.match_on.clone() else {
         return scan::build_index(shared, &schema, version, fields, progress).await;
     };
     let name = &key.property;
@@ -382,7 +383,7 @@ pub async fn read_index(
             Ok(Some(keys)) if matching.lookup == KeyLookup::Batch => KeyPlan::Lookup(keys),
             Ok(Some(keys)) => KeyPlan::Cheaper(keys),
             Ok(None) => {
-                if input.path != crate::job::InputPath::Stdin {
+                if *input.path != crate::job::InputPath::Stdin {
                     say(format!("match on {name:?}: reading every page (the input has more than {MAX_LOOKUP_KEYS} keys, too many to look up for less)"));
                 }
                 KeyPlan::Scan
@@ -442,16 +443,16 @@ pub async fn read_index(
 /// The input's distinct keys in input order, read ahead with the run's own mapping; `None`
 /// for standard input (it can be read once only) or past `limit` keys.
 fn input_keys(
-    input: &crate::config::InputConfig,
+    input: crate::job::InputFile<'_>,
     mapper: &crate::mapping::Mapper,
     limit: usize,
 ) -> Result<Option<Vec<RowKey>>, String> {
     use crate::job::{InputPath, Source};
-    if input.path == InputPath::Stdin {
+    if *input.path == InputPath::Stdin {
         return Ok(None);
     }
     let mut source =
-        Source::open(&input.path, input.format, input.encoding).map_err(|e| e.to_string())?;
+        Source::open(input.path, input.format, input.encoding).map_err(|e| e.to_string())?;
     let mut mapper = crate::mapping::Mapper::for_source(&source, mapper.options().clone())
         .map_err(|e| e.to_string())?;
     let mut row = source.empty_row();

@@ -144,8 +144,8 @@ fn scan_stage(
         keyed: config
             .input
             .matching
-            .is_some()
-            .then_some((&config.input, mapper)),
+            .as_ref()
+            .map(|matching| (matching, config.input.file(), mapper)),
     };
     let mut said = Vec::new();
     let mut pages_read = 0;
@@ -234,7 +234,8 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
     };
     // The mapper, and the mapper of the rows' preconditions: both resolve the header.
     let mappers = Mapper::for_source(&source, mapping).and_then(|m| {
-        let expectations = Expectations::for_input(&source, m.options(), input)?;
+        let expectations =
+            Expectations::for_input(&source, m.options(), &input.expect, input.create_missing())?;
         Ok((m, expectations))
     });
     let (mut mapper, mut expectations) = match mappers {

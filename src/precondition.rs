@@ -170,10 +170,11 @@ impl Expectations {
     pub fn for_input(
         source: &Source,
         options: &MappingOptions,
-        input: &crate::config::InputConfig,
+        expect: &[(String, Value)],
+        create_missing: bool,
     ) -> Result<Option<Expectations>, HeaderError> {
-        let expectations = Expectations::new(source, options, &input.expect)?;
-        if expectations.is_some() && input.create_missing() {
+        let expectations = Expectations::new(source, options, expect)?;
+        if expectations.is_some() && create_missing {
             return Err(HeaderError(
                 "preconditions (if: columns, [expect]) say what a page must hold before it is \
                  written, and --create-missing writes pages that do not exist yet: run the \

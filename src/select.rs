@@ -14,8 +14,9 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::config::SelectionConfig;
+use crate::job::InputFile;
 use crate::job::{Source, SourceRow};
+use crate::keys::MatchConfig;
 use crate::mapping::page::PageField;
 use crate::mapping::{self, Mapped, Mapper, MappingOptions};
 use crate::notion::{NotionId, Schema, Version};
@@ -114,6 +115,19 @@ pub struct Selection {
     pub summary: String,
 }
 
+/// Edits selected by a filter (`--where`, `--set`, `--max-rows`; job file `where`,
+/// `[constants]`, `max_rows`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SelectionConfig {
+    /// The filter's clauses, joined with `and`.
+    pub clauses: Vec<crate::filter::Clause>,
+    /// What every selected page gets, keyed like flat JSONL keys (`Status`, `@in_trash`); a
+    /// value is a cell's text (typed by the schema) or, from a job file, a JSON value.
+    pub set: Vec<(String, serde_json::Value)>,
+    /// The most pages the filter may select before anything is written.
+    pub max_rows: u64,
+}
+
 /// What the scan stage of `apply` and `plan` reads, and for what.
 pub struct Scope<'a> {
     pub schema: &'a Schema,
@@ -126,9 +140,9 @@ pub struct Scope<'a> {
     pub selection: Option<&'a Prepared>,
     /// With `--resume`: the report whose rows the selected pages keep.
     pub resumed: Option<&'a Path>,
-    /// With `--match-on`: the input whose keys' pages are read, and its mapper
+    /// With `--match-on`: how, the input whose keys' pages are read, and its mapper
     /// ([`crate::matcher::read_index`]).
-    pub keyed: Option<(&'a crate::config::InputConfig, &'a crate::mapping::Mapper)>,
+    pub keyed: Option<(&'a MatchConfig, InputFile<'a>, &'a crate::mapping::Mapper)>,
 }
 
 /// The scan stage's read: the whole data source into the index the matcher compares rows with
@@ -143,9 +157,10 @@ pub async fn read(
 ) -> Result<(Index, ScanProgress, Option<Selection>), SelectError> {
     let Some(prepared) = scope.selection else {
         let keys = precondition::scan_keys(scope.written, scope.expectations);
-        if let Some((input, mapper)) = scope.keyed {
+        if let Some((matching, input, mapper)) = scope.keyed {
             let (index, done) =
-                crate::matcher::read_index(shared, input, mapper, keys, progress, say).await?;
+                crate::matcher::read_index(shared, matching, input, mapper, keys, progress, say)
+                    .await?;
             return Ok((index, done, None));
         }
         let fields = scan::compared_fields(scope.schema, keys);

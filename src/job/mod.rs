@@ -72,6 +72,15 @@ pub struct SourceRow {
     pub record: Record,
 }
 
+/// An input file as the stages that read it ahead see it (the key lookups): where it is and
+/// how it is read.
+#[derive(Debug, Clone, Copy)]
+pub struct InputFile<'a> {
+    pub path: &'a InputPath,
+    pub format: InputFormat,
+    pub encoding: InputEncoding,
+}
+
 impl SourceRow {
     /// The row's content as read (each CSV field, or the JSONL line), as 16 hex digits of
     /// its SHA-256: what the report records so that `--resume` can tell the row it recorded
