@@ -367,7 +367,11 @@ async fn scan_stage(
         schema: &schema,
         version: config.input.mapping.version,
         written: setup.mapper.written_keys(),
-        expectations: setup.expectations.as_ref(),
+        compared: setup
+            .expectations
+            .as_ref()
+            .map(Expectations::keys)
+            .unwrap_or_default(),
         selection: setup.selection.as_ref(),
         resumed: config.resume.then_some(config.report.as_path()),
         keyed: config

@@ -138,7 +138,7 @@ fn scan_stage(
         schema: &schema,
         version,
         written: mapper.written_keys(),
-        expectations,
+        compared: expectations.map(Expectations::keys).unwrap_or_default(),
         selection,
         resumed: None,
         keyed: config

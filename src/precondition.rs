@@ -455,21 +455,6 @@ fn checks_of(body: &Body, schema: Option<&Schema>) -> Vec<Check> {
     checks
 }
 
-/// The fields a scan reads: those the rows write and those preconditions compare. `None`
-/// (every field) stays `None`.
-pub fn scan_keys(
-    written: Option<Vec<String>>,
-    expectations: Option<&Expectations>,
-) -> Option<Vec<String>> {
-    let mut keys = written?;
-    for key in expectations.map(Expectations::keys).unwrap_or_default() {
-        if !keys.contains(&key) {
-            keys.push(key);
-        }
-    }
-    Some(keys)
-}
-
 /// Once `--resume` has decided what is sent: a row whose precondition failed against the scan
 /// ends here, skipped; one that holds goes on without a read.
 pub fn settle(item: Item) -> Item {

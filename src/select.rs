@@ -21,7 +21,6 @@ use crate::mapping::page::PageField;
 use crate::mapping::{self, Mapped, Mapper, MappingOptions};
 use crate::notion::{NotionId, Schema, Version};
 use crate::outcome::visit_report;
-use crate::precondition::{self, Expectations};
 use crate::scan::{self, Index, ScanError, ScanProgress, ScanRequest};
 use crate::transport::Shared;
 
@@ -134,14 +133,14 @@ pub struct Scope<'a> {
     pub version: Version,
     /// The keys the rows write (`None`: any; every field is read).
     pub written: Option<Vec<String>>,
-    /// The rows' preconditions: their fields are read too.
-    pub expectations: Option<&'a Expectations>,
+    /// The fields the rows' preconditions compare (`Expectations::keys`): read too.
+    pub compared: Vec<String>,
     /// `--where`: only the pages it selects are read, and they are the rows.
     pub selection: Option<&'a Prepared>,
     /// With `--resume`: the report whose rows the selected pages keep.
     pub resumed: Option<&'a Path>,
     /// With `--match-on`: how, the input whose keys' pages are read, and its mapper
-    /// ([`crate::matcher::read_index`]).
+    /// ([`crate::scan::read_index`]).
     pub keyed: Option<(&'a MatchConfig, InputFile<'a>, &'a crate::mapping::Mapper)>,
 }
 
@@ -156,10 +155,10 @@ pub async fn read(
     say: &mut dyn FnMut(String),
 ) -> Result<(Index, ScanProgress, Option<Selection>), SelectError> {
     let Some(prepared) = scope.selection else {
-        let keys = precondition::scan_keys(scope.written, scope.expectations);
+        let keys = scan_keys(scope.written, &scope.compared);
         if let Some((matching, input, mapper)) = scope.keyed {
             let (index, done) =
-                crate::matcher::read_index(shared, matching, input, mapper, keys, progress, say)
+                crate::scan::read_index(shared, matching, input, mapper, keys, progress, say)
                     .await?;
             return Ok((index, done, None));
         }
@@ -168,11 +167,20 @@ pub async fn read(
             scan::build_index(shared, scope.schema, scope.version, fields, progress).await?;
         return Ok((index, done, None));
     };
-    let extra = scope
-        .expectations
-        .map(Expectations::keys)
-        .unwrap_or_default();
+    let extra = scope.compared.clone();
     select(shared, &scope, prepared, extra, progress).await
+}
+
+/// The fields a scan reads: those the rows write and those preconditions compare. `None`
+/// (every field) stays `None`.
+fn scan_keys(written: Option<Vec<String>>, compared: &[String]) -> Option<Vec<String>> {
+    let mut keys = written?;
+    for key in compared {
+        if !keys.contains(key) {
+            keys.push(key.clone());
+        }
+    }
+    Some(keys)
 }
 
 /// Why a selection cannot be edited. Nothing has been written when it happens.

@@ -11,20 +11,20 @@
 
 pub mod current;
 pub mod index;
+pub mod keys;
 pub mod schema;
 
 use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
-use std::sync::Arc;
-
-use crate::keys::{KeySpec, RowKey, KEYS_PER_LOOKUP};
+use crate::keys::KeySpec;
 use crate::notion::page_read::{complete, truncated_properties};
 use crate::notion::{NotionId, Schema, Version};
 use crate::transport::{query_json, read_property_items, ReadFailure, Shared};
 pub use current::{Current, Kind};
 pub use index::{Entry, Field, Index};
+pub use keys::{build_key_index, lookups_for, read_index, KeyPlan, KeyRead, MAX_LOOKUP_KEYS};
 
 /// Results asked for per query (Notion's maximum).
 pub const PAGE_SIZE: u32 = 100;
@@ -329,156 +329,6 @@ pub async fn build_index(
     };
     let done = scan(shared, &request, &mut |page| index.insert(&page), progress).await?;
     Ok((index, done))
-}
-
-/// How `--match-on` finds the pages of the input's keys.
-#[derive(Debug, Clone)]
-pub enum KeyPlan {
-    /// Read every page.
-    Scan,
-    /// Queries of up to 100 of these keys (distinct, in canonical form).
-    Lookup(Vec<RowKey>),
-    /// The scan until it has cost as much as looking these keys up would; then the lookups.
-    /// At most twice the cheaper of the two, without knowing the data source's size.
-    Cheaper(Vec<RowKey>),
-}
-
-/// What [`build_key_index`] did, for the line that says so.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyRead {
-    /// A whole scan.
-    Scanned,
-    /// Lookups of this many keys in this many queries (plus the scan's first queries, when it
-    /// was tried first and stopped).
-    LookedUp {
-        keys: usize,
-        lookups: u64,
-        scan_queries: u64,
-    },
-}
-
-/// The lookups `keys` need: queries of up to [`KEYS_PER_LOOKUP`] keys.
-pub fn lookups_for(keys: usize) -> u64 {
-    keys.div_ceil(KEYS_PER_LOOKUP) as u64
-}
-
-/// Reads the pages of the input's keys into an index, as `plan` says. `creating`: keys the
-/// lookups miss are created, so a text key is looked up once more with `contains` first (Notion
-/// may hold it with spaces around it, which `equals` misses): creating never duplicates.
-#[allow(clippy::too_many_arguments)]
-pub async fn build_key_index(
-    shared: &Shared,
-    schema: &Schema,
-    version: Version,
-    fields: Vec<Field>,
-    key: Arc<KeySpec>,
-    plan: KeyPlan,
-    creating: bool,
-    progress: &mut dyn FnMut(&ScanProgress),
-) -> Result<(Index, ScanProgress, KeyRead), ScanError> {
-    let request = ScanRequest {
-        schema,
-        version,
-        fields: &fields,
-        filter: None,
-        key: Some(&key),
-        budget: None,
-    };
-    let mut index = Index::with_key(fields.clone(), key.clone());
-    let scanned = match plan {
-        KeyPlan::Lookup(keys) if !keys.is_empty() => {
-            return look_up(
-                shared,
-                &request,
-                index,
-                &keys,
-                creating,
-                ScanProgress::default(),
-                progress,
-            )
-            .await
-        }
-        KeyPlan::Cheaper(keys) => {
-            let budget = lookups_for(keys.len());
-            if budget == 0 {
-                return Ok((index, ScanProgress::default(), KeyRead::Scanned));
-            }
-            let within = ScanRequest {
-                budget: Some(budget),
-                ..request.clone()
-            };
-            let done = scan(shared, &within, &mut |page| index.insert(&page), progress).await?;
-            if !done.complete {
-                // The pages the scan read stay: their keys are not looked up again.
-                return look_up(shared, &request, index, &keys, creating, done, progress).await;
-            }
-            done
-        }
-        KeyPlan::Scan | KeyPlan::Lookup(_) => {
-            scan(shared, &request, &mut |page| index.insert(&page), progress).await?
-        }
-    };
-    Ok((index, scanned, KeyRead::Scanned))
-}
-
-/// Queries of up to [`KEYS_PER_LOOKUP`] keys each, of the keys `index` does not have yet;
-/// `before`: what a stopped scan already cost. `creating`: the text keys still missing are
-/// looked up once more with `contains`.
-async fn look_up(
-    shared: &Shared,
-    request: &ScanRequest<'_>,
-    mut index: Index,
-    keys: &[RowKey],
-    creating: bool,
-    before: ScanProgress,
-    progress: &mut dyn FnMut(&ScanProgress),
-) -> Result<(Index, ScanProgress, KeyRead), ScanError> {
-    let key = request.key.expect("lookups are of a key").clone();
-    let mut total = ScanProgress { pages: 0, ..before };
-    let mut lookups = 0;
-    let missing = |index: &Index| -> Vec<RowKey> {
-        keys.iter()
-            .filter(|k| index.pages_of(&k.canonical).is_empty())
-            .cloned()
-            .collect()
-    };
-    let mut passes = vec![missing(&index)];
-    let mut contains = false;
-    while let Some(wanted) = passes.pop() {
-        for chunk in wanted.chunks(KEYS_PER_LOOKUP) {
-            let filter = match contains {
-                false => key.lookup_filter(chunk),
-                true => key.contains_filter(chunk),
-            };
-            let lookup = ScanRequest {
-                filter: Some(filter),
-                ..request.clone()
-            };
-            let base = total;
-            let done = scan(shared, &lookup, &mut |page| index.insert(&page), &mut |p| {
-                progress(&base.plus(p))
-            })
-            .await?;
-            lookups += done.queries;
-            total = base.plus(&done);
-        }
-        if creating && !contains && key.may_have_spaces() {
-            contains = true;
-            passes.push(missing(&index));
-        }
-    }
-    total.complete = true;
-    // The pages that have the input's keys, whether the scan or a lookup read them.
-    total.pages = keys
-        .iter()
-        .map(|k| index.pages_of(&k.canonical).len() as u64)
-        .sum();
-    let read = KeyRead::LookedUp {
-        keys: keys.len(),
-        lookups,
-        scan_queries: before.queries,
-    };
-    Ok((index, total, read))
 }
 
 impl ScanProgress {
