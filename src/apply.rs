@@ -15,17 +15,18 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::config::{ApplyConfig, ContinueCommand};
-use crate::dispatch::{self, Item, Job, Writes};
+use crate::dispatch::{self, Writes};
 use crate::exit::Exit;
-use crate::job::{InputPath, Source, SourceRow};
-use crate::mapping::{Mapped, Mapper, TemplateGate};
-use crate::matcher::{Found, Matched, Matcher};
+use crate::gate::matcher::Matcher;
+use crate::gate::precondition::Expectations;
+use crate::gate::resume::{InputChanged, Note, ResumeIndex, Resumer};
+use crate::gate::{Gates, Item, TemplateGate};
+use crate::job::{InputPath, Source};
+use crate::mapping::Mapper;
 use crate::notion::client::{Client, Token};
 use crate::notion::NotionId;
-use crate::precondition::{self, Expectations};
 use crate::report::progress::{Printer, Progress, Snapshot};
 use crate::report::reporter::{FailedOut, FailedOutFormat, Reporter};
-use crate::report::resume::{InputChanged, Note, ResumeIndex, Resumer};
 use crate::report::summary::Summary;
 use crate::report::ReportWriter;
 use crate::scan::schema::load_schema;
@@ -471,10 +472,12 @@ async fn dispatch_stage(
             Stages {
                 source,
                 mapper,
-                expectations,
-                matcher,
-                recheck,
-                resume,
+                gates: Gates {
+                    expectations,
+                    matcher,
+                    recheck,
+                    resume,
+                },
             },
             items_tx,
             notes_tx,
@@ -818,19 +821,15 @@ struct ReaderOutcome {
     error: Option<String>,
 }
 
-/// What the reader's thread runs: the reader, the mapper, preconditions, the matcher, and the
-/// reader's side of `--resume`.
+/// What the reader's thread runs: the reader, the mapper, and the gates (preconditions, the
+/// matcher, and the reader's side of `--resume`).
 struct Stages {
     source: Source,
     mapper: Mapper,
-    expectations: Option<Expectations>,
-    matcher: Option<Matcher>,
-    /// `--recheck`: preconditions are judged against a read before each write, not the scan.
-    recheck: bool,
-    resume: Option<Resumer>,
+    gates: Gates,
 }
 
-/// The reader, mapper and matcher stages: rows in, mapped items (with a data source, only
+/// The reader, mapper and gate stages: rows in, mapped items (with a data source, only
 /// their changes) out, in input order (template rows last); with
 /// `--resume`, only what an earlier run did not finish, reduced (see [`Resumer`]).
 fn read_rows(
@@ -842,12 +841,9 @@ fn read_rows(
     let Stages {
         mut source,
         mut mapper,
-        mut expectations,
-        mut matcher,
-        recheck,
-        mut resume,
+        mut gates,
     } = stages;
-    let mut gate = TemplateGate::default();
+    let mut template = TemplateGate::default();
     let mut row = source.empty_row();
     let mut outcome = ReaderOutcome {
         resumed_ok: 0,
@@ -859,102 +855,44 @@ fn read_rows(
             let _ = tx.send(n);
         }
     };
-    // Whether the reader goes on: `Err` when `--resume` met a row the report does not have.
-    let mut forward = |mapped: Mapped,
-                       source_row: SourceRow,
-                       resume: &mut Option<Resumer>|
-     -> Result<bool, InputChanged> {
-        // What the row sets as mapped, before the scan leaves out what its page holds:
-        // `--resume` knows from it which fields a row recorded ok has set.
-        let fields: Arc<[crate::mapping::Field]> = match (&resume, &mapped) {
-            (Some(_), Mapped::Update(update)) => update.body.fields().into(),
-            _ => Arc::from([]),
-        };
-        // With --match-on, the row's page by its key first, so that its precondition is
-        // judged against that page.
-        let found = match matcher.as_mut() {
-            Some(matcher) => matcher.find(mapped),
-            None => Found::Go(mapped),
-        };
-        let (matched, verdict) = match found {
-            Found::Done(matched) => (matched, None),
-            Found::Go(mapped) => {
-                // Preconditions, judged against the scan before the matcher marks the
-                // fields this row sends as no longer known.
-                let (mapped, verdict) = match expectations.as_mut() {
-                    Some(e) => e.judge(
-                        mapped,
-                        &source_row,
-                        matcher.as_ref().map(Matcher::index),
-                        recheck,
-                    ),
-                    None => (mapped, None),
-                };
-                // The matcher stage: with a data source, only the changes go on.
-                let matched = match matcher.as_mut() {
-                    Some(matcher) => matcher.compare(mapped),
-                    None => Matched::as_is(mapped),
-                };
-                (matched, verdict)
-            }
-        };
-        let item = match matched.mapped {
-            Mapped::Update(update) => {
-                let mut job = Job::new(update, source_row);
-                job.before = matched.before.map(Box::new);
-                job.creation = matched.creation;
-                job.precondition = verdict;
-                Item::Send(job)
-            }
-            unsent => Item::Unsent(unsent, source_row),
-        };
-        let items_now = match resume {
-            Some(r) => r.admit(item, fields, &mut note)?,
-            None => vec![item],
-        };
-        Ok(items_now
+    // Whether the dispatcher took them all (it is gone when it did not).
+    let send = |items_now: Vec<Item>| {
+        items_now
             .into_iter()
-            .map(precondition::settle)
-            .all(|item| items.blocking_send(item).is_ok()))
+            .all(|item| items.blocking_send(item).is_ok())
     };
-    let finish = |resume: Option<Resumer>, mut outcome: ReaderOutcome| {
-        if let Some(r) = resume {
-            outcome.resumed_ok = r.resumed_ok;
-            outcome.resumed_final = r.resumed_final;
-        }
+    let finish = |gates: &Gates, mut outcome: ReaderOutcome| {
+        (outcome.resumed_ok, outcome.resumed_final) = gates.resumed();
         outcome
     };
     loop {
         if stop.reason().is_some() {
-            return finish(resume, outcome);
+            return finish(&gates, outcome);
         }
         match source.read(&mut row) {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
                 outcome.error = Some(e.to_string());
-                return finish(resume, outcome);
+                return finish(&gates, outcome);
             }
         }
-        for (mapped, source_row) in gate.admit(mapper.map(&row), row.clone()) {
-            if !goes_on(forward(mapped, source_row, &mut resume), &mut outcome) {
-                return finish(resume, outcome);
-            }
-        }
-    }
-    for (mapped, source_row) in gate.finish() {
-        if !goes_on(forward(mapped, source_row, &mut resume), &mut outcome) {
-            return finish(resume, outcome);
-        }
-    }
-    if let Some(r) = resume.as_mut() {
-        for item in r.finish() {
-            if items.blocking_send(precondition::settle(item)).is_err() {
-                break;
+        for (mapped, source_row) in template.admit(mapper.map(&row), row.clone()) {
+            let forwarded = gates.forward(mapped, source_row, &mut note).map(send);
+            if !goes_on(forwarded, &mut outcome) {
+                return finish(&gates, outcome);
             }
         }
     }
-    finish(resume, outcome)
+    for (mapped, source_row) in template.finish() {
+        let forwarded = gates.forward(mapped, source_row, &mut note).map(send);
+        if !goes_on(forwarded, &mut outcome) {
+            return finish(&gates, outcome);
+        }
+    }
+    // The rows --resume still holds (the reader ends either way).
+    send(gates.finish());
+    finish(&gates, outcome)
 }
 
 /// Whether the reader goes on after a row: not when the dispatcher is gone, nor when

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! reader (job: CSV / JSONL / job file, or a filter's pages: select)  ->  mapper (mapping: row -> validated PATCH body)
-//!   ->  matcher (with a data source: the scan's index -> only the changes)
+//!   ->  gates (gate: template rows last; preconditions; with a data source, the scan's index -> only the changes; --resume)
 //!   ->  dispatcher (rate limiter + worker pool + retry, per-page order)
 //!   ->  reporter (report: one outcome per row: report file, progress, summary)
 //! ```
@@ -20,15 +20,14 @@ pub mod dispatch;
 pub mod exit;
 pub mod export;
 pub mod filter;
+pub mod gate;
 pub mod job;
 pub mod keys;
 pub mod manual;
 pub mod mapping;
-pub mod matcher;
 pub mod notion;
 pub mod outcome;
 pub mod plan;
-pub mod precondition;
 pub mod report;
 pub mod scan;
 pub mod schema;

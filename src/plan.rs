@@ -8,13 +8,14 @@ use serde_json::{json, Map, Value};
 
 use crate::config::PlanConfig;
 use crate::exit::Exit;
+use crate::gate::matcher::Found;
+use crate::gate::matcher::{Change, Creation, Matcher};
+use crate::gate::precondition::{self, Expectations, Precondition, Verdict};
+use crate::gate::TemplateGate;
 use crate::job::Source;
-use crate::mapping::{Body, Mapped, Mapper, TemplateGate};
-use crate::matcher::Found;
-use crate::matcher::{Change, Creation, Matcher};
+use crate::mapping::{Body, Mapped, Mapper};
 use crate::notion::NotionId;
 use crate::outcome::{unsent_outcome, Outcome, ReportLine, RowAction};
-use crate::precondition::{self, Expectations, Precondition, Verdict};
 use crate::report::progress::{Progress, ProgressMode};
 use crate::report::ReportWriter;
 use crate::scan::schema::load_schema_blocking;

@@ -319,7 +319,7 @@ pub fn number(pages: &[NotionId], report: Option<&Path>) -> std::io::Result<Vec<
 mod tests {
     use super::*;
     use crate::filter::Clause;
-    use crate::precondition::tests::options;
+    use crate::gate::precondition::tests::options;
     use serde_json::json;
 
     fn config(set: &[(&str, Value)]) -> SelectionConfig {

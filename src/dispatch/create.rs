@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use super::{Creating, Job};
-use crate::matcher::NewPage;
+use crate::gate::matcher::NewPage;
 use crate::notion::{NotionId, Version};
 use crate::outcome::{Outcome, RowAction, RowResult};
 use crate::scan;

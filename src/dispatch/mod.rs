@@ -11,8 +11,9 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::gate::{Item, Job};
 use crate::job::SourceRow;
-use crate::mapping::{Field, Mapped, PageUpdate};
+use crate::mapping::Mapped;
 use crate::notion::NotionId;
 use crate::outcome::{Outcome, RowAction, RowResult};
 use crate::stop::{StopReason, FIRST_ROWS};
@@ -33,55 +34,6 @@ pub struct Writes {
     pub backup: Option<crate::backup::Backup>,
     /// With `--create-missing`: where pages are created and how their keys are looked up.
     pub creating: Option<Creating>,
-}
-
-/// A row to send, with its raw record (for `--failed-out`) and its body ready to go.
-#[derive(Debug, Clone)]
-pub struct Job {
-    pub update: PageUpdate,
-    pub source: SourceRow,
-    pub body_bytes: Vec<u8>,
-    pub body_hash: String,
-    /// With a scan and `--backup`: the page as the scan read it (the fields the row changes),
-    /// so that the backup needs no read of its own.
-    pub before: Option<Box<serde_json::Value>>,
-    /// The fields the body sets (what a later row of the page supersedes, SPEC §6).
-    pub fields: Arc<[Field]>,
-    /// Said in the report's message whatever the outcome (a row resumed without the fields a
-    /// later row already set says which were dropped).
-    pub note: Option<String>,
-    /// With `--create-missing`: the row creates its page, or follows the row that does.
-    pub creation: Option<crate::matcher::Creation>,
-    /// The row's precondition (SPEC §11), as far as it is known before dispatch.
-    pub precondition: Option<crate::precondition::Verdict>,
-}
-
-impl Job {
-    /// An update ready to send: its body serialised and hashed once, on the reader's thread.
-    pub fn new(update: PageUpdate, source: SourceRow) -> Job {
-        Job {
-            body_bytes: serde_json::to_vec(&update.body).expect("a body serialises"),
-            body_hash: update.body.hash(),
-            fields: update.body.fields().into(),
-            update,
-            source,
-            before: None,
-            note: None,
-            creation: None,
-            precondition: None,
-        }
-    }
-}
-
-/// What the reader hands the dispatcher, with each row's raw record.
-#[derive(Debug)]
-pub enum Item {
-    /// An update to send.
-    Send(Job),
-    /// An invalid or skipped row: it ends without a request.
-    Unsent(Mapped, SourceRow),
-    /// A row that has already ended without a request (resumed rows reduced to nothing).
-    Ended(Box<RowResult>),
 }
 
 /// Runs every item to its end. Returns when the input is exhausted and nothing is in flight,

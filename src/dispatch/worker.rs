@@ -6,12 +6,15 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
+use serde_json::Value;
+
 use crate::backup::{self, Backup, Prepared};
-use crate::dispatch::{Job, Writes};
-use crate::matcher::Creation;
+use crate::dispatch::Writes;
+use crate::gate::matcher::Creation;
+use crate::gate::precondition::{self, Precondition, Verdict};
+use crate::gate::Job;
 use crate::notion::client::{Attempt, Reply};
 use crate::outcome::{Outcome, RowAction, RowResult};
-use crate::precondition::{self, Verdict};
 use crate::transport::{read_page, send, ReadFailure, Sent, Shared};
 
 /// Sends one job to its end. `None`: the run stopped before the row was ever sent, so it has
@@ -48,7 +51,7 @@ pub async fn run(shared: Arc<Shared>, writes: Arc<Writes>, mut job: Job) -> Opti
         None => {}
     }
     if let Some(Verdict::Read(precondition)) = job.precondition.clone() {
-        match precondition::check_before_write(&shared, &job, &precondition, started).await {
+        match check_before_write(&shared, &job, &precondition, started).await {
             // The page just read is also the freshest before-image for --backup.
             Ok(page) if writes.backup.is_some() => job.before = Some(Box::new(page)),
             Ok(_) => {}
@@ -99,6 +102,49 @@ pub async fn run(shared: Arc<Shared>, writes: Arc<Writes>, mut job: Job) -> Opti
             Some(job.result(outcome, attempts, started, reply.as_ref(), message))
         }
         Sent::Never => None,
+    }
+}
+
+/// Just before the write (the page's earlier rows have ended): reads the page and judges the
+/// precondition against it. `Ok(page)`: it holds, and this is the page as read; `Err(Some)`:
+/// the row ends here (the precondition does not hold, or the read failed); `Err(None)`: the run
+/// stopped before the read was sent.
+async fn check_before_write(
+    shared: &Shared,
+    job: &Job,
+    precondition: &Precondition,
+    started: Instant,
+) -> Result<Value, Option<RowResult>> {
+    let page = match read_page(shared, job.update.row, job.update.page_id).await {
+        Ok(page) => page,
+        Err(f) if f.stopped => return Err(None),
+        Err(f) => {
+            let message = format!(
+                "not sent: reading the page for its precondition failed: {}",
+                f.answer()
+            );
+            let reply = f.reply.as_deref();
+            return Err(Some(job.result(
+                Outcome::Failed,
+                f.attempts,
+                started,
+                reply,
+                Some(message),
+            )));
+        }
+    };
+    match precondition.against_page(&page) {
+        Ok(()) => Ok(page),
+        Err(why) => {
+            let mut result = precondition::skipped(
+                job.update.row,
+                job.update.page_id,
+                job.source.clone(),
+                format!("precondition failed (read just before the write): {why}; not sent"),
+            );
+            result.duration = started.elapsed();
+            Err(Some(result))
+        }
     }
 }
 

@@ -7,7 +7,6 @@ pub mod cell;
 pub mod column;
 pub mod native;
 pub mod page;
-mod sequence;
 pub mod text;
 pub mod value;
 
@@ -20,7 +19,6 @@ use serde_json::{Map, Value};
 
 pub use body::{Body, Field, Properties};
 pub use column::{ColumnMapping, ColumnPlan, HeaderError, PropertyColumn};
-pub use sequence::TemplateGate;
 pub use value::{FileItem, PropertyValue};
 
 use crate::job::{Record, Source, SourceRow};

@@ -11,7 +11,6 @@ use crate::stop::WriteFailure;
 
 pub mod progress;
 pub mod reporter;
-pub mod resume;
 pub mod summary;
 
 /// Writes report lines, each written whole as the row ends (one `write` per line, no buffer to

@@ -24,7 +24,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::dispatch::{Item, Job};
+use crate::gate::{Item, Job};
 use crate::job::SourceRow;
 use crate::mapping::{Field, PageUpdate};
 use crate::notion::NotionId;

@@ -18,9 +18,7 @@
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
-use tokio::time::Instant;
 
-use crate::dispatch::{Item, Job};
 use crate::job::{Record, Source, SourceRow};
 use crate::mapping::{
     column, Body, ColumnPlan, HeaderError, Mapped, Mapper, MappingOptions, Problem, RowError,
@@ -28,7 +26,6 @@ use crate::mapping::{
 use crate::notion::{NotionId, PropertyType, Schema};
 use crate::outcome::{Outcome, RowResult};
 use crate::scan::{Current, Field, Index, Kind};
-use crate::transport::{read_page, Shared};
 
 /// The report code of a row whose precondition does not hold.
 pub const CODE: &str = "precondition_failed";
@@ -100,7 +97,7 @@ impl Precondition {
     }
 
     /// Against a page object just read.
-    fn against_page(&self, page: &Value) -> Result<(), String> {
+    pub fn against_page(&self, page: &Value) -> Result<(), String> {
         let failed: Vec<String> = self
             .checks
             .iter()
@@ -455,74 +452,11 @@ fn checks_of(body: &Body, schema: Option<&Schema>) -> Vec<Check> {
     checks
 }
 
-/// Once `--resume` has decided what is sent: a row whose precondition failed against the scan
-/// ends here, skipped; one that holds goes on without a read.
-pub fn settle(item: Item) -> Item {
-    match item {
-        Item::Send(mut job) => match job.precondition.take() {
-            Some(Verdict::Fails(message)) => Item::Ended(Box::new(skipped(&job, message))),
-            Some(Verdict::Read(p)) => {
-                job.precondition = Some(Verdict::Read(p));
-                Item::Send(job)
-            }
-            Some(Verdict::Holds) | None => Item::Send(job),
-        },
-        other => other,
-    }
-}
-
 /// The result of a row whose precondition does not hold: skipped, nothing sent.
-fn skipped(job: &Job, message: String) -> RowResult {
-    let mut result = RowResult::unsent(
-        job.update.row,
-        Some(job.update.page_id),
-        Outcome::Skipped,
-        message,
-        job.source.clone(),
-    );
+pub fn skipped(row: u64, page: NotionId, source: SourceRow, message: String) -> RowResult {
+    let mut result = RowResult::unsent(row, Some(page), Outcome::Skipped, message, source);
     result.code = Some(CODE.into());
     result
-}
-
-/// Just before the write (the page's earlier rows have ended): reads the page and judges the
-/// precondition against it. `Ok(page)`: it holds, and this is the page as read; `Err(Some)`:
-/// the row ends here (the precondition does not hold, or the read failed); `Err(None)`: the run
-/// stopped before the read was sent.
-pub async fn check_before_write(
-    shared: &Shared,
-    job: &Job,
-    precondition: &Precondition,
-    started: Instant,
-) -> Result<Value, Option<RowResult>> {
-    let page = match read_page(shared, job.update.row, job.update.page_id).await {
-        Ok(page) => page,
-        Err(f) if f.stopped => return Err(None),
-        Err(f) => {
-            let message = format!(
-                "not sent: reading the page for its precondition failed: {}",
-                f.answer()
-            );
-            let reply = f.reply.as_deref();
-            return Err(Some(job.result(
-                Outcome::Failed,
-                f.attempts,
-                started,
-                reply,
-                Some(message),
-            )));
-        }
-    };
-    match precondition.against_page(&page) {
-        Ok(()) => Ok(page),
-        Err(why) => {
-            let mut result = skipped(
-                job,
-                format!("precondition failed (read just before the write): {why}; not sent"),
-            );
-            result.duration = started.elapsed();
-            Err(Some(result))
-        }
-    }
 }
 
 #[cfg(test)]
