@@ -2,8 +2,8 @@
 //! (SPEC §8.4 measures the whole binary; this isolates the mapper).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use notion_bulk::job::{Record, SourceRow};
 use notion_bulk::mapping::{Mapped, Mapper, MappingOptions};
+use notion_bulk::source::{Record, SourceRow};
 
 const HEADER: &str = "page_id,Name:title,Status:status,Priority:select,Tags:multi_select,Due:date,Done:checkbox,Estimate:number,Link:url,Owner:people,Notes:text";
 

@@ -288,7 +288,7 @@ impl TryFrom<&ExportArgs> for ExportConfig {
             separator: args
                 .separator
                 .as_deref()
-                .map(|s| crate::job::jobfile::single_char(s, "--separator"))
+                .map(|s| crate::config::jobfile::single_char(s, "--separator"))
                 .transpose()
                 .map_err(ConfigError)?
                 .unwrap_or(';'),

@@ -17,7 +17,7 @@ fn main() -> ExitCode {
             .and_then(|config| {
                 let stdout = io::stdout();
                 let mut out = io::BufWriter::with_capacity(256 * 1024, stdout.lock());
-                notion_bulk::plan::run(&config, &mut out, &mut io::stderr())
+                notion_bulk::cmd::plan::run(&config, &mut out, &mut io::stderr())
             }),
         Command::Apply(args) => ApplyConfig::try_from(&**args)
             .map_err(anyhow::Error::from)
@@ -25,19 +25,19 @@ fn main() -> ExitCode {
                 let runtime = tokio::runtime::Builder::new_multi_thread()
                     .enable_all()
                     .build()?;
-                runtime.block_on(notion_bulk::apply::run(config, &mut io::stderr()))
+                runtime.block_on(notion_bulk::cmd::apply::run(config, &mut io::stderr()))
             }),
         Command::Schema(args) => SchemaConfig::try_from(args)
             .map_err(anyhow::Error::from)
             .and_then(|config| {
-                notion_bulk::schema::run(&config, &mut io::stdout().lock(), &mut io::stderr())
+                notion_bulk::cmd::schema::run(&config, &mut io::stdout().lock(), &mut io::stderr())
             }),
         Command::Export(args) => notion_bulk::config::ExportConfig::try_from(args)
             .map_err(anyhow::Error::from)
             .and_then(|config| {
                 let stdout = io::stdout();
                 let mut out = io::BufWriter::with_capacity(256 * 1024, stdout.lock());
-                notion_bulk::export::run(&config, &mut out, &mut io::stderr())
+                notion_bulk::cmd::export::run(&config, &mut out, &mut io::stderr())
             }),
         Command::Sandbox(args) => notion_sandbox::Options::try_from(args.clone())
             .map_err(anyhow::Error::from)
@@ -49,12 +49,12 @@ fn main() -> ExitCode {
                 Ok(Exit::Ok)
             }),
         Command::Completions(args) => {
-            notion_bulk::manual::completions(args.shell, &mut io::stdout().lock())
+            notion_bulk::cmd::manual::completions(args.shell, &mut io::stdout().lock())
                 .map(|()| Exit::Ok)
                 .map_err(anyhow::Error::from)
         }
         Command::Man(args) => {
-            notion_bulk::manual::man(args.subcommand.as_deref(), &mut io::stdout().lock())
+            notion_bulk::cmd::manual::man(args.subcommand.as_deref(), &mut io::stdout().lock())
                 .map(|()| Exit::Ok)
                 .map_err(anyhow::Error::from)
         }

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::job::SourceRow;
 use crate::mapping::Field;
 use crate::notion::NotionId;
+use crate::source::SourceRow;
 
 /// The one final outcome of a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -101,7 +101,7 @@ pub struct ReportLine {
     /// With `--match-on`: the row's key.
     #[serde(default)]
     pub key: Option<String>,
-    /// The row's content as read ([`crate::job::SourceRow::content_hash`]): `--resume` sends
+    /// The row's content as read ([`crate::source::SourceRow::content_hash`]): `--resume` sends
     /// nothing for a row that no longer has it (empty in reports written before there was one).
     #[serde(default)]
     pub row_hash: Option<String>,

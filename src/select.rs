@@ -14,14 +14,14 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::job::InputFile;
-use crate::job::{Source, SourceRow};
 use crate::keys::MatchConfig;
 use crate::mapping::page::PageField;
 use crate::mapping::{self, Mapped, Mapper, MappingOptions};
 use crate::notion::{NotionId, Schema, Version};
 use crate::outcome::visit_report;
 use crate::scan::{self, Index, ScanError, ScanProgress, ScanRequest};
+use crate::source::InputFile;
+use crate::source::{Source, SourceRow};
 use crate::transport::Shared;
 
 /// A selection checked against the schema, ready to scan.

@@ -13,7 +13,7 @@ use crate::util::repo_path;
 /// file belongs to the longest module path it lies in.
 const FLOORS: &[(&str, &[&str])] = &[
     ("ground", &["exit", "spelling", "stop", "notion"]),
-    ("source", &["job"]),
+    ("source", &["source"]),
     ("mapping", &["mapping", "keys"]),
     ("outcome", &["outcome"]),
     ("transport", &["transport"]),
@@ -21,12 +21,9 @@ const FLOORS: &[(&str, &[&str])] = &[
     ("gate", &["gate"]),
     ("dispatch", &["dispatch", "backup"]),
     ("report", &["report"]),
-    ("config", &["config", "job/jobfile"]),
+    ("config", &["config"]),
     ("cli", &["cli"]),
-    (
-        "cmd",
-        &["apply", "plan", "export", "schema", "manual", "main", "lib"],
-    ),
+    ("cmd", &["cmd", "main", "lib"]),
 ];
 
 /// Imports that still run up a floor, as (file, module it names), until the move in the

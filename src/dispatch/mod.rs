@@ -12,10 +12,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::gate::{Item, Job};
-use crate::job::SourceRow;
 use crate::mapping::Mapped;
 use crate::notion::NotionId;
 use crate::outcome::{Outcome, RowAction, RowResult};
+use crate::source::SourceRow;
 use crate::stop::{StopReason, FIRST_ROWS};
 use crate::transport::Shared;
 

@@ -16,9 +16,9 @@ use std::sync::Arc;
 use crate::gate::matcher::{Creation, Found, Matched, Matcher};
 use crate::gate::precondition::{Expectations, Verdict};
 use crate::gate::resume::{InputChanged, Note, Resumer};
-use crate::job::SourceRow;
 use crate::mapping::{Field, Mapped, PageUpdate};
 use crate::outcome::RowResult;
+use crate::source::SourceRow;
 
 pub use template::TemplateGate;
 

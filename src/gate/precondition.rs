@@ -19,13 +19,13 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use crate::job::{Record, Source, SourceRow};
 use crate::mapping::{
     column, Body, ColumnPlan, HeaderError, Mapped, Mapper, MappingOptions, Problem, RowError,
 };
 use crate::notion::{NotionId, PropertyType, Schema};
 use crate::outcome::{Outcome, RowResult};
 use crate::scan::{Current, Field, Index, Kind};
+use crate::source::{Record, Source, SourceRow};
 
 /// The report code of a row whose precondition does not hold.
 pub const CODE: &str = "precondition_failed";
@@ -462,8 +462,8 @@ pub fn skipped(row: u64, page: NotionId, source: SourceRow, message: String) -> 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::job::tests::rows;
-    use crate::job::{InputEncoding, InputFormat, InputPath};
+    use crate::source::tests::rows;
+    use crate::source::{InputEncoding, InputFormat, InputPath};
 
     /// Options with a schema of a title, a status, tags and a read-only unique id.
     pub(crate) fn options() -> MappingOptions {

@@ -25,10 +25,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::gate::{Item, Job};
-use crate::job::SourceRow;
 use crate::mapping::{Field, PageUpdate};
 use crate::notion::NotionId;
 use crate::outcome::{visit_report, Outcome, ReportLine, RowResult};
+use crate::source::SourceRow;
 
 /// How a row's last line in the report leaves it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,9 +21,9 @@ pub use body::{Body, Field, Properties};
 pub use column::{ColumnMapping, ColumnPlan, HeaderError, PropertyColumn};
 pub use value::{FileItem, PropertyValue};
 
-use crate::job::{Record, Source, SourceRow};
 use crate::keys::{KeySpec, RowKey};
 use crate::notion::{NotionId, PropertyType, Schema, Version};
+use crate::source::{Record, Source, SourceRow};
 use cell::CellRules;
 
 /// What an empty CSV cell (or empty flat-JSONL string) means.

@@ -8,12 +8,12 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::gate::resume::{Note, PageFields};
-use crate::job::{Record, SourceRow};
 use crate::mapping::{EmptyCells, Field, Locator, Reduced};
 use crate::notion::NotionId;
 use crate::outcome::{Outcome, ReportLine, RowResult};
 use crate::report::summary::Counts;
 use crate::report::ReportWriter;
+use crate::source::{Record, SourceRow};
 use crate::stop::Stop;
 use crate::stop::WriteFailure;
 

@@ -21,7 +21,7 @@ pub const MAX_LOOKUP_KEYS: usize = 10_000;
 pub async fn read_index(
     shared: &crate::transport::Shared,
     matching: &crate::keys::MatchConfig,
-    input: crate::job::InputFile<'_>,
+    input: crate::source::InputFile<'_>,
     mapper: &crate::mapping::Mapper,
     written: Option<Vec<String>>,
     progress: &mut dyn FnMut(&crate::scan::ScanProgress),
@@ -61,7 +61,7 @@ pub async fn read_index(
             Ok(Some(keys)) if matching.lookup == KeyLookup::Batch => KeyPlan::Lookup(keys),
             Ok(Some(keys)) => KeyPlan::Cheaper(keys),
             Ok(None) => {
-                if *input.path != crate::job::InputPath::Stdin {
+                if *input.path != crate::source::InputPath::Stdin {
                     say(format!("match on {name:?}: reading every page (the input has more than {MAX_LOOKUP_KEYS} keys, too many to look up for less)"));
                 }
                 KeyPlan::Scan
@@ -121,11 +121,11 @@ pub async fn read_index(
 /// The input's distinct keys in input order, read ahead with the run's own mapping; `None`
 /// for standard input (it can be read once only) or past `limit` keys.
 fn input_keys(
-    input: crate::job::InputFile<'_>,
+    input: crate::source::InputFile<'_>,
     mapper: &crate::mapping::Mapper,
     limit: usize,
 ) -> Result<Option<Vec<RowKey>>, String> {
-    use crate::job::{InputPath, Source};
+    use crate::source::{InputPath, Source};
     if *input.path == InputPath::Stdin {
         return Ok(None);
     }

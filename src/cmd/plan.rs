@@ -12,7 +12,6 @@ use crate::gate::matcher::Found;
 use crate::gate::matcher::{Change, Creation, Matcher};
 use crate::gate::precondition::{self, Expectations, Precondition, Verdict};
 use crate::gate::TemplateGate;
-use crate::job::Source;
 use crate::mapping::{Body, Mapped, Mapper};
 use crate::notion::NotionId;
 use crate::outcome::{unsent_outcome, Outcome, ReportLine, RowAction};
@@ -20,6 +19,7 @@ use crate::report::progress::{Progress, ProgressMode};
 use crate::report::ReportWriter;
 use crate::scan::schema::load_schema_blocking;
 use crate::select::{self, Selection};
+use crate::source::Source;
 use crate::transport::Shared;
 use std::sync::Arc;
 

@@ -1,10 +1,11 @@
 //! The validated settings each command runs with. The command line and the job file are
 //! merged here (the command line wins); nothing past this point sees clap or TOML types.
 
+pub mod jobfile;
+
 use std::path::PathBuf;
 
-use crate::job::jobfile::{single_char, JobFile};
-use crate::job::{InputEncoding, InputFormat, InputPath};
+use crate::config::jobfile::{single_char, JobFile};
 pub use crate::keys::{KeyLookup, MatchConfig};
 use crate::mapping::cell::NumberFormat;
 use crate::mapping::{EmptyCells, MappingOptions};
@@ -12,6 +13,7 @@ use crate::notion::client::{Client, Token};
 use crate::notion::schema::SchemaSource;
 use crate::notion::Version;
 pub use crate::select::SelectionConfig;
+use crate::source::{InputEncoding, InputFormat, InputPath};
 pub use crate::transport::{masked_url, redacted_url, still_masked, SharedLimiterConfig};
 
 /// A setting that cannot be used; the run exits 2 before reading any row.
@@ -563,8 +565,8 @@ impl InputConfig {
     }
 
     /// The input file, as the stages that read it ahead see it.
-    pub fn file(&self) -> crate::job::InputFile<'_> {
-        crate::job::InputFile {
+    pub fn file(&self) -> crate::source::InputFile<'_> {
+        crate::source::InputFile {
             path: &self.path,
             format: self.format,
             encoding: self.encoding,

@@ -21,7 +21,6 @@ use crate::gate::matcher::Matcher;
 use crate::gate::precondition::Expectations;
 use crate::gate::resume::{InputChanged, Note, ResumeIndex, Resumer};
 use crate::gate::{Gates, Item, TemplateGate};
-use crate::job::{InputPath, Source};
 use crate::mapping::Mapper;
 use crate::notion::client::{Client, Token};
 use crate::notion::NotionId;
@@ -31,6 +30,7 @@ use crate::report::summary::Summary;
 use crate::report::ReportWriter;
 use crate::scan::schema::load_schema;
 use crate::select;
+use crate::source::{InputPath, Source};
 use crate::stop::WriteFailure;
 use crate::stop::{Stop, StopReason};
 use crate::transport::limiter::Limiter;
@@ -267,7 +267,7 @@ async fn set_up(
     let failed_out = match &config.failed_out {
         Some(path) => {
             let format = match (source.headers(), input.format) {
-                (Some(headers), crate::job::InputFormat::Csv { delimiter }) => {
+                (Some(headers), crate::source::InputFormat::Csv { delimiter }) => {
                     FailedOutFormat::Csv {
                         headers: headers.to_vec(),
                         delimiter,
@@ -908,9 +908,9 @@ fn goes_on(forwarded: Result<bool, InputChanged>, outcome: &mut ReaderOutcome) -
 /// first line the reader refuses.
 fn count_rows(
     path: &Path,
-    format: crate::job::InputFormat,
-    encoding: crate::job::InputEncoding,
-) -> Result<u64, crate::job::SourceError> {
+    format: crate::source::InputFormat,
+    encoding: crate::source::InputEncoding,
+) -> Result<u64, crate::source::SourceError> {
     let mut source = Source::open(&InputPath::File(path.to_owned()), format, encoding)?;
     let mut row = source.empty_row();
     let mut n = 0;

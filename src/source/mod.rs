@@ -4,7 +4,6 @@
 //! made by `select`).
 
 pub mod encoding;
-pub mod jobfile;
 mod quote;
 
 pub use encoding::InputEncoding;
