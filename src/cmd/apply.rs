@@ -93,84 +93,142 @@ struct Setup {
     reporter: Reporter,
 }
 
-/// The first stage: the token (or the sandbox), the client, the input, the schema, the mapper,
-/// the report and its lock, resume, --failed-out, --backup, and the one limiter. `Err`: a
+/// A usage or input error found while setting up (exit 2, nothing sent): the stage returns it.
+macro_rules! or_usage {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(e)),
+        }
+    };
+}
+
+/// The first stage: the token (or the sandbox), the client, the input, the one limiter, the
+/// schema, the mappers, the report and its lock, resume, --failed-out and --backup. `Err`: a
 /// usage or input error (exit 2, nothing sent).
 async fn set_up(
     config: &ApplyConfig,
     err: &mut (dyn Write + Send),
 ) -> anyhow::Result<Result<Setup, String>> {
-    // With --sandbox: a fresh local server, its own random token, its address as the API base.
-    let mut sandbox = None;
-    let (token, api_base) = match &config.sandbox_seed {
-        Some(seed_path) => {
-            let seed = match notion_sandbox::Seed::load(seed_path) {
-                Ok(s) => s,
-                Err(e) => {
-                    return Ok(Err(format!(
-                        "cannot load the sandbox seed {}: {e}",
-                        seed_path.display()
-                    )))
-                }
-            };
-            let secret = format!("secret_sandbox_{:032x}", rand::random::<u128>());
-            let mut options = notion_sandbox::Options::new(seed);
-            options.token = Some(secret.clone());
-            let handle = match notion_sandbox::start(options).await {
-                Ok(h) => h,
-                Err(e) => return Ok(Err(format!("cannot start the sandbox: {e}"))),
-            };
-            writeln!(
-                err,
-                "sandbox: serving {} seeded from {} (nothing leaves this machine)",
-                handle.base_url(),
-                seed_path.display()
-            )?;
-            let base = handle.base_url();
-            sandbox = Some(handle);
-            (Token::new(secret), base)
-        }
-        None => match config.token.read() {
-            Ok(t) => (t, config.api_base.clone()),
-            Err(e) => return Ok(Err(e)),
-        },
-    };
+    let (sandbox, token, api_base) = or_usage!(connect(config, err).await?);
     let input = &config.input;
-    let client = match Client::new(
+    let client = or_usage!(Client::new(
         &api_base,
         &token,
         input.mapping.version,
         config.timeout,
         config.concurrency,
-    ) {
-        Ok(c) => c,
-        Err(e) => return Ok(Err(e.to_string())),
+    )
+    .map_err(|e| e.to_string()));
+    let source = or_usage!(
+        Source::open(&input.path, input.format, input.encoding).map_err(|e| e.to_string())
+    );
+    let rows = or_usage!(read_through(input).await?);
+    let (limiter, notices, stop) = or_usage!(limiter(config, &token, err).await?);
+    let reads = Shared::new(client, Arc::new(limiter), settings(config), stop);
+    let (mapper, expectations) = or_usage!(mappers(input, &source, &reads, err).await?);
+    let selection = match &input.selection {
+        Some(s) => Some(or_usage!(select::prepare(s, mapper.options()))),
+        None => None,
     };
-    let source = match Source::open(&input.path, input.format, input.encoding) {
-        Ok(s) => s,
-        Err(e) => return Ok(Err(e.to_string())),
+    let lock = or_usage!(lock_report(&config.report));
+    let resume = or_usage!(resume_index(config));
+    let report = or_usage!(ReportWriter::open(&config.report)
+        .map_err(|e| format!("cannot write the report {}: {e}", config.report.display())));
+    let failed_out = or_usage!(failed_out(config, &source, &mapper, resume.as_ref()));
+    let backup = match &config.backup {
+        Some(path) => Some(or_usage!(crate::backup::Backup::open(path)
+            .map_err(|e| format!("cannot use the backup {}: {e}", path.display())))),
+        None => None,
     };
-    // A file is read through once before anything is sent: a broken line (a quote never
-    // closed, a line of the wrong width) is an input error, and the count is the progress
-    // display's total. Standard input can be read only once: it is checked as it streams.
-    let rows = match &input.path {
+    let (trace_tx, trace) = mpsc::unbounded_channel();
+    let shared = Arc::new(Shared {
+        trace: config.verbose.then_some(trace_tx),
+        ..reads
+    });
+    let writes = Arc::new(Writes {
+        backup,
+        creating: creating(input, &mapper),
+    });
+    let reporter = Reporter::new(report, failed_out, shared.stop.clone());
+    Ok(Ok(Setup {
+        _sandbox: sandbox,
+        _lock: lock,
+        shared,
+        writes,
+        trace,
+        notices,
+        source,
+        rows,
+        mapper,
+        expectations,
+        selection,
+        resume,
+        reporter,
+    }))
+}
+
+/// The token and the API base: the configured ones, or with --sandbox a fresh local server,
+/// its own random token, its address as the API base (kept serving for the run).
+async fn connect(
+    config: &ApplyConfig,
+    err: &mut (dyn Write + Send),
+) -> anyhow::Result<Result<(Option<notion_sandbox::Handle>, Token, String), String>> {
+    let Some(seed_path) = &config.sandbox_seed else {
+        return Ok(config
+            .token
+            .read()
+            .map(|t| (None, t, config.api_base.clone())));
+    };
+    let seed = or_usage!(notion_sandbox::Seed::load(seed_path)
+        .map_err(|e| format!("cannot load the sandbox seed {}: {e}", seed_path.display())));
+    let secret = format!("secret_sandbox_{:032x}", rand::random::<u128>());
+    let mut options = notion_sandbox::Options::new(seed);
+    options.token = Some(secret.clone());
+    let handle = or_usage!(notion_sandbox::start(options)
+        .await
+        .map_err(|e| format!("cannot start the sandbox: {e}")));
+    writeln!(
+        err,
+        "sandbox: serving {} seeded from {} (nothing leaves this machine)",
+        handle.base_url(),
+        seed_path.display()
+    )?;
+    let base = handle.base_url();
+    Ok(Ok((Some(handle), Token::new(secret), base)))
+}
+
+/// A file is read through once before anything is sent: a broken line (a quote never closed,
+/// a line of the wrong width) is an input error, and the count is the progress display's
+/// total. Standard input can be read only once: it is checked as it streams (`None`).
+async fn read_through(
+    input: &crate::config::InputConfig,
+) -> anyhow::Result<Result<Option<u64>, String>> {
+    match &input.path {
         InputPath::File(path) => {
             let (path, format, encoding) = (path.clone(), input.format, input.encoding);
-            match tokio::task::spawn_blocking(move || count_rows(&path, format, encoding)).await? {
-                Ok(n) => Some(n),
-                Err(e) => return Ok(Err(e.to_string())),
-            }
+            let counted =
+                tokio::task::spawn_blocking(move || count_rows(&path, format, encoding)).await?;
+            Ok(counted.map(Some).map_err(|e| e.to_string()))
         }
-        InputPath::Stdin | InputPath::Selection => None,
-    };
-    // The one limiter, made before the first request: the schema and users reads take their
-    // permits and retries from it, as every later request does.
+        InputPath::Stdin | InputPath::Selection => Ok(Ok(None)),
+    }
+}
+
+/// The one limiter, made before the first request (the schema and users reads take their
+/// permits and retries from it, as every later request does), what the shared one says during
+/// the run, and the run's stop flag.
+async fn limiter(
+    config: &ApplyConfig,
+    token: &Token,
+    err: &mut (dyn Write + Send),
+) -> anyhow::Result<Result<(Limiter, mpsc::UnboundedReceiver<String>, Stop), String>> {
     let stop = Stop::default();
     let (notice_tx, notices) = mpsc::unbounded_channel::<String>();
     let limiter = match &config.shared_limiter {
         None => Limiter::new(config.rate, config.burst),
         #[cfg(feature = "shared-limiter")]
-        Some(shared) => match crate::transport::redis::connect(shared, &token).await {
+        Some(shared) => match crate::transport::redis::connect(shared, token).await {
             Ok(budget) => {
                 writeln!(
                     err,
@@ -190,159 +248,106 @@ async fn set_up(
         },
         #[cfg(not(feature = "shared-limiter"))]
         Some(_) => {
-            drop(notice_tx);
+            let _ = (token, &err, notice_tx);
             return Ok(Err("this build of notion-bulk has no Redis support".into()));
         }
     };
-    let reads = Shared::new(
-        client,
-        Arc::new(limiter),
-        Settings {
-            concurrency: config.concurrency,
-            max_attempts: config.max_attempts,
-            max_errors: config.max_errors,
-            backoff_min: Duration::from_millis(500),
-            backoff_max: Duration::from_secs(30),
-        },
-        stop,
-    );
+    Ok(Ok((limiter, notices, stop)))
+}
+
+/// How the workers send: concurrency, attempts, `--max-errors`, backoff.
+fn settings(config: &ApplyConfig) -> Settings {
+    Settings {
+        concurrency: config.concurrency,
+        max_attempts: config.max_attempts,
+        max_errors: config.max_errors,
+        backoff_min: Duration::from_millis(500),
+        backoff_max: Duration::from_secs(30),
+    }
+}
+
+/// The schema (read through `reads`), the key, and the two mappers that resolve the header:
+/// the rows' and their preconditions'.
+async fn mappers(
+    input: &crate::config::InputConfig,
+    source: &Source,
+    reads: &Shared,
+    err: &mut (dyn Write + Send),
+) -> anyhow::Result<Result<(Mapper, Option<Expectations>), String>> {
     let mut mapping = input.mapping.clone();
     if let Some(schema) = &input.schema {
-        match load_schema(schema, Some(&reads), mapping.version).await {
-            Ok((schema, warning)) => {
-                if let Some(w) = warning {
-                    writeln!(err, "warning: {w}")?;
-                }
-                mapping.set_schema(schema);
-            }
-            Err(e) => return Ok(Err(e.to_string())),
+        let (schema, warning) = or_usage!(load_schema(schema, Some(reads), mapping.version)
+            .await
+            .map_err(|e| e.to_string()));
+        if let Some(w) = warning {
+            writeln!(err, "warning: {w}")?;
         }
+        mapping.set_schema(schema);
     }
-    if let Err(e) = crate::keys::use_key(&mut mapping, input.matching.as_ref()) {
-        return Ok(Err(e));
-    }
-    // The mapper, and the mapper of the rows' preconditions: both resolve the header.
-    let mappers = Mapper::for_source(&source, mapping).and_then(|m| {
+    or_usage!(crate::keys::use_key(&mut mapping, input.matching.as_ref()));
+    let mappers = Mapper::for_source(source, mapping).and_then(|m| {
         let expectations =
-            Expectations::for_input(&source, m.options(), &input.expect, input.create_missing())?;
+            Expectations::for_input(source, m.options(), &input.expect, input.create_missing())?;
         Ok((m, expectations))
     });
-    let (mapper, expectations) = match mappers {
-        Ok(m) => m,
-        Err(e) => return Ok(Err(format!("{}: {e}", input.path.display()))),
+    Ok(mappers.map_err(|e| format!("{}: {e}", input.path.display())))
+}
+
+/// With `--resume` and a report: what the earlier run recorded.
+fn resume_index(config: &ApplyConfig) -> Result<Option<Resumer>, String> {
+    if !(config.resume && config.report.exists()) {
+        return Ok(None);
+    }
+    ResumeIndex::read(&config.report)
+        .map(|index| Some(Resumer::new(index)))
+        .map_err(|e| format!("cannot resume from {}: {e}", config.report.display()))
+}
+
+/// `--failed-out`, in the input's own format, watching the pages `--resume` found dirty.
+fn failed_out(
+    config: &ApplyConfig,
+    source: &Source,
+    mapper: &Mapper,
+    resume: Option<&Resumer>,
+) -> Result<Option<FailedOut>, String> {
+    let Some(path) = &config.failed_out else {
+        return Ok(None);
     };
-    let selection = match &input.selection {
-        Some(s) => match select::prepare(s, mapper.options()) {
-            Ok(prepared) => Some(prepared),
-            Err(e) => return Ok(Err(e)),
+    let input = &config.input;
+    let format = match (source.headers(), input.format) {
+        (Some(headers), crate::source::InputFormat::Csv { delimiter }) => FailedOutFormat::Csv {
+            headers: headers.to_vec(),
+            delimiter,
         },
-        None => None,
+        _ => FailedOutFormat::Jsonl,
     };
-    let lock = match lock_report(&config.report) {
-        Ok(lock) => lock,
-        Err(e) => return Ok(Err(e)),
-    };
-    let resume = if config.resume && config.report.exists() {
-        match ResumeIndex::read(&config.report) {
-            Ok(index) => Some(Resumer::new(index)),
-            Err(e) => {
-                return Ok(Err(format!(
-                    "cannot resume from {}: {e}",
-                    config.report.display()
-                )))
-            }
-        }
-    } else {
-        None
-    };
-    let report = match ReportWriter::open(&config.report) {
-        Ok(r) => r,
-        Err(e) => {
-            return Ok(Err(format!(
-                "cannot write the report {}: {e}",
-                config.report.display()
-            )))
-        }
-    };
-    let failed_out = match &config.failed_out {
-        Some(path) => {
-            let format = match (source.headers(), input.format) {
-                (Some(headers), crate::source::InputFormat::Csv { delimiter }) => {
-                    FailedOutFormat::Csv {
-                        headers: headers.to_vec(),
-                        delimiter,
-                    }
-                }
-                _ => FailedOutFormat::Jsonl,
-            };
-            let watched: Vec<NotionId> = resume.iter().flat_map(|r| r.dirty_pages()).collect();
-            let utf8_mark = !input.encoding.is_utf8();
-            match FailedOut::create(
-                path,
-                &format,
-                mapper.locator(),
-                watched.into_iter(),
-                utf8_mark,
-            ) {
-                Ok(f) => Some(f),
-                Err(e) => {
-                    return Ok(Err(format!(
-                        "cannot write --failed-out {}: {e}",
-                        path.display()
-                    )))
-                }
-            }
-        }
-        None => None,
-    };
-    let backup = match &config.backup {
-        Some(path) => match crate::backup::Backup::open(path) {
-            Ok(b) => Some(b),
-            Err(e) => {
-                return Ok(Err(format!(
-                    "cannot use the backup {}: {e}",
-                    path.display()
-                )))
-            }
-        },
-        None => None,
-    };
-    let (trace_tx, trace) = mpsc::unbounded_channel();
-    let shared = Arc::new(Shared {
-        trace: config.verbose.then_some(trace_tx),
-        ..reads
-    });
-    let writes = Arc::new(Writes {
-        backup,
-        creating: match (&mapper.options().match_on, &input.matching) {
-            (Some(key), Some(_)) if input.create_missing() => Some(dispatch::Creating {
-                schema: mapper
-                    .options()
-                    .schema
-                    .clone()
-                    .expect("a key comes with a schema"),
-                version: input.mapping.version,
-                key: key.clone(),
-            }),
-            _ => None,
-        },
-    });
-    let reporter = Reporter::new(report, failed_out, shared.stop.clone());
-    Ok(Ok(Setup {
-        _sandbox: sandbox,
-        _lock: lock,
-        shared,
-        writes,
-        trace,
-        notices,
-        source,
-        rows,
-        mapper,
-        expectations,
-        selection,
-        resume,
-        reporter,
-    }))
+    let watched: Vec<NotionId> = resume.iter().flat_map(|r| r.dirty_pages()).collect();
+    let utf8_mark = !input.encoding.is_utf8();
+    FailedOut::create(
+        path,
+        &format,
+        mapper.locator(),
+        watched.into_iter(),
+        utf8_mark,
+    )
+    .map(Some)
+    .map_err(|e| format!("cannot write --failed-out {}: {e}", path.display()))
+}
+
+/// With `--create-missing`: where pages are created and by which key.
+fn creating(input: &crate::config::InputConfig, mapper: &Mapper) -> Option<dispatch::Creating> {
+    match (&mapper.options().match_on, &input.matching) {
+        (Some(key), Some(_)) if input.create_missing() => Some(dispatch::Creating {
+            schema: mapper
+                .options()
+                .schema
+                .clone()
+                .expect("a key comes with a schema"),
+            version: input.mapping.version,
+            key: key.clone(),
+        }),
+        _ => None,
+    }
 }
 
 /// The scan stage (with `--data-source`): read the data source once into the index the
@@ -441,14 +446,14 @@ async fn dispatch_stage(
     let Setup {
         shared,
         writes,
-        mut trace,
-        mut notices,
+        trace,
+        notices,
         source,
         rows,
         mapper,
         expectations,
         resume,
-        mut reporter,
+        reporter,
         ..
     } = setup;
     let (stats, stop, limiter) = (
@@ -460,120 +465,170 @@ async fn dispatch_stage(
     let total = source.known_rows().or(rows).unwrap_or(u64::MAX);
 
     let (items_tx, items_rx) = mpsc::channel::<Item>(256);
-    let (results_tx, mut results_rx) = mpsc::channel(256);
+    let (results_tx, results_rx) = mpsc::channel(256);
     let reader_stop = stop.clone();
     // What the reader says of rows an earlier run ended, for --failed-out: few (only rows not
     // ok and the ok rows of their pages), and never waited on.
-    let (notes_tx, mut notes_rx) = mpsc::unbounded_channel();
+    let (notes_tx, notes) = mpsc::unbounded_channel();
     let notes_tx = config.failed_out.is_some().then_some(notes_tx);
-    let recheck = config.recheck;
+    let gates = Gates {
+        expectations,
+        matcher,
+        recheck: config.recheck,
+        resume,
+    };
     let reader = tokio::task::spawn_blocking(move || {
-        read_rows(
-            Stages {
-                source,
-                mapper,
-                gates: Gates {
-                    expectations,
-                    matcher,
-                    recheck,
-                    resume,
-                },
-            },
-            items_tx,
-            notes_tx,
-            reader_stop,
-        )
+        let stages = Stages {
+            source,
+            mapper,
+            gates,
+        };
+        read_rows(stages, items_tx, notes_tx, reader_stop)
     });
     let dispatcher = tokio::spawn(dispatch::dispatch(shared, writes, items_rx, results_tx));
     if let Some(limit) = config.max_runtime {
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(limit).await;
-            stop.set(StopReason::Deadline);
-        });
+        stop_at_deadline(limit, stop.clone());
     }
-
-    let mut ticker = tokio::time::interval(progress.interval());
-    ticker.tick().await;
-    let mut last_sync = Instant::now();
-    let mut window: std::collections::VecDeque<(Instant, u64)> = [(Instant::now(), 0)].into();
-    let snapshot = |reporter: &Reporter, recent_rate: f64| Snapshot {
-        total: Some(total).filter(|t| *t != u64::MAX),
-        counts: reporter.counts.clone(),
-        requests: stats.requests.load(Ordering::Relaxed),
-        retries: stats.retries.load(Ordering::Relaxed),
-        rate_limited: stats.rate_limited.load(Ordering::Relaxed),
-        in_flight: stats.in_flight.load(Ordering::Relaxed),
-        elapsed: started.elapsed(),
-        rate: limiter.rate(),
-        recent_rate,
-        pause: limiter.pause_in_force().map(|p| {
-            format!(
-                "all requests paused until {} UTC: {}",
-                wall_clock(p.until),
-                p.reason
-            )
-        }),
-        pause_short: limiter
-            .pause_in_force()
-            .map(|p| format!("paused until {} UTC", wall_clock(p.until))),
+    let mut consumer = Consumer {
+        reporter,
+        trace,
+        notices,
+        notes,
+        stats: stats.clone(),
+        limiter,
+        total,
+        started,
+        progress,
     };
-    loop {
-        tokio::select! {
-            result = results_rx.recv() => {
-                let Some(result) = result else { break };
-                if let Some(line) = reporter.record(&result) {
-                    progress.println(err, &line);
-                }
-                if last_sync.elapsed() >= Duration::from_secs(1) {
-                    if let Some(line) = reporter.sync() {
-                        progress.println(err, &line);
-                    }
-                    last_sync = Instant::now();
-                }
-            }
-            Some(line) = trace.recv() => progress.println(err, &line),
-            Some(note) = notes_rx.recv() => {
-                if let Some(line) = reporter.note(note) {
-                    progress.println(err, &line);
-                }
-            }
-            Some(line) = notices.recv() => progress.println(err, &line),
-            _ = ticker.tick() => {
-                // The rate over the last ten seconds (or the run so far).
-                let now = (Instant::now(), stats.requests.load(Ordering::Relaxed));
-                window.push_back(now);
-                while window.len() > 2 && now.0 - window[1].0 >= Duration::from_secs(10) {
-                    window.pop_front();
-                }
-                let (t0, r0) = window[0];
-                let recent_rate = (now.1 - r0) as f64 / (now.0 - t0).as_secs_f64().max(0.001);
-                progress.tick(&snapshot(&reporter, recent_rate), err);
-            }
-        }
-    }
-    while let Ok(line) = trace.try_recv().or_else(|_| notices.try_recv()) {
-        progress.println(err, &line);
-    }
-    while let Ok(note) = notes_rx.try_recv() {
-        if let Some(line) = reporter.note(note) {
-            progress.println(err, &line);
-        }
-    }
-    for line in [reporter.finish(), reporter.sync()].into_iter().flatten() {
-        progress.println(err, &line);
-    }
+    consumer.run(results_rx, err).await;
+    consumer.drain(err);
     progress.finish();
     dispatcher.await?;
     let reader = reader.await?;
     Ok(Finished {
-        reporter,
+        reporter: consumer.reporter,
         stats,
         stopped: stop.reason(),
         write_failure: stop.write_failure().cloned(),
         reader,
         scan_requests,
     })
+}
+
+/// `--max-runtime`: stop taking rows once it has passed.
+fn stop_at_deadline(limit: Duration, stop: Stop) {
+    tokio::spawn(async move {
+        tokio::time::sleep(limit).await;
+        stop.set(StopReason::Deadline);
+    });
+}
+
+/// The one consumer of a run's results (as oha's monitor): each row's result goes to the
+/// reporter, and the lines to show (rows that need attention, `--verbose`'s trace, the
+/// reader's notes for `--failed-out`, the shared limiter's notices) through the progress
+/// display, which it ticks.
+struct Consumer<'a> {
+    reporter: Reporter,
+    trace: mpsc::UnboundedReceiver<String>,
+    notices: mpsc::UnboundedReceiver<String>,
+    notes: mpsc::UnboundedReceiver<Note>,
+    stats: Arc<Stats>,
+    limiter: Arc<Limiter>,
+    /// The input's rows, `u64::MAX` when unknown.
+    total: u64,
+    started: Instant,
+    progress: &'a Progress,
+}
+
+impl Consumer<'_> {
+    /// Until the dispatcher has sent its last result.
+    async fn run(
+        &mut self,
+        mut results: mpsc::Receiver<crate::outcome::RowResult>,
+        err: &mut (dyn Write + Send),
+    ) {
+        let mut ticker = tokio::time::interval(self.progress.interval());
+        ticker.tick().await;
+        let mut last_sync = Instant::now();
+        let mut window: std::collections::VecDeque<(Instant, u64)> = [(Instant::now(), 0)].into();
+        loop {
+            tokio::select! {
+                result = results.recv() => {
+                    let Some(result) = result else { break };
+                    if let Some(line) = self.reporter.record(&result) {
+                        self.progress.println(err, &line);
+                    }
+                    if last_sync.elapsed() >= Duration::from_secs(1) {
+                        if let Some(line) = self.reporter.sync() {
+                            self.progress.println(err, &line);
+                        }
+                        last_sync = Instant::now();
+                    }
+                }
+                Some(line) = self.trace.recv() => self.progress.println(err, &line),
+                Some(note) = self.notes.recv() => {
+                    if let Some(line) = self.reporter.note(note) {
+                        self.progress.println(err, &line);
+                    }
+                }
+                Some(line) = self.notices.recv() => self.progress.println(err, &line),
+                _ = ticker.tick() => {
+                    // The rate over the last ten seconds (or the run so far).
+                    let now = (Instant::now(), self.stats.requests.load(Ordering::Relaxed));
+                    window.push_back(now);
+                    while window.len() > 2 && now.0 - window[1].0 >= Duration::from_secs(10) {
+                        window.pop_front();
+                    }
+                    let (t0, r0) = window[0];
+                    let recent_rate = (now.1 - r0) as f64 / (now.0 - t0).as_secs_f64().max(0.001);
+                    self.progress.tick(&self.snapshot(recent_rate), err);
+                }
+            }
+        }
+    }
+
+    /// What is left to print and record once the results have ended.
+    fn drain(&mut self, err: &mut (dyn Write + Send)) {
+        while let Ok(line) = self.trace.try_recv().or_else(|_| self.notices.try_recv()) {
+            self.progress.println(err, &line);
+        }
+        while let Ok(note) = self.notes.try_recv() {
+            if let Some(line) = self.reporter.note(note) {
+                self.progress.println(err, &line);
+            }
+        }
+        for line in [self.reporter.finish(), self.reporter.sync()]
+            .into_iter()
+            .flatten()
+        {
+            self.progress.println(err, &line);
+        }
+    }
+
+    fn snapshot(&self, recent_rate: f64) -> Snapshot {
+        let (stats, limiter) = (&self.stats, &self.limiter);
+        Snapshot {
+            total: Some(self.total).filter(|t| *t != u64::MAX),
+            counts: self.reporter.counts.clone(),
+            requests: stats.requests.load(Ordering::Relaxed),
+            retries: stats.retries.load(Ordering::Relaxed),
+            rate_limited: stats.rate_limited.load(Ordering::Relaxed),
+            in_flight: stats.in_flight.load(Ordering::Relaxed),
+            elapsed: self.started.elapsed(),
+            rate: limiter.rate(),
+            recent_rate,
+            pause: limiter.pause_in_force().map(|p| {
+                format!(
+                    "all requests paused until {} UTC: {}",
+                    wall_clock(p.until),
+                    p.reason
+                )
+            }),
+            pause_short: limiter
+                .pause_in_force()
+                .map(|p| format!("paused until {} UTC", wall_clock(p.until))),
+        }
+    }
 }
 
 /// The last stage: the exit code, the summary, and what to run next.
@@ -591,27 +646,8 @@ fn close(
         reader,
         scan_requests,
     } = finished;
-    let mut exit = match stopped {
-        Some(
-            StopReason::TokenRefused
-            | StopReason::MaxErrors(_)
-            | StopReason::SameFailure
-            | StopReason::SharedLimiterLost
-            | StopReason::WriteFailed,
-        ) => Exit::Aborted,
-        Some(StopReason::Interrupted) => Exit::Interrupted,
-        Some(StopReason::Deadline) => Exit::Deadline,
-        None => Exit::Ok,
-    };
-    if write_failure.is_some() {
-        // Rows were taken (a file is written only then): not the "before any write" code,
-        // whatever stopped the run first.
-        exit = exit.worst(Exit::Aborted);
-    }
-    if reporter.counts.not_ok() + reader.resumed_final > 0 {
-        exit = exit.worst(Exit::RowsFailed);
-    }
     let requests = stats.requests.load(Ordering::Relaxed);
+    let mut exit = exit_of(stopped, write_failure.is_some(), &reporter, &reader);
     if let Some(e) = &reader.error {
         // The input broke part way: an input error if nothing was sent yet, else an abort.
         writeln!(err, "error: {e}; the rows after it were not read")?;
@@ -660,6 +696,36 @@ fn close(
         &reporter,
     )?;
     Ok(exit)
+}
+
+/// The exit code of what stopped the run (if anything) and of its rows.
+fn exit_of(
+    stopped: Option<StopReason>,
+    write_failed: bool,
+    reporter: &Reporter,
+    reader: &ReaderOutcome,
+) -> Exit {
+    let mut exit = match stopped {
+        Some(
+            StopReason::TokenRefused
+            | StopReason::MaxErrors(_)
+            | StopReason::SameFailure
+            | StopReason::SharedLimiterLost
+            | StopReason::WriteFailed,
+        ) => Exit::Aborted,
+        Some(StopReason::Interrupted) => Exit::Interrupted,
+        Some(StopReason::Deadline) => Exit::Deadline,
+        None => Exit::Ok,
+    };
+    if write_failed {
+        // Rows were taken (a file is written only then): not the "before any write" code,
+        // whatever stopped the run first.
+        exit = exit.worst(Exit::Aborted);
+    }
+    if reporter.counts.not_ok() + reader.resumed_final > 0 {
+        exit = exit.worst(Exit::RowsFailed);
+    }
+    exit
 }
 
 /// An instant of the run as a UTC time of day.
@@ -719,6 +785,17 @@ fn write_next_steps(
             failure.file
         )?;
     }
+    write_what_to_run(err, config, summary, stopped, reporter)
+}
+
+/// What to run next: the command to continue, and the rows to fix and run again.
+fn write_what_to_run(
+    err: &mut (dyn Write + Send),
+    config: &ApplyConfig,
+    summary: &Summary,
+    stopped: Option<StopReason>,
+    reporter: &Reporter,
+) -> std::io::Result<()> {
     let not_ok = summary.rows.not_ok() + summary.resumed_final;
     if stopped.is_some() {
         writeln!(

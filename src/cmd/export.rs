@@ -52,10 +52,8 @@ pub fn run(
         Err(e) => return usage(err, &e),
     };
     let clauses: Vec<Clause> = config.filter.iter().cloned().map(Clause::Text).collect();
-    let filter = match (!clauses.is_empty())
-        .then(|| filter::parse(&clauses, &schema))
-        .transpose()
-    {
+    let parsed = (!clauses.is_empty()).then(|| filter::parse(&clauses, &schema));
+    let filter = match parsed.transpose() {
         Ok(f) => f,
         Err(e) => return usage(err, &format!("--where: {e}")),
     };
@@ -103,6 +101,19 @@ pub fn run(
     };
     writer.finish()?;
     progress.scan(&done, &stats, true, err);
+    write_closing(err, config, &schema, done.pages, warnings)?;
+    Ok(Exit::Ok)
+}
+
+/// The last lines: what a CSV cannot carry exactly, how many pages, and the command that
+/// applies the file back.
+fn write_closing(
+    err: &mut dyn Write,
+    config: &ExportConfig,
+    schema: &Schema,
+    pages: u64,
+    mut warnings: Vec<String>,
+) -> std::io::Result<()> {
     warnings.sort();
     warnings.dedup();
     for w in &warnings {
@@ -110,11 +121,10 @@ pub fn run(
     }
     writeln!(
         err,
-        "export: {} pages of {:?} ({}). Edit it, then apply only what changed:",
-        done.pages, schema.title, schema.data_source_id
+        "export: {pages} pages of {:?} ({}). Edit it, then apply only what changed:",
+        schema.title, schema.data_source_id
     )?;
-    writeln!(err, "  {}", apply_command(config, &schema.data_source_id))?;
-    Ok(Exit::Ok)
+    writeln!(err, "  {}", apply_command(config, &schema.data_source_id))
 }
 
 /// The `apply` command that reads this export back as it was written: the format when the

@@ -262,31 +262,7 @@ impl Matcher {
             true
         };
         let body = &mut update.body;
-        match &mut body.properties {
-            Properties::Typed(values) => values.retain_mut(|(name, value)| {
-                if let (PropertyValue::Files(files), Some(i)) = (&mut *value, index.field(name)) {
-                    keep_hosted(files, &entry.values[i]);
-                }
-                let json = serde_json::to_value(&*value).expect("a value serialises");
-                keep(name, Some(&json), false)
-            }),
-            Properties::Native(map, _) => map.retain(|key, value| keep(key, Some(value), true)),
-        }
-        for (key, slot) in [("icon", &mut body.icon), ("cover", &mut body.cover)] {
-            if slot.is_some() && !keep(key, slot.as_ref(), true) {
-                *slot = None;
-            }
-        }
-        for (key, slot) in [
-            ("in_trash", &mut body.in_trash),
-            ("is_locked", &mut body.is_locked),
-        ] {
-            if let Some(v) = *slot {
-                if !keep(key, Some(&Value::Bool(v)), true) {
-                    *slot = None;
-                }
-            }
-        }
+        retain_kept(body, index, entry, &mut keep);
         if body.is_empty() {
             return Matched {
                 mapped: Mapped::Unchanged {
@@ -310,6 +286,42 @@ impl Matcher {
             changes: Some(changes),
             before,
             creation: None,
+        }
+    }
+}
+
+/// Walks the body's fields (properties, then icon, cover, in_trash, is_locked) and drops each
+/// one `keep` says not to send; a files cell's links to the page's hosted files become those
+/// files first.
+fn retain_kept(
+    body: &mut crate::mapping::Body,
+    index: &Index,
+    entry: &crate::scan::Entry,
+    keep: &mut dyn FnMut(&str, Option<&Value>, bool) -> bool,
+) {
+    match &mut body.properties {
+        Properties::Typed(values) => values.retain_mut(|(name, value)| {
+            if let (PropertyValue::Files(files), Some(i)) = (&mut *value, index.field(name)) {
+                keep_hosted(files, &entry.values[i]);
+            }
+            let json = serde_json::to_value(&*value).expect("a value serialises");
+            keep(name, Some(&json), false)
+        }),
+        Properties::Native(map, _) => map.retain(|key, value| keep(key, Some(value), true)),
+    }
+    for (key, slot) in [("icon", &mut body.icon), ("cover", &mut body.cover)] {
+        if slot.is_some() && !keep(key, slot.as_ref(), true) {
+            *slot = None;
+        }
+    }
+    for (key, slot) in [
+        ("in_trash", &mut body.in_trash),
+        ("is_locked", &mut body.is_locked),
+    ] {
+        if let Some(v) = *slot {
+            if !keep(key, Some(&Value::Bool(v)), true) {
+                *slot = None;
+            }
         }
     }
 }

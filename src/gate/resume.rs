@@ -397,23 +397,7 @@ impl Resumer {
                 });
             }
             if let Earlier::Ok(_) = recorded.earlier {
-                // The row recorded ok, as it was: not sent, whatever the page holds now.
-                self.resumed_ok += 1;
-                if let (Some(page), Some(later)) = (page, page.and_then(|p| self.later.get_mut(&p)))
-                {
-                    later.set(row, &fields, |_| None);
-                    let source = match item {
-                        Item::Send(job) => job.source,
-                        Item::Unsent(_, source) => source,
-                        Item::Ended(_) => unreachable!("ended rows are passed on above"),
-                    };
-                    note(Note::Ok {
-                        row,
-                        page,
-                        fields,
-                        source,
-                    });
-                }
+                self.recorded_ok(row, page, item, fields, note);
                 return Ok(self.released_after(row));
             }
         }
@@ -441,11 +425,7 @@ impl Resumer {
                 if earlier == Earlier::Final || template =>
             {
                 self.resumed_final += 1;
-                let source = match item {
-                    Item::Send(job) => job.source,
-                    Item::Unsent(_, source) => source,
-                    Item::Ended(_) => unreachable!("ended rows are passed on above"),
-                };
+                let source = source_of(item);
                 note(Note::Final { row, page, source });
             }
             (_, Item::Send(job)) => {
@@ -460,6 +440,29 @@ impl Resumer {
         }
         out.extend(self.released_after(row));
         Ok(out)
+    }
+
+    /// A row recorded ok, as it was: not sent, whatever the page holds now; its fields (as
+    /// mapped) supersede earlier rows of its page when that page is dirty.
+    fn recorded_ok(
+        &mut self,
+        row: u64,
+        page: Option<NotionId>,
+        item: Item,
+        fields: Arc<[Field]>,
+        note: &mut dyn FnMut(Note),
+    ) {
+        self.resumed_ok += 1;
+        if let (Some(page), Some(later)) = (page, page.and_then(|p| self.later.get_mut(&p))) {
+            later.set(row, &fields, |_| None);
+            let source = source_of(item);
+            note(Note::Ok {
+                row,
+                page,
+                fields,
+                source,
+            });
+        }
     }
 
     /// The held rows of the dirty pages whose last ok row is `row`.
@@ -493,6 +496,15 @@ impl Resumer {
         let jobs = self.held.remove(&page).unwrap_or_default();
         let fields = self.later.get(&page).cloned().unwrap_or_default();
         jobs.into_iter().map(|job| reduce(job, &fields)).collect()
+    }
+}
+
+/// The raw record of a row not yet ended.
+fn source_of(item: Item) -> SourceRow {
+    match item {
+        Item::Send(job) => job.source,
+        Item::Unsent(_, source) => source,
+        Item::Ended(_) => unreachable!("ended rows are passed on before this"),
     }
 }
 
