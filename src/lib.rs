@@ -37,9 +37,7 @@ pub mod dispatch;
 pub mod filter;
 /// The per-row decisions between the mapper and the dispatcher.
 pub mod gate;
-/// `--match-on`: which properties can be keys, and a key's canonical form.
-pub mod keys;
-/// A row to a validated PATCH body.
+/// A row to a validated PATCH body (and, for `--match-on`, its key).
 pub mod mapping;
 /// How a row ends, and its report line.
 pub mod outcome;

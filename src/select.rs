@@ -14,7 +14,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::keys::MatchConfig;
+use crate::mapping::key::MatchConfig;
 use crate::mapping::page::PageField;
 use crate::mapping::{self, Mapped, Mapper, MappingOptions};
 use crate::notion::{NotionId, Schema, Version};

@@ -14,7 +14,7 @@ use crate::util::repo_path;
 const FLOORS: &[(&str, &[&str])] = &[
     ("ground", &["exit", "spelling", "stop", "notion"]),
     ("source", &["source"]),
-    ("mapping", &["mapping", "keys"]),
+    ("mapping", &["mapping"]),
     ("outcome", &["outcome"]),
     ("transport", &["transport"]),
     ("scan", &["scan", "filter", "select"]),
@@ -186,4 +186,92 @@ fn an_import_against_the_direction_is_found() {
             "dispatch"
         )]
     );
+}
+
+/// The modules under `src/` (`scan`, `gate`, `notion.rs`'s `notion`, …) and which others each
+/// names, from the code before `#[cfg(test)]`.
+fn module_graph(
+    src: &Path,
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let mut graph: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for file in files {
+        let rel = file
+            .strip_prefix(src)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        let own = module_of_file(&rel).split('/').next().unwrap().to_owned();
+        let text = std::fs::read_to_string(&file).unwrap();
+        let names = graph.entry(own.clone()).or_default();
+        for (_, module) in imports(src, &text) {
+            let top = module.split('/').next().unwrap().to_owned();
+            if top != own {
+                names.insert(top);
+            }
+        }
+    }
+    graph
+}
+
+/// A circle of modules naming each other, if there is one (`a -> b -> a`).
+fn circle(
+    graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> Option<Vec<String>> {
+    fn visit(
+        graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        node: &str,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|p| p == node) {
+            let mut found = path[start..].to_vec();
+            found.push(node.to_owned());
+            return Some(found);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_owned());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(found) = visit(graph, next, path, done) {
+                return Some(found);
+            }
+        }
+        path.pop();
+        done.insert(node.to_owned());
+        None
+    }
+    let mut done = Default::default();
+    graph
+        .keys()
+        .find_map(|node| visit(graph, node, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn no_two_modules_import_each_other_even_on_one_floor() {
+    let graph = module_graph(&repo_path("src"));
+    assert!(
+        graph.contains_key("gate") && graph["cmd"].contains("gate"),
+        "{graph:?}"
+    );
+    assert_eq!(
+        circle(&graph),
+        None,
+        "modules importing each other, in a circle"
+    );
+}
+
+#[test]
+fn a_circle_of_modules_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path();
+    std::fs::write(src.join("keys.rs"), "use crate::mapping::cell;\n").unwrap();
+    std::fs::create_dir_all(src.join("mapping")).unwrap();
+    std::fs::write(src.join("mapping/mod.rs"), "use crate::keys::RowKey;\n").unwrap();
+    std::fs::write(src.join("mapping/cell.rs"), "use crate::notion::Id;\n").unwrap();
+    let found = circle(&module_graph(src)).expect("a circle");
+    assert_eq!(found, ["keys", "mapping", "keys"]);
 }

@@ -284,7 +284,10 @@ async fn mappers(
         }
         mapping.set_schema(schema);
     }
-    or_usage!(crate::keys::use_key(&mut mapping, input.matching.as_ref()));
+    or_usage!(crate::mapping::key::use_key(
+        &mut mapping,
+        input.matching.as_ref()
+    ));
     let mappers = Mapper::for_source(source, mapping).and_then(|m| {
         let expectations =
             Expectations::for_input(source, m.options(), &input.expect, input.create_missing())?;

@@ -221,7 +221,7 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
             }
         }
     }
-    if let Err(e) = crate::keys::use_key(&mut mapping, input.matching.as_ref()) {
+    if let Err(e) = crate::mapping::key::use_key(&mut mapping, input.matching.as_ref()) {
         writeln!(err, "error: {e}")?;
         writeln!(err, "{NOTHING_READ}")?;
         return Ok(Exit::Usage);

@@ -6,8 +6,8 @@ pub mod jobfile;
 use std::path::PathBuf;
 
 use crate::config::jobfile::{single_char, JobFile};
-pub use crate::keys::{KeyLookup, MatchConfig};
 use crate::mapping::cell::NumberFormat;
+pub use crate::mapping::key::{KeyLookup, MatchConfig};
 use crate::mapping::{EmptyCells, MappingOptions};
 use crate::notion::client::{Client, Token};
 use crate::notion::schema::SchemaSource;

@@ -24,7 +24,7 @@ use crate::transport::Shared;
 pub struct Creating {
     pub schema: Arc<crate::notion::Schema>,
     pub version: crate::notion::Version,
-    pub key: Arc<crate::keys::KeySpec>,
+    pub key: Arc<crate::mapping::key::KeySpec>,
 }
 
 /// What the workers need beyond the transport: the writes a row makes besides its PATCH.

@@ -16,7 +16,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
-use crate::keys::RowKey;
+use crate::mapping::key::RowKey;
 use crate::mapping::{FileItem, Mapped, PageUpdate, Properties, PropertyValue};
 use crate::notion::NotionId;
 use crate::scan::{Current, Index, Kind};

@@ -127,7 +127,7 @@ mod tests {
                 unreachable!()
             };
             u.page_id = NotionId::UNMATCHED;
-            u.key = Some(crate::keys::RowKey {
+            u.key = Some(crate::mapping::key::RowKey {
                 text: key.into(),
                 canonical: key.into(),
             });

@@ -5,6 +5,7 @@
 pub mod body;
 pub mod cell;
 pub mod column;
+pub mod key;
 pub mod native;
 pub mod page;
 pub mod text;
@@ -21,7 +22,7 @@ pub use body::{Body, Field, Properties};
 pub use column::{ColumnMapping, ColumnPlan, HeaderError, PropertyColumn};
 pub use value::{FileItem, PropertyValue};
 
-use crate::keys::{KeySpec, RowKey};
+use crate::mapping::key::{KeySpec, RowKey};
 use crate::notion::{NotionId, PropertyType, Schema, Version};
 use crate::source::{Record, Source, SourceRow};
 use cell::CellRules;

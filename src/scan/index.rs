@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use crate::keys::KeySpec;
+use crate::mapping::key::KeySpec;
 use crate::notion::schema::{SchemaProperty, SchemaType};
 use crate::notion::{NotionId, Schema};
 use crate::scan::current::{Current, Kind};

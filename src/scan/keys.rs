@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::{scan, Field, Index, ScanError, ScanProgress, ScanRequest};
-use crate::keys::{KeySpec, RowKey, KEYS_PER_LOOKUP};
+use crate::mapping::key::{KeySpec, RowKey, KEYS_PER_LOOKUP};
 use crate::notion::{Schema, Version};
 use crate::transport::Shared;
 
@@ -20,14 +20,14 @@ pub const MAX_LOOKUP_KEYS: usize = 10_000;
 /// and their cost say; `say` gets the line that tells which and why).
 pub async fn read_index(
     shared: &crate::transport::Shared,
-    matching: &crate::keys::MatchConfig,
+    matching: &crate::mapping::key::MatchConfig,
     input: crate::source::InputFile<'_>,
     mapper: &crate::mapping::Mapper,
     written: Option<Vec<String>>,
     progress: &mut dyn FnMut(&crate::scan::ScanProgress),
     say: &mut dyn FnMut(String),
 ) -> Result<(Index, crate::scan::ScanProgress), crate::scan::ScanError> {
-    use crate::keys::KeyLookup;
+    use crate::mapping::key::KeyLookup;
     use crate::scan::{self, KeyPlan, KeyRead};
     let options = mapper.options();
     let schema = options

@@ -18,7 +18,7 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
-use crate::keys::KeySpec;
+use crate::mapping::key::KeySpec;
 use crate::notion::page_read::{complete, truncated_properties};
 use crate::notion::{NotionId, Schema, Version};
 use crate::transport::{query_json, read_property_items, ReadFailure, Shared};
