@@ -130,7 +130,7 @@ fn write_closing(
 /// The `apply` command that reads this export back as it was written: the format when the
 /// file's name does not tell it, and the cell separator when it is not the default.
 fn apply_command(config: &ExportConfig, data_source_id: &str) -> String {
-    use crate::cli::shell_quote;
+    use crate::config::shell_quote;
     let mut words = vec!["notion-bulk".to_owned(), "apply".to_owned()];
     match &config.output {
         Some(path) => words.push(shell_quote(&path.display().to_string())),
