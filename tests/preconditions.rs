@@ -435,3 +435,103 @@ async fn a_keyed_sync_with_if_columns_columns_and_resume_writes_only_what_holds(
         );
     }
 }
+
+/// Issue 19, point 3: `plan` and `apply` run one gate chain in one order (`Gates::decide`):
+/// the precondition from the row's cells first, then the page by its key, the verdict against
+/// that page, the comparison. So each row ends the same way in both, even where the order
+/// matters: a bad `if:` cell makes its row invalid whatever its key finds (before, `apply`
+/// ended a row whose key no page has `no_match` and never read its `if:` cell, while `plan`
+/// called it invalid). And the key column is not an expected value: it used to be one, which
+/// no scan knows, so each keyed row's precondition was judged by a read of its page (`plan`
+/// called rows to send that `apply` then skipped).
+#[tokio::test]
+async fn plan_and_apply_end_each_keyed_row_with_a_precondition_the_same_way() {
+    let handle = start(forty_pages(), |_| {}).await;
+    let dir = Dir::new();
+    // Task 1 and 2 are In progress, Task 4 Not started.
+    dir.write(
+        "rows.csv",
+        "Name,Status,if:Status\n\
+         Task 1,Done,Blocked\n\
+         Nobody,Done,Blocked\n\
+         Task 4,Done,In progress\n\
+         Task 2,Done,In progress\n\
+         Nobody else,Done,In progress\n\
+         Task 1,Done,Not started\n",
+    );
+    let keyed = [
+        "rows.csv",
+        "--data-source",
+        DATA_SOURCE,
+        "--match-on",
+        "Name",
+    ];
+    let mut plan = vec!["plan"];
+    plan.extend(keyed);
+    plan.extend(["--report", "plan.jsonl"]);
+    let planned = run_against(&dir, &handle.base_url(), TOKEN, &plan).await;
+    assert_eq!(planned.code, 1, "{}", planned.stderr);
+    // `apply` here gives the same --data-source.
+    let args = ["rows.csv", "--match-on", "Name", "--report", "apply.jsonl"];
+    let applied = apply(&dir, &handle, &args).await;
+    assert_eq!(applied.code, 1, "{}", applied.stderr);
+
+    // What each row became: plan's report has its unsent rows, its stdout the ones to send.
+    let ends = |report: &[ReportLine]| -> Vec<(u64, String, Option<String>)> {
+        let mut ends: Vec<_> = report
+            .iter()
+            .map(|l| (l.row, l.outcome.clone(), l.code.clone()))
+            .collect();
+        ends.sort();
+        ends
+    };
+    let mut planned_ends = ends(&read_report(&dir.path("plan.jsonl")));
+    for line in json_lines(&planned.stdout) {
+        if line["action"] == "updated" {
+            planned_ends.push((line["row"].as_u64().unwrap(), "ok".into(), None));
+        }
+    }
+    planned_ends.sort();
+    let applied_ends: Vec<_> = ends(&read_report(&dir.path("apply.jsonl")))
+        .into_iter()
+        .map(|(row, outcome, code)| match outcome.as_str() {
+            "ok" => (row, outcome, None),
+            _ => (row, outcome, code),
+        })
+        .collect();
+    let skipped = Some("precondition_failed".to_owned());
+    let no_match = Some("no_match".to_owned());
+    assert_eq!(
+        applied_ends,
+        [
+            (1, "invalid".into(), None),
+            (2, "invalid".into(), None),
+            (3, "skipped".into(), skipped.clone()),
+            (4, "ok".into(), None),
+            (5, "failed".into(), no_match),
+            (6, "skipped".into(), skipped),
+        ],
+        "{}",
+        applied.stderr
+    );
+    assert_eq!(
+        planned_ends, applied_ends,
+        "{}\n{}",
+        planned.stderr, planned.stdout
+    );
+    // The invalid rows name the cell; only Task 2's page was written.
+    let report = read_report(&dir.path("apply.jsonl"));
+    for line in report.iter().filter(|l| l.outcome == "invalid") {
+        let message = line.message.as_deref().unwrap();
+        assert!(message.contains("if:Status"), "{line:?}");
+    }
+    assert_eq!(count(&handle, "PATCH"), 1);
+    assert_eq!(status(&handle, 2), "Done");
+    // Judged against the scan, by the values plan showed: no page read before a write, and
+    // the key is not an expected value (it found the page).
+    assert_eq!(count(&handle, "GET"), 0);
+    for line in json_lines(&planned.stdout) {
+        let expected = line["precondition"].as_object().unwrap();
+        assert_eq!(expected.keys().collect::<Vec<_>>(), ["Status"], "{line}");
+    }
+}

@@ -479,6 +479,7 @@ async fn dispatch_stage(
         matcher,
         recheck: config.recheck,
         resume,
+        describe: false,
     };
     let reader = tokio::task::spawn_blocking(move || {
         let stages = Stages {

@@ -1,6 +1,7 @@
 //! `notion-bulk plan`: read, map and validate every row offline and print the bodies that
 //! `apply` would send. Nothing is written to Notion.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 
 use serde::Serialize;
@@ -8,11 +9,11 @@ use serde_json::{json, Map, Value};
 
 use crate::config::PlanConfig;
 use crate::exit::Exit;
-use crate::gate::matcher::Found;
 use crate::gate::matcher::{Change, Creation, Matcher};
-use crate::gate::precondition::{self, Expectations, Precondition, Verdict};
-use crate::gate::TemplateGate;
-use crate::mapping::{Body, Mapped, Mapper};
+use crate::gate::precondition::{self, Expectations, Verdict};
+use crate::gate::{Decided, Gates, TemplateGate};
+use crate::mapping::key::RowKey;
+use crate::mapping::{Body, Mapped, Mapper, PageUpdate};
 use crate::notion::NotionId;
 use crate::outcome::{unsent_outcome, Outcome, ReportLine, RowAction};
 use crate::report::progress::{Progress, ProgressMode};
@@ -21,7 +22,6 @@ use crate::scan::schema::load_schema_blocking;
 use crate::select::{self, Selection};
 use crate::source::Source;
 use crate::transport::Shared;
-use std::sync::Arc;
 
 /// Counts of a plan, by what became of the rows.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -114,16 +114,16 @@ fn scan_stage(
     let version = config.input.mapping.version;
     // The limiter that read the schema, so that the scan's first burst does not come on top of
     // those reads (it could draw a 429).
-    let shared = match reads {
-        Some(reads) => reads,
-        None => match config.connection.client(version) {
-            Ok(client) => Shared::for_reads(client, config.rate, config.burst),
-            Err(e) => {
-                writeln!(err, "error: {e}")?;
-                writeln!(err, "{NOTHING_READ}")?;
-                return Ok(Err(Exit::Usage));
-            }
-        },
+    let shared = match reads.map(Ok).unwrap_or_else(|| {
+        let client = config.connection.client(version)?;
+        Ok(Shared::for_reads(client, config.rate, config.burst))
+    }) {
+        Ok(shared) => shared,
+        Err::<_, String>(e) => {
+            writeln!(err, "error: {e}")?;
+            writeln!(err, "{NOTHING_READ}")?;
+            return Ok(Err(Exit::Usage));
+        }
     };
     let progress = Progress::new(ProgressMode::Log(std::time::Duration::from_secs(10)));
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -142,11 +142,7 @@ fn scan_stage(
         compared: expectations.map(Expectations::keys).unwrap_or_default(),
         selection,
         resumed: None,
-        keyed: config
-            .input
-            .matching
-            .as_ref()
-            .map(|matching| (matching, config.input.file(), mapper)),
+        keyed: (config.input.matching.as_ref()).map(|m| (m, config.input.file(), mapper)),
     };
     let mut said = Vec::new();
     let mut pages_read = 0;
@@ -173,36 +169,55 @@ fn scan_stage(
         }
         Err(e) => {
             writeln!(err, "error: {e}")?;
-            match pages_read {
-                0 => writeln!(err, "{NOTHING_READ}")?,
-                n => writeln!(
-                    err,
-                    "The scan read {n} pages of the data source; no row was planned. Fix it and \
-                     run plan again."
-                )?,
-            }
-            Ok(Err(if e.is_usage() {
-                Exit::Usage
-            } else {
-                Exit::Aborted
-            }))
+            Ok(Err(scan_failed(err, pages_read, e.is_usage())?))
         }
     }
 }
 
-/// Runs `plan`, writing bodies to `out` and messages to `err`.
-pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Exit> {
+/// After a scan that failed having read `pages_read` pages: its closing line, and the exit.
+fn scan_failed(err: &mut dyn Write, pages_read: u64, usage: bool) -> io::Result<Exit> {
+    match pages_read {
+        0 => writeln!(err, "{NOTHING_READ}")?,
+        n => writeln!(
+            err,
+            "The scan read {n} pages of the data source; no row was planned. Fix it and run \
+             plan again."
+        )?,
+    }
+    Ok(match usage {
+        true => Exit::Usage,
+        false => Exit::Aborted,
+    })
+}
+
+/// What `plan` reads its rows with once the schema and the header are settled.
+struct Opened {
+    source: Source,
+    mapper: Mapper,
+    expectations: Option<Expectations>,
+    /// With `--where`: the selection, checked against the schema.
+    prepared: Option<select::Prepared>,
+    /// The limiter and retries of the schema's reads, kept for the scan.
+    reads: Option<Shared>,
+}
+
+/// Reads the schema (when it is fetched), opens the input and resolves its header for the
+/// rows and their preconditions. `Err`: the exit, its closing line printed.
+fn open(config: &PlanConfig, err: &mut dyn Write) -> anyhow::Result<Result<Opened, Exit>> {
     let input = &config.input;
     let mut mapping = input.mapping.clone();
+    let stop = |err: &mut dyn Write, e: &dyn std::fmt::Display, closing: Option<&str>| {
+        writeln!(err, "error: {e}")?;
+        if let Some(line) = closing {
+            writeln!(err, "{line}")?;
+        }
+        anyhow::Ok(Err(Exit::Usage))
+    };
     // The limiter and retries of every read from Notion, the schema's first, kept for the scan.
     let reads = match input.schema.as_ref().filter(|s| s.is_fetched()) {
         Some(_) => match config.connection.client(mapping.version) {
             Ok(client) => Some(Shared::for_reads(client, config.rate, config.burst)),
-            Err(e) => {
-                writeln!(err, "error: {e}")?;
-                writeln!(err, "Nothing was read; fix it and run plan again.")?;
-                return Ok(Exit::Usage);
-            }
+            Err(e) => return stop(err, &e, Some(NOTHING_READ)),
         },
         None => None,
     };
@@ -214,24 +229,15 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
                 }
                 mapping.set_schema(schema);
             }
-            Err(e) => {
-                writeln!(err, "error: {e}")?;
-                writeln!(err, "{NOTHING_READ}")?;
-                return Ok(Exit::Usage);
-            }
+            Err(e) => return stop(err, &e, Some(NOTHING_READ)),
         }
     }
     if let Err(e) = crate::mapping::key::use_key(&mut mapping, input.matching.as_ref()) {
-        writeln!(err, "error: {e}")?;
-        writeln!(err, "{NOTHING_READ}")?;
-        return Ok(Exit::Usage);
+        return stop(err, &e, Some(NOTHING_READ));
     }
-    let mut source = match Source::open(&input.path, input.format, input.encoding) {
+    let source = match Source::open(&input.path, input.format, input.encoding) {
         Ok(s) => s,
-        Err(e) => {
-            writeln!(err, "error: {e}")?;
-            return Ok(Exit::Usage);
-        }
+        Err(e) => return stop(err, &e, None),
     };
     // The mapper, and the mapper of the rows' preconditions: both resolve the header.
     let mappers = Mapper::for_source(&source, mapping).and_then(|m| {
@@ -239,279 +245,81 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
             Expectations::for_input(&source, m.options(), &input.expect, input.create_missing())?;
         Ok((m, expectations))
     });
-    let (mut mapper, mut expectations) = match mappers {
+    let (mapper, expectations) = match mappers {
         Ok(m) => m,
         Err(e) => {
-            writeln!(err, "error: {}: {e}", input.path.display())?;
-            writeln!(
-                err,
-                "Nothing was read past the header; fix it and run plan again."
-            )?;
-            return Ok(Exit::Usage);
+            let e = format!("{}: {e}", input.path.display());
+            let closing = "Nothing was read past the header; fix it and run plan again.";
+            return stop(err, &e, Some(closing));
         }
-    };
-    let mut report = match &config.report {
-        Some(path) => Some(
-            ReportWriter::open(path)
-                .map_err(|e| anyhow::anyhow!("cannot open the report {}: {e}", path.display()))?,
-        ),
-        None => None,
     };
     let prepared = match input
         .selection
         .as_ref()
         .map(|s| select::prepare(s, mapper.options()))
     {
-        Some(Err(e)) => {
-            writeln!(err, "error: {e}")?;
-            writeln!(err, "{NOTHING_READ}")?;
-            return Ok(Exit::Usage);
-        }
+        Some(Err(e)) => return stop(err, &e, Some(NOTHING_READ)),
         Some(Ok(p)) => Some(p),
         None => None,
     };
-    let (mut matcher, selected) = match scan_stage(
+    Ok(Ok(Opened {
+        source,
+        mapper,
+        expectations,
+        prepared,
+        reads,
+    }))
+}
+
+/// Runs `plan`, writing bodies to `out` and messages to `err`: the reader, the mapper, the
+/// template gate and the gates `apply` runs ([`Gates::decide`]), in the same order, on one
+/// thread; each row's line goes to a [`PlanWriter`].
+pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Exit> {
+    let Opened {
+        mut source,
+        mut mapper,
+        expectations,
+        prepared,
+        reads,
+    } = match open(config, err)? {
+        Ok(opened) => opened,
+        Err(exit) => return Ok(exit),
+    };
+    let report = match &config.report {
+        Some(path) => Some(
+            ReportWriter::open(path)
+                .map_err(|e| anyhow::anyhow!("cannot open the report {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    let scanned = scan_stage(
         config,
         reads,
         &mapper,
         expectations.as_ref(),
         prepared.as_ref(),
         err,
-    )? {
+    )?;
+    let (matcher, selected) = match scanned {
         Ok(m) => m,
         Err(exit) => return Ok(exit),
     };
     // A selection's listing names each page by its title.
-    let titles = match selected {
-        Some(s) => {
-            source = s.rows;
-            Some(s.titles)
-        }
-        None => None,
+    let titles = selected.map(|s| {
+        source = s.rows;
+        s.titles
+    });
+    let mut gates = Gates {
+        expectations,
+        matcher,
+        recheck: false,
+        resume: None,
+        describe: true,
     };
-    let mut counts = PlanCounts {
-        compared: matcher.is_some(),
-        keyed: input.matching.is_some(),
-        ..PlanCounts::default()
-    };
-    let mut gate = TemplateGate::default();
+    let mut writer = PlanWriter::new(config, gates.matcher.is_some(), titles, report);
+    let mut template = TemplateGate::default();
     let mut row = source.empty_row();
     let mut warnings = mapper.take_new_options();
-    // On a terminal, a short listing of the changes comes before the JSON lines; a selection's
-    // listing of every page comes first wherever the output goes (on stderr).
-    let mut held: Option<Vec<u8>> =
-        ((config.listing && matcher.is_some()) || titles.is_some()).then(Vec::new);
-    let mut listing: Vec<String> = Vec::new();
-    let listed = if titles.is_some() {
-        usize::MAX
-    } else {
-        LISTED_ROWS
-    };
-    let mut emit = |mapped: Mapped,
-                    precondition: Option<Arc<Precondition>>,
-                    counts: &mut PlanCounts|
-     -> anyhow::Result<()> {
-        // With --match-on, the row's page by its key first: its precondition is about that page.
-        let found = match matcher.as_mut() {
-            Some(m) => m.find(mapped),
-            None => Found::Go(mapped),
-        };
-        let index = matcher.as_ref().map(Matcher::index);
-        let page = match &found {
-            Found::Go(mapped) => mapped.page_id(),
-            Found::Done(done) => done.mapped.page_id(),
-        }
-        .unwrap_or(NotionId::UNMATCHED);
-        let shown = precondition.as_ref().map(|p| p.describe(index, page));
-        let failed = match precondition.map(|p| p.verdict(index, page)) {
-            Some(Verdict::Fails(why)) => Some(why),
-            _ => None,
-        };
-        counts.preconditions += u64::from(shown.is_some());
-        let name = |page: &NotionId| match titles.as_ref().and_then(|t| t.get(page)) {
-            Some(title) => format!("page {page}, {title:?}"),
-            None => format!("page {page}"),
-        };
-        let (mapped, changes, creation) = match (found, matcher.as_mut()) {
-            (Found::Go(mapped), Some(m)) => {
-                let matched = m.compare(mapped);
-                (matched.mapped, Some(matched.changes), matched.creation)
-            }
-            (Found::Go(mapped), None) => (mapped, None, None),
-            (Found::Done(matched), _) => (matched.mapped, Some(matched.changes), matched.creation),
-        };
-        let sink: &mut dyn Write = match held.as_mut() {
-            Some(buffer) => buffer,
-            None => &mut *out,
-        };
-        match mapped {
-            Mapped::Update(update) if failed.is_some() => {
-                counts.precondition_failed += 1;
-                let why = failed.unwrap_or_default();
-                if listing.len() < listed {
-                    listing.push(format!(
-                        "row {} ({}): {why}",
-                        update.row,
-                        name(&update.page_id)
-                    ));
-                }
-                serde_json::to_writer(
-                    &mut *sink,
-                    &PlanLine {
-                        row: update.row,
-                        page_id: Some(update.page_id),
-                        key: update.key.as_ref().map(|k| &*k.text),
-                        body: None,
-                        action: Some(precondition::CODE),
-                        changes: None,
-                        code: None,
-                        pages: None,
-                        precondition: shown,
-                    },
-                )?;
-                sink.write_all(b"\n")?;
-                if let Some(report) = report.as_mut() {
-                    let mut line = ReportLine::unsent(
-                        update.row,
-                        Some(update.page_id.to_string()),
-                        Outcome::Skipped,
-                        Some(why),
-                    );
-                    line.code = Some(precondition::CODE.into());
-                    report.write(&line)?;
-                }
-            }
-            Mapped::Update(update) => {
-                let creates = matches!(creation, Some(Creation::Create(_)));
-                let key = update.key.as_ref().map(|k| &*k.text);
-                if creates {
-                    counts.created += 1;
-                    if listing.len() < LISTED_ROWS {
-                        listing.push(format!(
-                            "row {} (key {}): no page has this key: create it",
-                            update.row,
-                            key.unwrap_or_default()
-                        ));
-                    }
-                } else {
-                    counts.valid += 1;
-                }
-                let page_id = creation.is_none().then_some(update.page_id);
-                if let Some(Some(list)) = &changes {
-                    counts.properties += list.len() as u64;
-                    if listing.len() < listed {
-                        listing.push(format!(
-                            "row {} ({}): {}",
-                            update.row,
-                            name(&update.page_id),
-                            list.iter()
-                                .map(|c| format!("{}: {} -> {}", c.field, c.from, c.to))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ));
-                    }
-                }
-                serde_json::to_writer(
-                    &mut *sink,
-                    &PlanLine {
-                        row: update.row,
-                        page_id,
-                        key,
-                        body: Some(&update.body),
-                        action: changes.as_ref().map(|_| match creates {
-                            true => RowAction::Created.as_str(),
-                            false => RowAction::Updated.as_str(),
-                        }),
-                        changes: changes.as_ref().map(changes_json),
-                        code: None,
-                        pages: None,
-                        precondition: shown,
-                    },
-                )?;
-                sink.write_all(b"\n")?;
-            }
-            unsent => {
-                let (outcome, code, message) = unsent_outcome(&unsent).expect("not an update");
-                match &unsent {
-                    Mapped::Invalid(error) => {
-                        counts.invalid += 1;
-                        writeln!(err, "invalid: {error}")?;
-                    }
-                    Mapped::Unchanged { row, page_id, key } => {
-                        counts.unchanged += 1;
-                        if titles.is_some() {
-                            listing.push(format!("row {row} ({}): unchanged", name(page_id)));
-                        }
-                        serde_json::to_writer(
-                            &mut *sink,
-                            &PlanLine {
-                                row: *row,
-                                page_id: Some(*page_id),
-                                key: key.as_ref().map(|k| &*k.text),
-                                body: None,
-                                action: Some(RowAction::Unchanged.as_str()),
-                                changes: Some(json!({})),
-                                code: None,
-                                pages: None,
-                                precondition: shown.clone(),
-                            },
-                        )?;
-                        sink.write_all(b"\n")?;
-                    }
-                    Mapped::Unmatched {
-                        row, key, pages, ..
-                    } => {
-                        let code = if pages.is_empty() {
-                            counts.no_match += 1;
-                            "no_match"
-                        } else {
-                            counts.ambiguous += 1;
-                            "ambiguous_key"
-                        };
-                        writeln!(
-                            err,
-                            "failed: row {row} (key {}): {code}: {message}",
-                            key.text
-                        )?;
-                        if listing.len() < LISTED_ROWS {
-                            listing.push(format!("row {row} (key {}): {code}: not sent", key.text));
-                        }
-                        serde_json::to_writer(
-                            &mut *sink,
-                            &PlanLine {
-                                row: *row,
-                                page_id: None,
-                                key: Some(&key.text),
-                                body: None,
-                                action: None,
-                                changes: None,
-                                code: Some(code),
-                                pages: Some(pages),
-                                precondition: shown,
-                            },
-                        )?;
-                        sink.write_all(b"\n")?;
-                    }
-                    _ => counts.skipped += 1,
-                }
-                if let Some(report) = report.as_mut() {
-                    let mut line = ReportLine::unsent(
-                        unsent.row(),
-                        unsent.page_id().map(|p| p.to_string()),
-                        outcome,
-                        Some(message),
-                    );
-                    line.code = code.map(str::to_owned);
-                    line.key = unsent.key().map(|k| k.text.to_string());
-                    if matches!(unsent, Mapped::Unchanged { .. }) {
-                        line.action = Some(crate::outcome::RowAction::Unchanged);
-                    }
-                    report.write(&line)?;
-                }
-            }
-        }
-        Ok(())
-    };
     loop {
         match source.read(&mut row) {
             Ok(true) => {}
@@ -521,46 +329,17 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
                 return Ok(Exit::Usage);
             }
         }
-        counts.read += 1;
+        writer.counts.read += 1;
         let mapped = mapper.map(&row);
         warnings.extend(mapper.take_new_options());
-        let (mapped, precondition) = match expectations.as_mut() {
-            Some(e) => e.precondition(mapped, &row),
-            None => (mapped, None),
-        };
-        for (mapped, precondition) in gate.admit(mapped, precondition) {
-            emit(mapped, precondition, &mut counts)?;
+        for (mapped, source_row) in template.admit(mapped, row.clone()) {
+            writer.write(gates.decide(mapped, &source_row), out, err)?;
         }
     }
-    for (mapped, precondition) in gate.finish() {
-        emit(mapped, precondition, &mut counts)?;
+    for (mapped, source_row) in template.finish() {
+        writer.write(gates.decide(mapped, &source_row), out, err)?;
     }
-    if titles.is_some() {
-        // A selection's pages, every one, before its JSON lines.
-        for line in &listing {
-            writeln!(err, "  {line}")?;
-        }
-        out.write_all(&held.take().unwrap_or_default())?;
-    }
-    if let Some(buffer) = held {
-        match counts.keyed {
-            true => writeln!(
-                out,
-                "changes ({} rows to update, {} to create, {} not found, {} ambiguous):",
-                counts.valid, counts.created, counts.no_match, counts.ambiguous
-            )?,
-            false => writeln!(out, "changes ({} rows to update):", counts.valid)?,
-        }
-        for line in &listing {
-            writeln!(out, "  {line}")?;
-        }
-        let listed = counts.valid + counts.created + counts.no_match + counts.ambiguous;
-        if listed as usize > listing.len() {
-            writeln!(out, "  … and {} more rows", listed as usize - listing.len())?;
-        }
-        out.write_all(&buffer)?;
-    }
-    out.flush()?;
+    let counts = writer.finish(out, err)?;
     for new in warnings {
         writeln!(err, "warning: {new}")?;
     }
@@ -570,6 +349,324 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
     } else {
         Exit::Ok
     })
+}
+
+/// Where each row's plan goes: its JSON line (on stdout, or held for the listing that comes
+/// before them), the listing's line, its report line, and the counts.
+struct PlanWriter {
+    counts: PlanCounts,
+    /// On a terminal, a short listing of the changes comes before the JSON lines; a
+    /// selection's listing of every page comes first wherever the output goes (on stderr).
+    held: Option<Vec<u8>>,
+    listing: Vec<String>,
+    /// Rows of the listing (a selection's lists every page).
+    listed: usize,
+    /// With `--where`: each selected page's title.
+    titles: Option<HashMap<NotionId, String>>,
+    report: Option<ReportWriter>,
+}
+
+impl PlanWriter {
+    fn new(
+        config: &PlanConfig,
+        compared: bool,
+        titles: Option<HashMap<NotionId, String>>,
+        report: Option<ReportWriter>,
+    ) -> PlanWriter {
+        PlanWriter {
+            counts: PlanCounts {
+                compared,
+                keyed: config.input.matching.is_some(),
+                ..PlanCounts::default()
+            },
+            held: ((config.listing && compared) || titles.is_some()).then(Vec::new),
+            listing: Vec::new(),
+            listed: match titles.is_some() {
+                true => usize::MAX,
+                false => LISTED_ROWS,
+            },
+            titles,
+            report,
+        }
+    }
+
+    /// `page …`, with its title when a selection found it.
+    fn name(&self, page: &NotionId) -> String {
+        match self.titles.as_ref().and_then(|t| t.get(page)) {
+            Some(title) => format!("page {page}, {title:?}"),
+            None => format!("page {page}"),
+        }
+    }
+
+    /// A line of the listing, while it has room for `limit` lines.
+    fn list(&mut self, limit: usize, line: String) {
+        if self.listing.len() < limit {
+            self.listing.push(line);
+        }
+    }
+
+    /// One JSON line: held for after the listing, or straight to stdout.
+    fn line(&mut self, out: &mut dyn Write, line: &PlanLine) -> io::Result<()> {
+        let sink: &mut dyn Write = match self.held.as_mut() {
+            Some(buffer) => buffer,
+            None => out,
+        };
+        serde_json::to_writer(&mut *sink, line)?;
+        sink.write_all(b"\n")
+    }
+
+    /// One row as the gates decided it.
+    fn write(
+        &mut self,
+        decided: Decided,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> anyhow::Result<()> {
+        let Decided {
+            matched,
+            verdict,
+            shown,
+        } = decided;
+        self.counts.preconditions += u64::from(shown.is_some());
+        let changes = self.counts.compared.then_some(matched.changes);
+        match (matched.mapped, verdict) {
+            (Mapped::Update(update), Some(Verdict::Fails(why))) => {
+                self.failed_precondition(&update, why, shown, out)
+            }
+            (Mapped::Update(update), _) => {
+                self.sendable(&update, changes, matched.creation, shown, out)
+            }
+            (unsent, _) => self.unsent(&unsent, shown, out, err),
+        }
+    }
+
+    /// A row whose precondition does not hold as the scan read its page: apply skips it.
+    fn failed_precondition(
+        &mut self,
+        update: &PageUpdate,
+        why: String,
+        shown: Option<Value>,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<()> {
+        self.counts.precondition_failed += 1;
+        let listing = format!("row {} ({}): {why}", update.row, self.name(&update.page_id));
+        self.list(self.listed, listing);
+        self.line(
+            out,
+            &PlanLine {
+                row: update.row,
+                page_id: Some(update.page_id),
+                key: update.key.as_ref().map(|k| &*k.text),
+                body: None,
+                action: Some(precondition::CODE),
+                changes: None,
+                code: None,
+                pages: None,
+                precondition: shown,
+            },
+        )?;
+        if let Some(report) = self.report.as_mut() {
+            let mut line = ReportLine::unsent(
+                update.row,
+                Some(update.page_id.to_string()),
+                Outcome::Skipped,
+                Some(why),
+            );
+            line.code = Some(precondition::CODE.into());
+            report.write(&line)?;
+        }
+        Ok(())
+    }
+
+    /// A row apply would send: to update its page, or to create it.
+    fn sendable(
+        &mut self,
+        update: &PageUpdate,
+        changes: Option<Option<Vec<Change>>>,
+        creation: Option<Creation>,
+        shown: Option<Value>,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<()> {
+        let creates = matches!(creation, Some(Creation::Create(_)));
+        let key = update.key.as_ref().map(|k| &*k.text);
+        if creates {
+            self.counts.created += 1;
+            let listing = format!(
+                "row {} (key {}): no page has this key: create it",
+                update.row,
+                key.unwrap_or_default()
+            );
+            self.list(LISTED_ROWS, listing);
+        } else {
+            self.counts.valid += 1;
+        }
+        if let Some(Some(list)) = &changes {
+            self.counts.properties += list.len() as u64;
+            let listing = format!(
+                "row {} ({}): {}",
+                update.row,
+                self.name(&update.page_id),
+                list.iter()
+                    .map(|c| format!("{}: {} -> {}", c.field, c.from, c.to))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            self.list(self.listed, listing);
+        }
+        self.line(
+            out,
+            &PlanLine {
+                row: update.row,
+                page_id: creation.is_none().then_some(update.page_id),
+                key,
+                body: Some(&update.body),
+                action: changes.as_ref().map(|_| match creates {
+                    true => RowAction::Created.as_str(),
+                    false => RowAction::Updated.as_str(),
+                }),
+                changes: changes.as_ref().map(changes_json),
+                code: None,
+                pages: None,
+                precondition: shown,
+            },
+        )?;
+        Ok(())
+    }
+
+    /// A row apply would not send: invalid, unchanged, unmatched or skipped.
+    fn unsent(
+        &mut self,
+        unsent: &Mapped,
+        shown: Option<Value>,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> anyhow::Result<()> {
+        let (outcome, code, message) = unsent_outcome(unsent).expect("not an update");
+        match unsent {
+            Mapped::Invalid(error) => {
+                self.counts.invalid += 1;
+                writeln!(err, "invalid: {error}")?;
+            }
+            Mapped::Unchanged { row, page_id, key } => {
+                self.counts.unchanged += 1;
+                if self.titles.is_some() {
+                    self.listing
+                        .push(format!("row {row} ({}): unchanged", self.name(page_id)));
+                }
+                self.line(
+                    out,
+                    &PlanLine {
+                        row: *row,
+                        page_id: Some(*page_id),
+                        key: key.as_ref().map(|k| &*k.text),
+                        body: None,
+                        action: Some(RowAction::Unchanged.as_str()),
+                        changes: Some(json!({})),
+                        code: None,
+                        pages: None,
+                        precondition: shown,
+                    },
+                )?;
+            }
+            Mapped::Unmatched {
+                row, key, pages, ..
+            } => {
+                let code = self.unmatched(*row, key, pages, shown, out)?;
+                let key = &key.text;
+                writeln!(err, "failed: row {row} (key {key}): {code}: {message}")?;
+            }
+            _ => self.counts.skipped += 1,
+        }
+        if let Some(report) = self.report.as_mut() {
+            let mut line = ReportLine::unsent(
+                unsent.row(),
+                unsent.page_id().map(|p| p.to_string()),
+                outcome,
+                Some(message),
+            );
+            line.code = code.map(str::to_owned);
+            line.key = unsent.key().map(|k| k.text.to_string());
+            if matches!(unsent, Mapped::Unchanged { .. }) {
+                line.action = Some(RowAction::Unchanged);
+            }
+            report.write(&line)?;
+        }
+        Ok(())
+    }
+
+    /// With `--match-on`: a row whose key no page has (`no_match`), or several pages have
+    /// (`ambiguous_key`).
+    fn unmatched(
+        &mut self,
+        row: u64,
+        key: &RowKey,
+        pages: &[NotionId],
+        shown: Option<Value>,
+        out: &mut dyn Write,
+    ) -> io::Result<&'static str> {
+        let code = if pages.is_empty() {
+            self.counts.no_match += 1;
+            "no_match"
+        } else {
+            self.counts.ambiguous += 1;
+            "ambiguous_key"
+        };
+        self.list(
+            LISTED_ROWS,
+            format!("row {row} (key {}): {code}: not sent", key.text),
+        );
+        self.line(
+            out,
+            &PlanLine {
+                row,
+                page_id: None,
+                key: Some(&key.text),
+                body: None,
+                action: None,
+                changes: None,
+                code: Some(code),
+                pages: Some(pages),
+                precondition: shown,
+            },
+        )?;
+        Ok(code)
+    }
+
+    /// At the end of the input: the listing and the JSON lines held for after it; the counts.
+    fn finish(mut self, out: &mut dyn Write, err: &mut dyn Write) -> io::Result<PlanCounts> {
+        let counts = self.counts;
+        if self.titles.is_some() {
+            // A selection's pages, every one, before its JSON lines.
+            for line in &self.listing {
+                writeln!(err, "  {line}")?;
+            }
+            out.write_all(&self.held.take().unwrap_or_default())?;
+        }
+        if let Some(buffer) = self.held {
+            match counts.keyed {
+                true => writeln!(
+                    out,
+                    "changes ({} rows to update, {} to create, {} not found, {} ambiguous):",
+                    counts.valid, counts.created, counts.no_match, counts.ambiguous
+                )?,
+                false => writeln!(out, "changes ({} rows to update):", counts.valid)?,
+            }
+            for line in &self.listing {
+                writeln!(out, "  {line}")?;
+            }
+            let listed = counts.valid + counts.created + counts.no_match + counts.ambiguous;
+            if listed as usize > self.listing.len() {
+                writeln!(
+                    out,
+                    "  … and {} more rows",
+                    listed as usize - self.listing.len()
+                )?;
+            }
+            out.write_all(&buffer)?;
+        }
+        out.flush()?;
+        Ok(counts)
+    }
 }
 
 /// Rows of the terminal listing.

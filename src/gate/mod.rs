@@ -1,10 +1,11 @@
 //! The gates: per row, between the mapper and the dispatcher, what is sent and in which form.
-//! `template` holds template rows to the end of the input (SPEC §5); then [`Gates::forward`]
-//! runs the rest in order: with `--match-on`, the row's page by its key (`matcher`); its
-//! precondition judged against the scan (`precondition`); only the fields that differ from
-//! the scan's values (`matcher`); the [`Job`]; with `--resume`, whether it is sent at all and
-//! without what (`resume`); and [`settle`], which ends a row whose precondition failed. What
-//! comes out is an [`Item`] for the dispatcher.
+//! `template` holds template rows to the end of the input (SPEC §5); then [`Gates::decide`],
+//! which `plan` and `apply` share, runs in order: the row's precondition from its cells
+//! (`precondition`); with `--match-on`, the row's page by its key (`matcher`); the precondition
+//! judged against that page as the scan read it; only the fields that differ from the scan's
+//! values (`matcher`). `apply` goes on with [`Gates::forward`]: the [`Job`]; with `--resume`,
+//! whether it is sent at all and without what (`resume`); and [`settle`], which ends a row
+//! whose precondition failed. What comes out is an [`Item`] for the dispatcher.
 
 pub mod matcher;
 pub mod precondition;
@@ -17,6 +18,7 @@ use crate::gate::matcher::{Creation, Found, Matched, Matcher};
 use crate::gate::precondition::{Expectations, Verdict};
 use crate::gate::resume::{InputChanged, Note, Resumer};
 use crate::mapping::{Field, Mapped, PageUpdate};
+use crate::notion::NotionId;
 use crate::outcome::RowResult;
 use crate::source::SourceRow;
 
@@ -92,8 +94,21 @@ pub fn settle(item: Item) -> Item {
     }
 }
 
-/// The gates after the template gate, as `apply` runs them on the reader's thread: each one
-/// that applies to this run, once per row.
+/// What [`Gates::decide`] makes of one row.
+#[derive(Debug)]
+pub struct Decided {
+    /// The row as it goes on: with a data source, only its changes (or how it ended).
+    pub matched: Matched,
+    /// For a row to send with a precondition: what is known of it before dispatch.
+    pub verdict: Option<Verdict>,
+    /// With [`Gates::describe`], a row with a precondition: each expected value, and as the
+    /// scan read the page the current one and whether it holds.
+    pub shown: Option<serde_json::Value>,
+}
+
+/// The gates after the template gate, as `plan` and `apply` run them on the reader's thread:
+/// each one that applies to this run, once per row ([`Gates::decide`]; `apply` then
+/// [`Gates::forward`]s the row through `--resume`).
 #[derive(Debug)]
 pub struct Gates {
     /// The rows' preconditions (`if:` columns, `[expect]`), if they can have any.
@@ -104,9 +119,62 @@ pub struct Gates {
     pub recheck: bool,
     /// With `--resume`: the reader's side of resuming.
     pub resume: Option<Resumer>,
+    /// `plan`: each row's precondition is described ([`Decided::shown`]).
+    pub describe: bool,
 }
 
 impl Gates {
+    /// The gates `plan` and `apply` share, in this order: the row's precondition taken from its
+    /// cells (a bad `if:` cell makes the row invalid, whatever its key finds); with
+    /// `--match-on`, its page by its key; the precondition judged against that page as the
+    /// scan read it (unless `--recheck`); then only the fields that differ from the scan's
+    /// values (the matcher marks the fields this row sends as no longer known, so the
+    /// verdict comes before it).
+    pub fn decide(&mut self, mapped: Mapped, source_row: &SourceRow) -> Decided {
+        let (mapped, precondition) = match self.expectations.as_mut() {
+            Some(e) => e.precondition(mapped, source_row),
+            None => (mapped, None),
+        };
+        let found = match self.matcher.as_mut() {
+            Some(matcher) => matcher.find(mapped),
+            None => Found::Go(mapped),
+        };
+        // Described before the matcher marks the fields this row sends as no longer known.
+        let index = self.matcher.as_ref().map(Matcher::index);
+        let shown = match (&precondition, self.describe) {
+            (Some(p), true) => {
+                let page = match &found {
+                    Found::Go(mapped) => mapped.page_id(),
+                    Found::Done(done) => done.mapped.page_id(),
+                };
+                Some(p.describe(index, page.unwrap_or(NotionId::UNMATCHED)))
+            }
+            _ => None,
+        };
+        let (matched, verdict) = match found {
+            Found::Done(matched) => (matched, None),
+            Found::Go(mapped) => {
+                let verdict = match (&mapped, &precondition) {
+                    (Mapped::Update(u), Some(p)) => Some(
+                        p.clone()
+                            .verdict(index.filter(|_| !self.recheck), u.page_id),
+                    ),
+                    _ => None,
+                };
+                let matched = match self.matcher.as_mut() {
+                    Some(matcher) => matcher.compare(mapped),
+                    None => Matched::as_is(mapped),
+                };
+                (matched, verdict)
+            }
+        };
+        Decided {
+            matched,
+            verdict,
+            shown,
+        }
+    }
+
     /// One mapped row, in input order (template rows last): the items to hand the dispatcher
     /// now, in order (none while `--resume` holds it; held rows of its page with it when it
     /// releases them). `note` is told of rows an earlier run ended (for `--failed-out`).
@@ -123,34 +191,9 @@ impl Gates {
             (Some(_), Mapped::Update(update)) => update.body.fields().into(),
             _ => Arc::from([]),
         };
-        // With --match-on, the row's page by its key first, so that its precondition is
-        // judged against that page.
-        let found = match self.matcher.as_mut() {
-            Some(matcher) => matcher.find(mapped),
-            None => Found::Go(mapped),
-        };
-        let (matched, verdict) = match found {
-            Found::Done(matched) => (matched, None),
-            Found::Go(mapped) => {
-                // Preconditions, judged against the scan before the matcher marks the
-                // fields this row sends as no longer known.
-                let (mapped, verdict) = match self.expectations.as_mut() {
-                    Some(e) => e.judge(
-                        mapped,
-                        &source_row,
-                        self.matcher.as_ref().map(Matcher::index),
-                        self.recheck,
-                    ),
-                    None => (mapped, None),
-                };
-                // The matcher stage: with a data source, only the changes go on.
-                let matched = match self.matcher.as_mut() {
-                    Some(matcher) => matcher.compare(mapped),
-                    None => Matched::as_is(mapped),
-                };
-                (matched, verdict)
-            }
-        };
+        let Decided {
+            matched, verdict, ..
+        } = self.decide(mapped, &source_row);
         let item = match matched.mapped {
             Mapped::Update(update) => {
                 let mut job = Job::new(update, source_row);

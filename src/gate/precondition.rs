@@ -293,23 +293,6 @@ impl Expectations {
         }
     }
 
-    /// [`Expectations::precondition`], then its verdict: against the scan's `index` unless
-    /// `recheck`.
-    pub fn judge(
-        &mut self,
-        mapped: Mapped,
-        row: &SourceRow,
-        index: Option<&Index>,
-        recheck: bool,
-    ) -> (Mapped, Option<Verdict>) {
-        let (mapped, precondition) = self.precondition(mapped, row);
-        let verdict = match (&mapped, precondition) {
-            (Mapped::Update(u), Some(p)) => Some(p.verdict(index.filter(|_| !recheck), u.page_id)),
-            _ => None,
-        };
-        (mapped, verdict)
-    }
-
     /// The row's expected values and `[expect]`'s; `Ok(None)` when it has none.
     fn of_row(&mut self, row: &SourceRow) -> Result<Option<Precondition>, Vec<Problem>> {
         let mut checks = Vec::new();
@@ -320,7 +303,10 @@ impl Expectations {
         };
         match own {
             Some(Mapped::Update(update)) => {
-                checks = checks_of(&update.body, self.schema.as_deref())
+                checks = checks_of(&update.body, self.schema.as_deref());
+                // The key column is mapped with the `if:` columns only to name the row's page:
+                // it is not an expected value (the page was found by it).
+                checks.retain(|c| Some(&*c.field.name) != self.key_column.as_deref());
             }
             Some(Mapped::Invalid(error)) => {
                 let problems: Vec<Problem> = error
