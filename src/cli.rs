@@ -568,7 +568,7 @@ mod tests {
     fn shared_limiter_flags_are_checked() {
         let c = apply_config(&["--progress", "none"]).unwrap();
         assert_eq!(c.shared_limiter, None);
-        let c = apply_config(&[
+        let given = apply_config(&[
             "--shared-limiter",
             "unix:///run/redis.sock",
             "--limiter-key",
@@ -576,17 +576,20 @@ mod tests {
             "--shared-limiter-required",
             "--progress",
             "none",
-        ])
-        .unwrap();
+        ]);
         if cfg!(feature = "shared-limiter") {
             assert_eq!(
-                c.shared_limiter,
+                given.unwrap().shared_limiter,
                 Some(SharedLimiterConfig {
                     url: "unix:///run/redis.sock".into(),
                     key: Some("acme-prod".into()),
                     required: true,
                 })
             );
+        } else {
+            // A build without Redis says so, rather than running without the shared budget.
+            let err = given.unwrap_err();
+            assert!(err.0.contains("no Redis support"), "{err}");
         }
         for (flags, expected) in [
             (&["--shared-limiter", "http://x"][..], "redis://"),
