@@ -2,6 +2,13 @@
 //! ([`crate::config::ApplyFlags`] and the others), which [`crate::config`] merges over the
 //! job file and checks. Nothing else sees these types.
 
+// The `///` lines on clap's fields are the help text, written for the terminal, not rustdoc.
+#![allow(
+    rustdoc::broken_intra_doc_links,
+    rustdoc::invalid_html_tags,
+    rustdoc::bare_urls
+)]
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};

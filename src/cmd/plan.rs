@@ -273,7 +273,7 @@ fn open(config: &PlanConfig, err: &mut dyn Write) -> anyhow::Result<Result<Opene
 
 /// Runs `plan`, writing bodies to `out` and messages to `err`: the reader, the mapper, the
 /// template gate and the gates `apply` runs ([`Gates::decide`]), in the same order, on one
-/// thread; each row's line goes to a [`PlanWriter`].
+/// thread; each row's line goes to a `PlanWriter`.
 pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Exit> {
     let Opened {
         mut source,

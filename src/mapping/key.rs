@@ -31,7 +31,7 @@ pub const KEYS_PER_LOOKUP: usize = 100;
 pub struct RowKey {
     /// The key as the input wrote it, trimmed: what the report shows and a lookup sends.
     pub text: Arc<str>,
-    /// What keys are compared by (see [`KeySpec::canonical`]).
+    /// What keys are compared by (see [`KeySpec::row_key`]).
     pub canonical: Arc<str>,
 }
 

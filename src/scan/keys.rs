@@ -15,7 +15,7 @@ use crate::transport::Shared;
 pub const MAX_LOOKUP_KEYS: usize = 10_000;
 
 /// Reads what the matcher compares rows with (the fields `written` names, as
-/// [`scan::compared_fields`] takes them): the scan of the data source, or with
+/// [`crate::scan::compared_fields`] takes them): the scan of the data source, or with
 /// `--match-on` the pages of the input's keys (by a scan or by lookups, as `--key-lookup`
 /// and their cost say; `say` gets the line that tells which and why).
 pub async fn read_index(
