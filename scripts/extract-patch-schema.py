@@ -3,7 +3,7 @@
 Notion's OpenAPI description into one self-contained JSON Schema document.
 
     python3 scripts/extract-patch-schema.py ../shared/reference/notion-openapi.json \
-        > src/notion/patch-page.schema.json
+        > crates/notion/src/patch-page.schema.json
 """
 import json
 import sys

@@ -1,8 +1,8 @@
 #!/bin/sh
 # The tz database's time zone names (zones and their links, less the placeholder "Factory"),
-# one a line, sorted: the names a date's time_zone may take (src/notion/time_zone.rs).
+# one a line, sorted: the names a date's time_zone may take (crates/notion/src/time_zone.rs).
 #
-#     sh scripts/time-zones.sh /usr/share/zoneinfo/tzdata.zi > src/notion/time-zones.txt
+#     sh scripts/time-zones.sh /usr/share/zoneinfo/tzdata.zi > crates/notion/src/time-zones.txt
 #
 # tzdata.zi is the compact form of a tz database release (Debian's tzdata package installs it;
 # a release's tarball builds it with `make tzdata.zi`).

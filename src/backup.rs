@@ -279,7 +279,12 @@ fn fields_of_line(line: &Value) -> Vec<Field> {
 mod tests {
     use super::*;
     use crate::mapping::PropertyValue;
-    use crate::notion::page_read::tests::page;
+
+    /// The notion crate's page read: a title, a status, a number, a hosted file, a relation
+    /// cut short.
+    fn page() -> Value {
+        serde_json::from_str(include_str!("../crates/notion/testdata/page.json")).unwrap()
+    }
     use std::sync::Arc;
 
     fn body(values: Vec<(&str, PropertyValue)>) -> Body {

@@ -17,10 +17,11 @@
 // floors in docs/ARCHITECTURE.md). Each module's own `//!` lines are its documentation.
 
 // The ground: exit codes; the Notion API (ids, versions, property types, the schema, the
-// client, page reads); "did you mean"; the run's stop flag.
+// client, page reads) and "did you mean", from the crate crates/notion, which the compiler
+// keeps from importing anything of the tool; the run's stop flag.
 pub mod exit;
-pub mod notion;
-pub mod spelling;
+pub use notion_api as notion;
+pub use notion_api::spelling;
 pub mod stop;
 // The readers: CSV and JSONL rows streamed one at a time.
 pub mod source;

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use crate::util::repo_path;
 
 /// The floors, from the ground up, and the modules (a `src/` path without `.rs`) on each. A
-/// file belongs to the longest module path it lies in.
+/// file belongs to the longest module path it lies in. `notion` and `spelling` are the crate
+/// `crates/notion`, re-exported by `lib.rs`: the compiler keeps it from importing the tool.
 const FLOORS: &[(&str, &[&str])] = &[
     ("ground", &["exit", "spelling", "stop", "notion"]),
     ("source", &["source"]),

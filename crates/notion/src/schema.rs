@@ -20,7 +20,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::notion::{NotionId, PropertyType};
+use crate::{NotionId, PropertyType};
 
 /// The version of the saved JSON shape.
 pub const FORMAT: u32 = 1;
@@ -113,7 +113,7 @@ pub struct SchemaUser {
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
     #[error("{0:?} is not a data source or database id or URL: {1}")]
-    BadId(String, crate::notion::IdError),
+    BadId(String, crate::IdError),
     #[error("cannot read the schema of {id}: {endpoint} answered {answer}")]
     Refused {
         id: NotionId,

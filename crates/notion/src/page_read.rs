@@ -202,25 +202,14 @@ pub fn plain_text(items: &Value) -> Option<String> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::notion::NotionId;
+    use crate::NotionId;
 
-    /// A page read with a title, a status, a number, a hosted file and a relation cut short.
-    pub(crate) fn page() -> Value {
-        json!({
-            "object": "page",
-            "icon": {"type": "emoji", "emoji": "🚀"},
-            "cover": null,
-            "in_trash": false,
-            "properties": {
-                "Name": {"id": "title", "type": "title", "title": [{"type": "text", "text": {"content": "Ship", "link": null}, "annotations": {"bold": false, "italic": false, "strikethrough": false, "underline": false, "code": false, "color": "default"}, "plain_text": "Ship", "href": null}]},
-                "Status": {"id": "a%3Fb", "type": "status", "status": {"id": "s1", "name": "In progress", "color": "blue"}},
-                "Estimate": {"id": "e", "type": "number", "number": 3},
-                "Files": {"id": "f", "type": "files", "files": [{"name": "x", "type": "file", "file": {"url": "https://s3/x?sig", "expiry_time": "..."}}]},
-                "Blocked by": {"id": "r", "type": "relation", "relation": [{"id": "8d116ece-1738-47d9-bd9c-172411e20b8f"}], "has_more": true}
-            }
-        })
+    /// A page read with a title, a status, a number, a hosted file and a relation cut short
+    /// (`testdata/page.json`; the tool's backup tests read it too).
+    fn page() -> Value {
+        serde_json::from_str(include_str!("../testdata/page.json")).unwrap()
     }
 
     #[test]
