@@ -3,6 +3,7 @@
 //! budget), the retry table, the counters, and the send loop with the reads built on it. It
 //! knows requests, not rows.
 
+pub mod adaptive;
 pub mod limiter;
 #[cfg(feature = "shared-limiter")]
 pub mod redis;
