@@ -114,16 +114,16 @@ fn scan_stage(
     let version = config.input.mapping.version;
     // The limiter that read the schema, so that the scan's first burst does not come on top of
     // those reads (it could draw a 429).
-    let shared = match reads.map(Ok).unwrap_or_else(|| {
-        let client = config.connection.client(version)?;
-        Ok(Shared::for_reads(client, config.rate, config.burst))
-    }) {
-        Ok(shared) => shared,
-        Err::<_, String>(e) => {
-            writeln!(err, "error: {e}")?;
-            writeln!(err, "{NOTHING_READ}")?;
-            return Ok(Err(Exit::Usage));
-        }
+    let shared = match reads {
+        Some(reads) => reads,
+        None => match config.connection.client(version) {
+            Ok(client) => Shared::for_reads(client, config.rate, config.burst),
+            Err(e) => {
+                writeln!(err, "error: {e}")?;
+                writeln!(err, "{NOTHING_READ}")?;
+                return Ok(Err(Exit::Usage));
+            }
+        },
     };
     let progress = Progress::new(ProgressMode::Log(std::time::Duration::from_secs(10)));
     let runtime = tokio::runtime::Builder::new_current_thread()
