@@ -154,11 +154,10 @@ impl Gates {
         let (matched, verdict) = match found {
             Found::Done(matched) => (matched, None),
             Found::Go(mapped) => {
-                let verdict = match (&mapped, &precondition) {
-                    (Mapped::Update(u), Some(p)) => Some(
-                        p.clone()
-                            .verdict(index.filter(|_| !self.recheck), u.page_id),
-                    ),
+                let verdict = match (&mapped, precondition) {
+                    (Mapped::Update(u), Some(p)) => {
+                        Some(p.verdict(index.filter(|_| !self.recheck), u.page_id))
+                    }
                     _ => None,
                 };
                 let matched = match self.matcher.as_mut() {
