@@ -359,8 +359,6 @@ struct PlanWriter {
     /// selection's listing of every page comes first wherever the output goes (on stderr).
     held: Option<Vec<u8>>,
     listing: Vec<String>,
-    /// Rows of the listing (a selection's lists every page).
-    listed: usize,
     /// With `--where`: each selected page's title.
     titles: Option<HashMap<NotionId, String>>,
     report: Option<ReportWriter>,
@@ -381,10 +379,6 @@ impl PlanWriter {
             },
             held: ((config.listing && compared) || titles.is_some()).then(Vec::new),
             listing: Vec::new(),
-            listed: match titles.is_some() {
-                true => usize::MAX,
-                false => LISTED_ROWS,
-            },
             titles,
             report,
         }
@@ -395,6 +389,14 @@ impl PlanWriter {
         match self.titles.as_ref().and_then(|t| t.get(page)) {
             Some(title) => format!("page {page}, {title:?}"),
             None => format!("page {page}"),
+        }
+    }
+
+    /// Rows of the listing that say what changes: a selection's lists every page.
+    fn changes_listed(&self) -> usize {
+        match self.titles.is_some() {
+            true => usize::MAX,
+            false => LISTED_ROWS,
         }
     }
 
@@ -450,7 +452,7 @@ impl PlanWriter {
     ) -> anyhow::Result<()> {
         self.counts.precondition_failed += 1;
         let listing = format!("row {} ({}): {why}", update.row, self.name(&update.page_id));
-        self.list(self.listed, listing);
+        self.list(self.changes_listed(), listing);
         self.line(
             out,
             &PlanLine {
@@ -511,7 +513,7 @@ impl PlanWriter {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
-            self.list(self.listed, listing);
+            self.list(self.changes_listed(), listing);
         }
         self.line(
             out,
