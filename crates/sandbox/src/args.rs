@@ -40,6 +40,10 @@ pub struct SandboxArgs {
     /// Most results one data source query pages through (Notion's cap) [default: 10000].
     #[arg(long, value_name = "N")]
     pub query_cap: Option<String>,
+    /// Most options a data source may hold, all properties together (Notion's schema-size
+    /// ceiling); writes that add options past it are refused [default: no ceiling].
+    #[arg(long, value_name = "N")]
+    pub max_schema_options: Option<String>,
 }
 
 impl TryFrom<SandboxArgs> for Options {
@@ -89,6 +93,9 @@ impl TryFrom<SandboxArgs> for Options {
         let latency = args.latency.as_deref().map(parse_latency).transpose()?;
         let query_cap = parse_count(args.query_cap.as_deref(), "--query-cap")?
             .map_or(super::DEFAULT_QUERY_CAP, |n| n as usize);
+        let max_schema_options =
+            parse_count(args.max_schema_options.as_deref(), "--max-schema-options")?
+                .map(|n| n as usize);
         let opts = Options {
             port: args.port,
             seed,
@@ -102,6 +109,7 @@ impl TryFrom<SandboxArgs> for Options {
             latency,
             stall: super::DEFAULT_STALL,
             query_cap,
+            max_schema_options,
         };
         opts.validate()?;
         Ok(opts)
@@ -171,6 +179,21 @@ mod tests {
         assert_eq!(o.latency, None);
         assert!(o.seed.pages.is_empty());
         assert_eq!(o.query_cap, 10_000);
+        assert_eq!(o.max_schema_options, None);
+    }
+
+    #[test]
+    fn max_schema_options() {
+        assert_eq!(
+            parse(&["--max-schema-options", "500"])
+                .unwrap()
+                .max_schema_options,
+            Some(500)
+        );
+        for bad in ["0", "-1", "x", "2.5"] {
+            let err = parse(&[&format!("--max-schema-options={bad}")]).unwrap_err();
+            assert!(err.contains("--max-schema-options"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -1,14 +1,16 @@
 //! The sandbox: a local Notion-compatible HTTP server for the tool's tests, benchmarks and first
 //! runs. It serves PATCH, GET and POST (create) page, GET page property item, GET database, GET
-//! data source, GET users, and the data source and database queries from an in-memory store
+//! and PATCH (option changes) data source, GET users, and the data source and database queries
+//! from an in-memory store
 //! seeded from JSON, with Notion's token and version checks, strict validation and error shapes,
 //! its own rate limiter, and injected faults. It is a crate of its own and depends on nothing of
 //! `notion-bulk`'s, so a bug in the tool cannot hide in both: the compiler keeps the two apart.
 //!
 //! Files, in dependency order: `model` (property types, schemas, pages, ids, and the read-only
 //! `Workspace` view), `seed` (the seed format), `validate` (PATCH and create bodies, against a
-//! `Workspace`), `query` (query bodies parsed against a schema, and evaluated against pages),
-//! `store` (the data: built from a seed, changed by validated updates and creates), `render`
+//! `Workspace`), `schema` (data source PATCH bodies: option changes), `query` (query bodies parsed
+//! against a schema, and evaluated against pages), `store` (the data: built from a seed, changed
+//! by validated updates, creates and schema updates), `render`
 //! (response shapes), `limiter`, `fault`, `hold` (requests held until released, for tests),
 //! `stats` (counters and request log), `canonical` (body hashes), `server` (routes, gate,
 //! accept loop), `args` (the command-line flags).
@@ -22,6 +24,7 @@ mod limiter;
 mod model;
 mod query;
 mod render;
+mod schema;
 mod seed;
 mod server;
 mod stats;
@@ -79,6 +82,10 @@ pub struct Options {
     /// Most results one query pages through ([`DEFAULT_QUERY_CAP`], Notion's 10,000); past it
     /// the last page has `has_more: false` and every page a `request_status` of `incomplete`.
     pub query_cap: usize,
+    /// Notion's schema-size ceiling, as the most options (all properties together) a data
+    /// source may hold: a schema PATCH, page update or create that adds options past it is
+    /// refused ("Your database schema has exceeded the maximum size"). `None`: no ceiling.
+    pub max_schema_options: Option<usize>,
 }
 
 impl Default for Options {
@@ -96,6 +103,7 @@ impl Default for Options {
             latency: None,
             stall: DEFAULT_STALL,
             query_cap: DEFAULT_QUERY_CAP,
+            max_schema_options: None,
         }
     }
 }
@@ -125,6 +133,9 @@ impl Options {
         }
         if self.query_cap == 0 {
             return bad("--query-cap should be at least 1");
+        }
+        if self.max_schema_options == Some(0) {
+            return bad("--max-schema-options should be at least 1");
         }
         if self.window_budget == Some(0) {
             return bad("--window-budget should be at least 1");
@@ -247,7 +258,8 @@ impl Drop for Handle {
 /// Start the sandbox on 127.0.0.1 in this runtime and return once it listens.
 pub async fn start(opts: Options) -> Result<Handle, SandboxError> {
     opts.validate()?;
-    let store = store::Store::from_seed(&opts.seed, chrono::Utc::now())?;
+    let mut store = store::Store::from_seed(&opts.seed, chrono::Utc::now())?;
+    store.max_schema_options = opts.max_schema_options;
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, opts.port))
         .await
         .map_err(|source| SandboxError::Bind {

@@ -16,6 +16,13 @@ pub(crate) const OPTION_COLORS: [&str; 10] = [
     "default", "gray", "brown", "orange", "yellow", "green", "blue", "purple", "pink", "red",
 ];
 
+/// The groups of every status property, in order: key (also the group's id), name, color.
+pub(crate) const STATUS_GROUPS: [(&str, &str, &str); 3] = [
+    ("to_do", "To-do", "gray"),
+    ("in_progress", "In progress", "blue"),
+    ("complete", "Complete", "green"),
+];
+
 /// Every property type the sandbox knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum PropType {
@@ -131,6 +138,14 @@ impl PropType {
         )
     }
 
+    /// Types whose schema holds options.
+    pub(crate) fn has_options(self) -> bool {
+        matches!(
+            self,
+            PropType::Select | PropType::MultiSelect | PropType::Status
+        )
+    }
+
     /// The value a page has when nothing was set.
     pub(crate) fn empty_value(self) -> Value {
         match self {
@@ -202,6 +217,8 @@ pub(crate) struct DataSource {
     pub(crate) title: String,
     pub(crate) database_id: String,
     pub(crate) properties: Vec<PropSchema>,
+    /// `null`, or an icon in the shape reads show it (set by a data source PATCH).
+    pub(crate) icon: Value,
     pub(crate) created_time: DateTime<Utc>,
     pub(crate) last_edited_time: DateTime<Utc>,
 }
@@ -217,6 +234,11 @@ impl DataSource {
 
     pub(crate) fn title_property(&self) -> Option<&PropSchema> {
         self.properties.iter().find(|p| p.kind == PropType::Title)
+    }
+
+    /// How many options its properties hold, all together.
+    pub(crate) fn option_count(&self) -> usize {
+        self.properties.iter().map(|p| p.options.len()).sum()
     }
 }
 
@@ -318,6 +340,9 @@ pub(crate) trait Workspace {
     fn data_source(&self, id: &str) -> Option<&DataSource>;
     fn page(&self, id: &str) -> Option<&Page>;
     fn user(&self, id: &str) -> Option<&User>;
+
+    /// The most options a data source may hold (`--max-schema-options`); `None`: no ceiling.
+    fn max_schema_options(&self) -> Option<usize>;
 
     /// The plain text of a page's title.
     fn page_title(&self, page: &Page) -> String {

@@ -4,6 +4,7 @@
 use super::error::ApiError;
 use super::model::{
     DataSource, Database, Page, PropSchema, PropType, User, Workspace, INTEGRATION_BOT_ID,
+    STATUS_GROUPS,
 };
 use super::store::Store;
 use super::version::ApiVersion;
@@ -317,22 +318,18 @@ fn property_config(store: &Store, prop: &PropSchema) -> Value {
     let config = match prop.kind {
         PropType::Select | PropType::MultiSelect => json!({ "options": options() }),
         PropType::Status => {
-            let groups: Vec<Value> = [
-                ("to_do", "To-do", "gray"),
-                ("in_progress", "In progress", "blue"),
-                ("complete", "Complete", "green"),
-            ]
-            .iter()
-            .map(|(key, name, color)| {
-                let ids: Vec<&str> = prop
-                    .options
-                    .iter()
-                    .filter(|o| o.group.as_deref() == Some(key))
-                    .map(|o| o.id.as_str())
-                    .collect();
-                json!({"id": key, "name": name, "color": color, "option_ids": ids})
-            })
-            .collect();
+            let groups: Vec<Value> = STATUS_GROUPS
+                .iter()
+                .map(|(key, name, color)| {
+                    let ids: Vec<&str> = prop
+                        .options
+                        .iter()
+                        .filter(|o| o.group.as_deref() == Some(key))
+                        .map(|o| o.id.as_str())
+                        .collect();
+                    json!({"id": key, "name": name, "color": color, "option_ids": ids})
+                })
+                .collect();
             json!({"options": options(), "groups": groups})
         }
         PropType::Number => json!({ "format": prop.format }),
@@ -368,7 +365,7 @@ pub(crate) fn data_source(store: &Store, ds: &DataSource, version: ApiVersion) -
         "last_edited_by": partial_user(INTEGRATION_BOT_ID),
         "title": rich_text(&ds.title),
         "description": [],
-        "icon": null,
+        "icon": ds.icon,
         "cover": null,
         "parent": {"type": "database_id", "database_id": ds.database_id},
         "database_parent": {"type": "workspace", "workspace": true},

@@ -1,6 +1,6 @@
 //! The HTTP side: the axum routes, the gate every API request passes (log, latency, token,
-//! version, rate limit, faults on page writes and queries), and an accept loop of our own so that
-//! a fault can drop a connection without answering.
+//! version, rate limit, faults on page writes, schema updates and queries), and an accept loop of
+//! our own so that a fault can drop a connection without answering.
 
 use super::canonical::body_sha256;
 use super::error::ApiError;
@@ -10,7 +10,8 @@ use super::limiter::Limiter;
 use super::model::{normalize_id, random_uuid, DataSource, Page, Workspace};
 use super::query::{self, Query as DataQuery};
 use super::render;
-use super::stats::{is_query, Recorder, RequestRecord};
+use super::schema::check_schema_patch;
+use super::stats::{is_query, is_schema_patch, Recorder, RequestRecord};
 use super::store::Store;
 use super::validate::{check_create, check_patch};
 use super::version::ApiVersion;
@@ -155,7 +156,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/v1/databases/{database_id}", get(get_database))
         .route("/v1/databases/{database_id}/query", post(query_database))
-        .route("/v1/data_sources/{data_source_id}", get(get_data_source))
+        .route(
+            "/v1/data_sources/{data_source_id}",
+            get(get_data_source).patch(patch_data_source),
+        )
         .route(
             "/v1/data_sources/{data_source_id}/query",
             post(query_data_source),
@@ -350,6 +354,7 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
 
         let faultable = is_page_patch(&method, &path)
             || is_page_create(&method, &path)
+            || is_schema_patch(method.as_str(), &path)
             || is_query(method.as_str(), &path);
         let fault = match shared.scripted_fault(method.as_str(), &path) {
             Some(kind) => Some(kind),
@@ -650,6 +655,25 @@ async fn get_data_source(
 ) -> ApiResult {
     let store = shared.store();
     let ds = data_source_param(&store, &data_source_id, cx.version)?;
+    Ok(Json(render::data_source(&store, ds, cx.version)))
+}
+
+/// `PATCH /v1/data_sources/{id}` (2025-09-03 and later): option changes, checked whole and
+/// applied at once, answered with the data source as GET shows it.
+async fn patch_data_source(
+    State(shared): State<Arc<Shared>>,
+    Extension(cx): Extension<Context>,
+    Path(data_source_id): Path<String>,
+) -> ApiResult {
+    let mut store = shared.store();
+    let ds = data_source_param(&store, &data_source_id, cx.version)?;
+    let update = check_schema_patch(&*store, ds, json_body(&cx)?)?;
+    let id = ds.id.clone();
+    store.update_schema(&id, update, chrono::Utc::now());
+    shared.recorder.schema_updated(&id);
+    let ds = store
+        .data_source(&id)
+        .ok_or_else(|| ApiError::not_found("data source", &id))?;
     Ok(Json(render::data_source(&store, ds, cx.version)))
 }
 

@@ -25,6 +25,12 @@ pub struct Stats {
     pub applied: BTreeMap<String, u64>,
     /// Pages created by `POST /v1/pages` (those answered with an `e504_applied` fault too).
     pub created: u64,
+    /// Of the requests, the data source PATCHes (`PATCH /v1/data_sources/{id}`), whatever their
+    /// answer.
+    pub schema_patches: u64,
+    /// Data source updates applied, by data source id (those answered with an `e504_applied`
+    /// fault too).
+    pub schema_updates: BTreeMap<String, u64>,
 }
 
 /// One API request as logged.
@@ -82,12 +88,24 @@ impl Recorder {
         self.with(|i| i.stats.created += 1);
     }
 
+    pub(crate) fn schema_updated(&self, data_source_id: &str) {
+        self.with(|i| {
+            *i.stats
+                .schema_updates
+                .entry(data_source_id.to_string())
+                .or_default() += 1
+        });
+    }
+
     /// Record a finished request.
     pub(crate) fn finish(&self, record: RequestRecord) {
         self.with(|i| {
             i.stats.requests += 1;
             if is_query(&record.method, &record.path) {
                 i.stats.queries += 1;
+            }
+            if is_schema_patch(&record.method, &record.path) {
+                i.stats.schema_patches += 1;
             }
             if let Some(status) = record.status {
                 *i.stats.by_status.entry(status).or_default() += 1;
@@ -126,4 +144,13 @@ pub(crate) fn is_query(method: &str, path: &str) -> bool {
                     .and_then(|rest| rest.strip_suffix("/query"))
                     .is_some_and(|id| !id.is_empty() && !id.contains('/'))
             })
+}
+
+/// `PATCH /v1/data_sources/{id}`: a schema update.
+pub(crate) fn is_schema_patch(method: &str, path: &str) -> bool {
+    method == "PATCH"
+        && path
+            .strip_prefix("/v1/data_sources/")
+            .map(|rest| rest.strip_suffix('/').unwrap_or(rest))
+            .is_some_and(|id| !id.is_empty() && !id.contains('/'))
 }

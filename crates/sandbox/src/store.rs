@@ -5,6 +5,7 @@ use super::model::{
     normalize_id, random_uuid, short_id, DataSource, Database, Page, PropSchema, PropType,
     SelectOption, User, Workspace, INTEGRATION_BOT_ID, OPTION_COLORS,
 };
+use super::schema::SchemaUpdate;
 use super::seed::{Seed, SeedError, SeedPage, SeedProperty};
 use super::validate::{self, Update, ValueContext};
 use chrono::{DateTime, Utc};
@@ -23,6 +24,8 @@ pub(crate) struct Store {
     /// Counts changes to pages: whatever changes a page (or adds one) must bump it, as cached
     /// query results are valid for one value of it (and of the number of pages).
     pub(crate) generation: u64,
+    /// Notion's schema-size ceiling, as a number of options per data source; `None`: none.
+    pub(crate) max_schema_options: Option<usize>,
 }
 
 fn invalid(message: impl Into<String>) -> SeedError {
@@ -122,6 +125,7 @@ impl Store {
                 title: ds.title.clone(),
                 database_id,
                 properties,
+                icon: Value::Null,
                 created_time: now,
                 last_edited_time: now,
             });
@@ -361,6 +365,61 @@ impl Store {
         page.last_edited_by = INTEGRATION_BOT_ID.to_string();
     }
 
+    /// Apply a validated data source update: each changed property gets its new option list,
+    /// and the pages of the data source lose the options removed (as Notion's pages do; their
+    /// `last_edited_time` stays). The data source is then edited `now`; bumps the generation.
+    pub(crate) fn update_schema(&mut self, ds_id: &str, update: SchemaUpdate, now: DateTime<Utc>) {
+        let Some(ds) = self.data_sources.iter_mut().find(|d| d.id == ds_id) else {
+            return;
+        };
+        let mut removed: Vec<(String, Vec<String>)> = Vec::new();
+        for (prop_id, options) in update.options {
+            let Some(prop) = ds.properties.iter_mut().find(|p| p.id == prop_id) else {
+                continue;
+            };
+            let gone = prop
+                .options
+                .iter()
+                .filter(|o| !options.iter().any(|n| n.id == o.id))
+                .map(|o| o.id.clone())
+                .collect();
+            prop.options = options;
+            removed.push((prop_id, gone));
+        }
+        if let Some(title) = update.title {
+            ds.title = title;
+        }
+        if let Some(icon) = update.icon {
+            ds.icon = icon;
+        }
+        ds.last_edited_time = now;
+        self.generation += 1;
+        self.clear_options(ds_id, &removed);
+    }
+
+    /// Take removed options (option ids, by property id) out of the values of the pages of
+    /// data source `ds_id`: a select or status becomes empty, a multi_select loses the item.
+    fn clear_options(&mut self, ds_id: &str, removed: &[(String, Vec<String>)]) {
+        let is_gone = |gone: &[String], option: &Value| {
+            option["id"]
+                .as_str()
+                .is_some_and(|id| gone.iter().any(|g| g == id))
+        };
+        for page in self
+            .pages
+            .values_mut()
+            .filter(|p| p.data_source_id == ds_id)
+        {
+            for (prop_id, gone) in removed {
+                match page.values.get_mut(prop_id) {
+                    Some(Value::Array(items)) => items.retain(|o| !is_gone(gone, o)),
+                    Some(value) if is_gone(gone, value) => *value = Value::Null,
+                    _ => {}
+                }
+            }
+        }
+    }
+
     /// Add a page made from a validated create to data source `ds_id` and return its id: a fresh
     /// random UUID, created `now` (rounded down to the minute, as Notion does) by the
     /// integration's bot user, with the given values (the others empty) and the next number of
@@ -443,11 +502,7 @@ fn schema_from_seed(ds_id: &str, props: &[SeedProperty]) -> Result<Vec<PropSchem
         if out.iter().any(|p| p.id == id) {
             return Err(err(format!("property id `{id}` is used twice")));
         }
-        let has_options = matches!(
-            kind,
-            PropType::Select | PropType::MultiSelect | PropType::Status
-        );
-        if !has_options && !sp.options.is_empty() {
+        if !kind.has_options() && !sp.options.is_empty() {
             return Err(err(format!(
                 "property `{}` of type {} cannot have options",
                 sp.name, sp.kind
@@ -593,6 +648,10 @@ impl Workspace for Store {
 
     fn user(&self, id: &str) -> Option<&User> {
         self.users.iter().find(|u| u.id == id)
+    }
+
+    fn max_schema_options(&self) -> Option<usize> {
+        self.max_schema_options
     }
 }
 

@@ -24,6 +24,9 @@ pub(crate) const MAX_SHORT: usize = 100;
 pub(crate) const MAX_OPTION_NAME: usize = 100;
 /// Most items in any array of the body.
 pub(crate) const MAX_ITEMS: usize = 100;
+/// What Notion answers when a schema would grow past its ceiling (the wording users report,
+/// dvanoni/notero#725).
+pub(crate) const SCHEMA_TOO_LARGE: &str = "Your database schema has exceeded the maximum size";
 
 /// Colours of rich text annotations.
 const API_COLORS: [&str; 20] = [
@@ -278,7 +281,22 @@ fn check_properties(
         update.values.retain(|(id, _)| id != &prop.id);
         update.values.push((prop.id.clone(), stored));
     }
-    Ok(())
+    let total = data_source.option_count() + update.new_options.len();
+    check_schema_size(store, total, !update.new_options.is_empty())
+}
+
+/// Notion's ceiling on a schema's size, modelled as a number of options per data source
+/// (`--max-schema-options`): a write that adds options (`adds`) and would leave the data source
+/// with `total` options, more than the ceiling, is refused.
+pub(crate) fn check_schema_size(
+    store: &dyn Workspace,
+    total: usize,
+    adds: bool,
+) -> Result<(), ApiError> {
+    match store.max_schema_options() {
+        Some(max) if adds && total > max => Err(ApiError::validation(SCHEMA_TOO_LARGE)),
+        _ => Ok(()),
+    }
 }
 
 /// Check one property value (`{"<type>": …, "type"?: …}`) for `prop` and return it in the shape a
@@ -524,7 +542,11 @@ fn option_ref(
 }
 
 /// One rich text item (text, mention or equation) in response shape.
-fn rich_text_item(store: &dyn Workspace, v: &Value, path: &str) -> Result<Value, ApiError> {
+pub(crate) fn rich_text_item(
+    store: &dyn Workspace,
+    v: &Value,
+    path: &str,
+) -> Result<Value, ApiError> {
     let m = object(v, path)?;
     let kind = variant(m, path, &["text", "mention", "equation"])?;
     let annotations = annotations(m.get("annotations"), &format!("{path}.annotations"))?;
@@ -1001,7 +1023,12 @@ fn variant(
 }
 
 /// A string of `min..=max` UTF-16 code units.
-fn text<'v>(v: &'v Value, path: &str, min: usize, max: usize) -> Result<&'v str, ApiError> {
+pub(crate) fn text<'v>(
+    v: &'v Value,
+    path: &str,
+    min: usize,
+    max: usize,
+) -> Result<&'v str, ApiError> {
     let s = string(v, path)?;
     let len = utf16_len(s);
     if len < min {

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 /// POST /v1/pages.
 mod create;
+/// PATCH /v1/data_sources/{id}: option changes.
+mod schema;
 
 const TOKEN: &str = "secret_sandbox";
 const V2022: &str = "2022-06-28";
