@@ -16,6 +16,8 @@ mod layering;
 mod matching;
 // Issue 9: shell completions and man pages.
 mod manual;
+// Issue 20: items added to and removed from multi-valued properties.
+mod edits;
 // Issue 10: native JSONL lines checked like CSV cells and headers.
 mod native;
 // `plan`: bodies, bad rows, header errors.

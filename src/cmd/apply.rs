@@ -408,7 +408,8 @@ async fn scan_stage(
                 s.rows
             });
             let matcher = Matcher::new(index, config.send_unchanged, config.backup.is_some())
-                .creating(config.input.create_missing());
+                .creating(config.input.create_missing())
+                .rechecking(config.recheck);
             Ok(Ok((Some(matcher), rows)))
         }
         Err(e) => {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::filter::Clause;
-use crate::mapping::ColumnMapping;
+use crate::mapping::{ColumnMapping, EditOp};
 use crate::notion::PropertyType;
 
 /// A job file as written.
@@ -118,6 +118,9 @@ pub struct ColumnTable {
     pub time_zone: Option<String>,
     #[serde(default)]
     pub ignore: bool,
+    /// `"add"` or `"remove"`: the cells add items to a multi-valued property, or remove them
+    /// (`"set"`, the default, sets the whole value).
+    pub op: Option<String>,
 }
 
 /// A job file that cannot be used; the run exits 2.
@@ -192,7 +195,18 @@ impl JobFile {
                     crate::notion::time_zone::check(zone)
                         .map_err(|e| format!("[columns] {column:?}: time_zone {e}"))?;
                 }
+                let edit = match table.op.as_deref() {
+                    None | Some("set") => None,
+                    Some("add") => Some(EditOp::Add),
+                    Some("remove") => Some(EditOp::Remove),
+                    Some(other) => {
+                        return Err(format!(
+                            "[columns] {column:?}: op {other:?} is not one of set, add, remove"
+                        ))
+                    }
+                };
                 Ok(ColumnMapping {
+                    edit,
                     column: column.clone(),
                     property: table.property,
                     ty,

@@ -132,7 +132,13 @@ pub async fn create(
 /// The `POST /v1/pages` body: the row's own body (properties with the key, icon, cover) in
 /// the data source.
 fn create_body(creating: &Creating, job: &Job) -> Value {
-    let mut body = job.update.body.to_value();
+    // A new page has no items yet: what a row adds is all it holds.
+    let mut made = job.update.body.clone();
+    let made = match crate::gate::edit::make_all_against_page(&mut made, &json!({})) {
+        Ok(()) => &made,
+        Err(_) => &job.update.body,
+    };
+    let mut body = made.to_value();
     let parent = if creating.version < Version::V2025_09_03 {
         json!({"database_id": creating.schema.data_source_id})
     } else {

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::backup::{self, Backup, Prepared};
 use crate::dispatch::Writes;
+use crate::gate::edit;
 use crate::gate::matcher::Creation;
 use crate::gate::precondition::{self, Precondition, Verdict};
 use crate::gate::Job;
@@ -50,8 +51,12 @@ pub async fn run(shared: Arc<Shared>, writes: Arc<Writes>, mut job: Job) -> Opti
         },
         None => {}
     }
-    if let Some(Verdict::Read(precondition)) = job.precondition.clone() {
-        match check_before_write(&shared, &job, &precondition, started).await {
+    let precondition = match job.precondition.clone() {
+        Some(Verdict::Read(p)) => Some(p),
+        _ => None,
+    };
+    if precondition.is_some() || edit::has_edits(&job.update.body) {
+        match check_before_write(&shared, &mut job, precondition.as_deref(), started).await {
             // The page just read is also the freshest before-image for --backup.
             Ok(page) if writes.backup.is_some() => job.before = Some(Box::new(page)),
             Ok(_) => {}
@@ -105,22 +110,27 @@ pub async fn run(shared: Arc<Shared>, writes: Arc<Writes>, mut job: Job) -> Opti
     }
 }
 
-/// Just before the write (the page's earlier rows have ended): reads the page and judges the
-/// precondition against it. `Ok(page)`: it holds, and this is the page as read; `Err(Some)`:
-/// the row ends here (the precondition does not hold, or the read failed); `Err(None)`: the run
-/// stopped before the read was sent.
+/// Just before the write (the page's earlier rows have ended): reads the page, judges the
+/// precondition against it and makes the row's adds and removes against its lists.
+/// `Ok(page)`: the row goes, and this is the page as read; `Err(Some)`: the row ends here (the
+/// precondition does not hold, the edits change nothing or cannot be made, or the read
+/// failed); `Err(None)`: the run stopped before the read was sent.
 async fn check_before_write(
     shared: &Shared,
-    job: &Job,
-    precondition: &Precondition,
+    job: &mut Job,
+    precondition: Option<&Precondition>,
     started: Instant,
 ) -> Result<Value, Option<RowResult>> {
     let page = match read_page(shared, job.update.row, job.update.page_id).await {
         Ok(page) => page,
         Err(f) if f.stopped => return Err(None),
         Err(f) => {
+            let why = match precondition {
+                Some(_) => "its precondition",
+                None => "the items to add or remove",
+            };
             let message = format!(
-                "not sent: reading the page for its precondition failed: {}",
+                "not sent: reading the page for {why} failed: {}",
                 f.answer()
             );
             let reply = f.reply.as_deref();
@@ -133,8 +143,9 @@ async fn check_before_write(
             )));
         }
     };
-    match precondition.against_page(&page) {
-        Ok(()) => Ok(page),
+    let held = precondition.map_or(Ok(()), |p| p.against_page(&page));
+    match held {
+        Ok(()) => make_edits(job, page, started).map_err(|ended| Some(*ended)),
         Err(why) => {
             let mut result = precondition::skipped(
                 job.update.row,
@@ -146,6 +157,40 @@ async fn check_before_write(
             Err(Some(result))
         }
     }
+}
+
+/// Makes the row's adds and removes against the page just read, and serialises the body
+/// anew. A row left with nothing to change ends skipped (unchanged); one whose list would hold
+/// too many items ends invalid.
+fn make_edits(job: &mut Job, page: Value, started: Instant) -> Result<Value, Box<RowResult>> {
+    if !edit::has_edits(&job.update.body) {
+        return Ok(page);
+    }
+    if let Err(why) = edit::make_all_against_page(&mut job.update.body, &page) {
+        return Err(Box::new(job.result(
+            Outcome::Invalid,
+            0,
+            started,
+            None,
+            Some(format!("{why} (read just before the write)")),
+        )));
+    }
+    job.fields = job.update.body.fields().into();
+    if job.update.body.is_empty() {
+        let mut result = job.result(
+            Outcome::Skipped,
+            0,
+            started,
+            None,
+            Some("the page already has these items (read just before the write): not sent".into()),
+        );
+        result.action = Some(RowAction::Unchanged);
+        result.code = Some("unchanged".into());
+        return Err(Box::new(result));
+    }
+    job.body_bytes = serde_json::to_vec(&job.update.body).expect("a body serialises");
+    job.body_hash = job.update.body.hash();
+    Ok(page)
 }
 
 type BackupFailure = Option<(Option<Reply>, u32, String)>;

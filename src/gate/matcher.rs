@@ -16,8 +16,9 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
+use crate::gate::edit::{self, Edited};
 use crate::mapping::key::RowKey;
-use crate::mapping::{FileItem, Mapped, PageUpdate, Properties, PropertyValue};
+use crate::mapping::{FileItem, Mapped, PageUpdate, Problem, Properties, PropertyValue, RowError};
 use crate::notion::NotionId;
 use crate::scan::{Current, Index, Kind};
 
@@ -33,6 +34,9 @@ pub struct Matcher {
     create_missing: bool,
     /// The pages this run creates, by key (canonical).
     created: HashMap<Arc<str>, Arc<NewPage>>,
+    /// `--recheck`: items added or removed are made against the read just before the write,
+    /// not the scan.
+    edits_on_read: bool,
 }
 
 /// A page `--create-missing` creates: the first row of a missing key creates it; the later
@@ -117,6 +121,15 @@ impl Matcher {
             backup,
             create_missing: false,
             created: HashMap::new(),
+            edits_on_read: false,
+        }
+    }
+
+    /// With `--recheck`: edits wait for the read before the write.
+    pub fn rechecking(self, recheck: bool) -> Matcher {
+        Matcher {
+            edits_on_read: recheck,
+            ..self
         }
     }
 
@@ -229,6 +242,17 @@ impl Matcher {
         let Some(entry) = self.index.get(&update.page_id) else {
             return Matched::as_is(Mapped::Update(update));
         };
+        if !self.edits_on_read {
+            if let Err(problem) = make_edits(&mut update.body, &self.index, entry) {
+                return Matched::as_is(Mapped::Invalid(RowError {
+                    row: update.row,
+                    line: update.line,
+                    page_id: Some(update.page_id),
+                    key: update.key,
+                    problems: vec![problem],
+                }));
+            }
+        }
         let index = &self.index;
         let mut changes = Vec::new();
         let mut sent = Vec::new();
@@ -290,6 +314,33 @@ impl Matcher {
     }
 }
 
+/// Makes each add or remove of the row against the page's list as the scan read it: the new
+/// list replaces the edit, or the field goes when it would not change. An edit of a field the
+/// scan no longer knows (a row already sent writes it) is left for the worker's read.
+fn make_edits(
+    body: &mut crate::mapping::Body,
+    index: &Index,
+    entry: &crate::scan::Entry,
+) -> Result<(), Problem> {
+    let Properties::Typed(values) = &mut body.properties else {
+        return Ok(());
+    };
+    let mut problem = None;
+    values.retain_mut(|(name, value)| {
+        let (PropertyValue::Edit(e), Some(i)) = (&*value, index.field(name)) else {
+            return true;
+        };
+        match edit::make(name, e, &entry.values[i]) {
+            Ok(Some(Edited::Changed(new))) => *value = new,
+            Ok(Some(Edited::Unchanged)) => return false,
+            Ok(None) => {}
+            Err(why) => problem = Some(Problem::property(name, why)),
+        }
+        true
+    });
+    problem.map_or(Ok(()), Err)
+}
+
 /// Walks the body's fields (properties, then icon, cover, in_trash, is_locked) and drops each
 /// one `keep` says not to send; a files cell's links to the page's hosted files become those
 /// files first.
@@ -303,6 +354,10 @@ fn retain_kept(
         Properties::Typed(values) => values.retain_mut(|(name, value)| {
             if let (PropertyValue::Files(files), Some(i)) = (&mut *value, index.field(name)) {
                 keep_hosted(files, &entry.values[i]);
+            }
+            if matches!(value, PropertyValue::Edit(_)) {
+                // Made against the page when it is read: sent, and no longer known.
+                return keep(name, None, false);
             }
             let json = serde_json::to_value(&*value).expect("a value serialises");
             keep(name, Some(&json), false)

@@ -7,6 +7,7 @@
 //! whether it is sent at all and without what (`resume`); and [`settle`], which ends a row
 //! whose precondition failed. What comes out is an [`Item`] for the dispatcher.
 
+pub mod edit;
 pub mod matcher;
 pub mod precondition;
 pub mod resume;

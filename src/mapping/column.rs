@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::mapping::page::PageField;
+use crate::mapping::value::EditOp;
 use crate::mapping::MappingOptions;
 use crate::notion::schema::{SchemaProperty, SchemaType};
 use crate::notion::{PropertyType, Schema};
@@ -26,6 +27,9 @@ pub struct ColumnMapping {
     pub time_zone: Option<String>,
     /// Leave the column out entirely.
     pub ignore: bool,
+    /// The column's cells add items to the property, or remove them, instead of setting it
+    /// (`op = "add"` / `"remove"`).
+    pub edit: Option<EditOp>,
 }
 
 /// What one column's cells mean.
@@ -62,6 +66,8 @@ pub struct PropertyColumn {
     /// With a schema: the property's options (select, multi_select, status), to check values
     /// against.
     pub choices: Option<Arc<[String]>>,
+    /// `Tags+` / `Tags-`: the cells' items are added to the page's, or removed from them.
+    pub edit: Option<EditOp>,
 }
 
 /// What starts a precondition column (`if:Status`) or flat JSONL key (SPEC §11): the
@@ -122,6 +128,19 @@ pub fn resolve(header: &str, options: &MappingOptions) -> Result<Option<ColumnPl
         (None, Some((name, ty))) if !name.is_empty() && !whole_is_property => (name, Some(ty)),
         _ => (header, None),
     };
+    // `Tags:multi_select+`, `Tags+` (and `-`): the cells add items (or remove them).
+    let (name, typed, header_op) = match typed.map(|t| (t, EditOp::split(t))) {
+        Some((_, Some((ty, op)))) => (name, Some(ty), Some(op)),
+        Some((ty, None)) => (name, Some(ty), None),
+        None if mapping.is_none() && !whole_is_property => {
+            match EditOp::split(name.trim()).filter(|(n, _)| !n.trim().is_empty()) {
+                Some((n, op)) => (n, None, Some(op)),
+                None => (name, None, None),
+            }
+        }
+        None => (name, None, None),
+    };
+    let edit = header_op.or(mapping.and_then(|m| m.edit));
     let header_type = typed
         .map(|t| {
             t.parse::<PropertyType>()
@@ -160,7 +179,19 @@ pub fn resolve(header: &str, options: &MappingOptions) -> Result<Option<ColumnPl
             (found.name.clone(), ty, choices)
         }
     };
+    if let Some(op) = edit.filter(|_| !ty.is_multi_valued()) {
+        let verb = match op {
+            EditOp::Add => "adds items to",
+            EditOp::Remove => "removes items from",
+        };
+        return Err(format!(
+            "column {header:?} {verb} {property:?}, a {ty} property: only multi_select, \
+             relation, people and files properties hold items to add or remove; set the whole \
+             value with a column named {property:?}"
+        ));
+    }
     Ok(Some(ColumnPlan::Property(PropertyColumn {
+        edit,
         column: header.into(),
         property: property.into(),
         ty,
@@ -207,6 +238,7 @@ fn key_column(
             separator: options.separator,
             time_zone: None,
             choices: None,
+            edit: None,
         }),
     }))
 }
@@ -295,6 +327,7 @@ fn names_column(entry: &str, header: &str) -> bool {
         || header
             .rsplit_once(':')
             .is_some_and(|(name, _)| name == entry)
+        || EditOp::split(header).is_some_and(|(name, _)| name == entry)
 }
 
 /// [`schema_property`] for a CSV column or flat JSONL key, with the message for a header.
@@ -392,7 +425,7 @@ pub fn resolve_header(
         }
     }
     let mut plans = Vec::with_capacity(headers.len());
-    let mut properties: HashMap<Arc<str>, Arc<str>> = HashMap::new();
+    let mut properties: HashMap<Arc<str>, (Arc<str>, Option<EditOp>)> = HashMap::new();
     for header in headers {
         let plan = resolve(header, options).map_err(HeaderError)?.ok_or_else(|| {
             HeaderError(format!(
@@ -401,11 +434,19 @@ pub fn resolve_header(
             ))
         })?;
         if let ColumnPlan::Property(p) = &plan {
-            if let Some(other) = properties.insert(p.property.clone(), p.column.clone()) {
-                return Err(HeaderError(format!(
-                    "columns {other:?} and {:?} both write property {:?}: keep one",
-                    p.column, p.property
-                )));
+            let this = (p.column.clone(), p.edit);
+            match properties.insert(p.property.clone(), this) {
+                // One column adds items, the other removes them: both edit the one value.
+                Some((_, Some(op))) if p.edit.is_some_and(|e| e != op) => {}
+                Some((other, _)) => {
+                    return Err(HeaderError(format!(
+                        "columns {other:?} and {:?} both write property {:?}: keep one (a \
+                         property may have one column that adds items and one that removes \
+                         them, but not two of a kind, nor one that sets its whole value too)",
+                        p.column, p.property
+                    )));
+                }
+                None => {}
             }
         }
         plans.push(plan);
@@ -496,6 +537,47 @@ mod tests {
         let err =
             resolve_header(&headers(&["page_id", "A:select", "A:status"]), &options()).unwrap_err();
         assert!(err.0.contains("both write property"), "{err}");
+    }
+
+    #[test]
+    fn a_plus_or_minus_after_the_name_or_type_adds_or_removes_items() {
+        let edit_of = |plan: &ColumnPlan| match plan {
+            ColumnPlan::Property(p) => (p.property.to_string(), p.ty, p.edit),
+            other => panic!("{other:?}"),
+        };
+        let plans = resolve_header(
+            &headers(&[
+                "page_id",
+                "Tags:multi_select+",
+                "Tags:multi_select-",
+                "Parts:relation",
+            ]),
+            &options(),
+        )
+        .unwrap();
+        assert_eq!(
+            edit_of(&plans[1]),
+            ("Tags".into(), PropertyType::MultiSelect, Some(EditOp::Add))
+        );
+        assert_eq!(edit_of(&plans[2]).2, Some(EditOp::Remove));
+        assert_eq!(edit_of(&plans[3]).2, None);
+        let err = resolve_header(&headers(&["page_id", "A:select+"]), &options()).unwrap_err();
+        assert!(err.0.contains("a select property"), "{err}");
+        // Two adds of one property are two columns writing it.
+        let err = resolve_header(
+            &headers(&["page_id", "Tags:multi_select+", "Tags:multi_select+"]),
+            &options(),
+        )
+        .unwrap_err();
+        assert!(err.0.contains("appears twice"), "{err}");
+        let err = resolve_header(
+            &headers(&["page_id", "Tags:multi_select", "Tags:multi_select-"]),
+            &options(),
+        )
+        .unwrap_err();
+        assert!(err.0.contains("both write property"), "{err}");
+        // --columns Tags names the edit columns of Tags.
+        assert!(names_column("Tags", "Tags+") && names_column("Tags", "Tags:multi_select-"));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 
 pub use body::{Body, Field, Properties};
 pub use column::{ColumnMapping, ColumnPlan, HeaderError, PropertyColumn};
-pub use value::{FileItem, PropertyValue};
+pub use value::{EditOp, FileItem, ItemEdit, PropertyValue};
 
 use crate::mapping::key::{KeySpec, RowKey};
 use crate::notion::{NotionId, PropertyType, Schema, Version};
@@ -438,7 +438,9 @@ impl Mapper {
                 .columns
                 .iter()
                 .map(|plan| match plan {
-                    ColumnPlan::Property(p) => Some((Field::Property(p.property.clone()), false)),
+                    ColumnPlan::Property(p) => {
+                        Some((Field::Property(p.property.clone()), p.edit.is_some()))
+                    }
                     ColumnPlan::Page(f) => Some((f.field(), f.empty_is_unchanged())),
                     // The key finds the page: --failed-out always keeps it.
                     ColumnPlan::Id | ColumnPlan::Ignore | ColumnPlan::Key(_) => None,
@@ -553,6 +555,8 @@ impl Mapper {
                 }
             }
             ColumnPlan::Page(field) => field.apply(cell, body, self.options.version)?,
+            // An empty add or remove cell has no items: it changes nothing, whatever --empty says.
+            ColumnPlan::Property(p) if empty && p.edit.is_some() => {}
             ColumnPlan::Property(p) if empty => {
                 if self.options.empty == EmptyCells::Clear {
                     let value =
@@ -676,6 +680,7 @@ impl Mapper {
         match (plan, value) {
             // An ignored key's value is not looked at, whatever it is.
             (ColumnPlan::Ignore, _) => Ok(()),
+            (ColumnPlan::Property(p), Value::Null) if p.edit.is_some() => Ok(()),
             (ColumnPlan::Property(p), Value::Null) => PropertyValue::cleared(p.ty)
                 .ok_or_else(|| cell::read_only_reason(p.ty))
                 .map(|v| values.push((p.property.clone(), v))),
@@ -730,7 +735,11 @@ impl Mapper {
         value: PropertyValue,
         values: &mut Vec<(Arc<str>, PropertyValue)>,
     ) -> Result<(), String> {
-        if let Some(choices) = &p.choices {
+        if let Some(choices) = p
+            .choices
+            .as_ref()
+            .filter(|_| p.edit != Some(EditOp::Remove))
+        {
             let names: Vec<&str> = match &value {
                 PropertyValue::Status(Some(name)) | PropertyValue::Select(Some(name)) => {
                     vec![name]
@@ -740,7 +749,16 @@ impl Mapper {
             };
             self.check_options(&p.property, p.ty, choices, &names)?;
         }
-        values.push((p.property.clone(), value));
+        let Some(op) = p.edit else {
+            values.push((p.property.clone(), value));
+            return Ok(());
+        };
+        // `Tags+` and `Tags-` of one row make one edit of `Tags`.
+        let edit = ItemEdit::of(op, value);
+        match values.iter_mut().find(|(name, _)| *name == p.property) {
+            Some((_, PropertyValue::Edit(earlier))) => earlier.merge(edit),
+            _ => values.push((p.property.clone(), PropertyValue::Edit(Box::new(edit)))),
+        }
         Ok(())
     }
 
@@ -1085,6 +1103,44 @@ mod tests {
 
     fn headers(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn an_add_and_a_remove_column_make_one_edit_and_an_empty_one_clears_nothing() {
+        let mut options = options_with_schema();
+        options.empty = EmptyCells::Clear;
+        let mut mapper =
+            Mapper::for_csv(&headers(&["page_id", "Tags+", "Tags-", "Done"]), options).unwrap();
+        let names = |list: &[&str]| {
+            PropertyValue::MultiSelect(list.iter().map(|s| s.to_string()).collect())
+        };
+        let Mapped::Update(u) = mapper.map(&csv_row(1, &[PAGE, "b;c", "a", "yes"])) else {
+            panic!("an update")
+        };
+        let Properties::Typed(values) = &u.body.properties else {
+            panic!("typed")
+        };
+        let mut edit = ItemEdit::of(EditOp::Add, names(&["b", "c"]));
+        edit.merge(ItemEdit::of(EditOp::Remove, names(&["a"])));
+        assert_eq!(
+            values[0],
+            (Arc::from("Tags"), PropertyValue::Edit(Box::new(edit)))
+        );
+        // New options are noted for an add, never for a remove.
+        let noted: Vec<String> = mapper
+            .take_new_options()
+            .into_iter()
+            .map(|o| o.option)
+            .collect();
+        assert_eq!(noted, ["b", "c"]);
+        // Empty edit cells under --empty clear: Tags is left alone, Done is cleared.
+        let Mapped::Update(u) = mapper.map(&csv_row(2, &[PAGE, "", " ", ""])) else {
+            panic!("an update")
+        };
+        assert_eq!(
+            u.body.to_value(),
+            json!({"properties": {"Done": {"checkbox": false}}})
+        );
     }
 
     #[test]

@@ -24,6 +24,79 @@ pub enum PropertyValue {
     People(Vec<NotionId>),
     Relation(Vec<NotionId>),
     Files(Vec<FileItem>),
+    /// Items added to or removed from a multi-valued property (`Tags+`, `Tags-`): the list to
+    /// send is only known against the page's current one (`gate::edit`), which replaces this
+    /// with the whole new list before the row is sent.
+    Edit(Box<ItemEdit>),
+}
+
+/// What an add (`Tags+`) or remove (`Tags-`) column asks of a multi_select, relation, people or
+/// files property: its items, as list values of that type (both of the same type).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemEdit {
+    pub add: PropertyValue,
+    pub remove: PropertyValue,
+}
+
+/// Whether a column's cells set a property's whole value, or add or remove items of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditOp {
+    Add,
+    Remove,
+}
+
+impl EditOp {
+    /// The suffix a header or flat JSONL key ends with: `+` or `-`.
+    pub fn suffix(self) -> char {
+        match self {
+            EditOp::Add => '+',
+            EditOp::Remove => '-',
+        }
+    }
+
+    /// `Tags+` -> (`Tags`, Add); `None` when the name ends in neither.
+    pub fn split(name: &str) -> Option<(&str, EditOp)> {
+        let op = match name.chars().last()? {
+            '+' => EditOp::Add,
+            '-' => EditOp::Remove,
+            _ => return None,
+        };
+        Some((&name[..name.len() - 1], op))
+    }
+}
+
+impl ItemEdit {
+    /// The edit of one column: `items` (a list value) added or removed.
+    pub fn of(op: EditOp, items: PropertyValue) -> ItemEdit {
+        let none = PropertyValue::cleared(items.property_type()).expect("a list type");
+        match op {
+            EditOp::Add => ItemEdit {
+                add: items,
+                remove: none,
+            },
+            EditOp::Remove => ItemEdit {
+                add: none,
+                remove: items,
+            },
+        }
+    }
+
+    /// Another column's edit of the same property, in the same row (`Tags+` and `Tags-`).
+    pub fn merge(&mut self, other: ItemEdit) {
+        extend(&mut self.add, other.add);
+        extend(&mut self.remove, other.remove);
+    }
+}
+
+/// Appends the items of `more` to `list` (two list values of one type).
+fn extend(list: &mut PropertyValue, more: PropertyValue) {
+    match (list, more) {
+        (PropertyValue::MultiSelect(a), PropertyValue::MultiSelect(b)) => a.extend(b),
+        (PropertyValue::People(a), PropertyValue::People(b))
+        | (PropertyValue::Relation(a), PropertyValue::Relation(b)) => a.extend(b),
+        (PropertyValue::Files(a), PropertyValue::Files(b)) => a.extend(b),
+        (list, more) => unreachable!("edits of one property have one type: {list:?}, {more:?}"),
+    }
 }
 
 /// A date or date range; `time_zone` is set only for date-times written without an offset.
@@ -106,35 +179,52 @@ impl PropertyValue {
             PropertyValue::People(_) => PropertyType::People,
             PropertyValue::Relation(_) => PropertyType::Relation,
             PropertyValue::Files(_) => PropertyType::Files,
+            PropertyValue::Edit(edit) => edit.add.property_type(),
         }
     }
 }
 
-/// `{"<type>": <value>}`: the value object Notion takes under `properties.<name>`.
+/// `{"<type>": <value>}`: the value object Notion takes under `properties.<name>`. An edit not
+/// yet made against the page shows as `{"<type>": {"add": [...], "remove": [...]}}`, which
+/// `plan` prints and Notion would refuse (it is never sent).
 impl Serialize for PropertyValue {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(1))?;
-        let key = self.property_type().as_str();
-        match self {
+        map.serialize_entry(self.property_type().as_str(), &Inner(self))?;
+        map.end()
+    }
+}
+
+/// The value under its type's key.
+struct Inner<'a>(&'a PropertyValue);
+
+impl Serialize for Inner<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
             PropertyValue::Title(pieces) | PropertyValue::RichText(pieces) => {
-                map.serialize_entry(key, &RichTextItems(pieces))?
+                RichTextItems(pieces).serialize(serializer)
             }
-            PropertyValue::Number(n) => map.serialize_entry(key, n)?,
+            PropertyValue::Number(n) => n.serialize(serializer),
             PropertyValue::Select(name) | PropertyValue::Status(name) => {
-                map.serialize_entry(key, &name.as_deref().map(Named))?
+                name.as_deref().map(Named).serialize(serializer)
             }
-            PropertyValue::MultiSelect(names) => map.serialize_entry(key, &NamedList(names))?,
-            PropertyValue::Date(date) => map.serialize_entry(key, date)?,
-            PropertyValue::Checkbox(b) => map.serialize_entry(key, b)?,
+            PropertyValue::MultiSelect(names) => NamedList(names).serialize(serializer),
+            PropertyValue::Date(date) => date.serialize(serializer),
+            PropertyValue::Checkbox(b) => b.serialize(serializer),
             PropertyValue::Url(s) | PropertyValue::Email(s) | PropertyValue::PhoneNumber(s) => {
-                map.serialize_entry(key, s)?
+                s.serialize(serializer)
             }
             PropertyValue::People(ids) | PropertyValue::Relation(ids) => {
-                map.serialize_entry(key, &IdList(ids))?
+                IdList(ids).serialize(serializer)
             }
-            PropertyValue::Files(files) => map.serialize_entry(key, files)?,
+            PropertyValue::Files(files) => files.serialize(serializer),
+            PropertyValue::Edit(edit) => {
+                let mut map = serializer.serialize_map(Some(2))?;
+                map.serialize_entry("add", &Inner(&edit.add))?;
+                map.serialize_entry("remove", &Inner(&edit.remove))?;
+                map.end()
+            }
         }
-        map.end()
     }
 }
 
