@@ -317,3 +317,54 @@ async fn an_add_past_a_hundred_items_is_invalid_with_the_count_and_a_set_column_
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("a status property"), "{}", out.stderr);
 }
+
+/// Two rows of one page add items; the first fails, the second lands. Resumed, the first still
+/// adds its item (an add is not superseded by a later add), and adds nothing the page has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_add_resumed_after_a_later_ok_add_of_its_page_still_adds_its_item() {
+    use notion_sandbox::{FailFirst, FaultKind};
+    let page = id(2); // tags(2) is empty
+    let rule = FailFirst::new(
+        "PATCH",
+        &format!("/v1/pages/{page}"),
+        &[FaultKind::Conflict, FaultKind::Conflict],
+    );
+    let handle = start(board(), |o| o.fail_first = vec![rule]).await;
+    let dir = Dir::new();
+    dir.write(
+        "rows.csv",
+        format!("page_id,Tags+\n{page},A\n{page},B\n{page},B\n"),
+    );
+    let args = |resume: bool| {
+        let mut args = vec![
+            "apply",
+            "rows.csv",
+            "--data-source",
+            DATA_SOURCE,
+            "--report",
+            "r.jsonl",
+            "--max-attempts",
+            "2",
+            "--progress",
+            "none",
+        ];
+        if resume {
+            args.push("--resume");
+        }
+        args
+    };
+    let out = run_against(&dir, &handle.base_url(), TOKEN, &args(false)).await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(tag_names(&pages(&handle)[&page]), ["B"]);
+    let out = run_against(&dir, &handle.base_url(), TOKEN, &args(true)).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        tag_names(&pages(&handle)[&page]),
+        ["B", "A"],
+        "{}",
+        out.stderr
+    );
+    let report = read_report(&dir.path("r.jsonl"));
+    let last: HashMap<u64, &crate::util::ReportLine> = report.iter().map(|l| (l.row, l)).collect();
+    assert_eq!(last[&1].outcome, "ok", "{report:?}");
+}

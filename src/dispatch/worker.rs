@@ -175,7 +175,7 @@ fn make_edits(job: &mut Job, page: Value, started: Instant) -> Result<Value, Box
             Some(format!("{why} (read just before the write)")),
         )));
     }
-    job.fields = job.update.body.fields().into();
+    // An edit that changes nothing is no longer in the body (edits never were in `fields`).
     if job.update.body.is_empty() {
         let mut result = job.result(
             Outcome::Skipped,

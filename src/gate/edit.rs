@@ -4,7 +4,7 @@
 //! list with the items added (at the end, in the row's order) and removed; an add of an item
 //! the page has, or a remove of one it lacks, changes nothing.
 
-use crate::mapping::{Body, FileItem, ItemEdit, Properties, PropertyValue};
+use crate::mapping::{Body, Field, FileItem, ItemEdit, Properties, PropertyValue};
 use crate::notion::NotionId;
 use crate::scan::{Current, Kind};
 
@@ -92,6 +92,20 @@ pub fn has_edits(body: &Body) -> bool {
             .iter()
             .any(|(_, v)| matches!(v, PropertyValue::Edit(_))),
         Properties::Native(..) => false,
+    }
+}
+
+/// The properties a body adds items to or removes them from. They do not set the whole
+/// value, so they never supersede an earlier row's value of the field (SPEC §6): a row that
+/// adds `A` resumed after a later row that added `B` still adds `A`.
+pub fn edited_fields(body: &Body) -> Vec<Field> {
+    match &body.properties {
+        Properties::Typed(values) => values
+            .iter()
+            .filter(|(_, v)| matches!(v, PropertyValue::Edit(_)))
+            .map(|(name, _)| Field::Property(name.clone()))
+            .collect(),
+        Properties::Native(..) => Vec::new(),
     }
 }
 

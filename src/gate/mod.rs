@@ -187,8 +187,16 @@ impl Gates {
     ) -> Result<Vec<Item>, InputChanged> {
         // What the row sets as mapped, before the scan leaves out what its page holds:
         // `--resume` knows from it which fields a row recorded ok has set.
+        // Items added or removed set no whole value: they supersede nothing.
+        let edited = match &mapped {
+            Mapped::Update(update) => edit::edited_fields(&update.body),
+            _ => Vec::new(),
+        };
         let fields: Arc<[Field]> = match (&self.resume, &mapped) {
-            (Some(_), Mapped::Update(update)) => update.body.fields().into(),
+            (Some(_), Mapped::Update(update)) => {
+                let all = update.body.fields().into_iter();
+                all.filter(|f| !edited.contains(f)).collect()
+            }
             _ => Arc::from([]),
         };
         let Decided {
@@ -197,6 +205,10 @@ impl Gates {
         let item = match matched.mapped {
             Mapped::Update(update) => {
                 let mut job = Job::new(update, source_row);
+                if !edited.is_empty() {
+                    let kept = job.fields.iter().filter(|f| !edited.contains(f));
+                    job.fields = kept.cloned().collect();
+                }
                 job.before = matched.before.map(Box::new);
                 job.creation = matched.creation;
                 job.precondition = verdict;
