@@ -145,6 +145,13 @@ pub struct InputArgs {
     /// keys a query) or auto (whichever costs fewer requests). [default: auto]
     #[arg(long, value_name = "auto|scan|batch")]
     pub key_lookup: Option<String>,
+    /// Before any page is written, add to the data source's schema (one PATCH of the data
+    /// source) every select, multi_select and status option the input names that it lacks:
+    /// status options into the group a header names (`Status:status[In progress]`), else
+    /// To-do. Without it an unknown status makes its row invalid. Never deletes or renames an
+    /// option. Needs the schema (--data-source, --schema-from or --schema-file).
+    #[arg(long)]
+    pub add_missing_options: bool,
     /// With --data-source and no INPUT: edit every page this filter selects, one report row
     /// per page. A Notion filter object (JSON inline or @file.json) or NAME = VALUE, typed by
     /// the schema; repeated, the filters are joined with and.
@@ -346,6 +353,7 @@ impl From<&InputArgs> for InputFlags {
             match_ignore_case: a.match_ignore_case,
             create_missing: a.create_missing,
             key_lookup: a.key_lookup.clone(),
+            add_missing_options: a.add_missing_options,
             where_: a.where_.clone(),
             set: a.set.clone(),
             max_rows: a.max_rows,

@@ -36,6 +36,8 @@ pub struct Prepared {
     /// The key of the page id in each row's line.
     id_column: String,
     pub max_rows: u64,
+    /// The options the values name that the schema lacks (for `--add-missing-options`).
+    pub new_options: Vec<mapping::NewOption>,
 }
 
 /// Checks a selection before anything is read: the filter (its `NAME = VALUE` clauses typed
@@ -68,6 +70,7 @@ pub fn prepare(config: &SelectionConfig, options: &MappingOptions) -> Result<Pre
     let mut mapper = Mapper::for_jsonl(options.clone()).map_err(|e| e.to_string())?;
     let probe = Source::selection(vec![(1, NotionId::from_u128(0))], &options.id_column, &rest);
     let mapped = first_row(probe, &mut mapper);
+    let new_options = mapper.take_new_options();
     let body =
         match mapped {
             Some(Mapped::Update(update)) => update.body,
@@ -94,6 +97,7 @@ pub fn prepare(config: &SelectionConfig, options: &MappingOptions) -> Result<Pre
         keys,
         id_column: options.id_column.clone(),
         max_rows: config.max_rows,
+        new_options,
     })
 }
 

@@ -18,6 +18,8 @@ mod matching;
 mod manual;
 // Issue 20: items added to and removed from multi-valued properties.
 mod edits;
+// Issue 20: missing options added on purpose (--add-missing-options).
+mod options;
 // Issue 10: native JSONL lines checked like CSV cells and headers.
 mod native;
 // `plan`: bodies, bad rows, header errors.

@@ -131,6 +131,9 @@ async fn set_up(
         Some(s) => Some(or_usage!(select::prepare(s, mapper.options()))),
         None => None,
     };
+    if input.mapping.add_missing_options {
+        or_usage!(add_missing_options(input, &mapper, selection.as_ref(), &reads, err).await?);
+    }
     let lock = or_usage!(lock_report(&config.report));
     let resume = or_usage!(resume_index(config));
     let report = or_usage!(ReportWriter::open(&config.report)
@@ -166,6 +169,59 @@ async fn set_up(
         resume,
         reporter,
     }))
+}
+
+/// `--add-missing-options`, before any page is written: the options the input names that the
+/// data source lacks, added by one `PATCH /v1/data_sources/{id}` (none when it has them all, as
+/// when a run is resumed). `Err`: nothing was written to any page.
+async fn add_missing_options(
+    input: &crate::config::InputConfig,
+    mapper: &crate::mapping::Mapper,
+    prepared: Option<&select::Prepared>,
+    reads: &Shared,
+    err: &mut (dyn Write + Send),
+) -> anyhow::Result<Result<(), String>> {
+    // The whole input is read once more, here; the runtime has other threads for the sandbox.
+    let new = or_usage!(tokio::task::block_in_place(|| {
+        super::options_to_add(input, mapper, prepared)
+    }));
+    let schema = mapper
+        .options()
+        .schema
+        .as_deref()
+        .expect("checked by config");
+    let id = &schema.data_source_id;
+    if new.is_empty() {
+        writeln!(
+            err,
+            "schema: the input names no option {:?} lacks; nothing to add",
+            schema.title
+        )?;
+        return Ok(Ok(()));
+    }
+    let list: Vec<String> = new.iter().map(super::describe_option).collect();
+    match crate::scan::schema::add_options(reads, id, &new).await {
+        Ok(0) => writeln!(
+            err,
+            "schema: {:?} already has the {} options the input names; nothing sent",
+            schema.title,
+            new.len()
+        )?,
+        Ok(n) => writeln!(
+            err,
+            "schema: added {n} options to {:?} (PATCH /v1/data_sources/{id}): {}",
+            schema.title,
+            list.join(", ")
+        )?,
+        Err(e) => {
+            return Ok(Err(format!(
+                "--add-missing-options: {e}. Nothing was written to any page; the options were \
+                 {}",
+                list.join(", ")
+            )))
+        }
+    }
+    Ok(Ok(()))
 }
 
 /// The token and the API base: the configured ones, or with --sandbox a fresh local server,

@@ -174,6 +174,54 @@ fn scan_stage(
     }
 }
 
+/// `--add-missing-options`: the schema change `apply` makes before any row, listed first: one
+/// JSON line on stdout (`schema_change`: the request, each option with its property, type and
+/// group) and a line on stderr. `Err`: a property would hold too many options.
+fn schema_change(
+    config: &PlanConfig,
+    mapper: &Mapper,
+    prepared: Option<&select::Prepared>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Result<(), String>> {
+    let new = match super::options_to_add(&config.input, mapper, prepared) {
+        Ok(new) => new,
+        Err(e) => return Ok(Err(e)),
+    };
+    let schema = mapper
+        .options()
+        .schema
+        .as_deref()
+        .expect("checked by config");
+    if new.is_empty() {
+        writeln!(
+            err,
+            "schema: the input names no option {:?} lacks; nothing to add",
+            schema.title
+        )?;
+        return Ok(Ok(()));
+    }
+    let request = format!("PATCH /v1/data_sources/{}", schema.data_source_id);
+    let options: Vec<serde_json::Value> = new
+        .iter()
+        .map(|n| {
+            serde_json::json!({"property": &*n.property, "type": n.ty.as_str(),
+                "option": n.option, "group": n.group.as_deref()})
+        })
+        .collect();
+    let line = serde_json::json!({"schema_change": {"request": request, "add_options": options}});
+    writeln!(out, "{line}")?;
+    let list: Vec<String> = new.iter().map(super::describe_option).collect();
+    writeln!(
+        err,
+        "schema change first: {request} adds {} options to {:?}: {}",
+        new.len(),
+        schema.title,
+        list.join(", ")
+    )?;
+    Ok(Ok(()))
+}
+
 /// After a scan that failed having read `pages_read` pages: its closing line, and the exit.
 fn scan_failed(err: &mut dyn Write, pages_read: u64, usage: bool) -> io::Result<Exit> {
     match pages_read {
@@ -285,6 +333,12 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
         Ok(opened) => opened,
         Err(exit) => return Ok(exit),
     };
+    if config.input.mapping.add_missing_options {
+        if let Err(e) = schema_change(config, &mapper, prepared.as_ref(), out, err)? {
+            writeln!(err, "error: {e}")?;
+            return Ok(Exit::Usage);
+        }
+    }
     let report = match &config.report {
         Some(path) => Some(
             ReportWriter::open(path)
@@ -340,7 +394,11 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
         writer.write(gates.decide(mapped, &source_row), out, err)?;
     }
     let counts = writer.finish(out, err)?;
-    for new in warnings {
+    // With --add-missing-options they are the schema change listed first.
+    for new in warnings
+        .iter()
+        .filter(|_| !config.input.mapping.add_missing_options)
+    {
         writeln!(err, "warning: {new}")?;
     }
     write_summary(err, config, counts)?;

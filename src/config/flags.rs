@@ -28,6 +28,7 @@ pub struct InputFlags {
     pub match_ignore_case: bool,
     pub create_missing: bool,
     pub key_lookup: Option<String>,
+    pub add_missing_options: bool,
     /// `--where FILTER`, each clause as written.
     pub where_: Vec<String>,
     /// `--set PROPERTY=VALUE`, each as written.

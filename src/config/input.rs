@@ -15,6 +15,7 @@ use crate::filter::Clause;
 use crate::mapping::cell::NumberFormat;
 use crate::mapping::{EmptyCells, MappingOptions};
 use crate::notion::schema::SchemaSource;
+use crate::notion::Version;
 use crate::source::{InputEncoding, InputFormat, InputPath};
 
 impl InputConfig {
@@ -54,7 +55,9 @@ impl InputConfig {
         let numbers = number_format(flags, job)?;
         let columns_only = columns_only(given(&flags.columns, job, |j| &j.columns_only))?;
         let time_zone = time_zone(flags, job)?;
+        let add_missing_options = missing_options(flags, job, schema.is_some(), version, &path)?;
         let mapping = MappingOptions {
+            add_missing_options,
             version,
             id_column: given(&flags.id_column, job, |j| &j.id_column)
                 .unwrap_or_else(|| "page_id".into()),
@@ -447,6 +450,41 @@ fn values_to_set(
         ));
     }
     Ok(set)
+}
+
+/// `--add-missing-options`: it writes the schema of a data source, so it needs one (its schema
+/// read from Notion or a file), a version that has data sources, and the whole input before
+/// the first write (a file, or `--where`; standard input is read once).
+fn missing_options(
+    flags: &InputFlags,
+    job: Option<&JobFile>,
+    has_schema: bool,
+    version: Version,
+    path: &InputPath,
+) -> Result<bool, ConfigError> {
+    if !switch(flags.add_missing_options, job, |j| &j.add_missing_options) {
+        return Ok(false);
+    }
+    let problem = if !has_schema {
+        Some("needs the data source: give --data-source (or --schema-from / --schema-file)".into())
+    } else if version < Version::V2025_09_03 {
+        Some(format!(
+            "adds options through PATCH /v1/data_sources/{{id}}, which Notion-Version {version} \
+             does not have: use 2025-09-03 or later"
+        ))
+    } else if matches!(path, InputPath::Stdin) {
+        Some(
+            "reads the whole input for the options it names before the first write, and \
+             standard input can be read only once: give the input as a file"
+                .to_owned(),
+        )
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => Err(ConfigError(format!("--add-missing-options {p}"))),
+        None => Ok(true),
+    }
 }
 
 /// One `--set PROPERTY=VALUE`; an empty value clears the property (`--set Due=`).

@@ -51,6 +51,9 @@ pub struct JobFile {
     pub create_missing: Option<bool>,
     /// How pages are found by key: auto, scan or batch (`--key-lookup`).
     pub key_lookup: Option<String>,
+    /// Add the options the input names that the schema lacks, before any write
+    /// (`--add-missing-options`).
+    pub add_missing_options: Option<bool>,
     /// Edit the pages this filter selects instead of reading an input (`--where`, SPEC §11):
     /// `NAME = VALUE`, a list of them (joined with `and`), or a filter object as a table. The
     /// values to set are then `[constants]` (page-level fields too: `"@in_trash" = true`).

@@ -68,6 +68,9 @@ pub struct PropertyColumn {
     pub choices: Option<Arc<[String]>>,
     /// `Tags+` / `Tags-`: the cells' items are added to the page's, or removed from them.
     pub edit: Option<EditOp>,
+    /// `Status:status[In progress]`: the group a new status option goes into with
+    /// `--add-missing-options` (else To-do).
+    pub group: Option<Arc<str>>,
 }
 
 /// What starts a precondition column (`if:Status`) or flat JSONL key (SPEC §11): the
@@ -141,6 +144,11 @@ pub fn resolve(header: &str, options: &MappingOptions) -> Result<Option<ColumnPl
         None => (name, None, None),
     };
     let edit = header_op.or(mapping.and_then(|m| m.edit));
+    // `status[In progress]`: what follows the type in brackets.
+    let (typed, argument) = match typed.map(type_argument) {
+        Some((ty, argument)) => (Some(ty), argument),
+        None => (None, None),
+    };
     let header_type = typed
         .map(|t| {
             t.parse::<PropertyType>()
@@ -190,8 +198,19 @@ pub fn resolve(header: &str, options: &MappingOptions) -> Result<Option<ColumnPl
              value with a column named {property:?}"
         ));
     }
+    let group = match (argument, ty) {
+        (None, _) => None,
+        (Some(group), PropertyType::Status) => Some(Arc::from(group.trim())),
+        (Some(argument), _) => {
+            return Err(format!(
+                "column {header:?}: [{argument}] after the type names the group of new options \
+                 of a status property (Status:status[In progress]); {property:?} is a {ty} property"
+            ))
+        }
+    };
     Ok(Some(ColumnPlan::Property(PropertyColumn {
         edit,
+        group,
         column: header.into(),
         property: property.into(),
         ty,
@@ -239,6 +258,7 @@ fn key_column(
             time_zone: None,
             choices: None,
             edit: None,
+            group: None,
         }),
     }))
 }
@@ -318,6 +338,15 @@ pub fn schema_property<'s>(
         });
     }
     Ok((found, ty))
+}
+
+/// A header's type with what follows it in brackets: `status[In progress]` -> (`status`,
+/// `In progress`).
+fn type_argument(typed: &str) -> (&str, Option<&str>) {
+    match typed.strip_suffix(']').and_then(|t| t.split_once('[')) {
+        Some((ty, argument)) => (ty, Some(argument)),
+        None => (typed, None),
+    }
 }
 
 /// Whether a `--columns` entry names this header: the whole header, or its name before the

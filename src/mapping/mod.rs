@@ -24,7 +24,7 @@ pub use value::{EditOp, FileItem, ItemEdit, PropertyValue};
 
 use crate::mapping::key::{KeySpec, RowKey};
 use crate::notion::{NotionId, PropertyType, Schema, Version};
-use crate::source::{Record, Source, SourceRow};
+use crate::source::{Record, Source, SourceError, SourceRow};
 use cell::CellRules;
 
 /// What an empty CSV cell (or empty flat-JSONL string) means.
@@ -51,6 +51,9 @@ pub struct MappingOptions {
     pub schema: Option<Arc<Schema>>,
     /// The workspace's users by lowercase email (from the schema), for people cells.
     pub users_by_email: Option<Arc<cell::Users>>,
+    /// `--add-missing-options`: an option the schema lacks (status too) is noted to be added
+    /// before the run, not refused.
+    pub add_missing_options: bool,
     /// Values written to every row that is sent, keyed like a flat JSONL key (`Done`,
     /// `"Migrated:checkbox"`), in the order of their keys.
     pub constants: Vec<(String, Value)>,
@@ -82,6 +85,7 @@ impl Default for MappingOptions {
             columns: Vec::new(),
             schema: None,
             users_by_email: None,
+            add_missing_options: false,
             constants: Vec::new(),
             numbers: cell::NumberFormat::default(),
             columns_only: None,
@@ -281,7 +285,11 @@ struct NewOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewOption {
     pub property: Arc<str>,
+    /// select, multi_select or status.
+    pub ty: PropertyType,
     pub option: String,
+    /// A status option's group, as the header names it (`None`: To-do).
+    pub group: Option<Arc<str>>,
     /// The first row that writes it.
     pub row: u64,
     /// An existing option close to it (a typo, or the same text with other code points), as
@@ -395,6 +403,19 @@ impl Mapper {
     /// (property, option) once per run. Callers print them as warnings.
     pub fn take_new_options(&self) -> Vec<NewOption> {
         std::mem::take(&mut self.new_options.borrow_mut().pending)
+    }
+
+    /// `--add-missing-options`: every option the rows of `source` (and the constants) name
+    /// that the schema lacks, each once, in the order first met. The rows are mapped as the run
+    /// will map them, by this mapper of their own, before anything is written.
+    pub fn options_to_add(&mut self, source: &mut Source) -> Result<Vec<NewOption>, SourceError> {
+        let mut all = self.take_new_options();
+        let mut row = source.empty_row();
+        while source.read(&mut row)? {
+            self.map(&row);
+            all.extend(self.take_new_options());
+        }
+        Ok(all)
     }
 
     pub fn options(&self) -> &MappingOptions {
@@ -747,7 +768,7 @@ impl Mapper {
                 PropertyValue::MultiSelect(names) => names.iter().map(String::as_str).collect(),
                 _ => Vec::new(),
             };
-            self.check_options(&p.property, p.ty, choices, &names)?;
+            self.check_options(&p.property, p.ty, choices, &names, p.group.as_ref())?;
         }
         let Some(op) = p.edit else {
             values.push((p.property.clone(), value));
@@ -770,19 +791,20 @@ impl Mapper {
         ty: PropertyType,
         choices: &[String],
         names: &[&str],
+        group: Option<&Arc<str>>,
     ) -> Result<(), String> {
         for name in names {
             if choices.iter().any(|c| c == name) {
                 continue;
             }
-            if ty == PropertyType::Status {
+            if ty == PropertyType::Status && !self.options.add_missing_options {
                 let hint = crate::spelling::closest(name, choices.iter().map(String::as_str))
                     .map(|n| format!(" Did you mean {}?", crate::spelling::mention(name, n)))
                     .unwrap_or_default();
                 return Err(format!(
                     "status {property:?} has no option {name:?}.{hint} Its options are: {}. A \
-                     status option must exist before a page can take it: add it in Notion or fix \
-                     the value",
+                     status option must exist before a page can take it: add it in Notion, fix \
+                     the value, or run with --add-missing-options",
                     choices.join(", ")
                 ));
             }
@@ -790,7 +812,9 @@ impl Mapper {
             if new.seen.insert((property.clone(), (*name).to_owned())) {
                 new.pending.push(NewOption {
                     property: property.clone(),
+                    ty,
                     option: (*name).to_owned(),
+                    group: group.cloned(),
                     row: self.row.get(),
                     near: crate::spelling::closest(name, choices.iter().map(String::as_str))
                         .map(|n| crate::spelling::mention(name, n)),
@@ -839,7 +863,7 @@ impl Mapper {
             PropertyType::Select | PropertyType::MultiSelect | PropertyType::Status
         ) {
             let names = native::option_names(ty, value);
-            self.check_options(&name, ty, &found.options, &names)?;
+            self.check_options(&name, ty, &found.options, &names, None)?;
         }
         Ok(name)
     }

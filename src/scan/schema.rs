@@ -1,13 +1,20 @@
 //! Reading a data source's schema (and the workspace's users) from Notion, before any row:
 //! `GET /v1/data_sources/{id}` (or `GET /v1/databases/{id}`), then `GET /v1/users`, each read
 //! with the run's permits, retries and counters. What a schema is, how its JSON is parsed and
-//! how it is saved live in [`crate::notion::schema`]; this is the I/O.
+//! how it is saved live in [`crate::notion::schema`]; this is the I/O. With
+//! `--add-missing-options`, the one write to a schema: [`add_options`].
 
-use serde_json::Value;
+use serde_json::{json, Map, Value};
 
+use crate::mapping::NewOption;
+use crate::notion::client::Attempt;
 use crate::notion::schema::{from_object, SchemaError, SchemaSource, SchemaUser};
 use crate::notion::{NotionId, Schema, Version};
-use crate::transport::{read_json, ReadFailure, Shared};
+use crate::transport::{read_json, send, ReadFailure, Sent, Shared};
+
+/// The most options one property's list may hold in an update of the data source (the
+/// OpenAPI's `maxItems`).
+pub const MAX_OPTIONS: usize = 100;
 
 /// Users are listed this many at a time.
 const USERS_PAGE_SIZE: usize = 100;
@@ -228,4 +235,172 @@ fn answer(failure: &ReadFailure) -> String {
         ));
     }
     text
+}
+
+/// `--add-missing-options`, before any page is written: reads the data source as it is now
+/// and sends one `PATCH /v1/data_sources/{id}` that keeps every option it has (by id) and adds
+/// those of `new` it still lacks. `Ok(n)`: n options were added (0: it already had them all,
+/// and nothing was sent). `Err`: why not, for the run's closing lines.
+pub async fn add_options(
+    shared: &Shared,
+    data_source: &str,
+    new: &[NewOption],
+) -> Result<usize, String> {
+    let path = format!("/v1/data_sources/{data_source}");
+    let current = read_json(shared, 0, &path).await.map_err(|f| {
+        format!(
+            "reading the data source before adding options failed: {}",
+            f.answer()
+        )
+    })?;
+    let Some((body, count)) = options_patch(&current, new)? else {
+        return Ok(0);
+    };
+    let bytes = serde_json::to_vec(&body).expect("a body serialises");
+    let label = format!("PATCH {path}");
+    match send(shared, 0, &label, false, || {
+        shared.client.patch(&path, bytes.clone())
+    })
+    .await
+    {
+        Sent::Done(..) => Ok(count),
+        Sent::Never => Err("the run stopped before the options were added".into()),
+        Sent::Ended(_, reply, attempts, message) => {
+            let status = reply.as_ref().and_then(|r| match r.attempt {
+                Attempt::Status(s) => Some(s.to_string()),
+                _ => None,
+            });
+            let said = message
+                .or_else(|| reply.as_ref().and_then(|r| r.message.clone()))
+                .unwrap_or_else(|| "no answer".into());
+            Err(format!(
+                "Notion did not add the options ({} after {attempts} attempt(s)): {said}",
+                status.map_or_else(|| "no status".to_owned(), |s| format!("HTTP {s}"))
+            ))
+        }
+    }
+}
+
+/// The body that adds `new` to the data source as read (`GET /v1/data_sources/{id}`): per
+/// property, every option it has by id (an option left out would be deleted), then the new
+/// ones by name (a status option with its group, when the header named one). `None`: it has
+/// them all. `Err`: a property it lacks, or a list past Notion's 100 options.
+pub fn options_patch(
+    data_source: &Value,
+    new: &[NewOption],
+) -> Result<Option<(Value, usize)>, String> {
+    let empty = Map::new();
+    let properties = data_source["properties"].as_object().unwrap_or(&empty);
+    let mut out = Map::new();
+    let mut count = 0;
+    let mut done: Vec<&str> = Vec::new();
+    for property in new.iter().map(|n| &*n.property) {
+        if done.contains(&property) {
+            continue;
+        }
+        done.push(property);
+        let Some((name, schema)) = crate::notion::page_read::find_property(properties, property)
+        else {
+            return Err(format!(
+                "the data source has no property {property:?} any more"
+            ));
+        };
+        let ty = schema["type"].as_str().unwrap_or_default();
+        let held = schema[ty]["options"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let has = |option: &str| held.iter().any(|o| o["name"].as_str() == Some(option));
+        let fresh: Vec<&NewOption> = new
+            .iter()
+            .filter(|n| &*n.property == property && !has(&n.option))
+            .collect();
+        if fresh.is_empty() {
+            continue;
+        }
+        let total = held.len() + fresh.len();
+        if total > MAX_OPTIONS {
+            return Err(format!(
+                "{name:?} has {} options and the input names {} more: {total} is past the \
+                 {MAX_OPTIONS} Notion takes in one property; fix the values or tidy the options \
+                 in Notion first",
+                held.len(),
+                fresh.len()
+            ));
+        }
+        let mut options: Vec<Value> = held.iter().map(|o| json!({"id": o["id"]})).collect();
+        options.extend(fresh.iter().map(|n| match &n.group {
+            Some(group) => json!({"name": n.option, "group": &**group}),
+            None => json!({"name": n.option}),
+        }));
+        count += fresh.len();
+        out.insert(name, json!({ty: {"options": options}}));
+    }
+    Ok((!out.is_empty()).then(|| (json!({"properties": out}), count)))
+}
+
+#[cfg(test)]
+mod options_tests {
+    use super::*;
+    use crate::notion::PropertyType;
+    use std::sync::Arc;
+
+    fn new(property: &str, ty: PropertyType, option: &str, group: Option<&str>) -> NewOption {
+        NewOption {
+            property: Arc::from(property),
+            ty,
+            option: option.into(),
+            group: group.map(Arc::from),
+            row: 1,
+            near: None,
+        }
+    }
+
+    #[test]
+    fn the_patch_keeps_every_option_by_id_and_adds_only_what_is_missing() {
+        let source = json!({"properties": {
+            "Priority": {"id": "p", "type": "select", "select": {"options": [
+                {"id": "a", "name": "Low"}, {"id": "b", "name": "High"}]}},
+            "Status": {"id": "s", "type": "status", "status": {"options": [
+                {"id": "c", "name": "Done"}]}}}});
+        let asked = [
+            new("Priority", PropertyType::Select, "P0", None),
+            new("Priority", PropertyType::Select, "High", None),
+            new(
+                "Status",
+                PropertyType::Status,
+                "Blocked",
+                Some("In progress"),
+            ),
+        ];
+        let (body, count) = options_patch(&source, &asked).unwrap().unwrap();
+        assert_eq!(count, 2);
+        assert_eq!(
+            body,
+            json!({"properties": {
+                "Priority": {"select": {"options": [{"id": "a"}, {"id": "b"}, {"name": "P0"}]}},
+                "Status": {"status": {"options": [{"id": "c"},
+                    {"name": "Blocked", "group": "In progress"}]}}}})
+        );
+        // Everything there already: nothing to send.
+        let there = [new("Priority", PropertyType::Select, "Low", None)];
+        assert_eq!(options_patch(&source, &there), Ok(None));
+    }
+
+    #[test]
+    fn past_a_hundred_options_or_a_property_gone_is_refused() {
+        let held: Vec<Value> = (0..99)
+            .map(|i| json!({"id": i.to_string(), "name": format!("o{i}")}))
+            .collect();
+        let source = json!({"properties": {"Tags": {"type": "multi_select", "multi_select": {"options": held}}}});
+        let two = [
+            new("Tags", PropertyType::MultiSelect, "x", None),
+            new("Tags", PropertyType::MultiSelect, "y", None),
+        ];
+        let err = options_patch(&source, &two).unwrap_err();
+        assert!(err.contains("101 is past the 100"), "{err}");
+        let err =
+            options_patch(&source, &[new("Gone", PropertyType::Select, "x", None)]).unwrap_err();
+        assert!(err.contains("no property \"Gone\""), "{err}");
+    }
 }

@@ -125,6 +125,12 @@ impl Client {
         self.send(self.http.patch(url).body(body)).await
     }
 
+    /// `PATCH` a body already serialised to a path under the base (`/v1/data_sources/{id}`).
+    pub async fn patch(&self, path: &str, body: Vec<u8>) -> Reply {
+        let url = format!("{}{path}", self.base);
+        self.send(self.http.patch(url).body(body)).await
+    }
+
     /// `POST` a body already serialised to a path under the base (`/v1/data_sources/{id}/query`).
     pub async fn post(&self, path: &str, body: Vec<u8>) -> Reply {
         let url = format!("{}{path}", self.base);
