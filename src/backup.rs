@@ -187,6 +187,23 @@ impl Backup {
         Ok(Prepared::Send)
     }
 
+    /// A page this run created (`--create-missing-related`): a line that puts it in the trash,
+    /// so that applying the backup undoes the create too. Saved once per page, durably,
+    /// right after the create was answered.
+    pub fn created(&self, page_id: NotionId) -> Result<(), WriteFailure> {
+        let field = (page_id, Field::InTrash);
+        if self.held.lock().expect("backup lock").contains(&field) {
+            return Ok(());
+        }
+        let mut text =
+            serde_json::to_vec(&json!({"page_id": page_id.to_string(), "in_trash": true}))
+                .expect("JSON");
+        text.push(b'\n');
+        self.append(&text)?;
+        self.held.lock().expect("backup lock").insert(field);
+        Ok(())
+    }
+
     /// Appends one line and makes it durable. A write that fails is taken back to the last
     /// whole line (so that the next run can read the file), and every later one fails with it.
     fn append(&self, line: &[u8]) -> Result<(), WriteFailure> {

@@ -152,6 +152,12 @@ pub struct InputArgs {
     /// option. Needs the schema (--data-source, --schema-from or --schema-file).
     #[arg(long)]
     pub add_missing_options: bool,
+    /// A relation column of keys (`Parts:relation[SKU]`): create a page in the related data
+    /// source for each key no page has (its key property, and the title, set to the key),
+    /// before any row is written, once per key; --backup records each so that applying the
+    /// backup trashes it. Without it such a row is invalid (no_match).
+    #[arg(long)]
+    pub create_missing_related: bool,
     /// With --data-source and no INPUT: edit every page this filter selects, one report row
     /// per page. A Notion filter object (JSON inline or @file.json) or NAME = VALUE, typed by
     /// the schema; repeated, the filters are joined with and.
@@ -354,6 +360,7 @@ impl From<&InputArgs> for InputFlags {
             create_missing: a.create_missing,
             key_lookup: a.key_lookup.clone(),
             add_missing_options: a.add_missing_options,
+            create_missing_related: a.create_missing_related,
             where_: a.where_.clone(),
             set: a.set.clone(),
             max_rows: a.max_rows,

@@ -140,7 +140,7 @@ pub fn unsent_outcome(
 ) -> Option<(Outcome, Option<&'static str>, String)> {
     use crate::mapping::Mapped;
     match mapped {
-        Mapped::Invalid(e) => Some((Outcome::Invalid, None, e.message())),
+        Mapped::Invalid(e) => Some((Outcome::Invalid, e.code(), e.message())),
         Mapped::Skipped { .. } => Some((
             Outcome::Skipped,
             None,

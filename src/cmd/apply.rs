@@ -48,8 +48,11 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
             return Ok(Exit::Usage);
         }
     };
-    let progress = Progress::new(config.progress);
     let mut setup = setup;
+    if let Err(exit) = related_stage(&config, &mut setup, err).await? {
+        return Ok(exit);
+    }
+    let progress = Progress::new(config.progress);
     let signals = watch_signals(setup.shared.stop.clone(), progress.printer());
     let matcher = match scan_stage(&config, &setup, &progress, err).await? {
         Ok((matcher, rows)) => {
@@ -169,6 +172,47 @@ async fn set_up(
         resume,
         reporter,
     }))
+}
+
+/// Relation columns of keys, before the scan and any row: the lookups of their keys, and with
+/// `--create-missing-related` the pages of the keys no page has (each in the backup). `Err`:
+/// the exit, its closing lines written.
+async fn related_stage(
+    config: &ApplyConfig,
+    setup: &mut Setup,
+    err: &mut (dyn Write + Send),
+) -> anyhow::Result<Result<(), Exit>> {
+    let input = &config.input;
+    if setup.mapper.relation_columns().is_empty() {
+        return Ok(Ok(()));
+    }
+    let missing = match input.create_missing_related {
+        true => super::MissingRelated::Create(setup.writes.backup.as_ref()),
+        false => super::MissingRelated::Keep,
+    };
+    let mut said = Vec::new();
+    let shared = setup.shared.clone();
+    let done = super::relations(&shared, &mut setup.mapper, input, missing, &mut |l| {
+        said.push(l)
+    })
+    .await;
+    for line in said {
+        writeln!(err, "{line}")?;
+    }
+    match done {
+        Ok(_) => Ok(Ok(())),
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            writeln!(
+                err,
+                "No row was sent. Pages created for related keys so far are found again by the lookups of a rerun (and --backup lists them); fix the cause and run the same command again."
+            )?;
+            Ok(Err(match shared.stop.reason() {
+                Some(StopReason::Interrupted) => Exit::Interrupted,
+                _ => Exit::Aborted,
+            }))
+        }
+    }
 }
 
 /// `--add-missing-options`, before any page is written: the options the input names that the

@@ -61,3 +61,163 @@ fn describe_option(n: &NewOption) -> String {
     };
     format!("{}: {:?}{group}", n.property, n.option)
 }
+
+use crate::dispatch::create::create_related;
+use crate::dispatch::Creating;
+use crate::mapping::cell::{parse_cell, CellRules};
+use crate::mapping::key::RowKey;
+use crate::mapping::{PropertyValue, RelatedPage};
+use crate::scan::relations::{read_related, RelatedRead};
+use crate::transport::Shared;
+
+/// What to do with relation keys no page has.
+enum MissingRelated<'a> {
+    /// `plan`: listed, each given a made-up id, as `apply --create-missing-related` would
+    /// create it; or left to make their rows invalid.
+    Plan { create: bool },
+    /// `apply --create-missing-related`: created now, each recorded in the backup.
+    Create(Option<&'a crate::backup::Backup>),
+    /// `apply`: their rows are invalid (no_match).
+    Keep,
+}
+
+/// Relation columns of keys (`Parts:relation[SKU]`), before any row is mapped: the lookups of
+/// the input's keys in each related data source, then what `missing` says of the keys no page
+/// has; each column's pages go to `mapper`. `say` gets one line per column. `Err`: the run
+/// stops before any page is written (a create that failed included: what it did create is
+/// found by the lookups of a rerun).
+async fn relations(
+    shared: &Shared,
+    mapper: &mut Mapper,
+    input: &InputConfig,
+    missing: MissingRelated<'_>,
+    say: &mut dyn FnMut(String),
+) -> Result<Vec<RelatedRead>, String> {
+    let version = input.mapping.version;
+    let create = matches!(
+        missing,
+        MissingRelated::Create(_) | MissingRelated::Plan { create: true }
+    );
+    let mut reads = read_related(shared, mapper, input.file(), version, create).await?;
+    for read in &mut reads {
+        let several = read
+            .related
+            .pages
+            .values()
+            .filter(|p| matches!(p, RelatedPage::Several(_)))
+            .count();
+        say(format!(
+            "relation {:?} by {:?} in {:?}: {} keys {} in {} queries; {} on one page, {} on several, {} on none",
+            read.key.property,
+            read.related.spec.property,
+            read.related.title,
+            read.keys,
+            if read.scanned { "found by reading every page" } else { "looked up" },
+            read.queries,
+            read.keys - read.missing.len() - several,
+            several,
+            read.missing.len()
+        ));
+        match missing {
+            MissingRelated::Keep | MissingRelated::Plan { create: false } => {}
+            MissingRelated::Plan { create: true } => {
+                for key in &read.missing {
+                    let made_up = RelatedPage::ToCreate(key.lane());
+                    read.related
+                        .pages
+                        .insert(Box::from(&*key.canonical), made_up);
+                }
+            }
+            MissingRelated::Create(backup) => {
+                create_missing(shared, read, version, backup, say).await?
+            }
+        }
+        mapper.set_related(read.key.clone(), read.related.clone());
+    }
+    Ok(reads)
+}
+
+/// `--create-missing-related`: a page for each key of `read` no page has, in input order.
+async fn create_missing(
+    shared: &Shared,
+    read: &mut RelatedRead,
+    version: crate::notion::Version,
+    backup: Option<&crate::backup::Backup>,
+    say: &mut dyn FnMut(String),
+) -> Result<(), String> {
+    let creating = Creating {
+        schema: read.schema.clone(),
+        version,
+        key: read.related.spec.clone(),
+    };
+    for key in std::mem::take(&mut read.missing) {
+        let body = related_body(&creating, &key)?;
+        let made = create_related(shared, &creating, &key, &body)
+            .await
+            .map_err(|e| {
+                format!(
+                    "creating the page {:?} in {:?}: {e}",
+                    key.text, read.related.title
+                )
+            })?;
+        let Some(id) = made else {
+            return Err("the run stopped while creating related pages".into());
+        };
+        if let Some(backup) = backup {
+            backup
+                .created(id)
+                .map_err(|e| format!("--backup could not record the page it created: {e}"))?;
+        }
+        say(format!(
+            "relation {:?}: created {id} in {:?} for {} = {:?}",
+            read.key.property, read.related.title, read.related.spec.property, key.text
+        ));
+        read.related
+            .pages
+            .insert(Box::from(&*key.canonical), RelatedPage::One(id));
+    }
+    Ok(())
+}
+
+/// The `POST /v1/pages` body of a related page: its key property (and the title, when the
+/// key is another property) set to the key.
+fn related_body(creating: &Creating, key: &RowKey) -> Result<serde_json::Value, String> {
+    let spec = &creating.key;
+    if !spec.writable() {
+        return Err(format!(
+            "--create-missing-related cannot create a page for {:?}: {:?} is a {} property, which Notion fills in itself",
+            key.text, spec.property, spec.ty
+        ));
+    }
+    let rules = CellRules {
+        separator: ';',
+        time_zone: None,
+        users: None,
+        numbers: Default::default(),
+    };
+    let mut properties = serde_json::Map::new();
+    let value = parse_cell(spec.ty, &key.text, rules)?;
+    properties.insert(
+        spec.property.to_string(),
+        serde_json::to_value(value).expect("JSON"),
+    );
+    if let Some(title) = creating
+        .schema
+        .title_property()
+        .filter(|t| *t.name != *spec.property)
+    {
+        let text = parse_cell(PropertyType::Title, &key.text, rules)?;
+        debug_assert!(matches!(text, PropertyValue::Title(_)));
+        properties.insert(
+            title.name.clone(),
+            serde_json::to_value(text).expect("JSON"),
+        );
+    }
+    let parent = match creating.version < crate::notion::Version::V2025_09_03 {
+        true => serde_json::json!({"database_id": creating.schema.data_source_id}),
+        false => {
+            serde_json::json!({"type": "data_source_id", "data_source_id": creating.schema.data_source_id})
+        }
+    };
+    Ok(serde_json::json!({"parent": parent, "properties": properties}))
+}

@@ -174,6 +174,75 @@ fn scan_stage(
     }
 }
 
+/// Relation columns of keys: the lookups `apply` makes, on a current-thread runtime, before
+/// the rows. Each column is one JSON line on stdout (`relations`: the related data source,
+/// the key, the queries, each key's page, the keys to create and those on several pages) and
+/// a line on stderr. `Err`: the exit, its closing line written.
+fn relations(
+    config: &PlanConfig,
+    reads: Option<&Shared>,
+    mapper: &mut Mapper,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Result<(), Exit>> {
+    let Some(reads) = reads else {
+        writeln!(err, "error: relation cells of keys are looked up in Notion: give --data-source or --schema-from (a schema file cannot look pages up)")?;
+        writeln!(err, "{NOTHING_READ}")?;
+        return Ok(Err(Exit::Usage));
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let missing = super::MissingRelated::Plan {
+        create: config.input.create_missing_related,
+    };
+    let mut said = Vec::new();
+    let done = runtime.block_on(super::relations(
+        reads,
+        mapper,
+        &config.input,
+        missing,
+        &mut |l| said.push(l),
+    ));
+    for line in said {
+        writeln!(err, "{line}")?;
+    }
+    let reads = match done {
+        Ok(reads) => reads,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(Err(Exit::Aborted));
+        }
+    };
+    for read in reads {
+        let mut found = serde_json::Map::new();
+        let (mut create, mut several) = (Vec::new(), serde_json::Map::new());
+        for (key, page) in &read.related.pages {
+            match page {
+                crate::mapping::RelatedPage::One(id) => {
+                    found.insert(key.to_string(), serde_json::json!(id.to_string()));
+                }
+                crate::mapping::RelatedPage::ToCreate(_) => create.push(key.to_string()),
+                crate::mapping::RelatedPage::Several(ids) => {
+                    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+                    several.insert(key.to_string(), serde_json::json!(ids));
+                }
+                crate::mapping::RelatedPage::NotCreated(_) => {}
+            }
+        }
+        create.sort();
+        let missing: Vec<&str> = read.missing.iter().map(|k| &*k.text).collect();
+        let line = serde_json::json!({"relations": {
+            "data_source": &*read.key.data_source, "title": read.related.title,
+            "key": &*read.related.spec.property, "keys": read.keys, "queries": read.queries,
+            "found": found, "several": several, "create": create,
+            "missing": if config.input.create_missing_related { Vec::new() } else { missing },
+        }});
+        writeln!(out, "{line}")?;
+    }
+    Ok(Ok(()))
+}
+
 /// `--add-missing-options`: the schema change `apply` makes before any row, listed first: one
 /// JSON line on stdout (`schema_change`: the request, each option with its property, type and
 /// group) and a line on stderr. `Err`: a property would hold too many options.
@@ -333,6 +402,11 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
         Ok(opened) => opened,
         Err(exit) => return Ok(exit),
     };
+    if !mapper.relation_columns().is_empty() {
+        if let Err(exit) = relations(config, reads.as_ref(), &mut mapper, out, err)? {
+            return Ok(exit);
+        }
+    }
     if config.input.mapping.add_missing_options {
         if let Err(e) = schema_change(config, &mapper, prepared.as_ref(), out, err)? {
             writeln!(err, "error: {e}")?;

@@ -29,6 +29,7 @@ pub struct InputFlags {
     pub create_missing: bool,
     pub key_lookup: Option<String>,
     pub add_missing_options: bool,
+    pub create_missing_related: bool,
     /// `--where FILTER`, each clause as written.
     pub where_: Vec<String>,
     /// `--set PROPERTY=VALUE`, each as written.

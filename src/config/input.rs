@@ -81,6 +81,9 @@ impl InputConfig {
             matching,
             selection,
             expect,
+            create_missing_related: switch(flags.create_missing_related, job, |j| {
+                &j.create_missing_related
+            }),
         })
     }
 }

@@ -54,6 +54,8 @@ pub struct JobFile {
     /// Add the options the input names that the schema lacks, before any write
     /// (`--add-missing-options`).
     pub add_missing_options: Option<bool>,
+    /// Create the related pages of keys no page has (`--create-missing-related`).
+    pub create_missing_related: Option<bool>,
     /// Edit the pages this filter selects instead of reading an input (`--where`, SPEC §11):
     /// `NAME = VALUE`, a list of them (joined with `and`), or a filter object as a table. The
     /// values to set are then `[constants]` (page-level fields too: `"@in_trash" = true`).
@@ -124,6 +126,8 @@ pub struct ColumnTable {
     /// `"add"` or `"remove"`: the cells add items to a multi-valued property, or remove them
     /// (`"set"`, the default, sets the whole value).
     pub op: Option<String>,
+    /// A relation column's cells name the related pages by this property of theirs.
+    pub relation_key: Option<String>,
 }
 
 /// A job file that cannot be used; the run exits 2.
@@ -210,6 +214,7 @@ impl JobFile {
                 };
                 Ok(ColumnMapping {
                     edit,
+                    relation_key: table.relation_key.clone(),
                     column: column.clone(),
                     property: table.property,
                     ty,

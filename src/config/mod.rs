@@ -52,6 +52,8 @@ pub struct InputConfig {
     pub expect: Vec<(String, serde_json::Value)>,
     /// `--match-on`: rows find their page by a key property (SPEC §10).
     pub matching: Option<MatchConfig>,
+    /// `--create-missing-related`: relation keys no page has get a page.
+    pub create_missing_related: bool,
 }
 
 /// `--max-rows`'s default: a filter selecting more pages stops before any write.

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::{Creating, Job};
 use crate::gate::matcher::NewPage;
+use crate::mapping::key::RowKey;
 use crate::notion::{NotionId, Version};
 use crate::outcome::{Outcome, RowAction, RowResult};
 use crate::scan;
@@ -58,7 +59,7 @@ pub async fn create(
                 tokio::time::sleep(wait.min(shared.settings.backoff_max)).await;
                 lookups += 1;
                 let answer = reply.as_ref().map_or("no answer".into(), describe);
-                match find(shared, creating, new).await {
+                match find(shared, creating, &new.key).await {
                     Err(why) => {
                         let message = format!(
                             "the create got {answer}, and looking the key up to see whether the page was made failed ({why}); --resume looks it up again and creates it only if it is still missing"
@@ -129,6 +130,68 @@ pub async fn create(
     }
 }
 
+/// `--create-missing-related`: creates the page of a related key no page has (`body`, with its
+/// parent), before any row is sent. As for a row's create, an answer that leaves it unknown
+/// whether the page was made is followed by a lookup of the key, and the page is created
+/// again only if it is still absent. `Ok(None)`: the run stopped first.
+pub async fn create_related(
+    shared: &Shared,
+    creating: &Creating,
+    key: &RowKey,
+    body: &Value,
+) -> Result<Option<NotionId>, String> {
+    let bytes = serde_json::to_vec(body).expect("a body serialises");
+    let mut attempts = 0;
+    let mut lookups = 0u32;
+    loop {
+        let sent = send(shared, 0, "POST /v1/pages", true, || {
+            shared.client.post("/v1/pages", bytes.clone())
+        })
+        .await;
+        let answer = match sent {
+            Sent::Never => return Ok(None),
+            Sent::Done(reply, _) => {
+                let id = reply.body.as_ref().and_then(page_id);
+                return id
+                    .map(Some)
+                    .ok_or_else(|| "the create was answered without a page id".into());
+            }
+            Sent::Ended(Outcome::Unknown, reply, n, _) => {
+                attempts += n;
+                reply.as_ref().map_or("no answer".into(), describe)
+            }
+            Sent::Ended(_, reply, _, message) => {
+                let said = message.or_else(|| reply.as_ref().and_then(|r| r.message.clone()));
+                return Err(said.unwrap_or_else(|| "refused".into()));
+            }
+        };
+        // Notion's query index may lag behind a write: wait before looking.
+        let wait = shared.settings.backoff_min * 2u32.saturating_pow(lookups);
+        tokio::time::sleep(wait.min(shared.settings.backoff_max)).await;
+        lookups += 1;
+        match find(shared, creating, key).await {
+            Err(why) => {
+                return Err(format!(
+                    "the create got {answer}, and the lookup after it failed ({why})"
+                ))
+            }
+            Ok(pages) if pages.len() == 1 => return Ok(Some(pages[0])),
+            Ok(pages) if pages.len() > 1 => {
+                return Err(format!(
+                    "the create got {answer}; a lookup then found {} pages with this key",
+                    pages.len()
+                ))
+            }
+            Ok(_) if attempts >= shared.settings.max_attempts => {
+                return Err(format!(
+                    "every attempt got {answer} and a lookup found no page each time"
+                ))
+            }
+            Ok(_) => continue,
+        }
+    }
+}
+
 /// The `POST /v1/pages` body: the row's own body (properties with the key, icon, cover) in
 /// the data source.
 fn create_body(creating: &Creating, job: &Job) -> Value {
@@ -155,15 +218,14 @@ fn create_body(creating: &Creating, job: &Job) -> Value {
 async fn find(
     shared: &Shared,
     creating: &Creating,
-    new: &NewPage,
+    wanted: &RowKey,
 ) -> Result<Vec<NotionId>, String> {
     let key = &creating.key;
     let path = scan::query_path(&creating.schema, creating.version, &[], Some(key));
     let mut pages = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let mut body =
-            json!({"page_size": scan::PAGE_SIZE, "filter": key.lookup_filter([&new.key])});
+        let mut body = json!({"page_size": scan::PAGE_SIZE, "filter": key.lookup_filter([wanted])});
         if let Some(c) = &cursor {
             body["start_cursor"] = json!(c);
         }
@@ -172,7 +234,7 @@ async fn find(
             .map_err(|f| f.answer())?;
         for page in response["results"].as_array().into_iter().flatten() {
             let trashed = page["in_trash"].as_bool() == Some(true);
-            if !trashed && key.of_page(page).as_deref() == Some(&*new.key.canonical) {
+            if !trashed && key.of_page(page).as_deref() == Some(&*wanted.canonical) {
                 pages.extend(page_id(page));
             }
         }

@@ -2,7 +2,7 @@
 //! the same page run one after another in input order, the first request of a run goes alone,
 //! and every row ends in exactly one [`RowResult`] sent to the reporter. Workers never print.
 
-mod create;
+pub mod create;
 mod worker;
 
 use std::collections::{HashMap, VecDeque};

@@ -108,7 +108,12 @@ pub fn parse_items<'a>(
         PropertyType::Relation => PropertyValue::Relation(
             items
                 .into_iter()
-                .map(|s| NotionId::parse(s).map_err(|e| e.to_string()))
+                .map(|s| {
+                    // Notion's CSV export writes `Title (https://www.notion.so/…)`.
+                    NotionId::parse(s)
+                        .or_else(|e| crate::mapping::related::export_form_id(s).ok_or(e))
+                        .map_err(|e| e.to_string())
+                })
                 .collect::<Result<_, _>>()?,
         ),
         PropertyType::Files => PropertyValue::Files(

@@ -30,6 +30,9 @@ pub struct ColumnMapping {
     /// The column's cells add items to the property, or remove them, instead of setting it
     /// (`op = "add"` / `"remove"`).
     pub edit: Option<EditOp>,
+    /// A relation column's cells name the related pages by this property of theirs
+    /// (`relation_key = "SKU"`), not by id.
+    pub relation_key: Option<String>,
 }
 
 /// What one column's cells mean.
@@ -71,6 +74,17 @@ pub struct PropertyColumn {
     /// `Status:status[In progress]`: the group a new status option goes into with
     /// `--add-missing-options` (else To-do).
     pub group: Option<Arc<str>>,
+    /// `Parts:relation[SKU]`: the cells name the related pages by their `SKU`.
+    pub relation_key: Option<RelationKey>,
+}
+
+/// Where a relation column's keys are looked up.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RelationKey {
+    /// The related data source, from the schema.
+    pub data_source: Arc<str>,
+    /// The key property there, as the header or job file names it.
+    pub property: Arc<str>,
 }
 
 /// What starts a precondition column (`if:Status`) or flat JSONL key (SPEC §11): the
@@ -167,6 +181,7 @@ pub fn resolve(header: &str, options: &MappingOptions) -> Result<Option<ColumnPl
     let property = mapping
         .and_then(|m| m.property.clone())
         .unwrap_or_else(|| name.trim().to_owned());
+    let mut related = None;
     let (property, ty, choices) = match schema {
         None => {
             let Some(ty) = declared else {
@@ -179,6 +194,7 @@ pub fn resolve(header: &str, options: &MappingOptions) -> Result<Option<ColumnPl
         }
         Some(schema) => {
             let (found, ty) = column_property(schema, header, &property, declared)?;
+            related = found.related.clone();
             let choices = matches!(
                 ty,
                 PropertyType::Select | PropertyType::MultiSelect | PropertyType::Status
@@ -198,19 +214,35 @@ pub fn resolve(header: &str, options: &MappingOptions) -> Result<Option<ColumnPl
              value with a column named {property:?}"
         ));
     }
-    let group = match (argument, ty) {
-        (None, _) => None,
-        (Some(group), PropertyType::Status) => Some(Arc::from(group.trim())),
+    let key = argument.or(mapping.and_then(|m| m.relation_key.as_deref()));
+    let (group, relation_key) = match (key, ty) {
+        (None, _) => (None, None),
+        (Some(group), PropertyType::Status) => (Some(Arc::from(group.trim())), None),
+        (Some(key), PropertyType::Relation) => {
+            let Some(data_source) = related else {
+                return Err(format!(
+                    "column {header:?} names its related pages by {key:?}: that needs the \
+                     schema (--data-source or --schema-from), which says where they are"
+                ));
+            };
+            let key = RelationKey {
+                data_source: data_source.into(),
+                property: key.trim().into(),
+            };
+            (None, Some(key))
+        }
         (Some(argument), _) => {
             return Err(format!(
                 "column {header:?}: [{argument}] after the type names the group of new options \
-                 of a status property (Status:status[In progress]); {property:?} is a {ty} property"
+                 of a status property (Status:status[In progress]) or the key of a relation's \
+                 pages (Parts:relation[SKU]); {property:?} is a {ty} property"
             ))
         }
     };
     Ok(Some(ColumnPlan::Property(PropertyColumn {
         edit,
         group,
+        relation_key,
         column: header.into(),
         property: property.into(),
         ty,
@@ -259,6 +291,7 @@ fn key_column(
             choices: None,
             edit: None,
             group: None,
+            relation_key: None,
         }),
     }))
 }

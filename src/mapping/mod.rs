@@ -8,6 +8,7 @@ pub mod column;
 pub mod key;
 pub mod native;
 pub mod page;
+pub mod related;
 pub mod text;
 pub mod value;
 
@@ -19,7 +20,8 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 pub use body::{Body, Field, Properties};
-pub use column::{ColumnMapping, ColumnPlan, HeaderError, PropertyColumn};
+pub use column::{ColumnMapping, ColumnPlan, HeaderError, PropertyColumn, RelationKey};
+pub use related::{Related, RelatedPage};
 pub use value::{EditOp, FileItem, ItemEdit, PropertyValue};
 
 use crate::mapping::key::{KeySpec, RowKey};
@@ -102,6 +104,8 @@ pub struct Problem {
     pub reason: String,
     /// `column` names a property of a native line's `properties`, not a column or key.
     pub is_property: bool,
+    /// The report's `code` for a row invalid for this reason (`ambiguous_key`, `no_match`).
+    pub code: Option<&'static str>,
 }
 
 impl Problem {
@@ -110,6 +114,7 @@ impl Problem {
             column: Some(column.to_owned()),
             reason: reason.into(),
             is_property: false,
+            code: None,
         }
     }
 
@@ -126,6 +131,7 @@ impl Problem {
             column: None,
             reason: reason.into(),
             is_property: false,
+            code: None,
         }
     }
 }
@@ -152,6 +158,11 @@ pub struct RowError {
 }
 
 impl RowError {
+    /// The report's `code`: the first problem's that has one.
+    pub fn code(&self) -> Option<&'static str> {
+        self.problems.iter().find_map(|p| p.code)
+    }
+
     /// The problems without the row: what goes in the report's `message`.
     pub fn message(&self) -> String {
         self.problems
@@ -271,6 +282,12 @@ pub struct Mapper {
     new_options: RefCell<NewOptions>,
     /// The row being mapped, for [`NewOption::row`] (0 while reading constants).
     row: Cell<u64>,
+    /// Relation columns by key: what their keys found ([`Mapper::set_related`]).
+    related: HashMap<RelationKey, Arc<Related>>,
+    /// While [`Mapper::relation_keys`] reads ahead: the distinct keys of each.
+    probe: RefCell<Option<HashMap<RelationKey, (HashSet<Arc<str>>, Vec<RowKey>)>>>,
+    /// The row's problems that carry a code (a relation key that found no page or several).
+    coded: RefCell<Vec<Problem>>,
 }
 
 /// Options written that the schema lacks: every one seen, and those not yet taken.
@@ -346,6 +363,9 @@ impl Mapper {
             constants: Vec::new(),
             new_options: RefCell::default(),
             row: Cell::new(0),
+            related: HashMap::new(),
+            probe: RefCell::new(None),
+            coded: RefCell::default(),
         };
         mapper.constants = mapper.resolve_constants()?;
         Ok(mapper)
@@ -416,6 +436,45 @@ impl Mapper {
             all.extend(self.take_new_options());
         }
         Ok(all)
+    }
+
+    /// The relation columns whose cells are keys (each related data source and key property
+    /// once, in column order).
+    pub fn relation_columns(&self) -> Vec<RelationKey> {
+        let mut out: Vec<RelationKey> = Vec::new();
+        for c in &self.columns {
+            if let ColumnPlan::Property(PropertyColumn {
+                relation_key: Some(k),
+                ..
+            }) = c
+            {
+                if !out.contains(k) {
+                    out.push(k.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// What the keys of a relation column found (with an empty [`Related::pages`] before the
+    /// lookups, for [`Mapper::relation_keys`]).
+    pub fn set_related(&mut self, key: RelationKey, related: Related) {
+        self.related.insert(key, Arc::new(related));
+    }
+
+    /// The distinct keys every row of `source` names in each relation column, in input order,
+    /// read ahead by this mapper (its [`Related`] set, their pages not yet known).
+    pub fn relation_keys(
+        &mut self,
+        source: &mut Source,
+    ) -> Result<HashMap<RelationKey, Vec<RowKey>>, SourceError> {
+        *self.probe.borrow_mut() = Some(HashMap::new());
+        let mut row = source.empty_row();
+        while source.read(&mut row)? {
+            self.map(&row);
+        }
+        let probe = self.probe.borrow_mut().take().unwrap_or_default();
+        Ok(probe.into_iter().map(|(k, (_, keys))| (k, keys)).collect())
     }
 
     pub fn options(&self) -> &MappingOptions {
@@ -537,6 +596,7 @@ impl Mapper {
             }
         }
         body.properties = Properties::Typed(values);
+        problems.extend(self.coded.borrow_mut().drain(..));
         checked(target, body, problems, &self.options)
     }
 
@@ -578,6 +638,9 @@ impl Mapper {
             ColumnPlan::Page(field) => field.apply(cell, body, self.options.version)?,
             // An empty add or remove cell has no items: it changes nothing, whatever --empty says.
             ColumnPlan::Property(p) if empty && p.edit.is_some() => {}
+            ColumnPlan::Property(p) if !empty && p.relation_key.is_some() => {
+                self.apply_related(p, cell, values)?;
+            }
             ColumnPlan::Property(p) if empty => {
                 if self.options.empty == EmptyCells::Clear {
                     let value =
@@ -597,6 +660,68 @@ impl Mapper {
             }
         }
         Ok(())
+    }
+
+    /// A relation cell of keys (`Parts:relation[SKU]`): each item's page, as the lookups found
+    /// it (an item in Notion's export form, `Title (URL)`, by its URL). A key that found no page
+    /// or several is a coded problem of the row; while reading ahead, the keys are only noted.
+    fn apply_related(
+        &self,
+        p: &PropertyColumn,
+        cell: &str,
+        values: &mut Vec<(Arc<str>, PropertyValue)>,
+    ) -> Result<(), String> {
+        let rk = p.relation_key.as_ref().expect("a relation key column");
+        let related = self
+            .related
+            .get(rk)
+            .ok_or_else(|| format!("the pages {:?} names were not looked up", rk.property))?;
+        let items: Vec<&str> = cell
+            .split(p.separator)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if items.len() > text::MAX_ARRAY_ITEMS {
+            return Err(format!(
+                "{} values; Notion takes at most {} in one relation property",
+                items.len(),
+                text::MAX_ARRAY_ITEMS
+            ));
+        }
+        let mut probe = self.probe.borrow_mut();
+        let mut ids = Vec::with_capacity(items.len());
+        let mut unresolved = Vec::new();
+        for item in items {
+            if let Some(id) = related::export_form_id(item) {
+                ids.push(id);
+                continue;
+            }
+            let Some(key) = related.spec.row_key(item, self.options.numbers)? else {
+                continue;
+            };
+            if let Some(probe) = probe.as_mut() {
+                let (seen, keys) = probe.entry(rk.clone()).or_default();
+                if seen.insert(key.canonical.clone()) {
+                    keys.push(key);
+                }
+                continue;
+            }
+            match related.page(&key.text, &key.canonical) {
+                Ok(id) => ids.push(id),
+                Err((reason, code)) => unresolved.push(Problem {
+                    code: Some(code),
+                    ..Problem::at(&p.column, reason)
+                }),
+            }
+        }
+        if probe.is_some() {
+            return Ok(());
+        }
+        if !unresolved.is_empty() {
+            self.coded.borrow_mut().extend(unresolved);
+            return Ok(());
+        }
+        self.push_checked(p, PropertyValue::Relation(ids), values)
     }
 
     fn map_json(&mut self, line: &[u8]) -> Result<(Target, Body), (Target, Vec<Problem>)> {
@@ -686,6 +811,7 @@ impl Mapper {
             }
         }
         body.properties = Properties::Typed(values);
+        problems.extend(self.coded.borrow_mut().drain(..));
         checked(target, body, problems, &self.options)
     }
 

@@ -275,6 +275,7 @@ pub fn schema_problem(body: &Value) -> Option<Problem> {
         is_property: is_property && column.is_some(),
         column,
         reason: format!("{location} does not match Notion's schema: {error}"),
+        code: None,
     })
 }
 

@@ -12,6 +12,7 @@
 pub mod current;
 pub mod index;
 pub mod keys;
+pub mod relations;
 pub mod schema;
 
 use std::collections::HashSet;

@@ -61,6 +61,9 @@ pub struct SchemaProperty {
     /// unique_id: the prefix of its numbers (`PRD` of `PRD-42`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
+    /// relation: the data source its pages are in (under 2022-06-28, the database).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub related: Option<String>,
 }
 
 /// A property's type: one this tool models, or another Notion type (place, …) it cannot write.
@@ -281,6 +284,12 @@ pub fn from_object(
                     .pointer(&format!("/{ty_name}/prefix"))
                     .and_then(Value::as_str)
                     .map(str::to_owned),
+                related: ["data_source_id", "database_id"].iter().find_map(|k| {
+                    config
+                        .pointer(&format!("/relation/{k}"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                }),
             })
         })
         .collect::<Result<Vec<_>, SchemaError>>()?;
