@@ -17,6 +17,13 @@ use crate::notion::page_read::{find_property, page_level, plain_text, request_va
 use crate::notion::NotionId;
 use crate::stop::WriteFailure;
 
+/// Where a backup notes the related pages it is about to create: `PATH.creates`.
+fn creates_path(backup: &Path) -> PathBuf {
+    let mut name = backup.as_os_str().to_owned();
+    name.push(".creates");
+    PathBuf::from(name)
+}
+
 /// A page-level field or a property, as the backup names it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Field {
@@ -35,6 +42,10 @@ pub struct Backup {
     held: Mutex<HashSet<(NotionId, Field)>>,
     /// The first write that failed: no row is sent without its backup after it.
     failed: Mutex<Option<WriteFailure>>,
+    /// The related pages an earlier run was about to create (`PATH.creates`: data source and
+    /// canonical key), so that a page whose create was answered after a kill is recorded when
+    /// a rerun finds it.
+    creates: Mutex<HashSet<(String, String)>>,
 }
 
 /// Why a row's current values were not saved.
@@ -89,11 +100,25 @@ impl Backup {
             }
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let mut creates = HashSet::new();
+        let intents = creates_path(path);
+        if intents.exists() {
+            crate::outcome::drop_partial_last_line(&intents)?;
+            for line in crate::outcome::whole_lines(&intents)?.lines() {
+                let value: Value = serde_json::from_str(&line?).unwrap_or_default();
+                if let (Some(ds), Some(key)) =
+                    (value["data_source"].as_str(), value["key"].as_str())
+                {
+                    creates.insert((ds.to_owned(), key.to_owned()));
+                }
+            }
+        }
         Ok(Backup {
             path: path.to_owned(),
             file: Mutex::new(file),
             held: Mutex::new(held),
             failed: Mutex::new(None),
+            creates: Mutex::new(creates),
         })
     }
 
@@ -185,6 +210,42 @@ impl Backup {
             held.insert((page_id, field));
         }
         Ok(Prepared::Send)
+    }
+
+    /// Before a related page is created: notes, durably, that a page of `key` in
+    /// `data_source` is being created, so that a run killed before the answer still records
+    /// the page when the rerun's lookups find it ([`Backup::was_creating`]).
+    pub fn creating(&self, data_source: &str, key: &str) -> Result<(), WriteFailure> {
+        let path = creates_path(&self.path);
+        let failure = |e: io::Error| WriteFailure {
+            file: format!(
+                "the backup's note of pages being created {}",
+                path.display()
+            ),
+            error: e.to_string(),
+        };
+        let mut line =
+            serde_json::to_vec(&json!({"data_source": data_source, "key": key})).expect("JSON");
+        line.push(b'\n');
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(failure)?;
+        file.write_all(&line)
+            .and_then(|()| file.sync_data())
+            .map_err(failure)?;
+        self.creates
+            .lock()
+            .expect("backup lock")
+            .insert((data_source.to_owned(), key.to_owned()));
+        Ok(())
+    }
+
+    /// Whether an earlier run noted that it was creating a page of `key` in `data_source`.
+    pub fn was_creating(&self, data_source: &str, key: &str) -> bool {
+        let creates = self.creates.lock().expect("backup lock");
+        creates.contains(&(data_source.to_owned(), key.to_owned()))
     }
 
     /// A page this run created (`--create-missing-related`): a line that puts it in the trash,

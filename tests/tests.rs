@@ -20,6 +20,8 @@ mod manual;
 mod edits;
 // Issue 20: missing options added on purpose (--add-missing-options).
 mod options;
+// Issue 20: relation cells by key, --create-missing-related.
+mod relations;
 // Issue 10: native JSONL lines checked like CSV cells and headers.
 mod native;
 // `plan`: bodies, bad rows, header errors.

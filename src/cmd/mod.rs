@@ -107,8 +107,7 @@ async fn relations(
             .filter(|p| matches!(p, RelatedPage::Several(_)))
             .count();
         say(format!(
-            "relation {:?} by {:?} in {:?}: {} keys {} in {} queries; {} on one page, {} on several, {} on none",
-            read.key.property,
+            "related pages by {:?} in {:?}: {} keys {} in {} queries; {} on one page, {} on several, {} on none",
             read.related.spec.property,
             read.related.title,
             read.keys,
@@ -129,12 +128,32 @@ async fn relations(
                 }
             }
             MissingRelated::Create(backup) => {
+                if let Some(backup) = backup {
+                    record_earlier_creates(read, backup)?;
+                }
                 create_missing(shared, read, version, backup, say).await?
             }
         }
         mapper.set_related(read.key.clone(), read.related.clone());
     }
     Ok(reads)
+}
+
+/// A page the lookups found that an earlier run was creating when it was stopped (its create
+/// answered after the kill): recorded in the backup now, so that undo trashes it too.
+fn record_earlier_creates(
+    read: &RelatedRead,
+    backup: &crate::backup::Backup,
+) -> Result<(), String> {
+    let data_source = &read.schema.data_source_id;
+    for (key, page) in &read.related.pages {
+        if let (RelatedPage::One(id), true) = (page, backup.was_creating(data_source, key)) {
+            backup.created(*id).map_err(|e| {
+                format!("--backup could not record a page an earlier run created: {e}")
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// `--create-missing-related`: a page for each key of `read` no page has, in input order.
@@ -152,6 +171,12 @@ async fn create_missing(
     };
     for key in std::mem::take(&mut read.missing) {
         let body = related_body(&creating, &key)?;
+        if let Some(backup) = backup {
+            let data_source = &read.schema.data_source_id;
+            backup.creating(data_source, &key.canonical).map_err(|e| {
+                format!("--backup could not note the page it is about to create: {e}")
+            })?;
+        }
         let made = create_related(shared, &creating, &key, &body)
             .await
             .map_err(|e| {
@@ -169,8 +194,8 @@ async fn create_missing(
                 .map_err(|e| format!("--backup could not record the page it created: {e}"))?;
         }
         say(format!(
-            "relation {:?}: created {id} in {:?} for {} = {:?}",
-            read.key.property, read.related.title, read.related.spec.property, key.text
+            "related pages: created {id} in {:?} for {} = {:?}",
+            read.related.title, read.related.spec.property, key.text
         ));
         read.related
             .pages

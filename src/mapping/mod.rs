@@ -285,10 +285,14 @@ pub struct Mapper {
     /// Relation columns by key: what their keys found ([`Mapper::set_related`]).
     related: HashMap<RelationKey, Arc<Related>>,
     /// While [`Mapper::relation_keys`] reads ahead: the distinct keys of each.
-    probe: RefCell<Option<HashMap<RelationKey, (HashSet<Arc<str>>, Vec<RowKey>)>>>,
+    probe: RefCell<Option<HashMap<RelationKey, KeysAhead>>>,
     /// The row's problems that carry a code (a relation key that found no page or several).
     coded: RefCell<Vec<Problem>>,
 }
+
+/// The distinct keys of one relation column read ahead: those seen (canonical), and each key
+/// in input order.
+type KeysAhead = (HashSet<Arc<str>>, Vec<RowKey>);
 
 /// Options written that the schema lacks: every one seen, and those not yet taken.
 #[derive(Debug, Default)]
