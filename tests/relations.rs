@@ -49,6 +49,14 @@ fn keys_of(i: usize) -> Vec<usize> {
     keys
 }
 
+/// The part the first 10 orders have before any run.
+fn seeded_parts(i: usize) -> Vec<String> {
+    match i < 10 {
+        true => vec![part_id(2, 0)],
+        false => vec![],
+    }
+}
+
 fn seed() -> Seed {
     let mut pages = Vec::new();
     for k in (0..KEYS).filter(|k| !missing(*k)) {
@@ -58,8 +66,10 @@ fn seed() -> Seed {
         }
     }
     for i in 0..ROWS {
+        let stage = if i % 2 == 0 { "open" } else { "closed" };
         pages.push(json!({"id": order_id(i), "data_source_id": ORDERS,
-            "properties": {"Name": format!("Order {i}")}}));
+            "properties": {"Name": format!("Order {i}"), "Stage": stage,
+                           "Parts": seeded_parts(i)}}));
     }
     serde_json::from_value(json!({
         "databases": [
@@ -68,7 +78,9 @@ fn seed() -> Seed {
         "data_sources": [
             {"id": ORDERS, "title": "Orders", "database_id": "0e5c5a4f-0000-4000-8000-0000000000da",
              "properties": [{"name": "Name", "type": "title"},
-                            {"name": "Parts", "type": "relation", "data_source_id": PARTS}]},
+                            {"name": "Parts", "type": "relation", "data_source_id": PARTS},
+                            {"name": "Stage", "type": "select",
+                             "options": [{"name": "open"}, {"name": "closed"}]}]},
             {"id": PARTS, "title": "Parts", "database_id": "0e5c5a4f-0000-4000-8000-0000000000db",
              "properties": [{"name": "Name", "type": "title"},
                             {"name": "SKU", "type": "rich_text"}]}],
@@ -269,7 +281,7 @@ async fn missing_parts_are_created_once_under_faults_and_two_kills_and_undo_tras
                 "row {}",
                 i + 1
             );
-            assert!(related[&order_id(i)].is_empty());
+            assert_eq!(related[&order_id(i)], seeded_parts(i));
             continue;
         }
         // A row whose write landed as the run was killed has no line then: resumed, the scan
@@ -311,5 +323,78 @@ async fn missing_parts_are_created_once_under_faults_and_two_kills_and_undo_tras
         assert_eq!(trashed[&sku(k)].len(), 1, "{}", sku(k));
     }
     let related = relations_now(&handle);
-    assert!((0..ROWS).all(|i| related[&order_id(i)].is_empty()));
+    assert!((0..ROWS).all(|i| related[&order_id(i)] == seeded_parts(i)));
+}
+
+/// A keyed sync (`--match-on Name`) whose relation column adds parts by SKU (a job file's
+/// `relation_key` and `op = "add"`), with an `if:` column, `--columns` and `--resume`: the open
+/// orders keep the part they had and get the two named (one created), the closed ones are
+/// skipped, and the rerun sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_sync_adds_parts_by_sku_with_preconditions_columns_and_resume() {
+    let handle = start("").await;
+    let dir = Dir::new();
+    let mut csv = String::from("Name,Part numbers,if:Stage,Note\n");
+    for i in 0..12 {
+        csv += &format!("Order {i},SKU-0001;SKU-0007,open,not written\n");
+    }
+    dir.write("sync.csv", csv);
+    dir.write(
+        "sync.toml",
+        format!(
+            "input = \"sync.csv\"\ndata_source = \"{ORDERS}\"\nmatch_on = \"Name\"\n\
+             create_missing_related = true\nreport = \"r.jsonl\"\n\
+             [columns]\n\"Part numbers\" = {{ property = \"Parts\", type = \"relation\", \
+             relation_key = \"SKU\", op = \"add\" }}\n\"Note\" = \"rich_text\"\n"
+        ),
+    );
+    let base = handle.base_url();
+    let args = [
+        "apply",
+        "sync.toml",
+        "--columns",
+        "Part numbers",
+        "--progress",
+        "none",
+    ];
+    let out = run_against(&dir, &base, TOKEN, &args).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let created = parts_by_sku(&handle, false)[&sku(7)].clone();
+    assert_eq!(created.len(), 1);
+    let related = relations_now(&handle);
+    for i in 0..12 {
+        let mut want = seeded_parts(i);
+        if i % 2 == 0 {
+            want.extend([part_id(1, 0), created[0].clone()]);
+        }
+        assert_eq!(related[&order_id(i)], want, "order {i}");
+    }
+    let report = read_report(&dir.path("r.jsonl"));
+    let skipped = report
+        .iter()
+        .filter(|l| l.code.as_deref() == Some("precondition_failed"))
+        .count();
+    assert_eq!(skipped, 6, "{report:?}");
+    // Note was not written (--columns), nor is Stage.
+    assert!(handle
+        .requests()
+        .iter()
+        .all(|r| r.method != "PATCH" || r.path.starts_with("/v1/pages/")));
+    let patches = |h: &Handle| h.requests().iter().filter(|r| r.method == "PATCH").count();
+    assert_eq!(patches(&handle), 6);
+
+    // Resumed: every row is done; nothing is created or sent again.
+    let before = handle.requests().len();
+    let mut again = args.to_vec();
+    again.push("--resume");
+    let out = run_against(&dir, &base, TOKEN, &again).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let later = &handle.requests()[before..];
+    assert!(
+        later
+            .iter()
+            .all(|r| r.method == "GET" || r.path.ends_with("/query")),
+        "{later:?}"
+    );
+    assert_eq!(parts_by_sku(&handle, false)[&sku(7)].len(), 1);
 }
