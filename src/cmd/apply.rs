@@ -236,11 +236,7 @@ async fn add_missing_options(
         .expect("checked by config");
     let id = &schema.data_source_id;
     if new.is_empty() {
-        writeln!(
-            err,
-            "schema: the input names no option {:?} lacks; nothing to add",
-            schema.title
-        )?;
+        writeln!(err, "{}", super::nothing_to_add(schema))?;
         return Ok(Ok(()));
     }
     let list: Vec<String> = new.iter().map(super::describe_option).collect();

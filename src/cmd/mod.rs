@@ -51,6 +51,14 @@ fn options_to_add(
     Ok(new)
 }
 
+/// What `plan` and `apply` say when `--add-missing-options` finds every option there.
+fn nothing_to_add(schema: &crate::notion::Schema) -> String {
+    format!(
+        "schema: the input names no option {:?} lacks; nothing to add",
+        schema.title
+    )
+}
+
 /// One option to add, as `plan` lists it and `apply` says it: `Status: "Blocked" (into In
 /// progress)`.
 fn describe_option(n: &NewOption) -> String {

@@ -263,11 +263,7 @@ fn schema_change(
         .as_deref()
         .expect("checked by config");
     if new.is_empty() {
-        writeln!(
-            err,
-            "schema: the input names no option {:?} lacks; nothing to add",
-            schema.title
-        )?;
+        writeln!(err, "{}", super::nothing_to_add(schema))?;
         return Ok(Ok(()));
     }
     let request = format!("PATCH /v1/data_sources/{}", schema.data_source_id);
