@@ -368,3 +368,44 @@ async fn a_failed_add_resumed_after_a_later_ok_add_of_its_page_still_adds_its_it
     let last: HashMap<u64, &crate::util::ReportLine> = report.iter().map(|l| (l.row, l)).collect();
     assert_eq!(last[&1].outcome, "ok", "{report:?}");
 }
+
+/// `--recheck`: an add is made against a read of the page just before its write, not the scan
+/// (a GET per row), and still sends nothing the page has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_recheck_an_add_is_made_against_a_read_just_before_the_write() {
+    let handle = start(board(), |_| {}).await;
+    let dir = Dir::new();
+    // Page 1 is frontend, urgent; page 15 has Q4 already.
+    dir.write(
+        "in.csv",
+        format!("page_id,Tags+\n{},Q4\n{},Q4\n", id(1), id(15)),
+    );
+    let args = [
+        "apply",
+        "in.csv",
+        "--data-source",
+        DATA_SOURCE,
+        "--recheck",
+        "--report",
+        "r.jsonl",
+        "--progress",
+        "none",
+    ];
+    let out = run_against(&dir, &handle.base_url(), TOKEN, &args).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let reads: Vec<String> = handle
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.starts_with("/v1/pages/"))
+        .map(|r| r.page_id.clone().unwrap())
+        .collect();
+    assert_eq!(reads.len(), 2, "{reads:?}");
+    assert_eq!(
+        tag_names(&pages(&handle)[&id(1)]),
+        ["frontend", "urgent", "Q4"]
+    );
+    assert_eq!(patches(&handle).len(), 1);
+    let report = read_report(&dir.path("r.jsonl"));
+    let unchanged = report.iter().find(|l| l.row == 2).unwrap();
+    assert_eq!(unchanged.code.as_deref(), Some("unchanged"), "{report:?}");
+}
