@@ -278,3 +278,52 @@ async fn add_missing_options_refuses_stdin_and_old_versions_and_a_refusal_writes
         .iter()
         .all(|r| !(r.method == "PATCH" && r.path.starts_with("/v1/pages/"))));
 }
+
+/// With `--where`, the options come from the `--set` values: `plan` lists them first, and
+/// `apply` adds them before it edits the selected pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_selection_adds_the_options_its_set_values_name() {
+    let handle = start(Seed::generate(20), |_| {}).await;
+    let dir = Dir::new();
+    let base = handle.base_url();
+    let edit = [
+        "--data-source",
+        DATA_SOURCE,
+        "--where",
+        "Priority = High",
+        "--set",
+        "Tags+=Q4",
+        "--set",
+        "Status=Parked",
+        "--add-missing-options",
+    ];
+    let mut plan = vec!["plan"];
+    plan.extend(edit);
+    let out = run_against(&dir, &base, TOKEN, &plan).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines = json_lines(&out.stdout);
+    let added: Vec<String> = lines[0]["schema_change"]["add_options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            format!(
+                "{}={}",
+                o["property"].as_str().unwrap(),
+                o["option"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(added, ["Tags=Q4", "Status=Parked"]);
+    let mut apply = vec!["apply"];
+    apply.extend(edit);
+    apply.extend(["--report", "r.jsonl", "--progress", "none"]);
+    let out = run_against(&dir, &base, TOKEN, &apply).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(handle.stats().schema_patches, 1);
+    let report = read_report(&dir.path("r.jsonl"));
+    assert!(
+        !report.is_empty() && report.iter().all(|l| l.outcome == "ok"),
+        "{report:?}"
+    );
+}
