@@ -2,6 +2,8 @@
 //! real sandbox (the `notion-sandbox` crate, whose own tests live in `crates/sandbox/tests`) in a
 //! fresh temporary folder.
 
+// Issue 21, point 3: the 2026 API changes.
+mod api_2026;
 // `apply` against the sandbox: faults, order, refusals, progress.
 mod apply;
 // --backup across an interrupted run, then undo.

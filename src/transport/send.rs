@@ -11,7 +11,7 @@ use backon::BackoffBuilder;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::retry::{classify, Action};
+use super::retry::{classify, Action, ROW_LIMIT};
 use super::Shared;
 use crate::notion::client::{Attempt, Reply};
 use crate::outcome::Outcome;
@@ -212,7 +212,7 @@ where
                 sent_at.elapsed().as_millis()
             ));
         }
-        match classify(reply.attempt, template) {
+        match classify(reply.attempt, reply.code.as_deref(), template) {
             Action::Done => {
                 shared.limiter.succeeded().await;
                 return Sent::Done(reply, attempts);
@@ -247,6 +247,15 @@ where
                     _ = tokio::time::sleep(full_jitter(ceiling)) => {}
                     _ = stop.wait_for(Option::is_some) => {}
                 }
+            }
+            Action::Fail if reply.code.as_deref() == Some(ROW_LIMIT) => {
+                let message = format!(
+                    "Notion answered 409 {ROW_LIMIT} ({}), which is not retried: sending it again \
+                     does not help (the data source may be at a row limit of its plan); nothing \
+                     was applied",
+                    reply.message.as_deref().unwrap_or("no message")
+                );
+                return Sent::Ended(Outcome::Failed, Some(reply), attempts, Some(message));
             }
             Action::Fail => return Sent::Ended(Outcome::Failed, Some(reply), attempts, None),
             Action::Unknown => return Sent::Ended(Outcome::Unknown, Some(reply), attempts, None),

@@ -373,6 +373,9 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
             Some(FaultKind::Conflict) => {
                 return simple(409, "conflict_error", "Conflict occurred while saving. Please try again.")
             }
+            Some(FaultKind::RowLimit) => {
+                return simple(409, "row_limit_exceeded", "The row limit of this data source has been exceeded.")
+            }
             Some(FaultKind::E500) => return simple(500, "internal_server_error", "Unexpected error occurred."),
             Some(FaultKind::E502) => return bad_gateway(),
             Some(FaultKind::E503) => {
