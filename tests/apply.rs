@@ -719,7 +719,7 @@ async fn rate_limited_runs_pause_and_still_finish_every_row() {
         .find(|l| l.starts_with("progress: ") && l.contains("all requests paused until"))
         .unwrap_or_else(|| panic!("no line shows the pause: {}", run.stderr));
     assert!(
-        paused.contains("UTC: rate limited by the server (429)"),
+        paused.contains("UTC: rate limited by the server (429, connection_limit)"),
         "{paused}"
     );
 }

@@ -765,6 +765,7 @@ fn close(
         requests,
         scan_requests,
         rate_limited: stats.rate_limited.load(Ordering::Relaxed),
+        rate_limit_reasons: stats.rate_limit_reasons.lock().expect("stats lock").clone(),
         retries: stats.retries.load(Ordering::Relaxed),
         wall_time_s: elapsed,
         effective_rate: requests as f64 / elapsed.max(0.001),

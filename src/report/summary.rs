@@ -85,6 +85,10 @@ pub struct Summary {
     /// property reads that complete long values).
     pub scan_requests: u64,
     pub rate_limited: u64,
+    /// The 429s by the limit Notion named (`additional_data.rate_limit_reason`; `unstated`
+    /// when it named none): whether this run's connection spent its budget, or the workspace's
+    /// shared budget ran out (another integration may be using it).
+    pub rate_limit_reasons: BTreeMap<String, u64>,
     pub retries: u64,
     pub wall_time_s: f64,
     /// Requests per second over the whole run.
@@ -154,6 +158,18 @@ impl Summary {
             "summary: {} requests{reads} in {:.1}s ({:.2}/s), {} retries, {} rate-limited (429/529)",
             self.requests, self.wall_time_s, self.effective_rate, self.retries, self.rate_limited
         )?;
+        if !self.rate_limit_reasons.is_empty() {
+            let reasons: Vec<String> = self
+                .rate_limit_reasons
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
+            writeln!(
+                err,
+                "summary: 429s by the limit Notion named: {}",
+                reasons.join(", ")
+            )?;
+        }
         for (what, codes) in [
             ("not ok", &self.by_code),
             ("skipped", &self.skipped_by_code),

@@ -38,6 +38,8 @@ pub struct Settings {
 pub struct Stats {
     pub requests: AtomicU64,
     pub rate_limited: AtomicU64,
+    /// The 429s by their `rate_limit_reason` (`unstated` when the answer gave none).
+    pub rate_limit_reasons: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
     pub retries: AtomicU64,
     pub in_flight: AtomicU64,
 }

@@ -221,13 +221,23 @@ where
                 // Waiting is not an attempt.
                 attempts -= 1;
                 shared.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-                let reason = match reply.attempt {
-                    Attempt::Status(529) => "the server is overloaded (529 service_overload)",
-                    _ => "rate limited by the server (429)",
+                let stated = reply.rate_limit_reason.as_deref();
+                if reply.attempt == Attempt::Status(429) {
+                    let mut reasons = shared.stats.rate_limit_reasons.lock().expect("stats lock");
+                    *reasons
+                        .entry(stated.unwrap_or("unstated").to_owned())
+                        .or_insert(0) += 1;
+                }
+                let reason = match (reply.attempt, stated) {
+                    (Attempt::Status(529), _) => {
+                        "the server is overloaded (529 service_overload)".into()
+                    }
+                    (_, Some(why)) => format!("rate limited by the server (429, {why})"),
+                    _ => "rate limited by the server (429)".to_owned(),
                 };
                 shared
                     .limiter
-                    .pause(reply.retry_after, sent_at, reason)
+                    .pause(reply.retry_after, sent_at, &reason)
                     .await;
                 last = Some((reply, false));
             }

@@ -57,6 +57,9 @@ pub struct Reply {
     pub message: Option<String>,
     pub request_id: Option<String>,
     pub retry_after: Option<Duration>,
+    /// A 429's `additional_data.rate_limit_reason`: which of Notion's limits it was (the
+    /// connection's budget, the workspace's, …; Notion does not list the values).
+    pub rate_limit_reason: Option<String>,
     /// The parsed JSON body of a success.
     pub body: Option<Value>,
 }
@@ -170,6 +173,7 @@ impl Client {
             message: None,
             request_id: header_request_id,
             retry_after,
+            rate_limit_reason: None,
             body: None,
         };
         if let Some(id) = json
@@ -188,6 +192,10 @@ impl Client {
                 reply.code = error.get("code").and_then(Value::as_str).map(str::to_owned);
                 reply.message = error
                     .get("message")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                reply.rate_limit_reason = error
+                    .pointer("/additional_data/rate_limit_reason")
                     .and_then(Value::as_str)
                     .map(str::to_owned);
             }
@@ -226,6 +234,7 @@ fn transport_failure(e: &reqwest::Error) -> Reply {
         message: Some(format!("{what}: {}", error_chain(e))),
         request_id: None,
         retry_after: None,
+        rate_limit_reason: None,
         body: None,
     }
 }

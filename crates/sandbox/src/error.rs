@@ -9,6 +9,8 @@ pub(crate) struct ApiError {
     pub(crate) status: StatusCode,
     pub(crate) code: &'static str,
     pub(crate) message: String,
+    /// A 429's `additional_data.rate_limit_reason`.
+    pub(crate) rate_limit_reason: Option<&'static str>,
 }
 
 impl ApiError {
@@ -17,6 +19,20 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            rate_limit_reason: None,
+        }
+    }
+
+    /// 429 `rate_limited`, naming the limit that was reached (`connection_limit`: this token's
+    /// `--rate` or `--window-budget`; `workspace_limit`: the `e429_workspace` fault).
+    pub(crate) fn rate_limited(reason: &'static str) -> Self {
+        ApiError {
+            rate_limit_reason: Some(reason),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "You have been rate limited. Please try again in a few minutes.",
+            )
         }
     }
 
@@ -54,13 +70,17 @@ impl ApiError {
 
     /// The JSON body Notion sends for this error.
     pub(crate) fn to_json(&self, request_id: &str) -> Value {
-        json!({
+        let mut body = json!({
             "object": "error",
             "status": self.status.as_u16(),
             "code": self.code,
             "message": self.message,
             "request_id": request_id,
-        })
+        });
+        if let Some(reason) = self.rate_limit_reason {
+            body["additional_data"] = json!({"rate_limit_reason": reason});
+        }
+        body
     }
 }
 

@@ -33,11 +33,14 @@ pub enum FaultKind {
     /// 409 `row_limit_exceeded`: a code notion-sdk-js v5.26 lists among its errors, whose
     /// meaning Notion does not document; not applied, and sending it again does not help.
     RowLimit,
+    /// 429 `rate_limited` with `rate_limit_reason` `workspace_limit` and `Retry-After: 1`: the
+    /// workspace's budget, shared by every connection, ran out; not applied.
+    E429Workspace,
 }
 
 impl FaultKind {
     /// Every kind, in the order the grammar documents them.
-    pub const ALL: [FaultKind; 10] = [
+    pub const ALL: [FaultKind; 11] = [
         FaultKind::Conflict,
         FaultKind::E500,
         FaultKind::E502,
@@ -48,6 +51,7 @@ impl FaultKind {
         FaultKind::Reset,
         FaultKind::Stall,
         FaultKind::RowLimit,
+        FaultKind::E429Workspace,
     ];
 
     /// The name used in `--faults` and in the stats.
@@ -63,6 +67,7 @@ impl FaultKind {
             FaultKind::Reset => "reset",
             FaultKind::Stall => "stall",
             FaultKind::RowLimit => "row_limit",
+            FaultKind::E429Workspace => "e429_workspace",
         }
     }
 }
@@ -84,7 +89,7 @@ pub struct FaultSpec {
 pub enum FaultSpecError {
     #[error("fault entry `{0}` should be KIND=RATE")]
     NotAPair(String),
-    #[error("unknown fault kind `{0}` (known: conflict, e500, e502, e503, e504_applied, e529, e429, reset, stall, row_limit)")]
+    #[error("unknown fault kind `{0}` (known: conflict, e500, e502, e503, e504_applied, e529, e429, reset, stall, row_limit, e429_workspace)")]
     UnknownKind(String),
     #[error("fault rate `{1}` for {0} should be a number between 0 and 1")]
     BadRate(FaultKind, String),

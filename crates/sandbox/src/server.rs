@@ -334,12 +334,7 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
             limiter.check(&shared.token, tokio::time::Instant::now())
         };
         if let Err(secs) = limited {
-            let mut r = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "You have been rate limited. Please try again in a few minutes.",
-            )
-            .into_response();
+            let mut r = ApiError::rate_limited("connection_limit").into_response();
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
             return r;
         }
@@ -372,6 +367,11 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
         match fault {
             Some(FaultKind::Conflict) => {
                 return simple(409, "conflict_error", "Conflict occurred while saving. Please try again.")
+            }
+            Some(FaultKind::E429Workspace) => {
+                let mut r = ApiError::rate_limited("workspace_limit").into_response();
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1u64));
+                return r;
             }
             Some(FaultKind::RowLimit) => {
                 return simple(409, "row_limit_exceeded", "The row limit of this data source has been exceeded.")
