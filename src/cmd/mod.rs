@@ -70,11 +70,9 @@ fn describe_option(n: &NewOption) -> String {
     format!("{}: {:?}{group}", n.property, n.option)
 }
 
-use crate::dispatch::create::create_related;
+use crate::dispatch::create::{create_related, related_body};
 use crate::dispatch::Creating;
-use crate::mapping::cell::{parse_cell, CellRules};
-use crate::mapping::key::RowKey;
-use crate::mapping::{PropertyValue, RelatedPage};
+use crate::mapping::RelatedPage;
 use crate::scan::relations::{read_related, RelatedRead};
 use crate::transport::Shared;
 
@@ -210,47 +208,4 @@ async fn create_missing(
             .insert(Box::from(&*key.canonical), RelatedPage::One(id));
     }
     Ok(())
-}
-
-/// The `POST /v1/pages` body of a related page: its key property (and the title, when the
-/// key is another property) set to the key.
-fn related_body(creating: &Creating, key: &RowKey) -> Result<serde_json::Value, String> {
-    let spec = &creating.key;
-    if !spec.writable() {
-        return Err(format!(
-            "--create-missing-related cannot create a page for {:?}: {:?} is a {} property, which Notion fills in itself",
-            key.text, spec.property, spec.ty
-        ));
-    }
-    let rules = CellRules {
-        separator: ';',
-        time_zone: None,
-        users: None,
-        numbers: Default::default(),
-    };
-    let mut properties = serde_json::Map::new();
-    let value = parse_cell(spec.ty, &key.text, rules)?;
-    properties.insert(
-        spec.property.to_string(),
-        serde_json::to_value(value).expect("JSON"),
-    );
-    if let Some(title) = creating
-        .schema
-        .title_property()
-        .filter(|t| *t.name != *spec.property)
-    {
-        let text = parse_cell(PropertyType::Title, &key.text, rules)?;
-        debug_assert!(matches!(text, PropertyValue::Title(_)));
-        properties.insert(
-            title.name.clone(),
-            serde_json::to_value(text).expect("JSON"),
-        );
-    }
-    let parent = match creating.version < crate::notion::Version::V2025_09_03 {
-        true => serde_json::json!({"database_id": creating.schema.data_source_id}),
-        false => {
-            serde_json::json!({"type": "data_source_id", "data_source_id": creating.schema.data_source_id})
-        }
-    };
-    Ok(serde_json::json!({"parent": parent, "properties": properties}))
 }

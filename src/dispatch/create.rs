@@ -10,11 +10,81 @@ use tokio::time::Instant;
 
 use super::{Creating, Job};
 use crate::gate::matcher::NewPage;
+use crate::mapping::cell::{parse_cell, CellRules};
 use crate::mapping::key::RowKey;
-use crate::notion::{NotionId, Version};
+use crate::notion::client::Reply;
+use crate::notion::{NotionId, PropertyType, Version};
 use crate::outcome::{Outcome, RowAction, RowResult};
 use crate::scan;
 use crate::transport::{query_json, send, Sent, Shared};
+
+/// How one create ended, after as many attempts and lookups as it took.
+enum Made {
+    /// Answered 2xx: the new page's id (`None`: the answer had none), and the answer.
+    Created(Option<NotionId>, Reply),
+    /// An answer left it unknown whether the page was made (`answer`, the last `reply`), and
+    /// the lookup after it found these pages (`Ok(empty)`: none, after the last attempt).
+    Looked {
+        answer: String,
+        reply: Option<Reply>,
+        found: Result<Vec<NotionId>, String>,
+    },
+    /// Refused, or ended otherwise: the outcome, the answer and its message.
+    Ended(Outcome, Option<Reply>, Option<String>),
+    /// The run stopped before the next attempt was sent.
+    Stopped,
+}
+
+/// Sends a create (`bytes`, the `POST /v1/pages` body) until it ends, looking the key up after
+/// every answer that leaves it unknown whether the page was made, and creating again only
+/// when the page is still absent: the one loop `--create-missing` and
+/// `--create-missing-related` share. Also gives the attempts made.
+async fn create_page(
+    shared: &Shared,
+    creating: &Creating,
+    key: &RowKey,
+    bytes: &[u8],
+    row: u64,
+) -> (Made, u32) {
+    let mut attempts = 0;
+    let mut lookups = 0u32;
+    loop {
+        let sent = send(shared, row, "POST /v1/pages", true, || {
+            shared.client.post("/v1/pages", bytes.to_vec())
+        })
+        .await;
+        let reply = match sent {
+            Sent::Never => return (Made::Stopped, attempts),
+            Sent::Done(reply, n) => {
+                let id = reply.body.as_ref().and_then(page_id);
+                return (Made::Created(id, reply), attempts + n);
+            }
+            Sent::Ended(Outcome::Unknown, reply, n, _) => {
+                attempts += n;
+                reply
+            }
+            Sent::Ended(outcome, reply, n, message) => {
+                return (Made::Ended(outcome, reply, message), attempts + n)
+            }
+        };
+        // Notion's query index may lag behind a write: wait before looking.
+        let wait = shared.settings.backoff_min * 2u32.saturating_pow(lookups);
+        tokio::time::sleep(wait.min(shared.settings.backoff_max)).await;
+        lookups += 1;
+        let answer = reply.as_ref().map_or("no answer".into(), describe);
+        let found = find(shared, creating, key).await;
+        let absent = matches!(&found, Ok(pages) if pages.is_empty());
+        if absent && attempts < shared.settings.max_attempts {
+            continue; // not made: safe to create again
+        }
+        let made = Made::Looked {
+            answer,
+            reply,
+            found,
+        };
+        return (made, attempts);
+    }
+}
 
 /// Creates the row's page (its properties and the key), looking the key up after every
 /// ambiguous answer. `None`: the run stopped before anything was sent.
@@ -26,114 +96,93 @@ pub async fn create(
 ) -> Option<RowResult> {
     let started = Instant::now();
     let bytes = serde_json::to_vec(&create_body(creating, job)).expect("a body serialises");
-    let row = job.update.row;
-    let mut attempts = 0;
-    let mut lookups = 0u32;
-    loop {
-        let sent = send(shared, row, "POST /v1/pages", true, || {
-            shared.client.post("/v1/pages", bytes.clone())
-        })
-        .await;
-        let (reply, made) = match sent {
-            Sent::Never if attempts == 0 => return None,
-            Sent::Never => {
-                let mut result = job.result(
-                    Outcome::Failed,
-                    attempts,
-                    started,
-                    None,
-                    Some("not created (a lookup found no page with this key), and the run is stopping: --resume creates it".into()),
-                );
-                result.page_id = None;
-                return Some(result);
-            }
-            Sent::Done(reply, n) => {
-                attempts += n;
-                let id = reply.body.as_ref().and_then(page_id);
-                (reply, id)
-            }
-            Sent::Ended(Outcome::Unknown, reply, n, _) => {
-                attempts += n;
-                // Notion's query index may lag behind a write: wait before looking.
-                let wait = shared.settings.backoff_min * 2u32.saturating_pow(lookups);
-                tokio::time::sleep(wait.min(shared.settings.backoff_max)).await;
-                lookups += 1;
-                let answer = reply.as_ref().map_or("no answer".into(), describe);
-                match find(shared, creating, &new.key).await {
-                    Err(why) => {
-                        let message = format!(
-                            "the create got {answer}, and looking the key up to see whether the page was made failed ({why}); --resume looks it up again and creates it only if it is still missing"
-                        );
-                        return Some(unknown(job, attempts, started, reply.as_ref(), &message));
-                    }
-                    Ok(pages) if pages.len() > 1 => {
-                        let mut result = job.result(
-                            Outcome::Failed,
-                            attempts,
-                            started,
-                            reply.as_ref(),
-                            Some(format!(
-                                "the create got {answer}; a lookup then found {} pages with this key: {}. Make the key unique in Notion",
-                                pages.len(),
-                                pages.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-                            )),
-                        );
-                        result.code = Some("ambiguous_key".into());
-                        return Some(result);
-                    }
-                    Ok(pages) if pages.len() == 1 => {
-                        let id = pages[0];
-                        let _ = new.id.set(id);
-                        let mut result = job.result(Outcome::Ok, attempts, started, None, None);
-                        result.page_id = Some(id);
-                        result.action = Some(RowAction::Created);
-                        result.message = Some(format!(
-                            "created: the create got {answer}, and a lookup of the key found the page it made"
-                        ));
-                        return Some(result);
-                    }
-                    Ok(_) if attempts >= shared.settings.max_attempts => {
-                        let mut result = job.result(
-                            Outcome::Failed,
-                            attempts,
-                            started,
-                            reply.as_ref(),
-                            Some(format!("not created: every attempt got {answer} and a lookup found no page with this key each time")),
-                        );
-                        result.page_id = None;
-                        return Some(result);
-                    }
-                    Ok(_) => continue, // not made: safe to create again
-                }
-            }
-            Sent::Ended(outcome, reply, n, message) => {
-                attempts += n;
-                let mut result = job.result(outcome, attempts, started, reply.as_ref(), message);
-                result.page_id = None;
-                return Some(result);
-            }
-        };
-        let Some(id) = made else {
+    let (made, attempts) = create_page(shared, creating, &new.key, &bytes, job.update.row).await;
+    let (reply, id, message) = match made {
+        Made::Stopped if attempts == 0 => return None,
+        Made::Stopped => {
+            let mut result = job.result(
+                Outcome::Failed,
+                attempts,
+                started,
+                None,
+                Some("not created (a lookup found no page with this key), and the run is stopping: --resume creates it".into()),
+            );
+            result.page_id = None;
+            return Some(result);
+        }
+        Made::Created(None, reply) => {
             return Some(unknown(
                 job,
                 attempts,
                 started,
                 Some(&reply),
                 "the create was answered without a page id",
-            ));
-        };
-        let _ = new.id.set(id);
-        let mut result = job.result(Outcome::Ok, attempts, started, Some(&reply), None);
-        result.page_id = Some(id);
-        result.action = Some(RowAction::Created);
-        return Some(result);
+            ))
+        }
+        Made::Created(Some(id), reply) => (Some(reply), id, None),
+        Made::Looked {
+            answer,
+            reply,
+            found,
+        } => match found {
+            Err(why) => {
+                let message = format!(
+                    "the create got {answer}, and looking the key up to see whether the page was made failed ({why}); --resume looks it up again and creates it only if it is still missing"
+                );
+                return Some(unknown(job, attempts, started, reply.as_ref(), &message));
+            }
+            Ok(pages) if pages.len() > 1 => {
+                let mut result = job.result(
+                    Outcome::Failed,
+                    attempts,
+                    started,
+                    reply.as_ref(),
+                    Some(format!(
+                        "the create got {answer}; a lookup then found {} pages with this key: {}. Make the key unique in Notion",
+                        pages.len(),
+                        pages.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                    )),
+                );
+                result.code = Some("ambiguous_key".into());
+                return Some(result);
+            }
+            Ok(pages) if pages.len() == 1 => {
+                let message = format!(
+                    "created: the create got {answer}, and a lookup of the key found the page it made"
+                );
+                (None, pages[0], Some(message))
+            }
+            Ok(_) => {
+                let mut result = job.result(
+                    Outcome::Failed,
+                    attempts,
+                    started,
+                    reply.as_ref(),
+                    Some(format!("not created: every attempt got {answer} and a lookup found no page with this key each time")),
+                );
+                result.page_id = None;
+                return Some(result);
+            }
+        },
+        Made::Ended(outcome, reply, message) => {
+            let mut result = job.result(outcome, attempts, started, reply.as_ref(), message);
+            result.page_id = None;
+            return Some(result);
+        }
+    };
+    let _ = new.id.set(id);
+    let mut result = job.result(Outcome::Ok, attempts, started, reply.as_ref(), None);
+    result.page_id = Some(id);
+    result.action = Some(RowAction::Created);
+    if message.is_some() {
+        result.message = message;
     }
+    Some(result)
 }
 
-/// `--create-missing-related`: creates the page of a related key no page has (`body`, with its
-/// parent), before any row is sent. As for a row's create, an answer that leaves it unknown
-/// whether the page was made is followed by a lookup of the key, and the page is created
-/// again only if it is still absent. `Ok(None)`: the run stopped first.
+/// `--create-missing-related`: creates the page of a related key no page has (`body`, from
+/// [`related_body`]), before any row is sent, with the loop a row's create uses. `Ok(None)`:
+/// the run stopped first.
 pub async fn create_related(
     shared: &Shared,
     creating: &Creating,
@@ -141,55 +190,63 @@ pub async fn create_related(
     body: &Value,
 ) -> Result<Option<NotionId>, String> {
     let bytes = serde_json::to_vec(body).expect("a body serialises");
-    let mut attempts = 0;
-    let mut lookups = 0u32;
-    loop {
-        let sent = send(shared, 0, "POST /v1/pages", true, || {
-            shared.client.post("/v1/pages", bytes.clone())
-        })
-        .await;
-        let answer = match sent {
-            Sent::Never => return Ok(None),
-            Sent::Done(reply, _) => {
-                let id = reply.body.as_ref().and_then(page_id);
-                return id
-                    .map(Some)
-                    .ok_or_else(|| "the create was answered without a page id".into());
-            }
-            Sent::Ended(Outcome::Unknown, reply, n, _) => {
-                attempts += n;
-                reply.as_ref().map_or("no answer".into(), describe)
-            }
-            Sent::Ended(_, reply, _, message) => {
-                let said = message.or_else(|| reply.as_ref().and_then(|r| r.message.clone()));
-                return Err(said.unwrap_or_else(|| "refused".into()));
-            }
-        };
-        // Notion's query index may lag behind a write: wait before looking.
-        let wait = shared.settings.backoff_min * 2u32.saturating_pow(lookups);
-        tokio::time::sleep(wait.min(shared.settings.backoff_max)).await;
-        lookups += 1;
-        match find(shared, creating, key).await {
-            Err(why) => {
-                return Err(format!(
-                    "the create got {answer}, and the lookup after it failed ({why})"
-                ))
-            }
-            Ok(pages) if pages.len() == 1 => return Ok(Some(pages[0])),
-            Ok(pages) if pages.len() > 1 => {
-                return Err(format!(
-                    "the create got {answer}; a lookup then found {} pages with this key",
-                    pages.len()
-                ))
-            }
-            Ok(_) if attempts >= shared.settings.max_attempts => {
-                return Err(format!(
-                    "every attempt got {answer} and a lookup found no page each time"
-                ))
-            }
-            Ok(_) => continue,
+    match create_page(shared, creating, key, &bytes, 0).await.0 {
+        Made::Stopped => Ok(None),
+        Made::Created(Some(id), _) => Ok(Some(id)),
+        Made::Created(None, _) => Err("the create was answered without a page id".into()),
+        Made::Looked {
+            answer,
+            found: Err(why),
+            ..
+        } => Err(format!(
+            "the create got {answer}, and the lookup after it failed ({why})"
+        )),
+        Made::Looked {
+            answer,
+            found: Ok(pages),
+            ..
+        } => match pages.as_slice() {
+            [one] => Ok(Some(*one)),
+            [] => Err(format!(
+                "every attempt got {answer} and a lookup found no page each time"
+            )),
+            several => Err(format!(
+                "the create got {answer}; a lookup then found {} pages with this key",
+                several.len()
+            )),
+        },
+        Made::Ended(_, reply, message) => {
+            let said = message.or_else(|| reply.as_ref().and_then(|r| r.message.clone()));
+            Err(said.unwrap_or_else(|| "refused".into()))
         }
     }
+}
+
+/// The `POST /v1/pages` body of a related page: its key property (and the title, when the
+/// key is another property) set to the key, in the related data source.
+pub fn related_body(creating: &Creating, key: &RowKey) -> Result<Value, String> {
+    let spec = &creating.key;
+    if !spec.writable() {
+        return Err(format!(
+            "--create-missing-related cannot create a page for {:?}: {:?} is a {} property, which Notion fills in itself",
+            key.text, spec.property, spec.ty
+        ));
+    }
+    let rules = CellRules {
+        separator: ';',
+        time_zone: None,
+        users: None,
+        numbers: Default::default(),
+    };
+    let mut properties = serde_json::Map::new();
+    let value = parse_cell(spec.ty, &key.text, rules)?;
+    properties.insert(spec.property.to_string(), json!(value));
+    let title = creating.schema.title_property();
+    if let Some(title) = title.filter(|t| *t.name != *spec.property) {
+        let text = parse_cell(PropertyType::Title, &key.text, rules)?;
+        properties.insert(title.name.clone(), json!(text));
+    }
+    Ok(json!({"parent": parent(creating), "properties": properties}))
 }
 
 /// The `POST /v1/pages` body: the row's own body (properties with the key, icon, cover) in
@@ -202,15 +259,20 @@ fn create_body(creating: &Creating, job: &Job) -> Value {
         Err(_) => &job.update.body,
     };
     let mut body = made.to_value();
-    let parent = if creating.version < Version::V2025_09_03 {
-        json!({"database_id": creating.schema.data_source_id})
-    } else {
-        json!({"type": "data_source_id", "data_source_id": creating.schema.data_source_id})
-    };
     if let Value::Object(map) = &mut body {
-        map.insert("parent".into(), parent);
+        map.insert("parent".into(), parent(creating));
     }
     body
+}
+
+/// Where a page is created: the data source (under 2022-06-28, the database).
+fn parent(creating: &Creating) -> Value {
+    match creating.version < Version::V2025_09_03 {
+        true => json!({"database_id": creating.schema.data_source_id}),
+        false => {
+            json!({"type": "data_source_id", "data_source_id": creating.schema.data_source_id})
+        }
+    }
 }
 
 /// The pages (not in the trash) that have the key now: one query for this key alone,
