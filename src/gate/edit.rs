@@ -110,8 +110,21 @@ pub fn edited_fields(body: &Body) -> Vec<Field> {
 }
 
 /// Makes every edit of a body against the page as just read: each becomes the new list, or
-/// goes when it would change nothing. `Err`: the property and why the row cannot be sent.
+/// goes when it would change nothing. `Err`: why the row cannot be sent.
 pub fn make_all_against_page(body: &mut Body, page: &serde_json::Value) -> Result<(), String> {
+    make_each(body, |name, edit| {
+        make_against_page(name, edit, page).map(Some)
+    })
+    .map_err(|(_, why)| why)
+}
+
+/// Makes each edit of a body with `make` (`Ok(None)`: not known yet, left as it is): the new
+/// list replaces the edit, or the field goes when it would change nothing. `Err`: the property
+/// and why the row cannot be sent.
+pub fn make_each(
+    body: &mut Body,
+    mut make: impl FnMut(&str, &ItemEdit) -> Result<Option<Edited>, String>,
+) -> Result<(), (std::sync::Arc<str>, String)> {
     let Properties::Typed(values) = &mut body.properties else {
         return Ok(());
     };
@@ -120,10 +133,11 @@ pub fn make_all_against_page(body: &mut Body, page: &serde_json::Value) -> Resul
         let PropertyValue::Edit(e) = &*value else {
             return true;
         };
-        match make_against_page(name, e, page) {
-            Ok(Edited::Changed(new)) => *value = new,
-            Ok(Edited::Unchanged) => return false,
-            Err(why) => failure = Some(why),
+        match make(name, e) {
+            Ok(Some(Edited::Changed(new))) => *value = new,
+            Ok(Some(Edited::Unchanged)) => return false,
+            Ok(None) => {}
+            Err(why) => failure = Some((name.clone(), why)),
         }
         true
     });

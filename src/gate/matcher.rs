@@ -16,7 +16,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
-use crate::gate::edit::{self, Edited};
+use crate::gate::edit;
 use crate::mapping::key::RowKey;
 use crate::mapping::{FileItem, Mapped, PageUpdate, Problem, Properties, PropertyValue, RowError};
 use crate::notion::NotionId;
@@ -322,23 +322,11 @@ fn make_edits(
     index: &Index,
     entry: &crate::scan::Entry,
 ) -> Result<(), Problem> {
-    let Properties::Typed(values) = &mut body.properties else {
-        return Ok(());
-    };
-    let mut problem = None;
-    values.retain_mut(|(name, value)| {
-        let (PropertyValue::Edit(e), Some(i)) = (&*value, index.field(name)) else {
-            return true;
-        };
-        match edit::make(name, e, &entry.values[i]) {
-            Ok(Some(Edited::Changed(new))) => *value = new,
-            Ok(Some(Edited::Unchanged)) => return false,
-            Ok(None) => {}
-            Err(why) => problem = Some(Problem::property(name, why)),
-        }
-        true
+    let made = edit::make_each(body, |name, e| match index.field(name) {
+        Some(i) => edit::make(name, e, &entry.values[i]),
+        None => Ok(None),
     });
-    problem.map_or(Ok(()), Err)
+    made.map_err(|(name, why)| Problem::property(&name, why))
 }
 
 /// Walks the body's fields (properties, then icon, cover, in_trash, is_locked) and drops each
