@@ -11,7 +11,6 @@ use crate::mapping::{Mapper, NewOption};
 use crate::notion::PropertyType;
 use crate::scan::schema::MAX_OPTIONS;
 use crate::select::Prepared;
-use crate::source::Source;
 
 /// `--add-missing-options`, before anything is written (`plan` and `apply` alike): the options
 /// the whole input (or the `--set` values) names that the schema lacks, each once, read by a
@@ -25,10 +24,7 @@ fn options_to_add(
     let new = match prepared {
         Some(p) => p.new_options.clone(),
         None => {
-            let mut source = Source::open(&input.path, input.format, input.encoding)
-                .map_err(|e| e.to_string())?;
-            let mut own =
-                Mapper::for_source(&source, mapper.options().clone()).map_err(|e| e.to_string())?;
+            let (mut source, mut own) = mapper.read_ahead(input.file())?;
             own.options_to_add(&mut source).map_err(|e| e.to_string())?
         }
     };

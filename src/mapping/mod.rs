@@ -26,7 +26,7 @@ pub use value::{EditOp, FileItem, ItemEdit, PropertyValue};
 
 use crate::mapping::key::{KeySpec, RowKey};
 use crate::notion::{NotionId, PropertyType, Schema, Version};
-use crate::source::{Record, Source, SourceError, SourceRow};
+use crate::source::{InputFile, Record, Source, SourceError, SourceRow};
 use cell::CellRules;
 
 /// What an empty CSV cell (or empty flat-JSONL string) means.
@@ -427,6 +427,17 @@ impl Mapper {
     /// (property, option) once per run. Callers print them as warnings.
     pub fn take_new_options(&self) -> Vec<NewOption> {
         std::mem::take(&mut self.new_options.borrow_mut().pending)
+    }
+
+    /// A mapper of its own (with these options) over a fresh read of `input`, to read the rows
+    /// ahead before the run (keys to look up, options to add). `Err`: why the input cannot be
+    /// read again.
+    pub fn read_ahead(&self, input: InputFile<'_>) -> Result<(Source, Mapper), String> {
+        let source =
+            Source::open(input.path, input.format, input.encoding).map_err(|e| e.to_string())?;
+        let mapper =
+            Mapper::for_source(&source, self.options.clone()).map_err(|e| e.to_string())?;
+        Ok((source, mapper))
     }
 
     /// `--add-missing-options`: every option the rows of `source` (and the constants) name

@@ -125,14 +125,11 @@ fn input_keys(
     mapper: &crate::mapping::Mapper,
     limit: usize,
 ) -> Result<Option<Vec<RowKey>>, String> {
-    use crate::source::{InputPath, Source};
+    use crate::source::InputPath;
     if *input.path == InputPath::Stdin {
         return Ok(None);
     }
-    let mut source =
-        Source::open(input.path, input.format, input.encoding).map_err(|e| e.to_string())?;
-    let mut mapper = crate::mapping::Mapper::for_source(&source, mapper.options().clone())
-        .map_err(|e| e.to_string())?;
+    let (mut source, mut mapper) = mapper.read_ahead(input)?;
     let mut row = source.empty_row();
     let mut seen = std::collections::HashSet::new();
     let mut keys = Vec::new();

@@ -13,7 +13,7 @@ use crate::mapping::{Mapper, Related, RelatedPage, RelationKey};
 use crate::notion::{Schema, Version};
 use crate::scan::keys::{build_key_index, KeyPlan, KeyRead};
 use crate::scan::schema::fetch_schema;
-use crate::source::{InputFile, InputPath, Source};
+use crate::source::{InputFile, InputPath};
 use crate::transport::Shared;
 
 /// What the keys of one relation column found.
@@ -61,10 +61,7 @@ pub async fn read_related(
         .match_on
         .as_ref()
         .is_some_and(|k| k.ignore_case);
-    let mut source =
-        Source::open(input.path, input.format, input.encoding).map_err(|e| e.to_string())?;
-    let mut ahead =
-        Mapper::for_source(&source, mapper.options().clone()).map_err(|e| e.to_string())?;
+    let (mut source, mut ahead) = mapper.read_ahead(input)?;
     let mut read = Vec::new();
     for key in &columns {
         let schema = fetch_schema(shared, &key.data_source, version)
