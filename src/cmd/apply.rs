@@ -152,9 +152,16 @@ async fn set_up(
         trace: config.verbose.then_some(trace_tx),
         ..reads
     });
+    let uploads = or_usage!(
+        crate::dispatch::upload::Uploads::open(&config.report, config.resume).map_err(|e| format!(
+            "cannot use the uploads journal beside {}: {e}",
+            config.report.display()
+        ))
+    );
     let writes = Arc::new(Writes {
         backup,
         creating: creating(input, &mapper),
+        uploads: Some((uploads, mapper.options().files.base.clone())),
     });
     let reporter = Reporter::new(report, failed_out, shared.stop.clone());
     Ok(Ok(Setup {
@@ -389,7 +396,15 @@ async fn mappers(
             Expectations::for_input(source, m.options(), &input.expect, input.create_missing())?;
         Ok((m, expectations))
     });
-    Ok(mappers.map_err(|e| format!("{}: {e}", input.path.display())))
+    let mut mappers = mappers.map_err(|e| format!("{}: {e}", input.path.display()));
+    if let Ok((mapper, _)) = &mut mappers {
+        if mapper.has_files_columns() {
+            if let Some(bytes) = crate::scan::schema::file_limit(reads).await {
+                mapper.set_file_limit(bytes, crate::scan::schema::FILE_LIMIT_FROM);
+            }
+        }
+    }
+    Ok(mappers)
 }
 
 /// With `--resume` and a report: what the earlier run recorded.

@@ -315,6 +315,7 @@ fn check_cell(field: &Field, value: &Current, separator: char, warnings: &mut Ve
                     PropertyType::Files,
                     std::iter::once(&*f.url),
                     None,
+                    None,
                 ) {
                     Ok(crate::mapping::PropertyValue::Files(parsed)) => {
                         parsed.first().is_none_or(|p| *p.name != *f.name)

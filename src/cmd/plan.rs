@@ -358,7 +358,7 @@ fn open(config: &PlanConfig, err: &mut dyn Write) -> anyhow::Result<Result<Opene
             Expectations::for_input(&source, m.options(), &input.expect, input.create_missing())?;
         Ok((m, expectations))
     });
-    let (mapper, expectations) = match mappers {
+    let (mut mapper, expectations) = match mappers {
         Ok(m) => m,
         Err(e) => {
             let e = format!("{}: {e}", input.path.display());
@@ -366,6 +366,16 @@ fn open(config: &PlanConfig, err: &mut dyn Write) -> anyhow::Result<Result<Opene
             return stop(err, &e, Some(closing));
         }
     };
+    if let Some(reads) = reads.as_ref().filter(|_| mapper.has_files_columns()) {
+        let limit = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()
+            .and_then(|rt| rt.block_on(crate::scan::schema::file_limit(reads)));
+        if let Some(bytes) = limit {
+            mapper.set_file_limit(bytes, crate::scan::schema::FILE_LIMIT_FROM);
+        }
+    }
     let prepared = match input
         .selection
         .as_ref()

@@ -68,6 +68,10 @@ impl InputConfig {
             constants,
             numbers,
             columns_only,
+            files: crate::mapping::file::FileRules {
+                base: files_base(&path),
+                ..Default::default()
+            },
             ..MappingOptions::default()
         };
         let matching = matching(flags, job, data_source.is_some(), selecting)?;
@@ -85,6 +89,18 @@ impl InputConfig {
                 &j.create_missing_related
             }),
         })
+    }
+}
+
+/// The folder a files cell's local paths are relative to: the input file's (the working
+/// directory for standard input).
+fn files_base(path: &InputPath) -> std::path::PathBuf {
+    match path {
+        InputPath::File(p) => match p.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => ".".into(),
+        },
+        _ => ".".into(),
     }
 }
 

@@ -237,6 +237,7 @@ pub fn related_body(creating: &Creating, key: &RowKey) -> Result<Value, String> 
         time_zone: None,
         users: None,
         numbers: Default::default(),
+        files: None,
     };
     let mut properties = serde_json::Map::new();
     let value = parse_cell(spec.ty, &key.text, rules)?;
@@ -259,6 +260,7 @@ fn create_body(creating: &Creating, job: &Job) -> Value {
         Err(_) => &job.update.body,
     };
     let mut body = made.to_value();
+    super::upload::fill(&mut body, &job.filled);
     if let Value::Object(map) = &mut body {
         map.insert("parent".into(), parent(creating));
     }

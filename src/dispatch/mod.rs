@@ -3,6 +3,7 @@
 //! and every row ends in exactly one [`RowResult`] sent to the reporter. Workers never print.
 
 pub mod create;
+pub mod upload;
 mod worker;
 
 use std::collections::{HashMap, VecDeque};
@@ -34,6 +35,9 @@ pub struct Writes {
     pub backup: Option<crate::backup::Backup>,
     /// With `--create-missing`: where pages are created and how their keys are looked up.
     pub creating: Option<Creating>,
+    /// Files copied into Notion (local paths, `upload:` URLs), and the folder paths are
+    /// relative to.
+    pub uploads: Option<(upload::Uploads, std::path::PathBuf)>,
 }
 
 /// Runs every item to its end. Returns when the input is exhausted and nothing is in flight,

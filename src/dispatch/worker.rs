@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use serde_json::Value;
 
 use crate::backup::{self, Backup, Prepared};
+use crate::dispatch::upload::{Attached, UploadFailure};
 use crate::dispatch::Writes;
 use crate::gate::edit;
 use crate::gate::matcher::Creation;
@@ -25,11 +26,19 @@ pub async fn run(shared: Arc<Shared>, writes: Arc<Writes>, mut job: Job) -> Opti
     match &job.creation {
         Some(Creation::Create(new)) => {
             let new = new.clone();
+            let attached = match upload_files(&shared, &writes, &mut job, started).await {
+                Ok(attached) => attached,
+                Err(ended) => return ended,
+            };
             let creating = writes
                 .creating
                 .as_ref()
                 .expect("a row creates its page only with --create-missing");
-            return super::create::create(&shared, creating, &job, &new).await;
+            let result = super::create::create(&shared, creating, &job, &new).await;
+            if result.as_ref().is_some_and(|r| r.outcome == Outcome::Ok) {
+                mark_attached(&writes, &attached);
+            }
+            return result;
         }
         Some(Creation::Follow(new)) => match new.id.get() {
             Some(id) => job.update.page_id = *id,
@@ -89,6 +98,10 @@ pub async fn run(shared: Arc<Shared>, writes: Arc<Writes>, mut job: Job) -> Opti
             }
         }
     }
+    let attached = match upload_files(&shared, &writes, &mut job, started).await {
+        Ok(attached) => attached,
+        Err(ended) => return ended,
+    };
     let template = job.update.body.template.is_some();
     let path = format!("PATCH /v1/pages/{}", job.update.page_id);
     let sent = send(&shared, job.update.row, &path, template, || {
@@ -99,6 +112,7 @@ pub async fn run(shared: Arc<Shared>, writes: Arc<Writes>, mut job: Job) -> Opti
     .await;
     match sent {
         Sent::Done(reply, attempts) => {
+            mark_attached(&writes, &attached);
             let mut result = job.result(Outcome::Ok, attempts, started, Some(&reply), None);
             result.action = Some(RowAction::Updated);
             Some(result)
@@ -107,6 +121,65 @@ pub async fn run(shared: Arc<Shared>, writes: Arc<Writes>, mut job: Job) -> Opti
             Some(job.result(outcome, attempts, started, reply.as_ref(), message))
         }
         Sent::Never => None,
+    }
+}
+
+/// Just before the write: the files the row names that are to be copied into Notion are
+/// uploaded (each once per run) and the body names them by their uploads; the report's
+/// message lists them. `Err`: the row ends here (`None`: the run stopped first).
+async fn upload_files(
+    shared: &Shared,
+    writes: &Writes,
+    job: &mut Job,
+    started: Instant,
+) -> Result<Vec<Attached>, Option<RowResult>> {
+    let Some((uploads, base)) = &writes.uploads else {
+        return Ok(vec![]);
+    };
+    if !job.uploads {
+        return Ok(vec![]);
+    }
+    match uploads
+        .attach(shared, job.update.row, base, &mut job.body_bytes)
+        .await
+    {
+        Ok(attached) => {
+            job.filled = attached
+                .iter()
+                .map(|a| (a.placeholder.clone(), a.id().to_owned()))
+                .collect();
+            if !attached.is_empty() {
+                let listed: Vec<String> = attached
+                    .iter()
+                    .map(|a| format!("{} = {}", a.shown, a.id()))
+                    .collect();
+                let said = format!("files uploaded: {}", listed.join(", "));
+                job.note = Some(match job.note.take() {
+                    Some(note) => format!("{note}; {said}"),
+                    None => said,
+                });
+            }
+            Ok(attached)
+        }
+        Err(UploadFailure::Stopped) => Err(None),
+        Err(UploadFailure::Failed {
+            reply,
+            attempts,
+            message,
+        }) => Err(Some(job.result(
+            Outcome::Failed,
+            attempts,
+            started,
+            reply.as_deref(),
+            Some(message),
+        ))),
+    }
+}
+
+/// The row was written: its uploads are attached (they no longer expire).
+fn mark_attached(writes: &Writes, attached: &[Attached]) {
+    if let Some((uploads, _)) = &writes.uploads {
+        uploads.attached(attached);
     }
 }
 

@@ -47,6 +47,7 @@ pub fn make(property: &str, edit: &ItemEdit, current: &Current) -> Result<Option
                     name: f.name.to_string(),
                     url: f.url.to_string(),
                     hosted: f.hosted,
+                    upload: None,
                 })
                 .collect();
             edited(&held, add, remove, same_file).map(PropertyValue::Files)

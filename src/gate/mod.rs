@@ -44,11 +44,16 @@ pub struct Job {
     pub creation: Option<Creation>,
     /// The row's precondition (SPEC §11), as far as it is known before dispatch.
     pub precondition: Option<Verdict>,
+    /// The body names files to copy into Notion (`crate::mapping::file`).
+    pub uploads: bool,
+    /// Once uploaded: each file's placeholder and its upload's id.
+    pub filled: Vec<(serde_json::Value, String)>,
 }
 
 impl Job {
     /// An update ready to send: its body serialised and hashed once, on the reader's thread.
     pub fn new(update: PageUpdate, source: SourceRow) -> Job {
+        let uploads = update.body.has_uploads();
         Job {
             body_bytes: serde_json::to_vec(&update.body).expect("a body serialises"),
             body_hash: update.body.hash(),
@@ -59,6 +64,8 @@ impl Job {
             note: None,
             creation: None,
             precondition: None,
+            uploads,
+            filled: Vec::new(),
         }
     }
 }

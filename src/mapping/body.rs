@@ -143,6 +143,17 @@ impl Body {
             && self.erase_content.is_none()
     }
 
+    /// Whether the body names a file to copy into Notion (a files item's upload).
+    pub fn has_uploads(&self) -> bool {
+        let Properties::Typed(values) = &self.properties else {
+            return false;
+        };
+        values.iter().any(|(_, v)| match v {
+            PropertyValue::Files(items) => items.iter().any(|i| i.upload.is_some()),
+            _ => false,
+        })
+    }
+
     /// The body as a JSON value (for hashing and tests; the hot path serialises directly).
     pub fn to_value(&self) -> Value {
         serde_json::to_value(self).expect("a body always serialises")

@@ -2,6 +2,7 @@
 //! of SPEC §3 and notion-api.md §1.4. Errors are the reason alone; the caller names the row and
 //! the column.
 
+use crate::mapping::file::{self, FileRules};
 use crate::mapping::text::{split_text, utf16_len, MAX_ARRAY_ITEMS, MAX_TEXT_UNITS};
 use crate::mapping::value::{DateValue, FileItem, PropertyValue};
 use crate::notion::{NotionId, PropertyType};
@@ -24,6 +25,8 @@ pub struct CellRules<'a> {
     pub users: Option<&'a Users>,
     /// How number cells write decimals and thousands.
     pub numbers: NumberFormat,
+    /// Where a files cell's local paths are and how large a file may be.
+    pub files: Option<&'a FileRules>,
 }
 
 /// How number cells are written (`--decimal-comma`, `--thousands-separator`). The default is
@@ -54,7 +57,7 @@ pub type Users = std::collections::HashMap<String, NotionId>;
 /// Converts a non-empty cell.
 pub fn parse_cell(ty: PropertyType, cell: &str, rules: CellRules) -> Result<PropertyValue, String> {
     if ty.is_multi_valued() {
-        return parse_items(ty, cell.split(rules.separator), rules.users);
+        return parse_items(ty, cell.split(rules.separator), rules.users, rules.files);
     }
     let trimmed = cell.trim();
     Ok(match ty {
@@ -84,6 +87,7 @@ pub fn parse_items<'a>(
     ty: PropertyType,
     items: impl Iterator<Item = &'a str>,
     users: Option<&Users>,
+    files: Option<&FileRules>,
 ) -> Result<PropertyValue, String> {
     let items: Vec<&str> = items.map(str::trim).filter(|s| !s.is_empty()).collect();
     if items.len() > MAX_ARRAY_ITEMS {
@@ -119,7 +123,7 @@ pub fn parse_items<'a>(
         PropertyType::Files => PropertyValue::Files(
             items
                 .into_iter()
-                .map(external_file)
+                .map(|item| file_item(item, files))
                 .collect::<Result<_, _>>()?,
         ),
         other => return Err(format!("a {other} property takes one value, not a list")),
@@ -584,6 +588,29 @@ fn parse_clock(clock: &str) -> Option<chrono::NaiveTime> {
     )
 }
 
+/// A files item: a local path or an `upload:` URL (a file to copy into Notion), else a link.
+fn file_item(item: &str, files: Option<&FileRules>) -> Result<FileItem, String> {
+    let source = if let Some(url) = item.strip_prefix("upload:") {
+        file::import(url)?
+    } else if file::is_local_path(item) {
+        let Some(rules) = files else {
+            return Err(format!(
+                "{item:?} is not an http(s) URL, and local files can only be named from an input file"
+            ));
+        };
+        file::local(item, rules)?
+    } else {
+        return external_file(item);
+    };
+    let name = source.file_name();
+    Ok(FileItem {
+        name: truncate_units(&name, MAX_NAME_UNITS).to_owned(),
+        url: item.to_owned(),
+        hosted: false,
+        upload: Some(std::sync::Arc::new(source)),
+    })
+}
+
 /// A file by its URL, and a name from its last non-empty path segment: a file Notion hosts
 /// when the URL is one Notion signed (an export's cell), else an external file.
 fn external_file(url: &str) -> Result<FileItem, String> {
@@ -614,6 +641,7 @@ fn external_file(url: &str) -> Result<FileItem, String> {
         name,
         url: url.to_owned(),
         hosted: FileItem::is_notion_hosted(url),
+        upload: None,
     })
 }
 
@@ -641,6 +669,7 @@ mod tests {
             decimal_comma: false,
             thousands: None,
         },
+        files: None,
     };
 
     fn cell(ty: PropertyType, text: &str) -> Result<serde_json::Value, String> {

@@ -5,6 +5,7 @@
 pub mod body;
 pub mod cell;
 pub mod column;
+pub mod file;
 pub mod key;
 pub mod native;
 pub mod page;
@@ -66,6 +67,8 @@ pub struct MappingOptions {
     pub columns_only: Option<Vec<String>>,
     /// `--match-on`: rows name their page by this key property, not by a page id.
     pub match_on: Option<Arc<KeySpec>>,
+    /// Files cells' local paths and the largest file (issue 21).
+    pub files: file::FileRules,
 }
 
 impl MappingOptions {
@@ -92,6 +95,7 @@ impl Default for MappingOptions {
             numbers: cell::NumberFormat::default(),
             columns_only: None,
             match_on: None,
+            files: file::FileRules::default(),
         }
     }
 }
@@ -492,6 +496,20 @@ impl Mapper {
         Ok(probe.into_iter().map(|(k, (_, keys))| (k, keys)).collect())
     }
 
+    /// Whether a column of the header is a files property (whose cells may name files to
+    /// upload); flat JSONL keys are only known row by row.
+    pub fn has_files_columns(&self) -> bool {
+        self.columns
+            .iter()
+            .any(|c| matches!(c, ColumnPlan::Property(p) if p.ty == PropertyType::Files))
+    }
+
+    /// The largest file the workspace takes, as its bot user says.
+    pub fn set_file_limit(&mut self, bytes: u64, from: &'static str) {
+        self.options.files.max_bytes = bytes;
+        self.options.files.limit_from = from;
+    }
+
     pub fn options(&self) -> &MappingOptions {
         &self.options
     }
@@ -669,6 +687,7 @@ impl Mapper {
                     time_zone: p.time_zone.as_deref(),
                     users: self.options.users_by_email.as_deref(),
                     numbers: self.options.numbers,
+                    files: Some(&self.options.files),
                 };
                 let value = cell::parse_cell(p.ty, cell, rules)?;
                 self.push_checked(p, value, values)?;
@@ -852,6 +871,7 @@ impl Mapper {
                         p.ty,
                         items.into_iter(),
                         self.options.users_by_email.as_deref(),
+                        Some(&self.options.files),
                     )
                 })?;
                 self.push_checked(p, value, values)

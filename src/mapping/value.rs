@@ -114,6 +114,9 @@ pub struct FileItem {
     pub name: String,
     pub url: String,
     pub hosted: bool,
+    /// A file the run copies into Notion (a local path, or `upload:` URL): sent as a
+    /// `file_upload` once uploaded (`crate::mapping::file`).
+    pub upload: Option<crate::mapping::file::Upload>,
 }
 
 impl FileItem {
@@ -314,6 +317,11 @@ impl Serialize for FileItem {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(3))?;
         map.serialize_entry("name", &self.name)?;
+        if let Some(upload) = &self.upload {
+            map.serialize_entry("type", "file_upload")?;
+            map.serialize_entry("file_upload", &upload.placeholder())?;
+            return map.end();
+        }
         let ty = if self.hosted { "file" } else { "external" };
         map.serialize_entry("type", ty)?;
         map.serialize_entry(ty, &Url(&self.url))?;
@@ -410,6 +418,7 @@ mod tests {
                     name: "a.pdf".into(),
                     url: "https://x.y/a.pdf".into(),
                     hosted: false,
+                    upload: None,
                 }]),
                 json!({"files": [{"name": "a.pdf", "type": "external", "external": {"url": "https://x.y/a.pdf"}}]}),
             ),

@@ -68,6 +68,21 @@ pub fn load_schema_blocking(
         .map_err(|e| e.to_string())
 }
 
+/// The largest file the workspace takes: `bot.workspace_limits.max_file_upload_size_in_bytes`
+/// of `GET /v1/users/me`, read once before the rows when a column is a files property, so
+/// that an oversized file is an invalid row before anything is uploaded. `None`: the answer
+/// does not say (the default limit stays, and Notion refuses a larger file when it is sent).
+pub async fn file_limit(reads: &Shared) -> Option<u64> {
+    let me = crate::transport::read_json(reads, 0, "/v1/users/me")
+        .await
+        .ok()?;
+    me.pointer("/bot/workspace_limits/max_file_upload_size_in_bytes")
+        .and_then(serde_json::Value::as_u64)
+}
+
+/// Where [`file_limit`]'s number comes from, for messages.
+pub const FILE_LIMIT_FROM: &str = "the workspace's limit, from GET /v1/users/me";
+
 /// Reads the schema of a data source or database once, each GET with the permits and
 /// retries of any other request (`reads`). Under 2022-06-28 the id is a database's; later,
 /// a data source's, or a database's with exactly one data source.
