@@ -44,6 +44,13 @@ pub struct SandboxArgs {
     /// ceiling); writes that add options past it are refused [default: no ceiling].
     #[arg(long, value_name = "N")]
     pub max_schema_options: Option<String>,
+    /// The workspace's per-file upload limit in bytes, refused past it and shown as
+    /// `bot.workspace_limits.max_file_upload_size_in_bytes` [default: 5368709120, 5 GiB].
+    #[arg(long, value_name = "BYTES")]
+    pub max_file_upload_size: Option<String>,
+    /// Retrieves of an `external_url` file upload until its import is done [default: 1].
+    #[arg(long, value_name = "N")]
+    pub import_polls: Option<String>,
 }
 
 impl TryFrom<SandboxArgs> for Options {
@@ -96,6 +103,24 @@ impl TryFrom<SandboxArgs> for Options {
         let max_schema_options =
             parse_count(args.max_schema_options.as_deref(), "--max-schema-options")?
                 .map(|n| n as usize);
+        let max_file_upload_size = args
+            .max_file_upload_size
+            .as_deref()
+            .map(|t| {
+                t.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| {
+                        bad(format!(
+                        "--max-file-upload-size `{t}` should be a whole number of bytes, at least 1"
+                    ))
+                    })
+            })
+            .transpose()?
+            .unwrap_or(super::DEFAULT_MAX_FILE_UPLOAD_SIZE);
+        let import_polls = parse_count(args.import_polls.as_deref(), "--import-polls")?
+            .unwrap_or(super::DEFAULT_IMPORT_POLLS);
         let opts = Options {
             port: args.port,
             seed,
@@ -110,6 +135,8 @@ impl TryFrom<SandboxArgs> for Options {
             stall: super::DEFAULT_STALL,
             query_cap,
             max_schema_options,
+            max_file_upload_size,
+            import_polls,
         };
         opts.validate()?;
         Ok(opts)
@@ -180,6 +207,20 @@ mod tests {
         assert!(o.seed.pages.is_empty());
         assert_eq!(o.query_cap, 10_000);
         assert_eq!(o.max_schema_options, None);
+        assert_eq!(o.max_file_upload_size, 5 * 1024 * 1024 * 1024);
+        assert_eq!(o.import_polls, 1);
+    }
+
+    #[test]
+    fn upload_limits() {
+        let o = parse(&["--max-file-upload-size", "5242880", "--import-polls", "3"]).unwrap();
+        assert_eq!((o.max_file_upload_size, o.import_polls), (5_242_880, 3));
+        for bad in ["0", "-1", "x", "2.5"] {
+            let err = parse(&[&format!("--max-file-upload-size={bad}")]).unwrap_err();
+            assert!(err.contains("--max-file-upload-size"), "{bad}: {err}");
+            let err = parse(&[&format!("--import-polls={bad}")]).unwrap_err();
+            assert!(err.contains("--import-polls"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The sandbox: a local Notion-compatible HTTP server for the tool's tests, benchmarks and first
 //! runs. It serves PATCH, GET and POST (create) page, GET page property item, GET database, GET
 //! and PATCH (option changes) data source, GET users, and the data source and database queries
-//! from an in-memory store
+//! from an in-memory store, and Notion's File Upload API (create, send, complete, retrieve, list),
 //! seeded from JSON, with Notion's token and version checks, strict validation and error shapes,
 //! its own rate limiter, and injected faults. It is a crate of its own and depends on nothing of
 //! `notion-bulk`'s, so a bug in the tool cannot hide in both: the compiler keeps the two apart.
@@ -11,7 +11,7 @@
 //! `Workspace`), `schema` (data source PATCH bodies: option changes), `query` (query bodies parsed
 //! against a schema, and evaluated against pages), `store` (the data: built from a seed, changed
 //! by validated updates, creates and schema updates), `render`
-//! (response shapes), `limiter`, `fault`, `hold` (requests held until released, for tests),
+//! (response shapes), `upload` (file uploads: their checks, store and shapes), `limiter`, `fault`, `hold` (requests held until released, for tests),
 //! `stats` (counters and request log), `canonical` (body hashes), `server` (routes, gate,
 //! accept loop), `args` (the command-line flags).
 
@@ -29,6 +29,7 @@ mod seed;
 mod server;
 mod stats;
 mod store;
+mod upload;
 mod validate;
 mod version;
 
@@ -41,6 +42,10 @@ pub use seed::{
     Seed, SeedDataSource, SeedDatabase, SeedError, SeedOption, SeedPage, SeedProperty, SeedUser,
 };
 pub use stats::{RequestRecord, Stats};
+pub use upload::{
+    UploadStats, DEFAULT_IMPORT_POLLS, DEFAULT_MAX_FILE_UPLOAD_SIZE, MAX_PARTS, MAX_PART_BYTES,
+    MIN_PART_BYTES,
+};
 
 use serde_json::Value;
 use server::Shared;
@@ -86,6 +91,11 @@ pub struct Options {
     /// source may hold: a schema PATCH, page update or create that adds options past it is
     /// refused ("Your database schema has exceeded the maximum size"). `None`: no ceiling.
     pub max_schema_options: Option<usize>,
+    /// The per-file limit of file uploads, in bytes ([`DEFAULT_MAX_FILE_UPLOAD_SIZE`], a paid
+    /// workspace's 5 GiB), shown as `bot.workspace_limits.max_file_upload_size_in_bytes`.
+    pub max_file_upload_size: u64,
+    /// Retrieves of an `external_url` upload until its import is done ([`DEFAULT_IMPORT_POLLS`]).
+    pub import_polls: u32,
 }
 
 impl Default for Options {
@@ -104,6 +114,8 @@ impl Default for Options {
             stall: DEFAULT_STALL,
             query_cap: DEFAULT_QUERY_CAP,
             max_schema_options: None,
+            max_file_upload_size: DEFAULT_MAX_FILE_UPLOAD_SIZE,
+            import_polls: DEFAULT_IMPORT_POLLS,
         }
     }
 }
@@ -136,6 +148,12 @@ impl Options {
         }
         if self.max_schema_options == Some(0) {
             return bad("--max-schema-options should be at least 1");
+        }
+        if self.max_file_upload_size == 0 {
+            return bad("--max-file-upload-size should be at least 1");
+        }
+        if self.import_polls == 0 {
+            return bad("--import-polls should be at least 1");
         }
         if self.window_budget == Some(0) {
             return bad("--window-budget should be at least 1");
@@ -198,7 +216,7 @@ impl Handle {
 
     /// Counters since start (as `GET /__sandbox/stats`).
     pub fn stats(&self) -> Stats {
-        self.shared.recorder.stats()
+        self.shared.stats()
     }
 
     /// Every API request so far, in arrival order (as `GET /__sandbox/requests`).
@@ -260,6 +278,8 @@ pub async fn start(opts: Options) -> Result<Handle, SandboxError> {
     opts.validate()?;
     let mut store = store::Store::from_seed(&opts.seed, chrono::Utc::now())?;
     store.max_schema_options = opts.max_schema_options;
+    store.uploads.max_size = opts.max_file_upload_size;
+    store.uploads.import_polls = opts.import_polls;
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, opts.port))
         .await
         .map_err(|source| SandboxError::Bind {
@@ -289,6 +309,7 @@ pub async fn start(opts: Options) -> Result<Handle, SandboxError> {
         opts.stall,
         opts.query_cap,
         stopped.clone(),
+        format!("http://{addr}"),
     ));
     let app = server::router(shared.clone());
     let task = tokio::spawn(server::serve(listener, app, stopped));

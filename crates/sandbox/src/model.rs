@@ -2,6 +2,7 @@
 //! pages, ids, and [`Workspace`], the read-only view of them that validation and rendering
 //! take. The store owns the data; nothing here knows how it is kept.
 
+use super::upload::Hosted;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
@@ -343,6 +344,10 @@ pub(crate) trait Workspace {
 
     /// The most options a data source may hold (`--max-schema-options`); `None`: no ceiling.
     fn max_schema_options(&self) -> Option<usize>;
+
+    /// The hosted file that file upload `id` becomes when attached, or why it cannot be
+    /// attached (unknown, pending, expired, failed).
+    fn hosted_upload(&self, id: &str) -> Result<Hosted, String>;
 
     /// The plain text of a page's title.
     fn page_title(&self, page: &Page) -> String {

@@ -62,6 +62,30 @@ pub(crate) fn user(u: &User) -> Value {
     }
 }
 
+/// The integration's own bot user (`GET /v1/users/me`, and in `GET /v1/users` when the seed
+/// lists it), with its workspace's per-file upload limit.
+pub(crate) fn integration_bot(store: &Store) -> Value {
+    let name = store
+        .user(INTEGRATION_BOT_ID)
+        .map_or("Sandbox integration", |u| u.name.as_str());
+    json!({
+        "object": "user",
+        "id": INTEGRATION_BOT_ID,
+        "name": name,
+        "avatar_url": null,
+        "type": "bot",
+        "bot": {
+            "owner": {"type": "workspace", "workspace": true},
+            "workspace_id": WORKSPACE_ID,
+            "workspace_name": "Sandbox",
+            "workspace_limits": {"max_file_upload_size_in_bytes": store.uploads.max_size},
+        },
+    })
+}
+
+/// The sandbox workspace's id.
+const WORKSPACE_ID: &str = "5a4dba00-0000-4000-8000-00000000000a";
+
 /// A people item with the user expanded when known.
 fn people_item(store: &Store, item: &Value) -> Value {
     item.get("id")
@@ -211,8 +235,13 @@ fn page_object(
     );
     out.insert("created_by".into(), partial_user(&page.created_by));
     out.insert("last_edited_by".into(), partial_user(&page.last_edited_by));
-    out.insert("cover".into(), page.cover.clone());
-    out.insert("icon".into(), page.icon.clone());
+    // A hosted icon or cover (an attached upload) is signed afresh by each read, as files are.
+    let media = |v: &Value| match truncate {
+        true => signed_file(v.clone()),
+        false => v.clone(),
+    };
+    out.insert("cover".into(), media(&page.cover));
+    out.insert("icon".into(), media(&page.icon));
     out.insert("parent".into(), parent);
     if version.has_archived() {
         out.insert("archived".into(), json!(page.in_trash));
@@ -275,7 +304,7 @@ pub(crate) fn property_item(
     }))
 }
 
-fn parse_page_size(text: Option<&str>) -> Result<usize, ApiError> {
+pub(crate) fn parse_page_size(text: Option<&str>) -> Result<usize, ApiError> {
     let Some(text) = text else {
         return Ok(MAX_PAGE_SIZE);
     };
@@ -290,11 +319,11 @@ fn parse_page_size(text: Option<&str>) -> Result<usize, ApiError> {
 }
 
 /// Cursors are opaque to clients; here they encode the offset of the next item.
-fn cursor(offset: usize) -> String {
+pub(crate) fn cursor(offset: usize) -> String {
     format!("sandbox-cursor-{offset}")
 }
 
-fn parse_cursor(text: Option<&str>, len: usize) -> Result<usize, ApiError> {
+pub(crate) fn parse_cursor(text: Option<&str>, len: usize) -> Result<usize, ApiError> {
     let Some(text) = text else { return Ok(0) };
     text.strip_prefix("sandbox-cursor-")
         .and_then(|n| n.parse::<usize>().ok())
@@ -446,7 +475,13 @@ pub(crate) fn users(
     let has_more = end < store.users.len();
     Ok(json!({
         "object": "list",
-        "results": store.users[start..end].iter().map(user).collect::<Vec<_>>(),
+        "results": store.users[start..end]
+            .iter()
+            .map(|u| match u.id == INTEGRATION_BOT_ID {
+                true => integration_bot(store),
+                false => user(u),
+            })
+            .collect::<Vec<_>>(),
         "next_cursor": if has_more { Value::String(cursor(end)) } else { Value::Null },
         "has_more": has_more,
         "type": "user",

@@ -25,6 +25,8 @@ pub(crate) struct SchemaUpdate {
     pub(crate) icon: Option<Value>,
     /// Each changed property's whole new option list, by property id, in the request's order.
     pub(crate) options: Vec<(String, Vec<SelectOption>)>,
+    /// File uploads the icon attaches, by id.
+    pub(crate) uploads: Vec<String>,
 }
 
 /// Check a whole data source PATCH body against `ds`: top-level keys, each property's change,
@@ -36,13 +38,15 @@ pub(crate) fn check_schema_patch(
 ) -> Result<SchemaUpdate, ApiError> {
     let m = object(body, "body")?;
     only_keys(m, &["properties", "title", "icon"], "body")?;
+    let mut uploads = Vec::new();
     let mut update = SchemaUpdate {
         title: m.get("title").map(|t| check_title(store, t)).transpose()?,
         icon: m
             .get("icon")
-            .map(|v| check_icon(v, "body.icon"))
+            .map(|v| check_icon(store, v, "body.icon", &mut uploads))
             .transpose()?,
         options: Vec::new(),
+        uploads,
     };
     let properties = m
         .get("properties")

@@ -11,12 +11,15 @@ use super::model::{normalize_id, random_uuid, DataSource, Page, Workspace};
 use super::query::{self, Query as DataQuery};
 use super::render;
 use super::schema::check_schema_patch;
+use super::stats::Stats;
 use super::stats::{is_query, is_schema_patch, Recorder, RequestRecord};
 use super::store::Store;
+use super::upload::{self, is_upload_send, is_upload_write, Sent};
 use super::validate::{check_create, check_patch};
 use super::version::ApiVersion;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, RawQuery, Request, State};
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, RawQuery, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -35,6 +38,8 @@ use tower::ServiceExt;
 
 /// Largest body accepted: Notion's 500 KB payload limit.
 const MAX_BODY: usize = 500 * 1024;
+/// Largest body of a file upload's send: a 20 MiB file and room for the form around it.
+const MAX_SEND_BODY: usize = upload::MAX_PART_BYTES as usize + 256 * 1024;
 
 /// State shared by every request.
 pub(crate) struct Shared {
@@ -56,6 +61,8 @@ pub(crate) struct Shared {
     pub(crate) shutdown: watch::Receiver<bool>,
     /// Requests held until released (`/__sandbox/hold`).
     pub(crate) holds: Holds,
+    /// `http://127.0.0.1:PORT`, for the `upload_url` of file uploads.
+    pub(crate) base_url: String,
     fault_draws: AtomicU64,
     seq: AtomicU64,
     in_flight: AtomicUsize,
@@ -74,6 +81,7 @@ impl Shared {
         stall: Duration,
         query_cap: usize,
         shutdown: watch::Receiver<bool>,
+        base_url: String,
     ) -> Self {
         Shared {
             store: Mutex::new(store),
@@ -90,6 +98,7 @@ impl Shared {
             started: std::time::Instant::now(),
             shutdown,
             holds: Holds::default(),
+            base_url,
             fault_draws: AtomicU64::new(0),
             seq: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
@@ -98,6 +107,21 @@ impl Shared {
 
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The store, with the uploads past their expiry time expired (every handler that reads or
+    /// attaches uploads takes the store this way).
+    fn store_now(&self) -> MutexGuard<'_, Store> {
+        let mut store = self.store();
+        store.uploads.expire(chrono::Utc::now(), false);
+        store
+    }
+
+    /// The counters, with the file uploads' (`/__sandbox/stats`).
+    pub(crate) fn stats(&self) -> Stats {
+        let mut stats = self.recorder.stats();
+        stats.file_uploads = self.store().uploads.stats.clone();
+        stats
     }
 
     /// The next scripted fault for this request, if a `--fail-first` rule has one left (the
@@ -165,6 +189,22 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             post(query_data_source),
         )
         .route("/v1/users", get(list_users))
+        .route("/v1/users/me", get(users_me))
+        .route(
+            "/v1/file_uploads",
+            post(create_file_upload).get(list_file_uploads),
+        )
+        .route("/v1/file_uploads/{file_upload_id}", get(get_file_upload))
+        .route(
+            "/v1/file_uploads/{file_upload_id}/send",
+            post(send_file_upload),
+        )
+        .route(
+            "/v1/file_uploads/{file_upload_id}/complete",
+            post(complete_file_upload),
+        )
+        .route("/__sandbox/uploads", get(introspect_uploads))
+        .route("/__sandbox/expire_uploads", post(expire_uploads))
         .route("/__sandbox/stats", get(introspect_stats))
         .route("/__sandbox/state", get(introspect_state))
         .route("/__sandbox/requests", get(introspect_requests))
@@ -175,6 +215,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .fallback(invalid_url)
         .method_not_allowed_fallback(invalid_url)
         .layer(middleware::from_fn_with_state(shared.clone(), gate))
+        // The gate enforces the body limits (500 KB; a send's 20 MiB file).
+        .layer(DefaultBodyLimit::disable())
         .with_state(shared)
 }
 
@@ -278,7 +320,11 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
     }
 
     let (parts, body) = req.into_parts();
-    let (bytes, too_large) = match axum::body::to_bytes(body, MAX_BODY).await {
+    let limit = match is_upload_send(method.as_str(), &path) {
+        true => MAX_SEND_BODY,
+        false => MAX_BODY,
+    };
+    let (bytes, too_large) = match axum::body::to_bytes(body, limit).await {
         Ok(b) => (b, false),
         Err(_) => (Bytes::new(), true),
     };
@@ -342,7 +388,7 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
             return ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "validation_error",
-                format!("Request body too large: the limit is {MAX_BODY} bytes."),
+                format!("Request body too large: the limit is {limit} bytes."),
             )
             .into_response();
         }
@@ -350,7 +396,8 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
         let faultable = is_page_patch(&method, &path)
             || is_page_create(&method, &path)
             || is_schema_patch(method.as_str(), &path)
-            || is_query(method.as_str(), &path);
+            || is_query(method.as_str(), &path)
+            || is_upload_write(method.as_str(), &path);
         let fault = match shared.scripted_fault(method.as_str(), &path) {
             Some(kind) => Some(kind),
             None if faultable && !shared.faults.is_empty() => {
@@ -563,6 +610,23 @@ fn json_body(cx: &Context) -> Result<&Value, ApiError> {
     })
 }
 
+/// A body that may be empty (then `{}`, as `empty`), else JSON, or Notion's `invalid_json`.
+fn json_or_empty<'a>(
+    cx: &'a Context,
+    body: &Bytes,
+    empty: &'a Value,
+) -> Result<&'a Value, ApiError> {
+    match &cx.json {
+        Some(v) => Ok(v),
+        None if body.iter().all(u8::is_ascii_whitespace) => Ok(empty),
+        None => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "Error parsing JSON body.",
+        )),
+    }
+}
+
 async fn patch_page(
     State(shared): State<Arc<Shared>>,
     Extension(cx): Extension<Context>,
@@ -570,7 +634,7 @@ async fn patch_page(
 ) -> ApiResult {
     let id = id_param(&page_id, "page_id")?;
     let body = json_body(&cx)?;
-    let mut store = shared.store();
+    let mut store = shared.store_now();
     let page = stored_page(&store, &id)?;
     let update = check_patch(&*store, page, body, cx.version)?;
     store.apply(&id, update, chrono::Utc::now());
@@ -585,7 +649,7 @@ async fn create_page(
     Extension(cx): Extension<Context>,
 ) -> Result<(Extension<CreatedPage>, Json<Value>), ApiError> {
     let body = json_body(&cx)?;
-    let mut store = shared.store();
+    let mut store = shared.store_now();
     let new = check_create(&*store, body, cx.version)?;
     let id = store.create(&new.data_source_id, new.update, chrono::Utc::now());
     shared.recorder.created();
@@ -668,7 +732,7 @@ async fn patch_data_source(
     Extension(cx): Extension<Context>,
     Path(data_source_id): Path<String>,
 ) -> ApiResult {
-    let mut store = shared.store();
+    let mut store = shared.store_now();
     let ds = data_source_param(&store, &data_source_id, cx.version)?;
     let update = check_schema_patch(&*store, ds, json_body(&cx)?)?;
     let id = ds.id.clone();
@@ -734,17 +798,7 @@ fn run_query(
     body: &Bytes,
 ) -> ApiResult {
     let empty = Value::Object(serde_json::Map::new());
-    let body: &Value = match &cx.json {
-        Some(v) => v,
-        None if body.iter().all(u8::is_ascii_whitespace) => &empty,
-        None => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                "Error parsing JSON body.",
-            ))
-        }
-    };
+    let body = json_or_empty(cx, body, &empty)?;
     let only = query::filter_properties(raw_query, ds)?;
     let q = DataQuery::parse(body, ds, cx.version, chrono::Utc::now())?;
     let ranked = shared
@@ -801,7 +855,18 @@ async fn invalid_url() -> ApiError {
 }
 
 async fn introspect_stats(State(shared): State<Arc<Shared>>) -> Json<Value> {
-    Json(serde_json::to_value(shared.recorder.stats()).unwrap_or(Value::Null))
+    Json(serde_json::to_value(shared.stats()).unwrap_or(Value::Null))
+}
+
+/// `GET /__sandbox/uploads`: every file upload with its status, length and content SHA-256.
+async fn introspect_uploads(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    Json(upload::introspect(&shared.store_now().uploads))
+}
+
+/// `POST /__sandbox/expire_uploads`: every unattached pending or uploaded upload expires now.
+async fn expire_uploads(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    let n = shared.store().uploads.expire(chrono::Utc::now(), true);
+    Json(serde_json::json!({ "expired": n }))
 }
 
 async fn introspect_state(State(shared): State<Arc<Shared>>) -> Json<Value> {
@@ -843,4 +908,127 @@ async fn hold_set(State(shared): State<Arc<Shared>>, Json(rule): Json<Value>) ->
 async fn hold_release(State(shared): State<Arc<Shared>>) -> Json<Value> {
     shared.holds.release();
     Json(serde_json::to_value(shared.holds.state()).unwrap_or(Value::Null))
+}
+
+/// `GET /v1/users/me`: the integration's bot user, with the per-file upload limit.
+async fn users_me(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    Json(render::integration_bot(&shared.store()))
+}
+
+/// `POST /v1/file_uploads`: a new upload, `pending` (an empty body is `{}`: single_part).
+async fn create_file_upload(
+    State(shared): State<Arc<Shared>>,
+    Extension(cx): Extension<Context>,
+    body: Bytes,
+) -> ApiResult {
+    let empty = Value::Object(serde_json::Map::new());
+    let body = json_or_empty(&cx, &body, &empty)?;
+    let mut store = shared.store_now();
+    let new = upload::check_create(body, store.uploads.max_size)?;
+    let created = store.uploads.create(new, chrono::Utc::now());
+    Ok(Json(upload::render(created, &shared.base_url, cx.version)))
+}
+
+/// `GET /v1/file_uploads/{id}`: retrieve (a pending import moves along).
+async fn get_file_upload(
+    State(shared): State<Arc<Shared>>,
+    Extension(cx): Extension<Context>,
+    Path(raw): Path<String>,
+) -> ApiResult {
+    let id = id_param(&raw, "file_upload_id")?;
+    let mut store = shared.store_now();
+    let u = store.uploads.retrieve(&id, chrono::Utc::now())?;
+    Ok(Json(upload::render(u, &shared.base_url, cx.version)))
+}
+
+/// `GET /v1/file_uploads?status=&start_cursor=&page_size=`.
+async fn list_file_uploads(
+    State(shared): State<Arc<Shared>>,
+    Extension(cx): Extension<Context>,
+    Query(query): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let store = shared.store_now();
+    Ok(Json(upload::list_page(
+        &store.uploads,
+        query.get("status").map(String::as_str),
+        query.get("start_cursor").map(String::as_str),
+        query.get("page_size").map(String::as_str),
+        &shared.base_url,
+        cx.version,
+    )?))
+}
+
+/// `POST /v1/file_uploads/{id}/send`: multipart/form-data with `file` (and `part_number` for a
+/// multi-part upload). The form is read and hashed, and a part written to the spool, before the
+/// store is locked.
+async fn send_file_upload(
+    State(shared): State<Arc<Shared>>,
+    Extension(cx): Extension<Context>,
+    Path(raw): Path<String>,
+    form: Result<Multipart, MultipartRejection>,
+) -> ApiResult {
+    let id = id_param(&raw, "file_upload_id")?;
+    let mut form = form.map_err(|e| {
+        ApiError::validation(format!(
+            "Send the file as multipart/form-data, with its content under the `file` key ({e})."
+        ))
+    })?;
+    let unreadable = |e: axum::extract::multipart::MultipartError| {
+        ApiError::validation(format!(
+            "The multipart/form-data body could not be read: {e}."
+        ))
+    };
+    let mut file: Option<(Bytes, Option<String>, Option<String>)> = None;
+    let mut part_number: Option<String> = None;
+    while let Some(field) = form.next_field().await.map_err(unreadable)? {
+        match field.name() {
+            Some("file") => {
+                let filename = field.file_name().map(str::to_string);
+                let content_type = field.content_type().map(str::to_string);
+                file = Some((
+                    field.bytes().await.map_err(unreadable)?,
+                    filename,
+                    content_type,
+                ));
+            }
+            Some("part_number") => part_number = Some(field.text().await.map_err(unreadable)?),
+            _ => {}
+        }
+    }
+    let Some((bytes, filename, content_type)) = file else {
+        return Err(ApiError::body("body.file", "defined", None));
+    };
+    let staged = match part_number {
+        Some(_) => {
+            let spool = shared.store().uploads.spool.clone();
+            Some(spool.stage(&bytes)?)
+        }
+        None => None,
+    };
+    let sent = Sent {
+        len: bytes.len() as u64,
+        sha256: upload::sha256_hex(&bytes),
+        filename,
+        content_type: content_type.filter(|t| t != "application/octet-stream"),
+        part_number,
+        staged,
+    };
+    drop(bytes);
+    let mut store = shared.store_now();
+    store.uploads.send(&id, sent, chrono::Utc::now())?;
+    let u = store.uploads.get(&id)?;
+    Ok(Json(upload::render(u, &shared.base_url, cx.version)))
+}
+
+/// `POST /v1/file_uploads/{id}/complete`: a multi-part upload, every part sent.
+async fn complete_file_upload(
+    State(shared): State<Arc<Shared>>,
+    Extension(cx): Extension<Context>,
+    Path(raw): Path<String>,
+) -> ApiResult {
+    let id = id_param(&raw, "file_upload_id")?;
+    let mut store = shared.store_now();
+    store.uploads.complete(&id, chrono::Utc::now())?;
+    let u = store.uploads.get(&id)?;
+    Ok(Json(upload::render(u, &shared.base_url, cx.version)))
 }

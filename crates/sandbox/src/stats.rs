@@ -2,6 +2,7 @@
 //! (`/__sandbox/requests`), both readable in-process from the `Handle`.
 
 use super::fault::FaultKind;
+use super::upload::UploadStats;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -31,6 +32,9 @@ pub struct Stats {
     /// Data source updates applied, by data source id (those answered with an `e504_applied`
     /// fault too).
     pub schema_updates: BTreeMap<String, u64>,
+    /// File uploads: created, parts and bytes received, uploaded, imports, expired, attached,
+    /// and duplicates (the same content uploaded again).
+    pub file_uploads: UploadStats,
 }
 
 /// One API request as logged.

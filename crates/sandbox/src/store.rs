@@ -7,6 +7,7 @@ use super::model::{
 };
 use super::schema::SchemaUpdate;
 use super::seed::{Seed, SeedError, SeedPage, SeedProperty};
+use super::upload::{Hosted, Uploads};
 use super::validate::{self, Update, ValueContext};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -26,6 +27,8 @@ pub(crate) struct Store {
     pub(crate) generation: u64,
     /// Notion's schema-size ceiling, as a number of options per data source; `None`: none.
     pub(crate) max_schema_options: Option<usize>,
+    /// File uploads, and the settings and counters about them.
+    pub(crate) uploads: Uploads,
 }
 
 fn invalid(message: impl Into<String>) -> SeedError {
@@ -228,6 +231,8 @@ impl Store {
         let ds_id = self.pages[&id].data_source_id.clone();
         let mut values = Vec::new();
         let mut new_options = Vec::new();
+        // A seed attaches no uploads: there are none yet, so a `file_upload` is refused.
+        let mut uploads = Vec::new();
         let ds = self
             .data_source(&ds_id)
             .ok_or_else(|| page_err("no data source".into()))?;
@@ -246,6 +251,7 @@ impl Store {
                     store: self,
                     data_source: ds,
                     new_options: &mut new_options,
+                    uploads: &mut uploads,
                 };
                 validate::check_value(&mut cx, prop, &request, &format!("properties.{key}"))
                     .map_err(|e| page_err(format!("property `{key}`: {}", e.message)))?
@@ -254,11 +260,13 @@ impl Store {
         }
         let icon = match &sp.icon {
             None => Value::Null,
-            Some(v) => validate::check_icon(v, "icon").map_err(|e| page_err(e.message))?,
+            Some(v) => validate::check_icon(&*self, v, "icon", &mut uploads)
+                .map_err(|e| page_err(e.message))?,
         };
         let cover = match &sp.cover {
             None => Value::Null,
-            Some(v) => validate::check_cover(v, "cover").map_err(|e| page_err(e.message))?,
+            Some(v) => validate::check_cover(&*self, v, "cover", &mut uploads)
+                .map_err(|e| page_err(e.message))?,
         };
         self.add_options(&ds_id, new_options);
         let page = self
@@ -344,6 +352,7 @@ impl Store {
             return;
         };
         self.add_new_options(&ds_id, update.new_options, now);
+        self.uploads.attach(&update.uploads);
         let Some(page) = self.pages.get_mut(page_id) else {
             return;
         };
@@ -372,6 +381,7 @@ impl Store {
         let Some(ds) = self.data_sources.iter_mut().find(|d| d.id == ds_id) else {
             return;
         };
+        self.uploads.attach(&update.uploads);
         let mut removed: Vec<(String, Vec<String>)> = Vec::new();
         for (prop_id, options) in update.options {
             let Some(prop) = ds.properties.iter_mut().find(|p| p.id == prop_id) else {
@@ -432,6 +442,7 @@ impl Store {
             }
         };
         self.add_new_options(ds_id, update.new_options, now);
+        self.uploads.attach(&update.uploads);
         let mut values: HashMap<String, Value> = update.values.into_iter().collect();
         if let Some(ds) = self.data_source(ds_id) {
             for prop in ds
@@ -652,6 +663,10 @@ impl Workspace for Store {
 
     fn max_schema_options(&self) -> Option<usize> {
         self.max_schema_options
+    }
+
+    fn hosted_upload(&self, id: &str) -> Result<Hosted, String> {
+        self.uploads.hosted(id)
     }
 }
 

@@ -9,6 +9,7 @@ use super::model::{
     normalize_id, parse_date, short_id, DataSource, Page, PropSchema, PropType, SelectOption,
     Workspace, OPTION_COLORS,
 };
+use super::upload::Hosted;
 use super::version::ApiVersion;
 use serde_json::{json, Map, Value};
 
@@ -62,6 +63,8 @@ pub(crate) struct Update {
     pub(crate) cover: Option<Value>,
     pub(crate) in_trash: Option<bool>,
     pub(crate) is_locked: Option<bool>,
+    /// File uploads the update attaches (files values, icon, cover), by id.
+    pub(crate) uploads: Vec<String>,
 }
 
 /// What checking a value may read and the options it creates.
@@ -69,6 +72,8 @@ pub(crate) struct ValueContext<'a> {
     pub(crate) store: &'a dyn Workspace,
     pub(crate) data_source: &'a DataSource,
     pub(crate) new_options: &'a mut Vec<(String, SelectOption)>,
+    /// File uploads the values attach, by id.
+    pub(crate) uploads: &'a mut Vec<String>,
 }
 
 /// A checked create: the data source the page goes in, and its first values, icon and cover.
@@ -113,7 +118,7 @@ pub(crate) fn check_patch(
     if let Some(t) = m.get("template") {
         check_template(t, "body.template", &["default", "template_id"])?;
     }
-    check_icon_and_cover(m, &mut update)?;
+    check_icon_and_cover(store, m, &mut update)?;
     let properties = body_properties(m)?;
 
     let edits = properties.is_some_and(|p| !p.is_empty())
@@ -161,7 +166,7 @@ pub(crate) fn check_create(
         check_template(t, "body.template", &["none", "default", "template_id"])?;
     }
     let mut update = Update::default();
-    check_icon_and_cover(m, &mut update)?;
+    check_icon_and_cover(store, m, &mut update)?;
     let properties = body_properties(m)?;
     let data_source = parent_data_source(store, m.get("parent"), version)?;
     check_properties(store, data_source, properties, &mut update)?;
@@ -241,14 +246,18 @@ fn body_properties(m: &Map<String, Value>) -> Result<Option<&Map<String, Value>>
 }
 
 /// A body's `icon` and `cover`, when given, into `update` (PATCH and create alike).
-fn check_icon_and_cover(m: &Map<String, Value>, update: &mut Update) -> Result<(), ApiError> {
+fn check_icon_and_cover(
+    store: &dyn Workspace,
+    m: &Map<String, Value>,
+    update: &mut Update,
+) -> Result<(), ApiError> {
     update.icon = m
         .get("icon")
-        .map(|v| check_icon(v, "body.icon"))
+        .map(|v| check_icon(store, v, "body.icon", &mut update.uploads))
         .transpose()?;
     update.cover = m
         .get("cover")
-        .map(|v| check_cover(v, "body.cover"))
+        .map(|v| check_cover(store, v, "body.cover", &mut update.uploads))
         .transpose()?;
     Ok(())
 }
@@ -265,6 +274,7 @@ fn check_properties(
         store,
         data_source,
         new_options: &mut update.new_options,
+        uploads: &mut update.uploads,
     };
     for (key, value) in properties.into_iter().flatten() {
         let prop = data_source
@@ -402,7 +412,7 @@ pub(crate) fn check_value(
             let items = array(inner, path)?;
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
-                out.push(file_item(item, &format!("{path}[{i}]"))?);
+                out.push(file_item(cx, item, &format!("{path}[{i}]"))?);
             }
             Value::Array(out)
         }
@@ -754,8 +764,9 @@ fn person(store: &dyn Workspace, v: &Value, path: &str) -> Result<Value, ApiErro
     }
 }
 
-/// A file of a files property: external, Notion-hosted (kept), or a file upload.
-fn file_item(v: &Value, path: &str) -> Result<Value, ApiError> {
+/// A file of a files property: external, Notion-hosted (kept), or a file upload (which must be
+/// `uploaded`; it becomes the hosted file it names, by default under the upload's filename).
+fn file_item(cx: &mut ValueContext<'_>, v: &Value, path: &str) -> Result<Value, ApiError> {
     let m = object(v, path)?;
     let kind = variant(m, path, &["external", "file", "file_upload"])?;
     only_keys(m, &[kind, "name", "type"], path)?;
@@ -790,34 +801,70 @@ fn file_item(v: &Value, path: &str) -> Result<Value, ApiError> {
         }
         _ => {
             only_keys(inner, &["id"], &inner_path)?;
-            let id = string(
-                required(inner, "id", &inner_path)?,
-                &format!("{inner_path}.id"),
-            )?;
+            let hosted = attach_upload(cx.store, inner, &inner_path, cx.uploads)?;
             Ok(json!({
-                "name": name.unwrap_or(id),
+                "name": name.unwrap_or(&hosted.filename),
                 "type": "file",
-                "file": {"url": format!("https://files.sandbox.invalid/{id}"), "expiry_time": null},
+                "file": {"url": hosted.url, "expiry_time": null},
             }))
         }
     }
 }
 
+/// A `file_upload: {id}` a body attaches: the upload must be `uploaded` (and so not expired);
+/// its id joins `attached`, and the hosted file it becomes is returned.
+fn attach_upload(
+    store: &dyn Workspace,
+    inner: &Map<String, Value>,
+    inner_path: &str,
+    attached: &mut Vec<String>,
+) -> Result<Hosted, ApiError> {
+    let id_path = format!("{inner_path}.id");
+    let id = string(required(inner, "id", inner_path)?, &id_path)?;
+    let hosted = store.hosted_upload(id).map_err(|why| {
+        ApiError::validation(format!(
+            "body failed validation: {id_path} names file upload `{id}`, which {why}."
+        ))
+    })?;
+    attached.push(hosted.id.clone());
+    Ok(hosted)
+}
+
 /// A page icon request (or null), in the shape the page then returns.
-pub(crate) fn check_icon(v: &Value, path: &str) -> Result<Value, ApiError> {
+pub(crate) fn check_icon(
+    store: &dyn Workspace,
+    v: &Value,
+    path: &str,
+    attached: &mut Vec<String>,
+) -> Result<Value, ApiError> {
     page_media(
+        store,
         v,
         path,
         &["emoji", "external", "file_upload", "custom_emoji"],
+        attached,
     )
 }
 
 /// A page cover request (or null).
-pub(crate) fn check_cover(v: &Value, path: &str) -> Result<Value, ApiError> {
-    page_media(v, path, &["external", "file_upload"])
+pub(crate) fn check_cover(
+    store: &dyn Workspace,
+    v: &Value,
+    path: &str,
+    attached: &mut Vec<String>,
+) -> Result<Value, ApiError> {
+    page_media(store, v, path, &["external", "file_upload"], attached)
 }
 
-fn page_media(v: &Value, path: &str, kinds: &[&'static str]) -> Result<Value, ApiError> {
+/// An icon or cover of one of `kinds`, in the shape the page then returns: a file upload
+/// becomes the hosted `file` it names.
+fn page_media(
+    store: &dyn Workspace,
+    v: &Value,
+    path: &str,
+    kinds: &[&'static str],
+    attached: &mut Vec<String>,
+) -> Result<Value, ApiError> {
     if v.is_null() {
         return Ok(Value::Null);
     }
@@ -836,6 +883,11 @@ fn page_media(v: &Value, path: &str, kinds: &[&'static str]) -> Result<Value, Ap
                 MAX_URL,
             )?;
             json!({ "url": url })
+        }
+        "file_upload" => {
+            let im = object(inner, &inner_path)?;
+            let hosted = attach_upload(store, im, &inner_path, attached)?;
+            return Ok(json!({"type": "file", "file": {"url": hosted.url, "expiry_time": null}}));
         }
         _ => {
             let im = object(inner, &inner_path)?;

@@ -11,6 +11,8 @@ use std::time::Duration;
 mod create;
 /// PATCH /v1/data_sources/{id}: option changes.
 mod schema;
+/// /v1/file_uploads: create, send, complete, retrieve, list; attaching uploads.
+mod uploads;
 
 const TOKEN: &str = "secret_sandbox";
 const V2022: &str = "2022-06-28";
@@ -1516,6 +1518,9 @@ async fn validation_agrees_with_the_openapi_schema_on_shapes() {
         serde_json::from_str(include_str!("fixtures/patch-page.schema.json")).unwrap();
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
     let sb = demo().await;
+    // Uploads that exist and are uploaded, so that only the shape of a file_upload decides.
+    let u1 = sb.uploaded_file(b"one", "u1.txt").await;
+    let up = sb.uploaded_file(b"two", "up.png").await;
     let text = |s: &str| json!([{"text": {"content": s}}]);
     let bodies = vec![
         // Accepted.
@@ -1538,12 +1543,12 @@ async fn validation_agrees_with_the_openapi_schema_on_shapes() {
         json!({"properties": {"Attachments": {"files": [
             {"name": "a.pdf", "type": "external", "external": {"url": "https://e.com/a.pdf"}},
             {"name": "b.png", "file": {"url": "https://s3.test/b.png", "expiry_time": "2026-01-01T00:00:00Z"}},
-            {"file_upload": {"id": "u1"}}
+            {"file_upload": {"id": u1}}
         ]}}}),
         json!({"properties": {"Contact": {"email": "a@b.c"}, "Phone": {"phone_number": "+1 555"}}}),
         json!({"icon": {"emoji": "🚀"}, "cover": {"type": "external", "external": {"url": "https://e.com/c.png"}}}),
         json!({"icon": {"type": "custom_emoji", "custom_emoji": {"id": "ce1"}}, "cover": null}),
-        json!({"icon": {"external": {"url": "https://e.com/i.png"}}, "cover": {"file_upload": {"id": "up"}}}),
+        json!({"icon": {"external": {"url": "https://e.com/i.png"}}, "cover": {"file_upload": {"id": up}}}),
         json!({"in_trash": false, "is_locked": true, "erase_content": false, "template": {"type": "default", "timezone": "UTC"}}),
         // Refused.
         json!({"archived": true}),
