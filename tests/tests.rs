@@ -47,5 +47,7 @@ mod terminal;
 // Issue 14: one budget for several processes, through a real redis-server.
 #[cfg(feature = "shared-limiter")]
 mod shared_limiter;
+// Issue 21: files copied into Notion (File Upload API).
+mod uploads;
 // Running the binary, reading reports.
 mod util;
