@@ -98,27 +98,16 @@ impl TryFrom<SandboxArgs> for Options {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let latency = args.latency.as_deref().map(parse_latency).transpose()?;
-        let query_cap = parse_count(args.query_cap.as_deref(), "--query-cap")?
+        let query_cap = parse_count::<u32>(args.query_cap.as_deref(), "--query-cap")?
             .map_or(super::DEFAULT_QUERY_CAP, |n| n as usize);
         let max_schema_options =
-            parse_count(args.max_schema_options.as_deref(), "--max-schema-options")?
+            parse_count::<u32>(args.max_schema_options.as_deref(), "--max-schema-options")?
                 .map(|n| n as usize);
-        let max_file_upload_size = args
-            .max_file_upload_size
-            .as_deref()
-            .map(|t| {
-                t.trim()
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .ok_or_else(|| {
-                        bad(format!(
-                        "--max-file-upload-size `{t}` should be a whole number of bytes, at least 1"
-                    ))
-                    })
-            })
-            .transpose()?
-            .unwrap_or(super::DEFAULT_MAX_FILE_UPLOAD_SIZE);
+        let max_file_upload_size = parse_count::<u64>(
+            args.max_file_upload_size.as_deref(),
+            "--max-file-upload-size",
+        )?
+        .unwrap_or(super::DEFAULT_MAX_FILE_UPLOAD_SIZE);
         let import_polls = parse_count(args.import_polls.as_deref(), "--import-polls")?
             .unwrap_or(super::DEFAULT_IMPORT_POLLS);
         let opts = Options {
@@ -143,12 +132,16 @@ impl TryFrom<SandboxArgs> for Options {
     }
 }
 
-fn parse_count(text: Option<&str>, flag: &str) -> Result<Option<u32>, SandboxError> {
+/// A whole number of at least 1 (`u32` or `u64`), if given.
+fn parse_count<T: std::str::FromStr + PartialOrd + From<u8>>(
+    text: Option<&str>,
+    flag: &str,
+) -> Result<Option<T>, SandboxError> {
     text.map(|t| {
         t.trim()
-            .parse::<u32>()
+            .parse::<T>()
             .ok()
-            .filter(|n| *n >= 1)
+            .filter(|n| *n >= T::from(1))
             .ok_or_else(|| {
                 SandboxError::Options(format!(
                     "{flag} `{t}` should be a whole number of at least 1"

@@ -926,7 +926,7 @@ async fn create_file_upload(
     let mut store = shared.store_now();
     let new = upload::check_create(body, store.uploads.max_size)?;
     let created = store.uploads.create(new, chrono::Utc::now());
-    Ok(Json(upload::render(created, &shared.base_url, cx.version)))
+    upload_answer(&shared, created, &cx)
 }
 
 /// `GET /v1/file_uploads/{id}`: retrieve (a pending import moves along).
@@ -938,7 +938,7 @@ async fn get_file_upload(
     let id = id_param(&raw, "file_upload_id")?;
     let mut store = shared.store_now();
     let u = store.uploads.retrieve(&id, chrono::Utc::now())?;
-    Ok(Json(upload::render(u, &shared.base_url, cx.version)))
+    upload_answer(&shared, u, &cx)
 }
 
 /// `GET /v1/file_uploads?status=&start_cursor=&page_size=`.
@@ -1016,8 +1016,7 @@ async fn send_file_upload(
     drop(bytes);
     let mut store = shared.store_now();
     store.uploads.send(&id, sent, chrono::Utc::now())?;
-    let u = store.uploads.get(&id)?;
-    Ok(Json(upload::render(u, &shared.base_url, cx.version)))
+    upload_answer(&shared, store.uploads.get(&id)?, &cx)
 }
 
 /// `POST /v1/file_uploads/{id}/complete`: a multi-part upload, every part sent.
@@ -1029,6 +1028,10 @@ async fn complete_file_upload(
     let id = id_param(&raw, "file_upload_id")?;
     let mut store = shared.store_now();
     store.uploads.complete(&id, chrono::Utc::now())?;
-    let u = store.uploads.get(&id)?;
+    upload_answer(&shared, store.uploads.get(&id)?, &cx)
+}
+
+/// A file upload as the request's version shows it.
+fn upload_answer(shared: &Shared, u: &upload::FileUpload, cx: &Context) -> ApiResult {
     Ok(Json(upload::render(u, &shared.base_url, cx.version)))
 }

@@ -37,6 +37,17 @@ struct Reply {
 }
 
 impl Reply {
+    async fn read(resp: reqwest::Response) -> Result<Reply, reqwest::Error> {
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await?;
+        Ok(Reply {
+            status,
+            headers,
+            text,
+        })
+    }
+
     fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
@@ -89,15 +100,7 @@ impl Sandbox {
         if let Some(b) = body {
             req = req.header("content-type", "application/json").body(b);
         }
-        let resp = req.send().await?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let text = resp.text().await?;
-        Ok(Reply {
-            status,
-            headers,
-            text,
-        })
+        Reply::read(req.send().await?).await
     }
 
     async fn patch_v(&self, page: &str, version: &str, body: Value) -> Reply {

@@ -37,14 +37,7 @@ impl Sandbox {
             .multipart(form)
             .send()
             .await?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let text = resp.text().await?;
-        Ok(Reply {
-            status,
-            headers,
-            text,
-        })
+        Reply::read(resp).await
     }
 
     /// Send a file (or, with `part`, one part of it).
