@@ -124,6 +124,7 @@ async fn files_are_uploaded_once_each_under_faults_and_a_kill_and_read_back_host
     assert!(partial < ROWS, "killed part way: {partial} lines");
     let out = run_against(&dir, &base, TOKEN, &args(true)).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("summary: files: "), "{}", out.stderr);
 
     // Every row ended ok once, and its line names the upload.
     let lines = read_report(&dir.path("r.jsonl"));
@@ -211,6 +212,7 @@ async fn files_are_uploaded_once_each_under_faults_and_a_kill_and_read_back_host
     let out = run_against(&dir, &base, TOKEN, &args(true)).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(handle.stats().file_uploads.created, before);
+    assert!(!out.stderr.contains("summary: files: "), "{}", out.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -265,4 +267,66 @@ async fn plan_finds_a_missing_path_and_an_oversized_file_before_anything_is_sent
         .iter()
         .all(|r| r.method == "GET" || r.path.ends_with("/query")));
     assert_eq!(handle.stats().file_uploads.created, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_that_expired_unattached_is_made_again_on_resume() {
+    let handle = start("", None).await;
+    let dir = Dir::new();
+    std::fs::create_dir_all(dir.path("scans")).unwrap();
+    let mut csv = String::from("page_id,Scan:files\n");
+    for i in 0..3 {
+        dir.write(&format!("scans/e-{i}.pdf"), vec![i as u8 + 1; 2000]);
+        csv += &format!("{},scans/e-{i}.pdf\n", page_id(i));
+    }
+    dir.write("docs.csv", csv);
+    let base = handle.base_url();
+    let args = |resume: bool| {
+        let mut args = vec!["apply", "docs.csv", "--report", "r.jsonl"];
+        args.extend(["--progress", "none", "--concurrency", "1"]);
+        if resume {
+            args.push("--resume");
+        }
+        args
+    };
+    // The first row's file is uploaded; its PATCH is held, and the run killed.
+    handle.hold("PATCH", "/v1/pages/");
+    let mut child = spawn_against(&dir, &base, TOKEN, &args(false));
+    let held = tokio::time::timeout(std::time::Duration::from_secs(120), handle.held(1)).await;
+    if held.is_err() {
+        let out = child.wait_with_output().await.unwrap();
+        panic!(
+            "no PATCH was held: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    child.start_kill().unwrap(); // SIGKILL
+    child.wait().await.unwrap();
+    let journal = std::fs::read_to_string(dir.path("r.jsonl.uploads")).unwrap();
+    assert!(journal.contains("\"event\":\"uploaded\""), "{journal}");
+    // An hour passes (for the sandbox): the upload, never attached, expires.
+    let expired: Value = reqwest::Client::new()
+        .post(format!("{base}/__sandbox/expire_uploads"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(expired["expired"], 1);
+    handle.release();
+    let out = run_against(&dir, &base, TOKEN, &args(true)).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for i in 0..3 {
+        let page = handle.page(&page_id(i)).unwrap();
+        let file = &page["properties"]["Scan"]["files"][0];
+        assert_eq!(file["type"], "file", "page {i}: {file}");
+        assert_eq!(file["name"], format!("e-{i}.pdf").as_str());
+    }
+    let stats = handle.stats().file_uploads;
+    assert_eq!(
+        (stats.uploaded, stats.expired, stats.attached),
+        (4, 1, 3),
+        "{stats:?}"
+    );
 }

@@ -407,6 +407,17 @@ async fn mappers(
     Ok(mappers)
 }
 
+/// The files the run copied into Notion, if it copied any.
+fn upload_summary(stats: &Stats) -> Option<crate::report::summary::UploadSummary> {
+    let summary = crate::report::summary::UploadSummary {
+        uploaded: stats.files_uploaded.load(Ordering::Relaxed),
+        bytes: stats.bytes_uploaded.load(Ordering::Relaxed),
+        imported: stats.files_imported.load(Ordering::Relaxed),
+        reused: stats.uploads_reused.load(Ordering::Relaxed),
+    };
+    (summary != Default::default()).then_some(summary)
+}
+
 /// With `--resume` and a report: what the earlier run recorded.
 fn resume_index(config: &ApplyConfig) -> Result<Option<Resumer>, String> {
     if !(config.resume && config.report.exists()) {
@@ -782,6 +793,7 @@ fn close(
         rate_limited: stats.rate_limited.load(Ordering::Relaxed),
         rate_limit_reasons: stats.rate_limit_reasons.lock().expect("stats lock").clone(),
         retries: stats.retries.load(Ordering::Relaxed),
+        uploads: upload_summary(&stats),
         wall_time_s: elapsed,
         effective_rate: requests as f64 / elapsed.max(0.001),
         stopped: stopped.map(|r| r.to_string()),

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,18 +43,6 @@ pub struct Uploads {
     hashes: Mutex<HashMap<PathBuf, Arc<OnceCell<String>>>>,
     /// Each file's upload in this run (made once, whoever asks first).
     made: Mutex<HashMap<String, Arc<OnceCell<Arc<Made>>>>>,
-    pub counts: UploadCounts,
-}
-
-/// What `--summary-json` and the closing lines say of uploads.
-#[derive(Debug, Default)]
-pub struct UploadCounts {
-    /// Files uploaded (sent by this run, or imported by Notion from a URL).
-    pub uploaded: AtomicU64,
-    pub bytes: AtomicU64,
-    pub imported: AtomicU64,
-    /// Files an earlier run had uploaded, used again.
-    pub reused: AtomicU64,
 }
 
 #[derive(Debug, Clone)]
@@ -151,7 +139,6 @@ impl Uploads {
             earlier,
             hashes: Mutex::new(HashMap::new()),
             made: Mutex::new(HashMap::new()),
-            counts: UploadCounts::default(),
         })
     }
 
@@ -293,7 +280,7 @@ impl Uploads {
     ) -> Result<Arc<Made>, UploadFailure> {
         if let Some(earlier) = self.earlier.get(key) {
             if earlier.attached {
-                self.counts.reused.fetch_add(1, Ordering::Relaxed);
+                shared.stats.uploads_reused.fetch_add(1, Ordering::Relaxed);
                 return Ok(Arc::new(Made {
                     id: earlier.id.clone(),
                     expiry: None,
@@ -304,7 +291,7 @@ impl Uploads {
             if let Ok(upload) = read_json(shared, row, &path).await {
                 match upload["status"].as_str() {
                     Some("uploaded") if !expiring(&upload) => {
-                        self.counts.reused.fetch_add(1, Ordering::Relaxed);
+                        shared.stats.uploads_reused.fetch_add(1, Ordering::Relaxed);
                         return Ok(Arc::new(made_of(&upload, &earlier.id)));
                     }
                     Some("pending") if !expiring(&upload) => {
@@ -368,18 +355,19 @@ impl Uploads {
         let upload = match source {
             FileSource::Import { .. } => {
                 let upload = self.poll_import(shared, row, &id, upload).await?;
-                self.counts.imported.fetch_add(1, Ordering::Relaxed);
+                shared.stats.files_imported.fetch_add(1, Ordering::Relaxed);
                 upload
             }
             FileSource::Local { path, .. } => {
                 let upload = self.send_bytes(shared, row, &id, path, &upload).await?;
-                self.counts
-                    .bytes
+                shared
+                    .stats
+                    .bytes_uploaded
                     .fetch_add(file_len(path)?, Ordering::Relaxed);
                 upload
             }
         };
-        self.counts.uploaded.fetch_add(1, Ordering::Relaxed);
+        shared.stats.files_uploaded.fetch_add(1, Ordering::Relaxed);
         self.journal(key, &id, "uploaded", upload["expiry_time"].as_str());
         Ok(Arc::new(made_of(&upload, &id)))
     }

@@ -90,6 +90,9 @@ pub struct Summary {
     /// shared budget ran out (another integration may be using it).
     pub rate_limit_reasons: BTreeMap<String, u64>,
     pub retries: u64,
+    /// Files copied into Notion, when the run had any to copy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uploads: Option<UploadSummary>,
     pub wall_time_s: f64,
     /// Requests per second over the whole run.
     pub effective_rate: f64,
@@ -170,6 +173,16 @@ impl Summary {
                 reasons.join(", ")
             )?;
         }
+        if let Some(u) = &self.uploads {
+            writeln!(
+                err,
+                "summary: files: {} uploaded ({} sent, {} imported by Notion from URLs), {} taken from the earlier run's uploads",
+                u.uploaded,
+                crate::mapping::file::human_bytes(u.bytes),
+                u.imported,
+                u.reused
+            )?;
+        }
         for (what, codes) in [
             ("not ok", &self.by_code),
             ("skipped", &self.skipped_by_code),
@@ -182,6 +195,19 @@ impl Summary {
         writeln!(err, "summary: report: {}", self.report)?;
         Ok(())
     }
+}
+
+/// What a run copied into Notion (`--summary-json`'s `uploads`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct UploadSummary {
+    /// Files uploaded or imported by this run, each distinct file once.
+    pub uploaded: u64,
+    /// Bytes of local files sent.
+    pub bytes: u64,
+    /// Of `uploaded`, the files Notion imported from an `upload:` URL.
+    pub imported: u64,
+    /// Uploads an earlier run (`--resume`) had made, used again.
+    pub reused: u64,
 }
 
 #[cfg(test)]

@@ -42,6 +42,12 @@ pub struct Stats {
     pub rate_limit_reasons: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
     pub retries: AtomicU64,
     pub in_flight: AtomicU64,
+    /// Files copied into Notion (`dispatch::upload`): uploaded or imported by this run, their
+    /// bytes, those of them imported from a URL, and uploads an earlier run made, used again.
+    pub files_uploaded: AtomicU64,
+    pub bytes_uploaded: AtomicU64,
+    pub files_imported: AtomicU64,
+    pub uploads_reused: AtomicU64,
 }
 
 /// What every worker shares.
