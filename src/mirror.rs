@@ -206,8 +206,7 @@ pub struct Missing {
 
 /// The pages of `index` (a whole scan) whose key is not among the input's `keys`.
 pub fn find(index: &Index, keys: &InputKeys, prepared: &Prepared) -> Missing {
-    let wanted: std::collections::HashSet<&str> =
-        keys.keys.iter().map(|k| &*k.canonical).collect();
+    let wanted: std::collections::HashSet<&str> = keys.keys.iter().map(|k| &*k.canonical).collect();
     let mut keyed = 0u64;
     let mut pages: Vec<(NotionId, Arc<str>)> = Vec::new();
     for (key, of_key) in index.keyed_pages() {
@@ -351,7 +350,10 @@ mod tests {
     #[test]
     fn actions_and_limits_parse() {
         assert_eq!(MissingAction::parse("keep"), Ok(None));
-        assert_eq!(MissingAction::parse("trash"), Ok(Some(MissingAction::Trash)));
+        assert_eq!(
+            MissingAction::parse("trash"),
+            Ok(Some(MissingAction::Trash))
+        );
         assert_eq!(
             MissingAction::parse("set:Status=Gone"),
             Ok(Some(MissingAction::Set {

@@ -22,6 +22,7 @@ use crate::gate::precondition::Expectations;
 use crate::gate::resume::{InputChanged, Note, ResumeIndex, Resumer};
 use crate::gate::{Gates, Item, TemplateGate};
 use crate::mapping::Mapper;
+use crate::mirror;
 use crate::notion::client::{Client, Token};
 use crate::notion::NotionId;
 use crate::report::progress::{Printer, Progress, Snapshot};
@@ -29,7 +30,6 @@ use crate::report::reporter::{FailedOut, FailedOutFormat, Reporter};
 use crate::report::summary::Summary;
 use crate::report::ReportWriter;
 use crate::scan::schema::load_schema;
-use crate::mirror;
 use crate::select;
 use crate::source::{InputPath, Source};
 use crate::stop::WriteFailure;
@@ -516,7 +516,12 @@ async fn scan_stage(
                 Some(prepared) => {
                     let title = &schema.title;
                     let found = tokio::task::block_in_place(|| {
-                        super::missing_pages(&config.input, &setup.mapper, matcher.index(), prepared)
+                        super::missing_pages(
+                            &config.input,
+                            &setup.mapper,
+                            matcher.index(),
+                            prepared,
+                        )
                     });
                     match found {
                         Ok(missing) => {
@@ -658,7 +663,9 @@ async fn dispatch_stage(
                 )
             })
         } else if let Some(reason) = stop.reason() {
-            Some(format!("the run stopped ({reason}) before every input row had ended"))
+            Some(format!(
+                "the run stopped ({reason}) before every input row had ended"
+            ))
         } else if let Some(e) = &reader.error {
             Some(format!("the input was not read to its end ({e})"))
         } else {
@@ -689,7 +696,12 @@ async fn dispatch_stage(
                         ..outcome
                     };
                 }
-                (Err(e), _) => counts.not_applied = Some(format!("cannot read the report {}: {e}", config.report.display())),
+                (Err(e), _) => {
+                    counts.not_applied = Some(format!(
+                        "cannot read the report {}: {e}",
+                        config.report.display()
+                    ))
+                }
                 (_, Err(e)) => counts.not_applied = Some(e),
             }
         }
@@ -700,8 +712,12 @@ async fn dispatch_stage(
     let mut reporter = consumer.reporter;
     if let Some(counts) = missing_pages.as_mut() {
         let done = &reporter.missing;
-        (counts.trashed, counts.flagged, counts.unchanged, counts.not_ok) =
-            (done.trashed, done.flagged, done.unchanged, done.not_ok);
+        (
+            counts.trashed,
+            counts.flagged,
+            counts.unchanged,
+            counts.not_ok,
+        ) = (done.trashed, done.flagged, done.unchanged, done.not_ok);
         reporter.missing = counts.clone();
     }
     Ok(Finished {

@@ -506,10 +506,18 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
             writeln!(err, "  page {id} (key {key:?})")?;
         }
         if missing.pages.len() > 20 {
-            writeln!(err, "  and {} more (all of them in the missing_pages line)", missing.pages.len() - 20)?;
+            writeln!(
+                err,
+                "  and {} more (all of them in the missing_pages line)",
+                missing.pages.len() - 20
+            )?;
         }
         if missing.stops() && missing.applies() {
-            writeln!(err, "apply would stop before any write: {}", missing.brake())?;
+            writeln!(
+                err,
+                "apply would stop before any write: {}",
+                missing.brake()
+            )?;
         }
     }
     // With --add-missing-options they are the schema change listed first.

@@ -71,8 +71,9 @@ impl InputConfig {
             ..MappingOptions::default()
         };
         let mut matching = matching(flags, job, data_source.is_some(), selecting)?;
-        let create_missing_related =
-            switch(flags.create_missing_related, job, |j| &j.create_missing_related);
+        let create_missing_related = switch(flags.create_missing_related, job, |j| {
+            &j.create_missing_related
+        });
         let missing = mirror(
             flags,
             job,
@@ -368,7 +369,7 @@ fn mirror(
     path: &InputPath,
     writes_before_scan: bool,
 ) -> Result<Option<crate::mirror::MirrorConfig>, ConfigError> {
-    use crate::mirror::{MaxMissing, MissingAction, MirrorConfig, DEFAULT_MAX_MISSING};
+    use crate::mirror::{MaxMissing, MirrorConfig, MissingAction, DEFAULT_MAX_MISSING};
     let action = given(&flags.missing_pages, job, |j| &j.missing_pages);
     let max = match (&flags.max_missing, job.and_then(|j| j.max_missing.as_ref())) {
         (Some(text), _) => Some(text.clone()),

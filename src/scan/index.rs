@@ -147,7 +147,9 @@ impl Index {
 
     /// Every key a page has (canonical form) and its pages, in no particular order.
     pub fn keyed_pages(&self) -> impl Iterator<Item = (&str, &[NotionId])> {
-        self.by_key.iter().map(|(k, pages)| (&**k, pages.as_slice()))
+        self.by_key
+            .iter()
+            .map(|(k, pages)| (&**k, pages.as_slice()))
     }
 
     pub fn fields(&self) -> &[Field] {
