@@ -666,10 +666,8 @@ async fn dispatch_stage(
             Some(format!(
                 "the run stopped ({reason}) before every input row had ended"
             ))
-        } else if let Some(e) = &reader.error {
-            Some(format!("the input was not read to its end ({e})"))
         } else {
-            None
+            (reader.error.as_ref()).map(|e| format!("the input was not read to its end ({e})"))
         };
         let mut counts = crate::report::summary::MissingPages {
             action: prepared.action.as_flag(),
@@ -1237,32 +1235,32 @@ fn read_stages(
     };
     loop {
         if stop.reason().is_some() {
-            return finish(&gates, outcome);
+            return finish(gates, outcome);
         }
         match source.read(&mut row) {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
                 outcome.error = Some(e.to_string());
-                return finish(&gates, outcome);
+                return finish(gates, outcome);
             }
         }
         for (mapped, source_row) in template.admit(mapper.map(&row), row.clone()) {
             let forwarded = gates.forward(mapped, source_row, &mut note).map(send);
             if !goes_on(forwarded, &mut outcome) {
-                return finish(&gates, outcome);
+                return finish(gates, outcome);
             }
         }
     }
     for (mapped, source_row) in template.finish() {
         let forwarded = gates.forward(mapped, source_row, &mut note).map(send);
         if !goes_on(forwarded, &mut outcome) {
-            return finish(&gates, outcome);
+            return finish(gates, outcome);
         }
     }
     // The rows --resume still holds (the reader ends either way).
     send(gates.finish());
-    finish(&gates, outcome)
+    finish(gates, outcome)
 }
 
 /// Whether the reader goes on after a row: not when the dispatcher is gone, nor when
