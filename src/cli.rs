@@ -172,6 +172,16 @@ pub struct InputArgs {
     /// that a mistyped filter cannot edit a whole workspace. [default: 10000]
     #[arg(long, value_name = "N")]
     pub max_rows: Option<u64>,
+    /// With --match-on and an input file: what becomes of the pages of the data source whose
+    /// key no input row has, once every input row has ended: keep them, move them to the
+    /// trash, or set PROPERTY to VALUE (a cell typed by the schema). Never when the run
+    /// stopped or the input was not read whole. [default: keep]
+    #[arg(long, value_name = "keep|trash|set:PROPERTY=VALUE")]
+    pub missing_pages: Option<String>,
+    /// With --missing-pages: stop before any write when more pages than this are missing; a
+    /// count (60) or a share of the pages in scope (6%). [default: 10%]
+    #[arg(long, value_name = "N|P%")]
+    pub max_missing: Option<String>,
 }
 
 /// Where the token comes from and the API root: apply, plan (for --schema-from) and schema.
@@ -364,6 +374,8 @@ impl From<&InputArgs> for InputFlags {
             where_: a.where_.clone(),
             set: a.set.clone(),
             max_rows: a.max_rows,
+            missing_pages: a.missing_pages.clone(),
+            max_missing: a.max_missing.clone(),
         }
     }
 }

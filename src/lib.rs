@@ -36,6 +36,8 @@ pub mod transport;
 pub mod scan;
 pub mod filter;
 pub mod select;
+// Mirror mode: pages whose key no input row has (--missing-pages).
+pub mod mirror;
 // The per-row decisions between the mapper and the dispatcher.
 pub mod gate;
 // Sending the rows (lanes per page, workers, creates); `--backup` and `undo`.

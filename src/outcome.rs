@@ -62,6 +62,10 @@ pub enum RowAction {
     Created,
     /// The page already had the row's values: nothing was sent.
     Unchanged,
+    /// `--missing-pages trash`: a page whose key no input row has went to the trash.
+    Trashed,
+    /// `--missing-pages set:PROPERTY=VALUE`: a page whose key no input row has was flagged.
+    Flagged,
 }
 
 impl RowAction {
@@ -70,6 +74,8 @@ impl RowAction {
             RowAction::Updated => "updated",
             RowAction::Created => "created",
             RowAction::Unchanged => "unchanged",
+            RowAction::Trashed => "trashed",
+            RowAction::Flagged => "flagged",
         }
     }
 }

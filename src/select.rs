@@ -50,36 +50,71 @@ pub fn prepare(config: &SelectionConfig, options: &MappingOptions) -> Result<Pre
         .ok_or("--where needs the data source's schema")?;
     let filter =
         crate::filter::parse(&config.clauses, schema).map_err(|e| format!("--where: {e}"))?;
-    if let Some((key, _)) = config.set.iter().find(|(k, _)| *k == options.id_column) {
+    let set = prepare_set(&config.set, options, "--set")?;
+    Ok(Prepared {
+        filter,
+        rest: set.rest,
+        keys: set.keys,
+        id_column: options.id_column.clone(),
+        max_rows: config.max_rows,
+        new_options: set.new_options,
+    })
+}
+
+/// Values every page of a set of pages gets, mapped once as each page's row will be.
+#[derive(Debug, Clone)]
+pub struct PreparedSet {
+    /// The members of a flat JSONL line after its id.
+    pub rest: String,
+    /// The body keys they write (for the fields the scan reads).
+    pub keys: Vec<String>,
+    /// The options the values name that the schema lacks.
+    pub new_options: Vec<mapping::NewOption>,
+}
+
+/// Maps `set` (keyed like flat JSONL keys, `@` for page-level fields) once, through a flat
+/// JSONL mapper of `options`, as each page's row will be mapped: a property the schema lacks
+/// or cannot write, or a bad value, is refused with the reason, named after `flag`. Shared by
+/// `--set` and `--missing-pages set:`.
+pub fn prepare_set(
+    set: &[(String, Value)],
+    options: &MappingOptions,
+    flag: &str,
+) -> Result<PreparedSet, String> {
+    let schema = options
+        .schema
+        .as_deref()
+        .ok_or_else(|| format!("{flag} needs the data source's schema"))?;
+    if let Some((key, _)) = set.iter().find(|(k, _)| *k == options.id_column) {
         return Err(format!(
-            "--set {key}: the page id is not a value to set (the filter selects the pages)"
+            "{flag} {key}: the page id is not a value to set (the pages are chosen for you)"
         ));
     }
     // `in_trash` without its @ would name a property (or make the line a native one).
-    let page_level = config.set.iter().find(|(k, _)| {
+    let page_level = set.iter().find(|(k, _)| {
         PageField::from_header(&format!("@{k}")).is_some() && schema.property(k).is_none()
     });
     if let Some((key, _)) = page_level {
         return Err(format!(
-            "--set {key}=…: {key:?} is a page-level field, written with @: --set @{key}=…"
+            "{flag} {key}=…: {key:?} is a page-level field, written with @: {flag} @{key}=…"
         ));
     }
-    let set: Map<String, Value> = config.set.iter().cloned().collect();
-    let text = serde_json::to_string(&set).expect("JSON serialises");
+    let map: Map<String, Value> = set.iter().cloned().collect();
+    let text = serde_json::to_string(&map).expect("JSON serialises");
     let rest = text[1..text.len() - 1].to_owned();
     let mut mapper = Mapper::for_jsonl(options.clone()).map_err(|e| e.to_string())?;
     let probe = Source::selection(vec![(1, NotionId::from_u128(0))], &options.id_column, &rest);
     let mapped = first_row(probe, &mut mapper);
     let new_options = mapper.take_new_options();
-    let body =
-        match mapped {
-            Some(Mapped::Update(update)) => update.body,
-            Some(Mapped::Invalid(error)) => return Err(format!("--set: {}", error.message())),
-            _ => return Err(
-                "--set changes nothing (its values are empty): give each property its new value"
-                    .into(),
-            ),
-        };
+    let body = match mapped {
+        Some(Mapped::Update(update)) => update.body,
+        Some(Mapped::Invalid(error)) => return Err(format!("{flag}: {}", error.message())),
+        _ => {
+            return Err(format!(
+                "{flag} changes nothing (its values are empty): give each property its new value"
+            ))
+        }
+    };
     let keys = body
         .fields()
         .iter()
@@ -91,12 +126,9 @@ pub fn prepare(config: &SelectionConfig, options: &MappingOptions) -> Result<Pre
             mapping::Field::IsLocked => "is_locked".into(),
         })
         .collect();
-    Ok(Prepared {
-        filter,
+    Ok(PreparedSet {
         rest,
         keys,
-        id_column: options.id_column.clone(),
-        max_rows: config.max_rows,
         new_options,
     })
 }
@@ -273,7 +305,7 @@ async fn select(
             max: prepared.max_rows,
         });
     }
-    let numbered = number(&pages, resumed).map_err(|source| SelectError::Report {
+    let numbered = number(&pages, resumed, 0).map_err(|source| SelectError::Report {
         path: resumed.map(|p| p.display().to_string()).unwrap_or_default(),
         source,
     })?;
@@ -291,10 +323,14 @@ async fn select(
 }
 
 /// Each page's row: the row an earlier run recorded for it in `report` (with `--resume`), else
-/// the next after the highest row the report has; in the selection's order.
-pub fn number(pages: &[NotionId], report: Option<&Path>) -> std::io::Result<Vec<(u64, NotionId)>> {
+/// the next after the highest row the report has (and after `after`); in the selection's order.
+pub fn number(
+    pages: &[NotionId],
+    report: Option<&Path>,
+    after: u64,
+) -> std::io::Result<Vec<(u64, NotionId)>> {
     let mut earlier: HashMap<NotionId, u64> = HashMap::new();
-    let mut last = 0;
+    let mut last = after;
     if let Some(path) = report.filter(|p| p.exists()) {
         visit_report(path, |line| {
             last = last.max(line.row);
@@ -382,7 +418,7 @@ mod tests {
             writer.write(&line).unwrap();
         }
         // `a` no longer matches; `c` is new; `b` keeps row 2.
-        assert_eq!(number(&[c, b], Some(&report)).unwrap(), [(3, c), (2, b)]);
-        assert_eq!(number(&[c, b], None).unwrap(), [(1, c), (2, b)]);
+        assert_eq!(number(&[c, b], Some(&report), 0).unwrap(), [(3, c), (2, b)]);
+        assert_eq!(number(&[c, b], None, 0).unwrap(), [(1, c), (2, b)]);
     }
 }

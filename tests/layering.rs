@@ -18,7 +18,7 @@ const FLOORS: &[(&str, &[&str])] = &[
     ("mapping", &["mapping"]),
     ("outcome", &["outcome"]),
     ("transport", &["transport"]),
-    ("scan", &["scan", "filter", "select"]),
+    ("scan", &["scan", "filter", "select", "mirror"]),
     ("gate", &["gate"]),
     ("dispatch", &["dispatch", "backup"]),
     ("report", &["report"]),

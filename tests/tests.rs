@@ -16,6 +16,8 @@ mod input_formats;
 mod layering;
 // Issue 12: rows matched by a key, batched lookups, created pages.
 mod matching;
+// Issue 21, point 2: mirror mode (--missing-pages, --max-missing).
+mod mirror;
 // Issue 9: shell completions and man pages.
 mod manual;
 // Issue 20: items added to and removed from multi-valued properties.

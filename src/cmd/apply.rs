@@ -22,6 +22,7 @@ use crate::gate::precondition::Expectations;
 use crate::gate::resume::{InputChanged, Note, ResumeIndex, Resumer};
 use crate::gate::{Gates, Item, TemplateGate};
 use crate::mapping::Mapper;
+use crate::mirror;
 use crate::notion::client::{Client, Token};
 use crate::notion::NotionId;
 use crate::report::progress::{Printer, Progress, Snapshot};
@@ -54,20 +55,21 @@ pub async fn run(config: ApplyConfig, err: &mut (dyn Write + Send)) -> anyhow::R
     }
     let progress = Progress::new(config.progress);
     let signals = watch_signals(setup.shared.stop.clone(), progress.printer());
-    let matcher = match scan_stage(&config, &setup, &progress, err).await? {
-        Ok((matcher, rows)) => {
+    let (matcher, missing) = match scan_stage(&config, &setup, &progress, err).await? {
+        Ok((matcher, rows, missing)) => {
             // A selection's rows are its pages, known once they are scanned.
             if let Some(rows) = rows {
                 setup.source = rows;
             }
-            matcher
+            (matcher, missing)
         }
         Err(exit) => {
             signals.abort();
             return Ok(exit);
         }
     };
-    let finished = dispatch_stage(&config, setup, matcher, &progress, started, err).await?;
+    let finished =
+        dispatch_stage(&config, setup, matcher, missing, &progress, started, err).await?;
     signals.abort();
     close(&config, finished, started, err)
 }
@@ -92,6 +94,8 @@ struct Setup {
     expectations: Option<Expectations>,
     /// `--where`: the pages to edit, checked and ready to scan.
     selection: Option<select::Prepared>,
+    /// `--missing-pages`: what the pages whose key no input row has get, checked.
+    mirror: Option<mirror::Prepared>,
     resume: Option<Resumer>,
     reporter: Reporter,
 }
@@ -132,6 +136,10 @@ async fn set_up(
     let (mapper, expectations) = or_usage!(mappers(input, &source, &reads, err).await?);
     let selection = match &input.selection {
         Some(s) => Some(or_usage!(select::prepare(s, mapper.options()))),
+        None => None,
+    };
+    let mirror = match &input.missing {
+        Some(m) => Some(or_usage!(mirror::prepare(m, mapper.options()))),
         None => None,
     };
     if input.mapping.add_missing_options {
@@ -176,6 +184,7 @@ async fn set_up(
         mapper,
         expectations,
         selection,
+        mirror,
         resume,
         reporter,
     }))
@@ -477,15 +486,16 @@ fn creating(input: &crate::config::InputConfig, mapper: &Mapper) -> Option<dispa
 
 /// The scan stage (with `--data-source`): read the data source once into the index the
 /// matcher compares rows with; with `--where`, only the pages it selects, which are then the
-/// rows. `Err`: the exit of a scan that could not finish (nothing was written).
+/// rows; with `--missing-pages`, the pages whose key no input row has, and its brake.
+/// `Err`: the exit of a scan that could not finish, or of the brake (nothing was written).
 async fn scan_stage(
     config: &ApplyConfig,
     setup: &Setup,
     progress: &Progress,
     err: &mut (dyn Write + Send),
-) -> anyhow::Result<Result<(Option<Matcher>, Option<Source>), Exit>> {
+) -> anyhow::Result<Result<Scanned, Exit>> {
     if config.input.data_source.is_none() {
-        return Ok(Ok((None, None)));
+        return Ok(Ok((None, None, None)));
     }
     let schema = setup
         .mapper
@@ -498,11 +508,7 @@ async fn scan_stage(
         schema: &schema,
         version: config.input.mapping.version,
         written: setup.mapper.written_keys(),
-        compared: setup
-            .expectations
-            .as_ref()
-            .map(Expectations::keys)
-            .unwrap_or_default(),
+        compared: compared(setup.expectations.as_ref(), setup.mirror.as_ref()),
         selection: setup.selection.as_ref(),
         resumed: config.resume.then_some(config.report.as_path()),
         keyed: config
@@ -532,7 +538,36 @@ async fn scan_stage(
             let matcher = Matcher::new(index, config.send_unchanged, config.backup.is_some())
                 .creating(config.input.create_missing())
                 .rechecking(config.recheck);
-            Ok(Ok((Some(matcher), rows)))
+            let missing = match &setup.mirror {
+                Some(prepared) => {
+                    let title = &schema.title;
+                    let found = tokio::task::block_in_place(|| {
+                        super::missing_pages(
+                            &config.input,
+                            &setup.mapper,
+                            matcher.index(),
+                            prepared,
+                        )
+                    });
+                    match found {
+                        Ok(missing) => {
+                            progress.println(err, &missing.summary(title));
+                            if missing.stops() && missing.applies() {
+                                writeln!(err, "error: {}", missing.brake())?;
+                                return Ok(Err(Exit::Usage));
+                            }
+                            Some((prepared.clone(), missing))
+                        }
+                        Err(e) => {
+                            writeln!(err, "error: --missing-pages: {e}")?;
+                            writeln!(err, "Nothing was sent.")?;
+                            return Ok(Err(Exit::Usage));
+                        }
+                    }
+                }
+                None => None,
+            };
+            Ok(Ok((Some(matcher), rows, missing)))
         }
         Err(e) => {
             progress.finish();
@@ -548,6 +583,21 @@ async fn scan_stage(
     }
 }
 
+/// What the scan stage gives: the matcher, a selection's rows, and the missing pages.
+type Scanned = (
+    Option<Matcher>,
+    Option<Source>,
+    Option<(mirror::Prepared, mirror::Missing)>,
+);
+
+/// The fields the scan reads besides those the rows write: those preconditions compare and
+/// those the missing pages' rows write.
+fn compared(expectations: Option<&Expectations>, mirror: Option<&mirror::Prepared>) -> Vec<String> {
+    let mut keys = expectations.map(Expectations::keys).unwrap_or_default();
+    keys.extend(mirror.iter().flat_map(|m| m.keys().iter().cloned()));
+    keys
+}
+
 /// What the dispatch stage leaves for the close.
 struct Finished {
     reporter: Reporter,
@@ -560,11 +610,14 @@ struct Finished {
 }
 
 /// The dispatch stage: the reader and mapper (and matcher) on a blocking thread, the
-/// dispatcher and its workers, and this task as the one consumer of results.
+/// dispatcher and its workers, and this task as the one consumer of results. With
+/// `--missing-pages`, once every input row has ended, a second pass of the same kind sends the
+/// missing pages' rows, unless the run stopped or the input was not read to its end.
 async fn dispatch_stage(
     config: &ApplyConfig,
     setup: Setup,
     matcher: Option<Matcher>,
+    missing: Option<(mirror::Prepared, mirror::Missing)>,
     progress: &Progress,
     started: Instant,
     err: &mut (dyn Write + Send),
@@ -589,10 +642,6 @@ async fn dispatch_stage(
     );
     let scan_requests = stats.requests.load(Ordering::Relaxed);
     let total = source.known_rows().or(rows).unwrap_or(u64::MAX);
-
-    let (items_tx, items_rx) = mpsc::channel::<Item>(256);
-    let (results_tx, results_rx) = mpsc::channel(256);
-    let reader_stop = stop.clone();
     // What the reader says of rows an earlier run ended, for --failed-out: few (only rows not
     // ok and the ok rows of their pages), and never waited on.
     let (notes_tx, notes) = mpsc::unbounded_channel();
@@ -604,15 +653,6 @@ async fn dispatch_stage(
         resume,
         describe: false,
     };
-    let reader = tokio::task::spawn_blocking(move || {
-        let stages = Stages {
-            source,
-            mapper,
-            gates,
-        };
-        read_rows(stages, items_tx, notes_tx, reader_stop)
-    });
-    let dispatcher = tokio::spawn(dispatch::dispatch(shared, writes, items_rx, results_tx));
     if let Some(limit) = config.max_runtime {
         stop_at_deadline(limit, stop.clone());
     }
@@ -626,20 +666,128 @@ async fn dispatch_stage(
         total,
         started,
         progress,
+        marks: None,
     };
-    consumer.run(results_rx, err).await;
+    let stages = Stages {
+        source,
+        mapper,
+        gates,
+    };
+    let pass = Pass {
+        shared: &shared,
+        writes: &writes,
+        notes: notes_tx.clone(),
+    };
+    let (mut reader, stages) = pass.run(stages, &mut consumer, err).await?;
+    let mut missing_pages = None;
+    if let Some((prepared, missing)) = missing {
+        let held = if !missing.applies() {
+            (!missing.pages.is_empty()).then(|| {
+                format!(
+                    "{} input rows have no key that could be read, and any page might be theirs",
+                    missing.unkeyed_rows.len()
+                )
+            })
+        } else if let Some(reason) = stop.reason() {
+            Some(format!(
+                "the run stopped ({reason}) before every input row had ended"
+            ))
+        } else {
+            (reader.error.as_ref()).map(|e| format!("the input was not read to its end ({e})"))
+        };
+        let mut counts = crate::report::summary::MissingPages {
+            action: prepared.action.as_flag(),
+            found: missing.pages.len() as u64,
+            not_applied: held.clone(),
+            ..Default::default()
+        };
+        if held.is_none() && !missing.pages.is_empty() {
+            let resumed = config.resume.then_some(config.report.as_path());
+            let after = rows.unwrap_or_default();
+            let rows = missing.rows(&prepared, resumed, after);
+            match (rows, prepared.mapper()) {
+                (Ok(source), Ok(mapper)) => {
+                    consumer.marks = Some(missing.marks());
+                    consumer.total = consumer.total.saturating_add(missing.pages.len() as u64);
+                    let stages = Stages {
+                        source,
+                        mapper,
+                        gates: stages.gates,
+                    };
+                    let (outcome, _) = pass.run(stages, &mut consumer, err).await?;
+                    reader = ReaderOutcome {
+                        error: reader.error.or(outcome.error),
+                        ..outcome
+                    };
+                }
+                (Err(e), _) => {
+                    counts.not_applied = Some(format!(
+                        "cannot read the report {}: {e}",
+                        config.report.display()
+                    ))
+                }
+                (_, Err(e)) => counts.not_applied = Some(e),
+            }
+        }
+        missing_pages = Some(counts);
+    }
     consumer.drain(err);
     progress.finish();
-    dispatcher.await?;
-    let reader = reader.await?;
+    let mut reporter = consumer.reporter;
+    if let Some(counts) = missing_pages.as_mut() {
+        let done = &reporter.missing;
+        (
+            counts.trashed,
+            counts.flagged,
+            counts.unchanged,
+            counts.not_ok,
+        ) = (done.trashed, done.flagged, done.unchanged, done.not_ok);
+        reporter.missing = counts.clone();
+    }
     Ok(Finished {
-        reporter: consumer.reporter,
+        reporter,
         stats,
         stopped: stop.reason(),
         write_failure: stop.write_failure().cloned(),
         reader,
         scan_requests,
     })
+}
+
+/// One pass of rows through the reader's thread, the dispatcher and the consumer: the input's
+/// rows, then (with `--missing-pages`) the missing pages' rows, on the same limiter, backup and
+/// report.
+struct Pass<'a> {
+    shared: &'a Arc<Shared>,
+    writes: &'a Arc<Writes>,
+    notes: Option<mpsc::UnboundedSender<Note>>,
+}
+
+impl Pass<'_> {
+    /// Runs `stages` to the end of their rows and every result; gives the stages back (the
+    /// gates go on to the next pass).
+    async fn run(
+        &self,
+        stages: Stages,
+        consumer: &mut Consumer<'_>,
+        err: &mut (dyn Write + Send),
+    ) -> anyhow::Result<(ReaderOutcome, Stages)> {
+        let (items_tx, items_rx) = mpsc::channel::<Item>(256);
+        let (results_tx, results_rx) = mpsc::channel(256);
+        let reader_stop = self.shared.stop.clone();
+        let notes = self.notes.clone();
+        let reader =
+            tokio::task::spawn_blocking(move || read_rows(stages, items_tx, notes, reader_stop));
+        let dispatcher = tokio::spawn(dispatch::dispatch(
+            self.shared.clone(),
+            self.writes.clone(),
+            items_rx,
+            results_tx,
+        ));
+        consumer.run(results_rx, err).await;
+        dispatcher.await?;
+        Ok(reader.await?)
+    }
 }
 
 /// `--max-runtime`: stop taking rows once it has passed.
@@ -665,6 +813,8 @@ struct Consumer<'a> {
     total: u64,
     started: Instant,
     progress: &'a Progress,
+    /// In the missing pages' pass: what marks their results.
+    marks: Option<mirror::Marks>,
 }
 
 impl Consumer<'_> {
@@ -681,8 +831,15 @@ impl Consumer<'_> {
         loop {
             tokio::select! {
                 result = results.recv() => {
-                    let Some(result) = result else { break };
-                    if let Some(line) = self.reporter.record(&result) {
+                    let Some(mut result) = result else { break };
+                    let said = match &self.marks {
+                        Some(marks) => {
+                            marks.mark(&mut result);
+                            self.reporter.record_missing(&result)
+                        }
+                        None => self.reporter.record(&result),
+                    };
+                    if let Some(line) = said {
                         self.progress.println(err, &line);
                     }
                     if last_sync.elapsed() >= Duration::from_secs(1) {
@@ -786,6 +943,11 @@ fn close(
         rows: reporter.counts.clone(),
         by_code: reporter.by_code.clone(),
         actions: reporter.actions.clone(),
+        missing_pages: config
+            .input
+            .missing
+            .is_some()
+            .then(|| reporter.missing.clone()),
         keyed: config.input.matching.is_some(),
         skipped_by_code: reporter.skipped_by_code.clone(),
         requests,
@@ -851,7 +1013,7 @@ fn exit_of(
         // whatever stopped the run first.
         exit = exit.worst(Exit::Aborted);
     }
-    if reporter.counts.not_ok() + reader.resumed_final > 0 {
+    if reporter.counts.not_ok() + reporter.missing.not_ok + reader.resumed_final > 0 {
         exit = exit.worst(Exit::RowsFailed);
     }
     exit
@@ -898,6 +1060,21 @@ fn write_next_steps(
             backup.display()
         )?;
     }
+    if let Some(m) = &summary.missing_pages {
+        if let (Some(why), true) = (&m.not_applied, m.found > 0) {
+            writeln!(
+                err,
+                "missing pages: the {} pages whose key no input row has were left as they are (--missing-pages {}): {why}. They are handled only after a run that applies the whole input: fix the cause, then run the command below (or the same command again)",
+                m.found, m.action
+            )?;
+        } else if m.not_ok > 0 {
+            writeln!(
+                err,
+                "missing pages: {} of them did not end ok (see the report); --resume sends them again",
+                m.not_ok
+            )?;
+        }
+    }
     let unrecorded = reporter.unrecorded();
     if !unrecorded.is_empty() {
         writeln!(
@@ -925,7 +1102,8 @@ fn write_what_to_run(
     stopped: Option<StopReason>,
     reporter: &Reporter,
 ) -> std::io::Result<()> {
-    let not_ok = summary.rows.not_ok() + summary.resumed_final;
+    let missing_not_ok = summary.missing_pages.as_ref().map_or(0, |m| m.not_ok);
+    let not_ok = summary.rows.not_ok() + summary.resumed_final + missing_not_ok;
     if stopped.is_some() {
         writeln!(
             err,
@@ -1039,15 +1217,26 @@ struct Stages {
 /// their changes) out, in input order (template rows last); with
 /// `--resume`, only what an earlier run did not finish, reduced (see [`Resumer`]).
 fn read_rows(
-    stages: Stages,
+    mut stages: Stages,
+    items: mpsc::Sender<Item>,
+    notes: Option<mpsc::UnboundedSender<Note>>,
+    stop: Stop,
+) -> (ReaderOutcome, Stages) {
+    let outcome = read_stages(&mut stages, items, notes, stop);
+    (outcome, stages)
+}
+
+/// [`read_rows`], on stages it gives back.
+fn read_stages(
+    stages: &mut Stages,
     items: mpsc::Sender<Item>,
     notes: Option<mpsc::UnboundedSender<Note>>,
     stop: Stop,
 ) -> ReaderOutcome {
     let Stages {
-        mut source,
-        mut mapper,
-        mut gates,
+        source,
+        mapper,
+        gates,
     } = stages;
     let mut template = TemplateGate::default();
     let mut row = source.empty_row();
@@ -1073,32 +1262,32 @@ fn read_rows(
     };
     loop {
         if stop.reason().is_some() {
-            return finish(&gates, outcome);
+            return finish(gates, outcome);
         }
         match source.read(&mut row) {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
                 outcome.error = Some(e.to_string());
-                return finish(&gates, outcome);
+                return finish(gates, outcome);
             }
         }
         for (mapped, source_row) in template.admit(mapper.map(&row), row.clone()) {
             let forwarded = gates.forward(mapped, source_row, &mut note).map(send);
             if !goes_on(forwarded, &mut outcome) {
-                return finish(&gates, outcome);
+                return finish(gates, outcome);
             }
         }
     }
     for (mapped, source_row) in template.finish() {
         let forwarded = gates.forward(mapped, source_row, &mut note).map(send);
         if !goes_on(forwarded, &mut outcome) {
-            return finish(&gates, outcome);
+            return finish(gates, outcome);
         }
     }
     // The rows --resume still holds (the reader ends either way).
     send(gates.finish());
-    finish(&gates, outcome)
+    finish(gates, outcome)
 }
 
 /// Whether the reader goes on after a row: not when the dispatcher is gone, nor when

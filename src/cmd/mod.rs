@@ -205,3 +205,17 @@ async fn create_missing(
     }
     Ok(())
 }
+
+/// `--missing-pages`, after the scan and before any write: the input's keys read ahead (a
+/// row has its key whenever its key cell was read) and the pages of the data source whose key
+/// none of them is.
+fn missing_pages(
+    input: &InputConfig,
+    mapper: &Mapper,
+    index: &crate::scan::Index,
+    prepared: &crate::mirror::Prepared,
+) -> Result<crate::mirror::Missing, String> {
+    let keys = crate::scan::keys::read_input_keys(input.file(), mapper, usize::MAX)?
+        .ok_or("the input's keys can only be read ahead from a file")?;
+    Ok(crate::mirror::find(index, &keys, prepared))
+}

@@ -95,7 +95,11 @@ fn changes_json(changes: &Option<Vec<Change>>) -> Value {
 const NOTHING_READ: &str = "Nothing was read; fix it and run plan again.";
 
 /// What the scan stage gives: the matcher (with a data source) and a selection's rows.
-type Scanned = (Option<Matcher>, Option<Selection>);
+type Scanned = (
+    Option<Matcher>,
+    Option<Selection>,
+    Option<crate::mirror::Missing>,
+);
 
 /// With `--data-source`: scans it into the matcher's index (with `--match-on`, the pages of
 /// the input's keys; with `--where`, only the pages it selects, which are then the rows).
@@ -106,10 +110,11 @@ fn scan_stage(
     mapper: &Mapper,
     expectations: Option<&Expectations>,
     selection: Option<&select::Prepared>,
+    mirror: Option<&crate::mirror::Prepared>,
     err: &mut dyn Write,
 ) -> anyhow::Result<Result<Scanned, Exit>> {
     if config.input.data_source.is_none() {
-        return Ok(Ok((None, None)));
+        return Ok(Ok((None, None, None)));
     }
     let version = config.input.mapping.version;
     // The limiter that read the schema, so that the scan's first burst does not come on top of
@@ -139,7 +144,11 @@ fn scan_stage(
         schema: &schema,
         version,
         written: mapper.written_keys(),
-        compared: expectations.map(Expectations::keys).unwrap_or_default(),
+        compared: {
+            let mut keys = expectations.map(Expectations::keys).unwrap_or_default();
+            keys.extend(mirror.iter().flat_map(|m| m.keys().iter().cloned()));
+            keys
+        },
         selection,
         resumed: None,
         keyed: (config.input.matching.as_ref()).map(|m| (m, config.input.file(), mapper)),
@@ -165,7 +174,19 @@ fn scan_stage(
                 writeln!(err, "{}", s.summary)?;
             }
             let matcher = Matcher::new(index, false, false).creating(config.input.create_missing());
-            Ok(Ok((Some(matcher), selected)))
+            let missing = match mirror {
+                Some(prepared) => {
+                    match super::missing_pages(&config.input, mapper, matcher.index(), prepared) {
+                        Ok(missing) => Some(missing),
+                        Err(e) => {
+                            writeln!(err, "error: --missing-pages: {e}")?;
+                            return Ok(Err(Exit::Usage));
+                        }
+                    }
+                }
+                None => None,
+            };
+            Ok(Ok((Some(matcher), selected, missing)))
         }
         Err(e) => {
             writeln!(err, "error: {e}")?;
@@ -426,15 +447,27 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
         ),
         None => None,
     };
+    let mirror = match &config.input.missing {
+        Some(m) => match crate::mirror::prepare(m, mapper.options()) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                writeln!(err, "error: {e}")?;
+                writeln!(err, "{NOTHING_READ}")?;
+                return Ok(Exit::Usage);
+            }
+        },
+        None => None,
+    };
     let scanned = scan_stage(
         config,
         reads,
         &mapper,
         expectations.as_ref(),
         prepared.as_ref(),
+        mirror.as_ref(),
         err,
     )?;
-    let (matcher, selected) = match scanned {
+    let (matcher, selected, missing) = match scanned {
         Ok(m) => m,
         Err(exit) => return Ok(exit),
     };
@@ -474,6 +507,29 @@ pub fn run(config: &PlanConfig, out: &mut dyn Write, err: &mut dyn Write) -> any
         writer.write(gates.decide(mapped, &source_row), out, err)?;
     }
     let counts = writer.finish(out, err)?;
+    // The missing pages after the rows, as apply handles them after every input row.
+    if let Some(missing) = &missing {
+        writeln!(out, "{}", missing.json())?;
+        let title = mapper.options().schema.as_ref().map(|s| s.title.clone());
+        writeln!(err, "{}", missing.summary(&title.unwrap_or_default()))?;
+        for (id, key) in missing.pages.iter().take(20) {
+            writeln!(err, "  page {id} (key {key:?})")?;
+        }
+        if missing.pages.len() > 20 {
+            writeln!(
+                err,
+                "  and {} more (all of them in the missing_pages line)",
+                missing.pages.len() - 20
+            )?;
+        }
+        if missing.stops() && missing.applies() {
+            writeln!(
+                err,
+                "apply would stop before any write: {}",
+                missing.brake()
+            )?;
+        }
+    }
     // With --add-missing-options they are the schema change listed first.
     for new in warnings
         .iter()

@@ -35,6 +35,10 @@ pub struct InputFlags {
     /// `--set PROPERTY=VALUE`, each as written.
     pub set: Vec<String>,
     pub max_rows: Option<u64>,
+    /// `--missing-pages keep|trash|set:PROPERTY=VALUE`, as written.
+    pub missing_pages: Option<String>,
+    /// `--max-missing N|P%`, as written.
+    pub max_missing: Option<String>,
 }
 
 /// The connection flags as given (before merging with a job file).

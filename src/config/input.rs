@@ -74,7 +74,17 @@ impl InputConfig {
             },
             ..MappingOptions::default()
         };
-        let matching = matching(flags, job, data_source.is_some(), selecting)?;
+        let mut matching = matching(flags, job, data_source.is_some(), selecting)?;
+        let create_missing_related = switch(flags.create_missing_related, job, |j| {
+            &j.create_missing_related
+        });
+        let missing = mirror(
+            flags,
+            job,
+            matching.as_mut(),
+            &path,
+            add_missing_options || create_missing_related,
+        )?;
         Ok(InputConfig {
             path,
             format,
@@ -85,9 +95,8 @@ impl InputConfig {
             matching,
             selection,
             expect,
-            create_missing_related: switch(flags.create_missing_related, job, |j| {
-                &j.create_missing_related
-            }),
+            create_missing_related,
+            missing,
         })
     }
 }
@@ -361,6 +370,67 @@ impl MatchConfig {
             lookup: key_lookup(lookup.as_deref())?,
         }))
     }
+}
+
+/// `--missing-pages` and `--max-missing`: the pages of a keyed sync's data source whose key no
+/// input row has. They need `--match-on` (with `--data-source`) and an input file, whose keys
+/// are read ahead; the missing set needs every page's key, so the scan reads every page
+/// (`--key-lookup batch` is refused). Not with the writes made before the scan
+/// (`--add-missing-options`, `--create-missing-related`), so that the brake comes before any
+/// write.
+fn mirror(
+    flags: &InputFlags,
+    job: Option<&JobFile>,
+    matching: Option<&mut MatchConfig>,
+    path: &InputPath,
+    writes_before_scan: bool,
+) -> Result<Option<crate::mirror::MirrorConfig>, ConfigError> {
+    use crate::mirror::{MaxMissing, MirrorConfig, MissingAction, DEFAULT_MAX_MISSING};
+    let action = given(&flags.missing_pages, job, |j| &j.missing_pages);
+    let max = match (&flags.max_missing, job.and_then(|j| j.max_missing.as_ref())) {
+        (Some(text), _) => Some(text.clone()),
+        (None, Some(entry)) => Some(entry.as_flag()),
+        (None, None) => None,
+    };
+    let action = match action.as_deref() {
+        Some(text) => MissingAction::parse(text).map_err(ConfigError)?,
+        None => None,
+    };
+    let Some(action) = action else {
+        if max.is_some() {
+            return Err(ConfigError(
+                "--max-missing goes with --missing-pages trash or --missing-pages set:PROPERTY=VALUE (pages whose key no input row has)".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let flag = format!("--missing-pages {}", action.as_flag());
+    let Some(matching) = matching else {
+        return Err(ConfigError(format!(
+            "{flag} needs a keyed sync: add --match-on PROPERTY and --data-source ID_OR_URL (the pages missing from the input are found by their key)"
+        )));
+    };
+    if *path == InputPath::Stdin {
+        return Err(ConfigError(format!(
+            "{flag} reads the input's keys before any write, and standard input can be read only once: save it to a file and name the file"
+        )));
+    }
+    if matching.lookup == KeyLookup::Batch {
+        return Err(ConfigError(format!(
+            "{flag} needs every page's key (a scan of the whole data source): drop --key-lookup batch"
+        )));
+    }
+    if writes_before_scan {
+        return Err(ConfigError(format!(
+            "{flag} judges --max-missing before any write, and --add-missing-options and --create-missing-related write before the scan: run those in a run of their own first, then this one"
+        )));
+    }
+    matching.lookup = KeyLookup::Scan;
+    let max = match max {
+        Some(text) => MaxMissing::parse(&text).map_err(ConfigError)?,
+        None => DEFAULT_MAX_MISSING,
+    };
+    Ok(Some(MirrorConfig { action, max }))
 }
 
 /// `--key-lookup`: auto when not given.

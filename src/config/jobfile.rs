@@ -63,6 +63,10 @@ pub struct JobFile {
     pub where_: Option<WhereEntry>,
     /// The most pages a filter may select (`--max-rows`).
     pub max_rows: Option<u64>,
+    /// What becomes of pages whose key no input row has (`--missing-pages`).
+    pub missing_pages: Option<String>,
+    /// The most pages `missing_pages` may trash or flag (`--max-missing`): `60` or `"6%"`.
+    pub max_missing: Option<CountOrShare>,
     /// Check preconditions against a read just before each write (`--recheck`).
     pub recheck: Option<bool>,
     pub report: Option<PathBuf>,
@@ -440,5 +444,23 @@ Tags = ["a", "b"]
         assert_eq!(single_char("\\t", "delimiter"), Ok('\t'));
         assert!(single_char(";;", "separator").is_err());
         assert!(single_char("", "separator").is_err());
+    }
+}
+
+/// A count (`60`) or a share written as text (`"6%"`, or `"60"`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum CountOrShare {
+    Count(u64),
+    Text(String),
+}
+
+impl CountOrShare {
+    /// As it would be written on the command line.
+    pub fn as_flag(&self) -> String {
+        match self {
+            CountOrShare::Count(n) => n.to_string(),
+            CountOrShare::Text(t) => t.clone(),
+        }
     }
 }

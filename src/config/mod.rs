@@ -54,6 +54,8 @@ pub struct InputConfig {
     pub matching: Option<MatchConfig>,
     /// `--create-missing-related`: relation keys no page has get a page.
     pub create_missing_related: bool,
+    /// `--missing-pages` other than keep: the pages whose key no input row has.
+    pub missing: Option<crate::mirror::MirrorConfig>,
 }
 
 /// `--max-rows`'s default: a filter selecting more pages stops before any write.

@@ -297,6 +297,8 @@ pub struct Reporter {
     pub actions: crate::report::summary::Actions,
     /// Rows skipped with a code (`unchanged`, `superseded`, `precondition_failed`), by code.
     pub skipped_by_code: BTreeMap<String, u64>,
+    /// `--missing-pages`: the missing pages' rows, counted apart from the input's.
+    pub missing: crate::report::summary::MissingPages,
     printed: u64,
 }
 
@@ -312,6 +314,7 @@ impl Reporter {
             counts: Counts::default(),
             by_code: BTreeMap::new(),
             skipped_by_code: BTreeMap::new(),
+            missing: Default::default(),
             printed: 0,
         }
     }
@@ -356,6 +359,36 @@ impl Reporter {
     /// Records one row's end. Returns the lines to show the person running the tool: the row's,
     /// if it needs attention, and the error of a file that could not be written.
     pub fn record(&mut self, result: &RowResult) -> Option<String> {
+        let mut said = self.write_recorded(result);
+        if let Some(Err(e)) = self.failed_out.as_mut().map(|f| f.consider(result)) {
+            said.extend(self.lose_failed_out(&e));
+        }
+        said.extend(self.count(result));
+        (!said.is_empty()).then(|| said.join("\n"))
+    }
+
+    /// A missing page's end (`--missing-pages`): its report line, counted apart from the
+    /// input's rows and never in `--failed-out` (the next run finds the page missing again).
+    /// Returns the lines to show, as [`Reporter::record`].
+    pub fn record_missing(&mut self, result: &RowResult) -> Option<String> {
+        let mut said = self.write_recorded(result);
+        self.missing.add(result.outcome, result.action);
+        if !matches!(result.outcome, Outcome::Ok | Outcome::Skipped) {
+            let page = result.page_id.map(|p| p.to_string()).unwrap_or_default();
+            said.push(format!(
+                "{}: missing page {page} (key {:?}, row {}): {}",
+                result.outcome,
+                result.key.as_deref().unwrap_or_default(),
+                result.row,
+                result.message.as_deref().unwrap_or("no answer")
+            ));
+        }
+        (!said.is_empty()).then(|| said.join("\n"))
+    }
+
+    /// Writes a row's line (or, once the report could not be written, lists the row); the
+    /// error to show, once.
+    fn write_recorded(&mut self, result: &RowResult) -> Vec<String> {
         let mut said = Vec::new();
         if self.unrecorded.is_none() {
             if let Err(failure) = self.write_line(result) {
@@ -366,11 +399,7 @@ impl Reporter {
         if let Some(rows) = self.unrecorded.as_mut() {
             rows.push(result.row);
         }
-        if let Some(Err(e)) = self.failed_out.as_mut().map(|f| f.consider(result)) {
-            said.extend(self.lose_failed_out(&e));
-        }
-        said.extend(self.count(result));
-        (!said.is_empty()).then(|| said.join("\n"))
+        said
     }
 
     fn write_line(&mut self, result: &RowResult) -> Result<(), WriteFailure> {

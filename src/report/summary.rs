@@ -65,6 +65,37 @@ impl Actions {
     }
 }
 
+/// `--missing-pages`: the pages of the data source whose key no input row has, and what
+/// became of them in this run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MissingPages {
+    /// `trash` or `set:PROPERTY=VALUE`.
+    pub action: String,
+    /// Pages found missing after the scan.
+    pub found: u64,
+    pub trashed: u64,
+    pub flagged: u64,
+    /// Already flagged with the value: nothing sent.
+    pub unchanged: u64,
+    /// Failed or unknown.
+    pub not_ok: u64,
+    /// Why none was sent, when none was.
+    pub not_applied: Option<String>,
+}
+
+impl MissingPages {
+    /// Counts one missing page's result.
+    pub fn add(&mut self, outcome: Outcome, action: Option<crate::outcome::RowAction>) {
+        use crate::outcome::RowAction;
+        match (outcome, action) {
+            (Outcome::Ok, Some(RowAction::Trashed)) => self.trashed += 1,
+            (Outcome::Ok, Some(RowAction::Flagged)) => self.flagged += 1,
+            (Outcome::Ok | Outcome::Skipped, _) => self.unchanged += 1,
+            _ => self.not_ok += 1,
+        }
+    }
+}
+
 /// The summary of one run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
@@ -75,6 +106,9 @@ pub struct Summary {
     pub by_code: BTreeMap<String, u64>,
     /// Rows by what they did to their page.
     pub actions: Actions,
+    /// `--missing-pages`: the pages whose key no input row has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_pages: Option<MissingPages>,
     /// `--match-on` was used: the text form says what became of the keys.
     #[serde(skip)]
     pub keyed: bool,
@@ -137,6 +171,16 @@ impl Summary {
                 "summary: by key: {} updated, {} created, {} unchanged, {} no match, {} ambiguous",
                 a.updated, a.created, a.unchanged, a.no_match, a.ambiguous_key
             )?;
+        }
+        if let Some(m) = &self.missing_pages {
+            let mut line = format!(
+                "summary: missing pages ({}): {} found, {} trashed, {} flagged, {} already flagged, {} not ok",
+                m.action, m.found, m.trashed, m.flagged, m.unchanged, m.not_ok
+            );
+            if let Some(why) = &m.not_applied {
+                line += &format!("; none sent: {why}");
+            }
+            writeln!(err, "{line}")?;
         }
         let reads = if self.scan_requests > 0 {
             format!(

@@ -145,6 +145,13 @@ impl Index {
         self.by_key.get(canonical).map_or(&[], Vec::as_slice)
     }
 
+    /// Every key a page has (canonical form) and its pages, in no particular order.
+    pub fn keyed_pages(&self) -> impl Iterator<Item = (&str, &[NotionId])> {
+        self.by_key
+            .iter()
+            .map(|(k, pages)| (&**k, pages.as_slice()))
+    }
+
     pub fn fields(&self) -> &[Field] {
         &self.fields
     }

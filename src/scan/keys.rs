@@ -125,6 +125,27 @@ fn input_keys(
     mapper: &crate::mapping::Mapper,
     limit: usize,
 ) -> Result<Option<Vec<RowKey>>, String> {
+    Ok(read_input_keys(input, mapper, limit)?.map(|k| k.keys))
+}
+
+/// The keys of an input read ahead: every distinct key a row's key cell gave (whether or not
+/// the rest of the row is valid), and the rows whose key could not be read.
+#[derive(Debug, Clone, Default)]
+pub struct InputKeys {
+    /// Distinct, in input order.
+    pub keys: Vec<RowKey>,
+    /// The rows (1-based) whose key cell gave no key (empty, or not a key of its type).
+    pub unkeyed: Vec<u64>,
+}
+
+/// Reads the input ahead with the run's own mapping (a fresh reader and mapper,
+/// [`crate::mapping::Mapper::read_ahead`]) for its keys; `None` for standard input (it can be
+/// read once only) or past `limit` distinct keys.
+pub fn read_input_keys(
+    input: crate::source::InputFile<'_>,
+    mapper: &crate::mapping::Mapper,
+    limit: usize,
+) -> Result<Option<InputKeys>, String> {
     use crate::source::InputPath;
     if *input.path == InputPath::Stdin {
         return Ok(None);
@@ -132,18 +153,21 @@ fn input_keys(
     let (mut source, mut mapper) = mapper.read_ahead(input)?;
     let mut row = source.empty_row();
     let mut seen = std::collections::HashSet::new();
-    let mut keys = Vec::new();
+    let mut read = InputKeys::default();
     while source.read(&mut row).map_err(|e| e.to_string())? {
-        if let Some(key) = mapper.map(&row).key() {
-            if seen.insert(key.canonical.clone()) {
-                if keys.len() == limit {
-                    return Ok(None);
+        match mapper.map(&row).key() {
+            Some(key) => {
+                if seen.insert(key.canonical.clone()) {
+                    if read.keys.len() == limit {
+                        return Ok(None);
+                    }
+                    read.keys.push(key.clone());
                 }
-                keys.push(key.clone());
             }
+            None => read.unkeyed.push(row.row),
         }
     }
-    Ok(Some(keys))
+    Ok(Some(read))
 }
 
 /// How `--match-on` finds the pages of the input's keys.
