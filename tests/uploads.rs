@@ -330,3 +330,51 @@ async fn an_upload_that_expired_unattached_is_made_again_on_resume() {
         "{stats:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_sync_uploads_into_found_and_created_pages_with_a_backup() {
+    let handle = start("", None).await;
+    let dir = Dir::new();
+    std::fs::create_dir_all(dir.path("in/scans")).unwrap();
+    dir.write("in/scans/same.pdf", vec![9u8; 3000]);
+    // Doc 1 exists; Doc 900 does not, and is created holding the same file.
+    dir.write(
+        "in/docs.csv",
+        "Name,Scan\nDoc 1,scans/same.pdf\nDoc 900,./scans/same.pdf\n",
+    );
+    let args = [
+        "apply",
+        "in/docs.csv",
+        "--data-source",
+        DOCS,
+        "--match-on",
+        "Name",
+        "--create-missing",
+        "--backup",
+        "b.jsonl",
+        "--report",
+        "r.jsonl",
+        "--progress",
+        "none",
+    ];
+    let out = run_against(&dir, &handle.base_url(), TOKEN, &args).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let state = handle.state();
+    let named = |name: &str| {
+        state["pages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["properties"]["Name"]["title"][0]["plain_text"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no page {name}"))
+    };
+    for name in ["Doc 1", "Doc 900"] {
+        let file = &named(name)["properties"]["Scan"]["files"][0];
+        assert_eq!(file["type"], "file", "{name}: {file}");
+        assert_eq!(file["name"], "same.pdf");
+    }
+    // One upload for both, paths relative to the input's folder.
+    let stats = handle.stats().file_uploads;
+    assert_eq!((stats.uploaded, stats.attachments), (1, 2), "{stats:?}");
+}
