@@ -112,7 +112,7 @@ pub struct InputArgs {
     /// with or without its :type.
     #[arg(long, value_name = "A,B,...", value_delimiter = ',')]
     pub columns: Option<Vec<String>>,
-    /// Notion API version the bodies are written for: 2022-06-28, 2025-09-03 or 2026-03-11.
+    /// Notion API version the bodies are written for: 2022-06-28, 2025-09-03, 2026-03-11 or 2026-12-01.
     /// [default: 2025-09-03]
     #[arg(long, value_name = "V")]
     pub notion_version: Option<String>,
@@ -203,7 +203,7 @@ pub struct SchemaArgs {
     /// The data source or database: an id or a Notion URL.
     #[arg(value_name = "ID_OR_URL")]
     pub id: String,
-    /// Notion API version to read with: 2022-06-28, 2025-09-03 or 2026-03-11.
+    /// Notion API version to read with: 2022-06-28, 2025-09-03, 2026-03-11 or 2026-12-01.
     /// [default: 2025-09-03]
     #[arg(long, value_name = "V")]
     pub notion_version: Option<String>,
@@ -233,7 +233,7 @@ pub struct ExportArgs {
     /// Separator inside multi-valued CSV cells. [default: ;]
     #[arg(long, value_name = "C")]
     pub separator: Option<String>,
-    /// Notion API version to read with: 2022-06-28, 2025-09-03 or 2026-03-11.
+    /// Notion API version to read with: 2022-06-28, 2025-09-03, 2026-03-11 or 2026-12-01.
     /// [default: 2025-09-03]
     #[arg(long, value_name = "V")]
     pub notion_version: Option<String>,

@@ -111,3 +111,116 @@ async fn the_summary_counts_429s_by_the_limit_notion_named() {
     );
     assert!(out.stderr.contains(&line), "{}", out.stderr);
 }
+
+/// What one version's runs gave: the keyed sync's report (row, outcome, action, code) and the
+/// Prices after it, the export, and the pages a `--where` selection patched.
+#[derive(Debug, PartialEq)]
+struct Runs {
+    sync: Vec<(u64, String, Option<String>, Option<String>)>,
+    prices: Vec<Option<f64>>,
+    export: String,
+    selected: std::collections::BTreeSet<String>,
+}
+
+/// The same keyed sync (with an `if:` column), export and `--where` selection under `version`,
+/// each against a fresh sandbox.
+async fn runs_under(version: &str) -> Runs {
+    use crate::matching::{product, product_id, products_seed, DATA_SOURCE};
+    let seed = || {
+        products_seed(
+            (1..=6)
+                .map(|i| product(i, &format!("SKU-{i}"), false))
+                .collect(),
+        )
+    };
+    let v = ["--notion-version", version, "--progress", "none"];
+
+    let handle = start(seed(), |_| {}).await;
+    let dir = Dir::new();
+    // SKU-1: a change; SKU-2: already so; SKU-3: its precondition fails; SKU-9: no page.
+    dir.write(
+        "rows.csv",
+        "SKU,Price:number,if:Price\nSKU-1,12,10\nSKU-2,10,\nSKU-3,13,99\nSKU-9,14,\n",
+    );
+    let mut args = vec!["apply", "rows.csv", "--data-source", DATA_SOURCE];
+    args.extend(["--match-on", "SKU", "--report", "r.jsonl"]);
+    args.extend(v);
+    let out = run_against(&dir, &handle.base_url(), TOKEN, &args).await;
+    assert_eq!(out.code, 1, "{version}: {}", out.stderr);
+    let sync = read_report(&dir.path("r.jsonl"))
+        .into_iter()
+        .map(|l| (l.row, l.outcome, l.action, l.code))
+        .collect();
+    let prices = (1..=6)
+        .map(|i| handle.page(&product_id(i)).unwrap()["properties"]["Price"]["number"].as_f64())
+        .collect();
+
+    let handle = start(seed(), |_| {}).await;
+    let mut args = vec!["export", DATA_SOURCE];
+    args.extend(v);
+    let out = run_against(&dir, &handle.base_url(), TOKEN, &args).await;
+    assert_eq!(out.code, 0, "{version}: {}", out.stderr);
+    let export = out.stdout;
+
+    let handle = start(seed(), |_| {}).await;
+    let mut args = vec!["apply", "--data-source", DATA_SOURCE];
+    args.extend([
+        "--where",
+        "SKU = SKU-4",
+        "--set",
+        "Price=40",
+        "--report",
+        "w.jsonl",
+    ]);
+    args.extend(v);
+    let out = run_against(&dir, &handle.base_url(), TOKEN, &args).await;
+    assert_eq!(out.code, 0, "{version}: {}", out.stderr);
+    let selected = handle
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH")
+        .filter_map(|r| r.page_id.clone())
+        .collect();
+    Runs {
+        sync,
+        prices,
+        export,
+        selected,
+    }
+}
+
+/// Under 2026-12-01 a query without `filter_properties` shows only the title: the keyed sync,
+/// its precondition, the export and a `--where` selection read every property they use, so
+/// they give exactly what they give under 2025-09-03.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_sync_an_export_and_a_selection_read_the_same_under_2026_12_01() {
+    let old = runs_under("2025-09-03").await;
+    let new = runs_under("2026-12-01").await;
+    assert_eq!(new, old);
+    // And the runs did something worth comparing.
+    let outcomes: Vec<(&str, Option<&str>)> = old
+        .sync
+        .iter()
+        .map(|(_, o, _, c)| (o.as_str(), c.as_deref()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("ok", None),
+            ("skipped", Some("unchanged")),
+            ("skipped", Some("precondition_failed")),
+            ("failed", Some("no_match"))
+        ],
+        "{old:?}"
+    );
+    assert_eq!(old.prices[..3], [Some(12.0), Some(10.0), Some(10.0)]);
+    assert!(
+        old.export.contains("SKU-5") && old.export.contains(",10"),
+        "{}",
+        old.export
+    );
+    assert_eq!(
+        old.selected,
+        std::collections::BTreeSet::from([crate::matching::product_id(4)])
+    );
+}

@@ -12,13 +12,18 @@ pub enum Version {
     V2025_09_03,
     /// `archived` removed in favour of `in_trash`.
     V2026_03_11,
+    /// Queries return only the title of each page unless `filter_properties` names more (the
+    /// tool always names every property it reads); a status `equals` no longer matches a
+    /// status group.
+    V2026_12_01,
 }
 
 impl Version {
-    pub const ALL: [Version; 3] = [
+    pub const ALL: [Version; 4] = [
         Version::V2022_06_28,
         Version::V2025_09_03,
         Version::V2026_03_11,
+        Version::V2026_12_01,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -26,6 +31,7 @@ impl Version {
             Version::V2022_06_28 => "2022-06-28",
             Version::V2025_09_03 => "2025-09-03",
             Version::V2026_03_11 => "2026-03-11",
+            Version::V2026_12_01 => "2026-12-01",
         }
     }
 
@@ -49,8 +55,10 @@ impl FromStr for Version {
             .into_iter()
             .find(|v| v.as_str() == text.trim())
             .ok_or_else(|| {
+                let known: Vec<&str> = Version::ALL.iter().map(|v| v.as_str()).collect();
                 format!(
-                    "unknown Notion-Version {text:?}: expected one of 2022-06-28, 2025-09-03, 2026-03-11"
+                    "unknown Notion-Version {text:?}: expected one of {}",
+                    known.join(", ")
                 )
             })
     }
@@ -72,5 +80,7 @@ mod tests {
         );
         assert!(!Version::V2022_06_28.has_page_locking_and_templates());
         assert!(Version::V2026_03_11.has_page_locking_and_templates());
+        assert!(Version::V2026_12_01.has_page_locking_and_templates());
+        assert!(err.contains("2026-12-01"), "{err}");
     }
 }

@@ -8,6 +8,7 @@ use super::canonical::canonical_json;
 use super::error::ApiError;
 use super::model::{
     normalize_id, parse_date, plain_text, DataSource, Page, PropSchema, PropType, Workspace,
+    STATUS_GROUPS,
 };
 use super::validate::{array, boolean, object, one_of, only_keys, required, string, trash_flag};
 use super::version::ApiVersion;
@@ -249,7 +250,7 @@ impl Query {
 
         let filter = match m.get("filter") {
             None => None,
-            Some(f) => Some(parse_filter(f, ds, "body.filter", 0, now)?),
+            Some(f) => Some(parse_filter(f, ds, "body.filter", 0, version, now)?),
         };
         let uses_now = filter.as_ref().is_some_and(Filter::uses_now);
         let sorts = match m.get("sorts") {
@@ -310,6 +311,9 @@ impl Query {
         // page size or cursor: cursors are valid only for the query that gave them.
         let defining = json!({
             "data_source": ds.id,
+            // Status groups match under some versions only: the same filter can select
+            // other pages.
+            "version": version.as_str(),
             "filter": m.get("filter"),
             "sorts": m.get("sorts"),
             "in_trash": in_trash,
@@ -595,6 +599,7 @@ fn parse_filter(
     ds: &DataSource,
     path: &str,
     depth: usize,
+    version: ApiVersion,
     now: DateTime<Utc>,
 ) -> Result<Filter, ApiError> {
     let m = object(v, path)?;
@@ -628,6 +633,7 @@ fn parse_filter(
                 ds,
                 &format!("{items_path}[{i}]"),
                 depth + 1,
+                version,
                 now,
             )?);
         }
@@ -637,7 +643,7 @@ fn parse_filter(
         return parse_timestamp_filter(m, t, path, now).map(Filter::Leaf);
     }
     if m.contains_key("property") {
-        return parse_property_filter(m, ds, path, now).map(Filter::Leaf);
+        return parse_property_filter(m, ds, path, version, now).map(Filter::Leaf);
     }
     let expected = if depth >= 2 {
         "an object with one of `property`, `timestamp`"
@@ -691,6 +697,7 @@ fn parse_property_filter(
     m: &Map<String, Value>,
     ds: &DataSource,
     path: &str,
+    version: ApiVersion,
     now: DateTime<Utc>,
 ) -> Result<Leaf, ApiError> {
     let name_value = required(m, "property", path)?;
@@ -725,6 +732,17 @@ fn parse_property_filter(
     let inner = &m[key];
     let inner_path = format!("{path}.{key}");
     let (cond, formula) = parse_cond(prop, inner, &inner_path, now)?;
+    let cond = match cond {
+        Cond::Option { names, negate }
+            if prop.kind == PropType::Status && version.status_equals_matches_groups() =>
+        {
+            Cond::Option {
+                names: with_status_groups(prop, names),
+                negate,
+            }
+        }
+        cond => cond,
+    };
     Ok(Leaf {
         target: Target::Property {
             id: prop.id.clone(),
@@ -733,6 +751,29 @@ fn parse_property_filter(
         },
         cond,
     })
+}
+
+/// The names of a status `equals` / `does_not_equal` as versions before 2026-12-01 read them:
+/// a name that is no option of the property but a status group's name (`In progress`) stands
+/// for every option of that group. An option's name always names the option alone.
+fn with_status_groups(prop: &PropSchema, names: Vec<String>) -> Vec<String> {
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let group = STATUS_GROUPS
+            .iter()
+            .find(|(_, group_name, _)| *group_name == name)
+            .filter(|_| !prop.options.iter().any(|o| o.name == name));
+        match group {
+            Some((key, _, _)) => out.extend(
+                prop.options
+                    .iter()
+                    .filter(|o| o.group.as_deref() == Some(*key))
+                    .map(|o| o.name.clone()),
+            ),
+            None => out.push(name),
+        }
+    }
+    out
 }
 
 /// The condition of a property filter, by the property's type.

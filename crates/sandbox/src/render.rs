@@ -168,7 +168,8 @@ pub(crate) fn page(store: &Store, page: &Page, version: ApiVersion) -> Value {
 }
 
 /// A page of query results: `{object: "list", results, next_cursor, has_more, type, …}`, each
-/// page as a page read shows it, with only the properties of `only` (ids) when given; and
+/// page as a page read shows it, with only the properties of `only` (ids) when given (from
+/// 2026-12-01, only the title when not); and
 /// `request_status` when the query was cut at its cap.
 pub(crate) fn query_results(
     store: &Store,
@@ -178,6 +179,18 @@ pub(crate) fn query_results(
     next_cursor: Option<String>,
     capped: bool,
 ) -> Value {
+    // From 2026-12-01, without `filter_properties` a page shows its title alone.
+    let title_only: Option<Vec<String>> = match (only, version.lists_title_only()) {
+        (None, true) => pages.first().map(|p| {
+            store
+                .data_source(&p.data_source_id)
+                .and_then(|ds| ds.title_property())
+                .map(|t| vec![t.id.clone()])
+                .unwrap_or_default()
+        }),
+        _ => None,
+    };
+    let only = only.or(title_only.as_deref());
     let results: Vec<Value> = pages
         .iter()
         .map(|p| page_object(store, p, version, true, only))

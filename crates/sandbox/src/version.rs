@@ -11,14 +11,19 @@ pub(crate) enum ApiVersion {
     V2025_09_03,
     /// `archived` is gone from requests and responses; `in_trash` only.
     V2026_03_11,
+    /// As 2026-03-11, and: a data source query returns only the title in each page's
+    /// `properties` unless `filter_properties` names others; a status `equals` (or
+    /// `does_not_equal`) names an option only, never a status group.
+    V2026_12_01,
 }
 
 impl ApiVersion {
     /// Every known version, oldest first.
-    pub(crate) const ALL: [ApiVersion; 3] = [
+    pub(crate) const ALL: [ApiVersion; 4] = [
         ApiVersion::V2022_06_28,
         ApiVersion::V2025_09_03,
         ApiVersion::V2026_03_11,
+        ApiVersion::V2026_12_01,
     ];
 
     pub(crate) fn parse(text: &str) -> Option<ApiVersion> {
@@ -30,6 +35,7 @@ impl ApiVersion {
             ApiVersion::V2022_06_28 => "2022-06-28",
             ApiVersion::V2025_09_03 => "2025-09-03",
             ApiVersion::V2026_03_11 => "2026-03-11",
+            ApiVersion::V2026_12_01 => "2026-12-01",
         }
     }
 
@@ -41,6 +47,18 @@ impl ApiVersion {
     /// Whether `archived` is still accepted in bodies and returned in objects.
     pub(crate) fn has_archived(self) -> bool {
         self < ApiVersion::V2026_03_11
+    }
+
+    /// Whether a query without `filter_properties` returns only each page's title property
+    /// (Search and Query a data source, from 2026-12-01).
+    pub(crate) fn lists_title_only(self) -> bool {
+        self >= ApiVersion::V2026_12_01
+    }
+
+    /// Whether a status `equals` / `does_not_equal` naming no option but a status group
+    /// matches that group (before 2026-12-01, where it stops).
+    pub(crate) fn status_equals_matches_groups(self) -> bool {
+        self < ApiVersion::V2026_12_01
     }
 }
 

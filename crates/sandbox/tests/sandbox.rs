@@ -7,6 +7,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
+/// The API changes of 2026.
+mod api_2026;
 /// POST /v1/pages.
 mod create;
 /// PATCH /v1/data_sources/{id}: option changes.

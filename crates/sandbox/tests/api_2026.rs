@@ -1,0 +1,103 @@
+//! The API changes of 2026: version 2026-12-01 (title-only lists without `filter_properties`,
+//! status `equals` without group matching), writable `verification`, and formula and rollup
+//! values of type `unsupported`.
+
+use super::*;
+
+const V202612: &str = "2026-12-01";
+
+/// The titles of the pages `filter` selects under `version`, sorted.
+async fn titles_v(sb: &Sandbox, version: &str, filter: Value) -> Vec<String> {
+    let r = sb
+        .query_v(version, DATA_SOURCE, "", json!({ "filter": filter }))
+        .await;
+    assert_eq!(r.status, 200, "{version}: {}", r.text);
+    let mut names: Vec<String> = r.json()["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            p["properties"]["Name"]["title"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["plain_text"].as_str().unwrap())
+                .collect()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn from_2026_12_01_a_query_without_filter_properties_shows_the_title_alone() {
+    let sb = demo().await;
+    for (version, all) in [(V2025, true), (V2026, true), (V202612, false)] {
+        let r = sb.query_v(version, DATA_SOURCE, "", json!({})).await;
+        assert_eq!(r.status, 200, "{version}: {}", r.text);
+        let body = r.json();
+        let results = body["results"].as_array().unwrap();
+        assert_eq!(results.len(), 19);
+        for page in results {
+            let names = property_names(page);
+            if all {
+                assert!(names.len() > 10, "{version}: {names:?}");
+            } else {
+                assert_eq!(names, strs(&["Name"]), "{version}");
+            }
+            // Page-level fields do not change.
+            assert!(page["url"].is_string() && page["last_edited_time"].is_string());
+            // `archived` stays gone, as in 2026-03-11.
+            assert_eq!(
+                page.get("archived").is_some(),
+                version == V2025,
+                "{version}"
+            );
+        }
+    }
+    // With filter_properties, the properties it names, as before.
+    let r = sb
+        .query_v(
+            V202612,
+            DATA_SOURCE,
+            "filter_properties=a%3Fb&filter_properties=title",
+            json!({}),
+        )
+        .await;
+    for page in r.json()["results"].as_array().unwrap() {
+        assert_eq!(property_names(page), strs(&["Name", "Status"]));
+    }
+    // A page read is not a list: every property.
+    let page = sb.get_v(&format!("/v1/pages/{PAGE}"), V202612).await.json();
+    assert!(property_names(&page).len() > 10);
+}
+
+#[tokio::test]
+async fn a_status_equals_matches_a_group_name_only_before_2026_12_01() {
+    let sb = demo().await;
+    // "To-do" is the group of the option "Not started", and no option's name.
+    let group = json!({"property": "Status", "status": {"equals": "To-do"}});
+    let not_started = titles_v(
+        &sb,
+        V2025,
+        json!({"property": "Status", "status": {"equals": "Not started"}}),
+    )
+    .await;
+    assert!(!not_started.is_empty());
+    assert_eq!(titles_v(&sb, V2025, group.clone()).await, not_started);
+    assert_eq!(titles_v(&sb, V2026, group.clone()).await, not_started);
+    assert_eq!(
+        titles_v(&sb, V202612, group.clone()).await,
+        Vec::<String>::new()
+    );
+    let not_group = json!({"property": "Status", "status": {"does_not_equal": "To-do"}});
+    assert_eq!(
+        titles_v(&sb, V2025, not_group.clone()).await.len(),
+        19 - not_started.len()
+    );
+    assert_eq!(titles_v(&sb, V202612, not_group).await.len(), 19);
+    // An option's name names the option under every version ("In progress" is both).
+    let option = json!({"property": "Status", "status": {"equals": "In progress"}});
+    let in_progress = titles_v(&sb, V2025, option.clone()).await;
+    assert_eq!(titles_v(&sb, V202612, option).await, in_progress);
+}
