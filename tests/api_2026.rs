@@ -147,10 +147,11 @@ async fn runs_under(version: &str) -> Runs {
     args.extend(v);
     let out = run_against(&dir, &handle.base_url(), TOKEN, &args).await;
     assert_eq!(out.code, 1, "{version}: {}", out.stderr);
-    let sync = read_report(&dir.path("r.jsonl"))
+    let mut sync: Vec<_> = read_report(&dir.path("r.jsonl"))
         .into_iter()
         .map(|l| (l.row, l.outcome, l.action, l.code))
         .collect();
+    sync.sort();
     let prices = (1..=6)
         .map(|i| handle.page(&product_id(i)).unwrap()["properties"]["Price"]["number"].as_f64())
         .collect();
@@ -223,4 +224,138 @@ async fn a_keyed_sync_an_export_and_a_selection_read_the_same_under_2026_12_01()
         old.selected,
         std::collections::BTreeSet::from([crate::matching::product_id(4)])
     );
+}
+
+/// The products seed with a verification property, `Verified`; page 2 is verified since
+/// 2026-01-01.
+fn verified_products() -> Seed {
+    use crate::matching::{product, products_seed};
+    let mut seed = products_seed(
+        (1..=5)
+            .map(|i| product(i, &format!("SKU-{i}"), false))
+            .collect(),
+    );
+    seed.data_sources[0].properties.push(
+        serde_json::from_value(
+            serde_json::json!({"id": "v%3Fr", "name": "Verified", "type": "verification"}),
+        )
+        .unwrap(),
+    );
+    seed.pages[1].properties.insert(
+        "Verified".into(),
+        serde_json::json!({"state": "verified", "date": {"start": "2026-01-01"}}),
+    );
+    seed
+}
+
+fn verification_of(handle: &notion_sandbox::Handle, i: usize) -> serde_json::Value {
+    let page = handle.page(&crate::matching::product_id(i)).unwrap();
+    page["properties"]["Verified"]["verification"].clone()
+}
+
+fn patch_count(handle: &notion_sandbox::Handle) -> usize {
+    handle
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH")
+        .count()
+}
+
+/// A verification column: `verified DATE/END`, `unverified` (clearing a verified page),
+/// `verified`, and a bad cell, which makes its row invalid naming the column and the reason; a
+/// native line's verification is sent as given. Exported (CSV and JSONL) and applied back
+/// unedited, nothing is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verification_column_sets_clears_and_round_trips_through_export() {
+    use crate::matching::{product_id, DATA_SOURCE};
+    let handle = start(verified_products(), |_| {}).await;
+    let dir = Dir::new();
+    dir.write(
+        "v.csv",
+        format!(
+            "page_id,Verified\n{},verified 2026-12-01/2027-06-01\n{},unverified\n{},Verified\n{},maybe\n",
+            product_id(1),
+            product_id(2),
+            product_id(3),
+            product_id(4)
+        ),
+    );
+    let base = handle.base_url();
+    let common = ["--data-source", DATA_SOURCE, "--progress", "none"];
+    let mut args = vec!["apply", "v.csv", "--report", "r.jsonl"];
+    args.extend(common);
+    let out = run_against(&dir, &base, TOKEN, &args).await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let mut report = read_report(&dir.path("r.jsonl"));
+    report.sort_by_key(|l| l.row);
+    let outcomes: Vec<&str> = report.iter().map(|l| l.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["ok", "ok", "ok", "invalid"], "{report:?}");
+    let message = report[3].message.as_deref().unwrap_or_default();
+    assert!(
+        message.contains("Verified") && message.contains("\"maybe\" is not a verification"),
+        "{message}"
+    );
+    let one = verification_of(&handle, 1);
+    assert_eq!(one["state"], "verified", "{one}");
+    assert_eq!(
+        one["date"],
+        serde_json::json!({"start": "2026-12-01", "end": "2027-06-01", "time_zone": null})
+    );
+    assert_eq!(
+        verification_of(&handle, 2),
+        serde_json::json!({"state": "unverified", "verified_by": null, "date": null})
+    );
+    assert_eq!(verification_of(&handle, 3)["state"], "verified");
+    assert_eq!(verification_of(&handle, 3)["date"], serde_json::Value::Null);
+    assert_eq!(verification_of(&handle, 4)["state"], "unverified");
+
+    // A native line.
+    dir.write(
+        "n.jsonl",
+        format!(
+            "{{\"page_id\":\"{}\",\"properties\":{{\"Verified\":{{\"verification\":{{\"state\":\"verified\",\"date\":{{\"start\":\"2026-12-01\"}}}}}}}}}}\n",
+            product_id(5)
+        ),
+    );
+    let mut args = vec!["apply", "n.jsonl", "--report", "n-r.jsonl"];
+    args.extend(common);
+    let out = run_against(&dir, &base, TOKEN, &args).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(verification_of(&handle, 5)["date"]["start"], "2026-12-01");
+
+    // Exported and applied back: nothing sent.
+    for (file, format) in [("e.csv", "csv"), ("e.jsonl", "jsonl")] {
+        let out = run_against(
+            &dir,
+            &base,
+            TOKEN,
+            &["export", DATA_SOURCE, "-o", file, "--progress", "none"],
+        )
+        .await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let text = std::fs::read_to_string(dir.path(file)).unwrap();
+        if format == "csv" {
+            assert!(
+                text.starts_with("page_id,") && text.contains("Verified:verification"),
+                "{text}"
+            );
+            assert!(text.contains(",verified 2026-12-01/2027-06-01"), "{text}");
+            assert!(text.contains(",unverified"), "{text}");
+        }
+        let before = patch_count(&handle);
+        let report = format!("{format}-r.jsonl");
+        let mut args = vec!["apply", file, "--report", &report];
+        args.extend(common);
+        let out = run_against(&dir, &base, TOKEN, &args).await;
+        assert_eq!(out.code, 0, "{format}: {}", out.stderr);
+        assert_eq!(patch_count(&handle), before, "{format}: {}", out.stderr);
+        let lines = read_report(&dir.path(&report));
+        assert_eq!(lines.len(), 5);
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.action.as_deref() == Some("unchanged")),
+            "{lines:?}"
+        );
+    }
 }

@@ -4,7 +4,7 @@
 
 use crate::mapping::file::{self, FileRules};
 use crate::mapping::text::{split_text, utf16_len, MAX_ARRAY_ITEMS, MAX_TEXT_UNITS};
-use crate::mapping::value::{DateValue, FileItem, PropertyValue};
+use crate::mapping::value::{DateValue, FileItem, PropertyValue, Verification};
 use crate::notion::{NotionId, PropertyType};
 
 /// The most UTF-16 units in a URL (url property, file URL).
@@ -69,6 +69,9 @@ pub fn parse_cell(ty: PropertyType, cell: &str, rules: CellRules) -> Result<Prop
         PropertyType::Select => PropertyValue::Select(Some(option_name(trimmed)?)),
         PropertyType::Status => PropertyValue::Status(Some(option_name(trimmed)?)),
         PropertyType::Date => PropertyValue::Date(Some(parse_date(trimmed, rules.time_zone)?)),
+        PropertyType::Verification => {
+            PropertyValue::Verification(parse_verification(trimmed, rules.time_zone)?)
+        }
         PropertyType::Checkbox => PropertyValue::Checkbox(parse_bool(trimmed)?),
         PropertyType::Url => PropertyValue::Url(Some(bounded(trimmed, MAX_URL_UNITS, "URL")?)),
         PropertyType::Email => {
@@ -421,6 +424,26 @@ pub fn parse_date(text: &str, time_zone: Option<&str>) -> Result<DateValue, Stri
             _ => None,
         },
     })
+}
+
+/// A verification cell: `verified`, `verified DATE` (a date, date-time or range `start/end`
+/// as date cells take them: until when the page counts as verified) or `unverified`, in any
+/// case. A date goes with `verified` only, as Notion takes it.
+pub fn parse_verification(text: &str, time_zone: Option<&str>) -> Result<Verification, String> {
+    let (word, rest) = text
+        .split_once(char::is_whitespace)
+        .map_or((text, ""), |(w, r)| (w, r.trim()));
+    match (word.to_ascii_lowercase().as_str(), rest) {
+        ("verified", "") => Ok(Verification::Verified(None)),
+        ("verified", date) => Ok(Verification::Verified(Some(parse_date(date, time_zone)?))),
+        ("unverified", "") => Ok(Verification::Unverified),
+        ("unverified", _) => Err(format!(
+            "{text:?}: an unverified page has no date; write `unverified` alone, or `verified {rest}`"
+        )),
+        _ => Err(format!(
+            "{text:?} is not a verification: write `verified`, `verified DATE` (e.g. `verified 2026-12-01` or a range `verified 2026-12-01/2027-06-01`) or `unverified`"
+        )),
+    }
 }
 
 /// Where a date's time zone comes from.
@@ -924,6 +947,26 @@ mod tests {
         assert_eq!(value, json!({"date": {"start": "2024-05-01", "end": null}}));
         let err = parse_cell(PropertyType::Date, "2024-05-01T09:30Z", rules).unwrap_err();
         assert!(err.contains("give one or the other"), "{err}");
+    }
+
+    #[test]
+    fn verifications() {
+        let v = |t: &str| cell(PropertyType::Verification, t);
+        assert_eq!(
+            v("verified").unwrap(),
+            serde_json::json!({"verification": {"state": "verified"}})
+        );
+        assert_eq!(
+            v("Unverified").unwrap(),
+            serde_json::json!({"verification": {"state": "unverified"}})
+        );
+        assert_eq!(
+            v("verified 2026-12-01/2027-06-01").unwrap(),
+            serde_json::json!({"verification": {"state": "verified", "date": {"start": "2026-12-01", "end": "2027-06-01"}}})
+        );
+        assert!(v("unverified 2026-12-01").unwrap_err().contains("no date"));
+        assert!(v("yes").unwrap_err().contains("not a verification"));
+        assert!(v("verified 2026-13-01").is_err());
     }
 
     #[test]

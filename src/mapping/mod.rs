@@ -23,7 +23,7 @@ use serde_json::{Map, Value};
 pub use body::{Body, Field, Properties};
 pub use column::{ColumnMapping, ColumnPlan, HeaderError, PropertyColumn, RelationKey};
 pub use related::{Related, RelatedPage};
-pub use value::{EditOp, FileItem, ItemEdit, PropertyValue};
+pub use value::{EditOp, FileItem, ItemEdit, PropertyValue, Verification};
 
 use crate::mapping::key::{KeySpec, RowKey};
 use crate::notion::{NotionId, PropertyType, Schema, Version};

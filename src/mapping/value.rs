@@ -24,6 +24,8 @@ pub enum PropertyValue {
     People(Vec<NotionId>),
     Relation(Vec<NotionId>),
     Files(Vec<FileItem>),
+    /// A wiki page's verification.
+    Verification(Verification),
     /// Items added to or removed from a multi-valued property (`Tags+`, `Tags-`): the list to
     /// send is only known against the page's current one (`gate::edit`), which replaces this
     /// with the whole new list before the row is sent.
@@ -99,6 +101,14 @@ fn extend(list: &mut PropertyValue, more: PropertyValue) {
     }
 }
 
+/// What a verification cell writes: `verified`, with an optional date or range (until when
+/// the page counts as verified), or `unverified` (also what clearing writes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    Unverified,
+    Verified(Option<DateValue>),
+}
+
 /// A date or date range; `time_zone` is set only for date-times written without an offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DateValue {
@@ -161,6 +171,7 @@ impl PropertyValue {
             PropertyType::People => PropertyValue::People(vec![]),
             PropertyType::Relation => PropertyValue::Relation(vec![]),
             PropertyType::Files => PropertyValue::Files(vec![]),
+            PropertyType::Verification => PropertyValue::Verification(Verification::Unverified),
             _ => return None,
         })
     }
@@ -182,6 +193,7 @@ impl PropertyValue {
             PropertyValue::People(_) => PropertyType::People,
             PropertyValue::Relation(_) => PropertyType::Relation,
             PropertyValue::Files(_) => PropertyType::Files,
+            PropertyValue::Verification(_) => PropertyType::Verification,
             PropertyValue::Edit(edit) => edit.add.property_type(),
         }
     }
@@ -221,6 +233,7 @@ impl Serialize for Inner<'_> {
                 IdList(ids).serialize(serializer)
             }
             PropertyValue::Files(files) => files.serialize(serializer),
+            PropertyValue::Verification(v) => v.serialize(serializer),
             PropertyValue::Edit(edit) => {
                 let mut map = serializer.serialize_map(Some(2))?;
                 map.serialize_entry("add", &Inner(&edit.add))?;
@@ -308,6 +321,23 @@ impl Serialize for DateValue {
         map.serialize_entry("end", &self.end)?;
         if let Some(tz) = &self.time_zone {
             map.serialize_entry("time_zone", tz)?;
+        }
+        map.end()
+    }
+}
+
+/// `{"state": "verified", "date"?: {…}}` or `{"state": "unverified"}`.
+impl Serialize for Verification {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        match self {
+            Verification::Unverified => map.serialize_entry("state", "unverified")?,
+            Verification::Verified(date) => {
+                map.serialize_entry("state", "verified")?;
+                if let Some(date) = date {
+                    map.serialize_entry("date", date)?;
+                }
+            }
         }
         map.end()
     }
@@ -422,6 +452,18 @@ mod tests {
                 }]),
                 json!({"files": [{"name": "a.pdf", "type": "external", "external": {"url": "https://x.y/a.pdf"}}]}),
             ),
+            (
+                PropertyValue::Verification(Verification::Verified(None)),
+                json!({"verification": {"state": "verified"}}),
+            ),
+            (
+                PropertyValue::Verification(Verification::Verified(Some(DateValue {
+                    start: "2026-12-01".into(),
+                    end: Some("2027-06-01".into()),
+                    time_zone: None,
+                }))),
+                json!({"verification": {"state": "verified", "date": {"start": "2026-12-01", "end": "2027-06-01"}}}),
+            ),
         ];
         for (value, expected) in cases {
             assert_eq!(serde_json::to_value(&value).unwrap(), expected);
@@ -443,6 +485,10 @@ mod tests {
             (PropertyType::People, json!({"people": []})),
             (PropertyType::Relation, json!({"relation": []})),
             (PropertyType::Files, json!({"files": []})),
+            (
+                PropertyType::Verification,
+                json!({"verification": {"state": "unverified"}}),
+            ),
         ];
         for (ty, expected) in clears {
             let value = PropertyValue::cleared(ty).unwrap();

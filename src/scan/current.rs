@@ -43,6 +43,11 @@ pub enum Current {
     Files(Box<[FileCur]>),
     /// icon, cover: the request shape as canonical JSON; `None`: none.
     Json(Option<Box<str>>),
+    /// verification: verified, with its date when it has one (Notion's `expired` is a
+    /// verification whose date has passed: verified with that date).
+    Verified(Option<Box<DateCur>>),
+    /// verification: unverified (also a page that never had one).
+    Unverified,
     /// A row already sent writes this field, so its value is no longer known: never equal.
     Unknown,
 }
@@ -108,14 +113,11 @@ impl Current {
                     .map(|o| o["name"].as_str().unwrap_or_default().into())
                     .collect(),
             ),
-            PropertyType::Date => Current::Date(match value {
-                Value::Null => None,
-                v => Some(Box::new(DateCur {
-                    start: v["start"].as_str().ok_or("a date without a start")?.into(),
-                    end: v["end"].as_str().map(Into::into),
-                    time_zone: v["time_zone"].as_str().map(Into::into),
-                })),
-            }),
+            PropertyType::Date => Current::Date(date_cur(value)?),
+            PropertyType::Verification => match value["state"].as_str() {
+                Some("verified") | Some("expired") => Current::Verified(date_cur(&value["date"])?),
+                _ => Current::Unverified,
+            },
             PropertyType::Checkbox => Current::Bool(value.as_bool() == Some(true)),
             PropertyType::Url | PropertyType::Email | PropertyType::PhoneNumber => {
                 Current::Str(value.as_str().filter(|s| !s.is_empty()).map(Into::into))
@@ -164,19 +166,8 @@ impl Current {
             },
             (Names(a), Names(b)) => sorted(a) == sorted(b),
             (Ids(a), Ids(b)) => sorted(a) == sorted(b),
-            (Date(a), Date(b)) => match (a, b) {
-                (None, None) => true,
-                (Some(a), Some(b)) => {
-                    same_point(&a.start, &b.start)
-                        && match (&a.end, &b.end) {
-                            (None, None) => true,
-                            (Some(x), Some(y)) => same_point(x, y),
-                            _ => false,
-                        }
-                        && a.time_zone == b.time_zone
-                }
-                _ => false,
-            },
+            (Date(a), Date(b)) | (Verified(a), Verified(b)) => same_date(a, b),
+            (Unverified, Unverified) => true,
             (Files(a), Files(b)) => {
                 a.len() == b.len()
                     && a.iter().zip(b.iter()).all(|(x, y)| {
@@ -222,16 +213,15 @@ impl Current {
                 }
             },
             Current::Names(names) => names.iter().map(|n| json!({ "name": &**n })).collect(),
-            Current::Date(d) => match d {
-                None => Value::Null,
-                Some(d) => {
-                    let mut v = json!({"start": &*d.start, "end": d.end.as_deref()});
-                    if let Some(tz) = &d.time_zone {
-                        v["time_zone"] = json!(&**tz);
-                    }
-                    v
+            Current::Date(d) => d.as_deref().map_or(Value::Null, date_request),
+            Current::Verified(d) => {
+                let mut v = json!({"state": "verified"});
+                if let Some(d) = d {
+                    v["date"] = date_request(d);
                 }
-            },
+                v
+            }
+            Current::Unverified => json!({"state": "unverified"}),
             Current::Bool(b) => json!(b),
             Current::Str(s) => s.as_deref().map_or(Value::Null, |s| json!(s)),
             Current::Ids(ids) => ids.iter().map(|id| json!({"id": id.to_string()})).collect(),
@@ -265,7 +255,9 @@ impl Current {
             Current::Names(n) => n.iter().map(|n| json!(&**n)).collect(),
             Current::Ids(ids) => ids.iter().map(|id| json!(id.to_string())).collect(),
             Current::Files(f) => f.iter().map(|f| json!(&*f.name)).collect(),
-            Current::Date(Some(_)) => json!(self.cell(';')),
+            Current::Date(Some(_)) | Current::Verified(_) | Current::Unverified => {
+                json!(self.cell(';'))
+            }
             Current::Json(Some(j)) => serde_json::from_str(j).expect("stored as JSON"),
             Current::Unknown => json!("(changed by an earlier row)"),
             other => other.to_request(),
@@ -282,19 +274,10 @@ impl Current {
             Current::Number(n) => n.map(|n| n.to_string()).unwrap_or_default(),
             Current::Choice(Some(c)) => c.split_once('\0').map_or(&**c, |(n, _)| n).to_owned(),
             Current::Names(n) => join(n.iter().map(|n| n.to_string()).collect()),
-            Current::Date(Some(d)) => {
-                let mut text = d.start.to_string();
-                if let Some(end) = &d.end {
-                    text.push('/');
-                    text.push_str(end);
-                }
-                if let Some(tz) = &d.time_zone {
-                    text.push('[');
-                    text.push_str(tz);
-                    text.push(']');
-                }
-                text
-            }
+            Current::Date(Some(d)) => date_cell(d),
+            Current::Verified(None) => "verified".to_owned(),
+            Current::Verified(Some(d)) => format!("verified {}", date_cell(d)),
+            Current::Unverified => "unverified".to_owned(),
             Current::Bool(b) => b.to_string(),
             Current::Str(s) => s.as_deref().unwrap_or_default().to_owned(),
             Current::Ids(ids) => join(ids.iter().map(|i| i.to_string()).collect()),
@@ -302,6 +285,59 @@ impl Current {
             _ => String::new(),
         }
     }
+}
+
+/// A date as a page read or a request holds it (`{start, end?, time_zone?}`, or null).
+fn date_cur(value: &Value) -> Result<Option<Box<DateCur>>, String> {
+    Ok(match value {
+        Value::Null => None,
+        v => Some(Box::new(DateCur {
+            start: v["start"].as_str().ok_or("a date without a start")?.into(),
+            end: v["end"].as_str().map(Into::into),
+            time_zone: v["time_zone"].as_str().map(Into::into),
+        })),
+    })
+}
+
+/// Two dates (or none) by SPEC §9's rules: each end by its instant, the time zone as written.
+fn same_date(a: &Option<Box<DateCur>>, b: &Option<Box<DateCur>>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => {
+            same_point(&a.start, &b.start)
+                && match (&a.end, &b.end) {
+                    (None, None) => true,
+                    (Some(x), Some(y)) => same_point(x, y),
+                    _ => false,
+                }
+                && a.time_zone == b.time_zone
+        }
+        _ => false,
+    }
+}
+
+/// A date in request shape: `{start, end}`, with `time_zone` when it has one.
+fn date_request(d: &DateCur) -> Value {
+    let mut v = json!({"start": &*d.start, "end": d.end.as_deref()});
+    if let Some(tz) = &d.time_zone {
+        v["time_zone"] = json!(&**tz);
+    }
+    v
+}
+
+/// A date as a cell: `start[/end][Zone]`.
+fn date_cell(d: &DateCur) -> String {
+    let mut text = d.start.to_string();
+    if let Some(end) = &d.end {
+        text.push('/');
+        text.push_str(end);
+    }
+    if let Some(tz) = &d.time_zone {
+        text.push('[');
+        text.push_str(tz);
+        text.push(']');
+    }
+    text
 }
 
 /// Title and rich text: plain runs keep only their text; anything else keeps its items.
@@ -491,5 +527,18 @@ mod tests {
         );
         assert_eq!(read(PropertyType::Number, json!(3)).cell(';'), "3");
         assert_eq!(read(PropertyType::Number, json!(12.5)).cell(';'), "12.5");
+        let verified = read(
+            PropertyType::Verification,
+            json!({"state": "expired", "verified_by": {"object": "user", "id": "x"}, "date": {"start": "2026-01-01", "end": "2026-02-01", "time_zone": null}}),
+        );
+        assert_eq!(verified.cell(';'), "verified 2026-01-01/2026-02-01");
+        let sent = read(PropertyType::Verification, verified.to_request());
+        assert!(sent.same(&verified, false));
+        let unverified = read(PropertyType::Verification, Value::Null);
+        assert_eq!(unverified.cell(';'), "unverified");
+        assert!(!unverified.same(
+            &read(PropertyType::Verification, json!({"state": "verified"})),
+            false
+        ));
     }
 }

@@ -116,6 +116,7 @@ pub fn request_value(property: &Value) -> Result<Value, String> {
                 .transpose()?
                 .unwrap_or_default(),
         ),
+        "verification" => verification_request(value),
         other => {
             return Err(format!(
                 "{other} values cannot be written back, so they cannot be backed up"
@@ -123,6 +124,28 @@ pub fn request_value(property: &Value) -> Result<Value, String> {
         }
     };
     Ok(json!({ ty: shaped }))
+}
+
+/// A verification as a page read shows it (`{state, verified_by, date}`, `null` on pages that
+/// never had one) in the shape a request takes: `{"state": "verified", "date"?: …}` or
+/// `{"state": "unverified"}`. Notion shows a verification whose date range has ended as
+/// `expired`; written back, it is the same verification, so it is sent as `verified`.
+pub fn verification_request(value: &Value) -> Value {
+    match value["state"].as_str() {
+        Some("verified") | Some("expired") => {
+            let mut out = json!({"state": "verified"});
+            let date = &value["date"];
+            if !date.is_null() {
+                let mut d = json!({"start": date["start"], "end": date["end"]});
+                if !date["time_zone"].is_null() {
+                    d["time_zone"] = date["time_zone"].clone();
+                }
+                out["date"] = d;
+            }
+            out
+        }
+        _ => json!({"state": "unverified"}),
+    }
 }
 
 /// A rich-text item of a page read in the shape a request takes: no `plain_text` or `href`,

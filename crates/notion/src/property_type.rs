@@ -21,6 +21,9 @@ pub enum PropertyType {
     People,
     Relation,
     Files,
+    /// A wiki page's verification: writable since 2026-03-25 (`verified`, with an optional
+    /// date, or `unverified`).
+    Verification,
     // Read-only: Notion computes these, a PATCH cannot set them.
     Formula,
     Rollup,
@@ -29,7 +32,6 @@ pub enum PropertyType {
     LastEditedTime,
     LastEditedBy,
     UniqueId,
-    Verification,
     Button,
 }
 
@@ -85,7 +87,6 @@ impl PropertyType {
                 | PropertyType::LastEditedTime
                 | PropertyType::LastEditedBy
                 | PropertyType::UniqueId
-                | PropertyType::Verification
                 | PropertyType::Button
         )
     }
@@ -167,5 +168,6 @@ mod tests {
         assert!(PropertyType::Formula.is_read_only());
         assert!(PropertyType::UniqueId.is_read_only());
         assert!(!PropertyType::Status.is_read_only());
+        assert!(!PropertyType::Verification.is_read_only());
     }
 }

@@ -114,7 +114,7 @@ impl PropType {
         }
     }
 
-    /// Types the API refuses to write.
+    /// Types the API refuses to write (verification is writable since 2026-03-25).
     pub(crate) fn is_read_only(self) -> bool {
         matches!(
             self,
@@ -125,7 +125,6 @@ impl PropType {
                 | PropType::LastEditedTime
                 | PropType::LastEditedBy
                 | PropType::UniqueId
-                | PropType::Verification
                 | PropType::Button
         )
     }

@@ -7,7 +7,7 @@
 use super::error::ApiError;
 use super::model::{
     normalize_id, parse_date, short_id, DataSource, Page, PropSchema, PropType, SelectOption,
-    Workspace, OPTION_COLORS,
+    Workspace, INTEGRATION_BOT_ID, OPTION_COLORS,
 };
 use super::upload::Hosted;
 use super::version::ApiVersion;
@@ -438,6 +438,7 @@ pub(crate) fn check_value(
                 inner.clone()
             }
         },
+        PropType::Verification => check_verification(inner, path)?,
         // Refused before this point; kept total for the seed path.
         _ => {
             return Err(ApiError::validation(format!(
@@ -694,6 +695,41 @@ fn annotations(v: Option<&Value>, path: &str) -> Result<Value, ApiError> {
     Ok(out)
 }
 
+/// A verification write, `{"state": "verified", "date"?: {start, end?, time_zone?}}` or
+/// `{"state": "unverified"}` (a date only with `verified`), stored as a read shows it: the
+/// integration as `verified_by`.
+fn check_verification(v: &Value, path: &str) -> Result<Value, ApiError> {
+    let m = object(v, path)?;
+    only_keys(m, &["state", "date"], path)?;
+    let state_path = format!("{path}.state");
+    let state = required(m, "state", path)?;
+    let date = m.get("date").filter(|d| !d.is_null());
+    match string(state, &state_path)? {
+        "unverified" if date.is_some() => Err(ApiError::body(
+            &format!("{path}.date"),
+            "not present when state is `\"unverified\"`",
+            date,
+        )),
+        "unverified" => Ok(json!({"state": "unverified", "verified_by": null, "date": null})),
+        "verified" => {
+            let date = match date {
+                None => Value::Null,
+                Some(d) => check_date(d, &format!("{path}.date"))?,
+            };
+            Ok(json!({
+                "state": "verified",
+                "verified_by": {"object": "user", "id": INTEGRATION_BOT_ID},
+                "date": date,
+            }))
+        }
+        _ => Err(ApiError::body(
+            &state_path,
+            &one_of(&["verified", "unverified"]),
+            Some(state),
+        )),
+    }
+}
+
 /// `{start, end?, time_zone?}` with ISO 8601 dates or date-times.
 fn check_date(v: &Value, path: &str) -> Result<Value, ApiError> {
     let m = object(v, path)?;
@@ -941,6 +977,10 @@ pub(crate) fn simple_to_request(kind: PropType, simple: &Value) -> Value {
     };
     let inner = match kind {
         PropType::Title | PropType::RichText => map_strings(simple, &text_item),
+        PropType::Verification => match simple {
+            Value::String(s) => json!({ "state": s }),
+            other => other.clone(),
+        },
         PropType::Select | PropType::Status => match simple {
             Value::String(s) => json!({ "name": s }),
             other => other.clone(),

@@ -101,3 +101,100 @@ async fn a_status_equals_matches_a_group_name_only_before_2026_12_01() {
     let in_progress = titles_v(&sb, V2025, option.clone()).await;
     assert_eq!(titles_v(&sb, V202612, option).await, in_progress);
 }
+
+/// The demo seed with a verification property, `Verified` (id `v%3Fr`), which page 2 has.
+fn demo_with_verification() -> Seed {
+    let mut seed = Seed::demo();
+    seed.data_sources[0].properties.push(
+        serde_json::from_value(json!({"id": "v%3Fr", "name": "Verified", "type": "verification"}))
+            .unwrap(),
+    );
+    let page2 = seed.pages.iter_mut().find(|p| p.id == PAGE2).unwrap();
+    page2.properties.insert(
+        "Verified".into(),
+        json!({"state": "verified", "date": {"start": "2026-01-01"}}),
+    );
+    seed
+}
+
+fn verification(v: Value) -> Value {
+    json!({"properties": {"Verified": {"verification": v}}})
+}
+
+#[tokio::test]
+async fn a_verification_is_set_cleared_and_shown_as_notion_shows_it() {
+    let sb = start(Options::new(demo_with_verification())).await;
+    // Never set: unverified.
+    let page = sb.get(&format!("/v1/pages/{PAGE}")).await.json();
+    assert_eq!(
+        page["properties"]["Verified"],
+        json!({"id": "v%3Fr", "type": "verification", "verification": {"state": "unverified", "verified_by": null, "date": null}})
+    );
+    let r = sb
+        .patch(
+            PAGE,
+            verification(
+                json!({"state": "verified", "date": {"start": "2026-12-01", "end": "2027-06-01"}}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let shown = &r.json()["properties"]["Verified"]["verification"];
+    assert_eq!(shown["state"], "verified");
+    assert_eq!(
+        shown["date"],
+        json!({"start": "2026-12-01", "end": "2027-06-01", "time_zone": null})
+    );
+    assert_eq!(shown["verified_by"]["object"], "user");
+    assert!(shown["verified_by"]["id"].is_string());
+    // Verified without a date.
+    let r = sb
+        .patch(PAGE, verification(json!({"state": "verified"})))
+        .await;
+    assert_eq!(
+        r.json()["properties"]["Verified"]["verification"]["date"],
+        Value::Null
+    );
+    // Cleared: unverified, nobody and no date.
+    let r = sb
+        .patch(PAGE2, verification(json!({"state": "unverified"})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        sb.stored(PAGE2)["properties"]["Verified"]["verification"],
+        json!({"state": "unverified", "verified_by": null, "date": null})
+    );
+}
+
+#[tokio::test]
+async fn a_verification_is_refused_as_notion_refuses_it() {
+    let sb = start(Options::new(demo_with_verification())).await;
+    let before = sb.stored(PAGE);
+    for (value, path) in [
+        (
+            json!({"state": "unverified", "date": {"start": "2026-12-01"}}),
+            "body.properties.Verified.verification.date",
+        ),
+        (
+            json!({"state": "expired"}),
+            "body.properties.Verified.verification.state",
+        ),
+        (
+            json!({"date": {"start": "2026-12-01"}}),
+            "body.properties.Verified.verification.state",
+        ),
+        (
+            json!({"state": "verified", "date": {"start": "soon"}}),
+            "body.properties.Verified.verification.date.start",
+        ),
+        (
+            json!({"state": "verified", "verified_by": {"id": ADA}}),
+            "body.properties.Verified.verification.verified_by",
+        ),
+    ] {
+        let r = sb.patch(PAGE, verification(value.clone())).await;
+        let message = r.error(400, "validation_error");
+        assert!(message.contains(path), "{value}: {message}");
+    }
+    assert_eq!(sb.stored(PAGE), before);
+}
