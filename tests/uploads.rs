@@ -337,10 +337,11 @@ async fn a_keyed_sync_uploads_into_found_and_created_pages_with_a_backup() {
     let dir = Dir::new();
     std::fs::create_dir_all(dir.path("in/scans")).unwrap();
     dir.write("in/scans/same.pdf", vec![9u8; 3000]);
-    // Doc 1 exists; Doc 900 does not, and is created holding the same file.
+    dir.write("in/scans/cover.png", vec![8u8; 2000]);
+    // Doc 1 exists; Doc 900 does not, and is created holding the same file and cover.
     dir.write(
         "in/docs.csv",
-        "Name,Scan\nDoc 1,scans/same.pdf\nDoc 900,./scans/same.pdf\n",
+        "Name,Scan,@cover,@icon\nDoc 1,scans/same.pdf,scans/cover.png,upload:https://x.test/i.png\nDoc 900,./scans/same.pdf,scans/cover.png,🚀\n",
     );
     let args = [
         "apply",
@@ -373,8 +374,15 @@ async fn a_keyed_sync_uploads_into_found_and_created_pages_with_a_backup() {
         let file = &named(name)["properties"]["Scan"]["files"][0];
         assert_eq!(file["type"], "file", "{name}: {file}");
         assert_eq!(file["name"], "same.pdf");
+        assert_eq!(
+            named(name)["cover"]["type"],
+            "file",
+            "{name}'s cover is hosted"
+        );
     }
-    // One upload for both, paths relative to the input's folder.
+    assert_eq!(named("Doc 1")["icon"]["type"], "file");
+    assert_eq!(named("Doc 900")["icon"]["emoji"], "🚀");
+    // One upload per file for both pages, paths relative to the input's folder.
     let stats = handle.stats().file_uploads;
-    assert_eq!((stats.uploaded, stats.attachments), (1, 2), "{stats:?}");
+    assert_eq!((stats.uploaded, stats.attachments), (3, 5), "{stats:?}");
 }

@@ -525,13 +525,27 @@ pub fn fill(body: &mut Value, filled: &[(Value, String)]) {
 /// The files items of a body that are uploads, by property.
 fn placeholders(body: &mut Value) -> Vec<(String, &mut Value)> {
     let mut out = Vec::new();
-    if let Some(properties) = body.get_mut("properties").and_then(Value::as_object_mut) {
-        for (name, value) in properties.iter_mut() {
-            if let Some(files) = value.get_mut("files").and_then(Value::as_array_mut) {
-                for item in files.iter_mut().filter(|i| i["type"] == "file_upload") {
-                    out.push((name.clone(), item));
+    let Some(map) = body.as_object_mut() else {
+        return out;
+    };
+    for (name, value) in map.iter_mut() {
+        match name.as_str() {
+            "icon" | "cover" if value["type"] == "file_upload" => {
+                out.push((format!("@{name}"), value));
+            }
+            "properties" => {
+                let Some(properties) = value.as_object_mut() else {
+                    continue;
+                };
+                for (name, value) in properties.iter_mut() {
+                    if let Some(files) = value.get_mut("files").and_then(Value::as_array_mut) {
+                        for item in files.iter_mut().filter(|i| i["type"] == "file_upload") {
+                            out.push((name.clone(), item));
+                        }
+                    }
                 }
             }
+            _ => {}
         }
     }
     out

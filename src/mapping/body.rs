@@ -145,6 +145,13 @@ impl Body {
 
     /// Whether the body names a file to copy into Notion (a files item's upload).
     pub fn has_uploads(&self) -> bool {
+        let media = [&self.icon, &self.cover];
+        if media
+            .iter()
+            .any(|m| m.as_ref().is_some_and(|v| v["type"] == "file_upload"))
+        {
+            return true;
+        }
         let Properties::Typed(values) = &self.properties else {
             return false;
         };

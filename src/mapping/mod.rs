@@ -668,7 +668,9 @@ impl Mapper {
                     field.clear(body);
                 }
             }
-            ColumnPlan::Page(field) => field.apply(cell, body, self.options.version)?,
+            ColumnPlan::Page(field) => {
+                field.apply(cell, body, self.options.version, &self.options.files)?
+            }
             // An empty add or remove cell has no items: it changes nothing, whatever --empty says.
             ColumnPlan::Property(p) if empty && p.edit.is_some() => {}
             ColumnPlan::Property(p) if !empty && p.relation_key.is_some() => {

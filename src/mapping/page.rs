@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 
 use crate::mapping::body::{Body, Field};
 use crate::mapping::cell::{parse_bool, MAX_URL_UNITS};
+use crate::mapping::file::{self, FileRules};
 use crate::mapping::text::utf16_len;
 use crate::notion::Version;
 
@@ -55,11 +56,27 @@ impl PageField {
     }
 
     /// Writes a non-empty cell into `body`.
-    pub fn apply(self, cell: &str, body: &mut Body, version: Version) -> Result<(), String> {
+    pub fn apply(
+        self,
+        cell: &str,
+        body: &mut Body,
+        version: Version,
+        files: &FileRules,
+    ) -> Result<(), String> {
         let text = cell.trim();
         match self {
-            PageField::Icon => body.icon = Some(icon(text)?),
-            PageField::Cover => body.cover = Some(external(text, "cover")?),
+            PageField::Icon => {
+                body.icon = Some(match upload(text, files)? {
+                    Some(placeholder) => placeholder,
+                    None => icon(text)?,
+                })
+            }
+            PageField::Cover => {
+                body.cover = Some(match upload(text, files)? {
+                    Some(placeholder) => placeholder,
+                    None => external(text, "cover")?,
+                })
+            }
             PageField::InTrash | PageField::Archived => {
                 let value = parse_bool(text)?;
                 if body.in_trash.is_some_and(|v| v != value) {
@@ -91,6 +108,22 @@ impl PageField {
             PageField::InTrash | PageField::Archived | PageField::IsLocked => {}
         }
     }
+}
+
+/// An image to copy into Notion: an `upload:` URL, or a local path (a cell with a `/` or a
+/// `.` and no `scheme://`, so that an emoji stays an emoji), as the body's placeholder until
+/// the upload exists (`crate::mapping::file`). `None`: an emoji or a link.
+fn upload(text: &str, files: &FileRules) -> Result<Option<Value>, String> {
+    let source = if let Some(url) = text.strip_prefix("upload:") {
+        file::import(url)?
+    } else if file::is_local_path(text) && text.contains(['/', '.']) && text.is_ascii() {
+        file::local(text, files)?
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(
+        json!({"type": "file_upload", "file_upload": source.placeholder()}),
+    ))
 }
 
 /// An emoji, or the URL of an image.
@@ -134,7 +167,7 @@ mod tests {
 
     fn applied(field: PageField, cell: &str, version: Version) -> Result<Value, String> {
         let mut body = Body::default();
-        field.apply(cell, &mut body, version)?;
+        field.apply(cell, &mut body, version, &FileRules::default())?;
         Ok(body.to_value())
     }
 
