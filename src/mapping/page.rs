@@ -210,10 +210,20 @@ mod tests {
     fn trash_aliases_must_agree() {
         let mut body = Body::default();
         PageField::InTrash
-            .apply("true", &mut body, Version::V2025_09_03)
+            .apply(
+                "true",
+                &mut body,
+                Version::V2025_09_03,
+                &FileRules::default(),
+            )
             .unwrap();
         let err = PageField::Archived
-            .apply("false", &mut body, Version::V2025_09_03)
+            .apply(
+                "false",
+                &mut body,
+                Version::V2025_09_03,
+                &FileRules::default(),
+            )
             .unwrap_err();
         assert!(err.contains("disagree"), "{err}");
     }
