@@ -161,6 +161,24 @@ pub fn unsent_outcome(
             key,
             property,
             pages,
+            unreadable,
+            ..
+        } if pages.is_empty() && *unreadable > 0 => Some((
+            Outcome::Failed,
+            Some("key_unreadable"),
+            format!(
+                "no page whose {property} could be read has {property} = {:?}, but {unreadable} \
+                 page(s) of the data source came back with {property} as `unsupported` (Notion \
+                 could not compute it: its dependency graph is too complex), and one of them \
+                 may have it: nothing was sent. Match on a property that is not \
+                 a formula or rollup, or simplify the formula",
+                key.text
+            ),
+        )),
+        Mapped::Unmatched {
+            key,
+            property,
+            pages,
             ..
         } if pages.is_empty() => Some((
             Outcome::Failed,

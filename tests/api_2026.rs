@@ -359,3 +359,65 @@ async fn a_verification_column_sets_clears_and_round_trips_through_export() {
         );
     }
 }
+
+/// Products 1..=4 keyed by the formula `Slug`; page 3's came back `unsupported`.
+fn unsupported_slug() -> Seed {
+    use crate::matching::{product, products_seed};
+    let mut pages: Vec<serde_json::Value> = (1..=4)
+        .map(|i| product(i, &format!("SKU-{i}"), false))
+        .collect();
+    pages[2]["properties"]["Slug"] = serde_json::json!({"type": "unsupported"});
+    products_seed(pages)
+}
+
+/// With `--match-on` a formula, a page whose key came back `unsupported` is counted: a row
+/// that then finds no page fails `key_unreadable`, saying how many pages' keys could not be
+/// read; a row whose key a readable page has is written as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_formula_key_that_came_back_unsupported_is_not_a_plain_no_match() {
+    use crate::matching::{product_id, DATA_SOURCE};
+    let handle = start(unsupported_slug(), |_| {}).await;
+    let page = handle.page(&product_id(3)).unwrap();
+    assert_eq!(
+        page["properties"]["Slug"]["formula"],
+        serde_json::json!({"type": "unsupported", "unsupported": {}})
+    );
+    let dir = Dir::new();
+    dir.write(
+        "rows.csv",
+        "Slug,Name,Price:number\nmug-1,Mug 1,11\nmug-3,Mug 3,13\nmug-9,Mug 9,19\n",
+    );
+    let mut args = vec!["apply", "rows.csv", "--data-source", DATA_SOURCE];
+    args.extend(["--match-on", "Slug", "--report", "r.jsonl"]);
+    args.extend(["--progress", "none"]);
+    let out = run_against(&dir, &handle.base_url(), TOKEN, &args).await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let mut report = read_report(&dir.path("r.jsonl"));
+    report.sort_by_key(|l| l.row);
+    let codes: Vec<(&str, Option<&str>)> = report
+        .iter()
+        .map(|l| (l.outcome.as_str(), l.code.as_deref()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ("ok", None),
+            ("failed", Some("key_unreadable")),
+            ("failed", Some("key_unreadable"))
+        ],
+        "{report:?}"
+    );
+    let message = report[1].message.as_deref().unwrap_or_default();
+    assert!(
+        message.contains("1 page(s)") && message.contains("`unsupported`"),
+        "{message}"
+    );
+    let price = |i| handle.page(&product_id(i)).unwrap()["properties"]["Price"]["number"].as_f64();
+    assert_eq!((price(1), price(3)), (Some(11.0), Some(10.0)));
+
+    // plan says the same.
+    let mut args = vec!["plan", "rows.csv", "--data-source", DATA_SOURCE];
+    args.extend(["--match-on", "Slug"]);
+    let out = run_against(&dir, &handle.base_url(), TOKEN, &args).await;
+    assert!(out.stderr.contains("key_unreadable"), "{}", out.stderr);
+}

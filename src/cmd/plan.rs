@@ -765,9 +765,13 @@ impl PlanWriter {
                 )?;
             }
             Mapped::Unmatched {
-                row, key, pages, ..
+                row,
+                key,
+                pages,
+                unreadable,
+                ..
             } => {
-                let code = self.unmatched(*row, key, pages, shown, out)?;
+                let code = self.unmatched(*row, key, pages, *unreadable, shown, out)?;
                 let key = &key.text;
                 writeln!(err, "failed: row {row} (key {key}): {code}: {message}")?;
             }
@@ -790,19 +794,23 @@ impl PlanWriter {
         Ok(())
     }
 
-    /// With `--match-on`: a row whose key no page has (`no_match`), or several pages have
-    /// (`ambiguous_key`).
+    /// With `--match-on`: a row whose key no page has (`no_match`; `key_unreadable` when some
+    /// pages' keys came back `unsupported`), or several pages have (`ambiguous_key`).
     fn unmatched(
         &mut self,
         row: u64,
         key: &RowKey,
         pages: &[NotionId],
+        unreadable: u64,
         shown: Option<Value>,
         out: &mut dyn Write,
     ) -> io::Result<&'static str> {
         let code = if pages.is_empty() {
             self.counts.no_match += 1;
-            "no_match"
+            match unreadable {
+                0 => "no_match",
+                _ => "key_unreadable",
+            }
         } else {
             self.counts.ambiguous += 1;
             "ambiguous_key"

@@ -198,6 +198,7 @@ impl Matcher {
                             key: row_key,
                             property,
                             pages: pages.to_vec(),
+                            unreadable: self.index.unreadable_keys(),
                         },
                         None,
                     )),

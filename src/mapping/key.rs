@@ -202,6 +202,21 @@ impl KeySpec {
         (!text.is_empty()).then(|| self.fold(text))
     }
 
+    /// Whether the page's key came back as a formula or rollup of type `unsupported` (Notion
+    /// could not compute it, "when their dependency graph is too complex"): the page may hold
+    /// any key, so a row that finds no page cannot say that none has it.
+    pub fn is_unreadable(&self, page: &Value) -> bool {
+        let Some(properties) = page["properties"].as_object() else {
+            return false;
+        };
+        let value = properties.get(&*self.property).or_else(|| {
+            properties
+                .values()
+                .find(|v| v["id"].as_str() == Some(self.id.as_str()))
+        });
+        value.is_some_and(|v| v[self.ty.as_str()]["type"] == "unsupported")
+    }
+
     /// Whether Notion may hold this key with spaces around it, which an `equals` lookup does
     /// not find (and [`KeySpec::of_page`] trims): a text key.
     pub fn may_have_spaces(&self) -> bool {

@@ -235,6 +235,9 @@ pub enum Mapped {
         /// The key property, for the message.
         property: Arc<str>,
         pages: Vec<NotionId>,
+        /// How many pages of the data source have a key Notion could not compute (formula or
+        /// rollup values of type `unsupported`): with no page found, one of them may hold it.
+        unreadable: u64,
     },
     Invalid(RowError),
 }

@@ -118,6 +118,9 @@ pub struct Index {
     key: Option<Arc<KeySpec>>,
     /// With a key: every page (not in the trash) by its key in canonical form.
     by_key: HashMap<Box<str>, Vec<NotionId>>,
+    /// With a key: the pages whose key came back `unsupported` (a formula Notion could not
+    /// compute), which are in no list of `by_key`.
+    unreadable_keys: u64,
 }
 
 impl Index {
@@ -152,6 +155,11 @@ impl Index {
             .map(|(k, pages)| (&**k, pages.as_slice()))
     }
 
+    /// How many pages' keys could not be read (formula or rollup values of type `unsupported`).
+    pub fn unreadable_keys(&self) -> u64 {
+        self.unreadable_keys
+    }
+
     pub fn fields(&self) -> &[Field] {
         &self.fields
     }
@@ -180,10 +188,18 @@ impl Index {
             .and_then(|id| NotionId::parse(id).ok())
             .ok_or("a result without a page id")?;
         let values: Box<[Current]> = Field::read_all(&self.fields, page, &id)?;
-        if let Some(key) = self.key.as_deref().and_then(|k| k.of_page(page)) {
-            let pages = self.by_key.entry(key.into_boxed_str()).or_default();
-            if !pages.contains(&id) {
-                pages.push(id);
+        if let Some(spec) = self.key.as_deref() {
+            match spec.of_page(page) {
+                Some(key) => {
+                    let pages = self.by_key.entry(key.into_boxed_str()).or_default();
+                    if !pages.contains(&id) {
+                        pages.push(id);
+                    }
+                }
+                None if spec.is_unreadable(page) && !self.pages.contains_key(&id) => {
+                    self.unreadable_keys += 1;
+                }
+                None => {}
             }
         }
         self.pages.insert(id, Entry { values });

@@ -623,6 +623,11 @@ fn read_only_seed_value(prop: &PropSchema, v: &Value) -> Result<Value, String> {
     let name = &prop.name;
     Ok(match prop.kind {
         PropType::Formula => match v {
+            // Notion's answer when it cannot compute a formula ("when their dependency
+            // graph is too complex").
+            Value::Object(m) if m.get("type").is_some_and(|t| t == "unsupported") => {
+                json!({"type": "unsupported", "unsupported": {}})
+            }
             Value::Object(m) if m.contains_key("type") => v.clone(),
             Value::Number(_) => json!({"type": "number", "number": v}),
             Value::String(_) => json!({"type": "string", "string": v}),
@@ -630,6 +635,11 @@ fn read_only_seed_value(prop: &PropSchema, v: &Value) -> Result<Value, String> {
             Value::Null => json!({"type": "string", "string": null}),
             _ => return Err(format!("formula `{name}` should be a number, string, boolean, null or a formula object")),
         },
+        PropType::Rollup if v.get("type").is_some_and(|t| t == "unsupported") => json!({
+            "type": "unsupported",
+            "unsupported": {},
+            "function": v.get("function").cloned().unwrap_or_else(|| json!("show_original")),
+        }),
         PropType::UniqueId => match v.as_u64() {
             Some(n) => json!({"prefix": prop.prefix, "number": n}),
             None => return Err(format!("unique_id `{name}` should be a positive integer")),
