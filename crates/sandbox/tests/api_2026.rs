@@ -6,29 +6,6 @@ use super::*;
 
 const V202612: &str = "2026-12-01";
 
-/// The titles of the pages `filter` selects under `version`, sorted.
-async fn titles_v(sb: &Sandbox, version: &str, filter: Value) -> Vec<String> {
-    let r = sb
-        .query_v(version, DATA_SOURCE, "", json!({ "filter": filter }))
-        .await;
-    assert_eq!(r.status, 200, "{version}: {}", r.text);
-    let mut names: Vec<String> = r.json()["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            p["properties"]["Name"]["title"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t["plain_text"].as_str().unwrap())
-                .collect()
-        })
-        .collect();
-    names.sort();
-    names
-}
-
 #[tokio::test]
 async fn from_2026_12_01_a_query_without_filter_properties_shows_the_title_alone() {
     let sb = demo().await;
@@ -77,29 +54,29 @@ async fn a_status_equals_matches_a_group_name_only_before_2026_12_01() {
     let sb = demo().await;
     // "To-do" is the group of the option "Not started", and no option's name.
     let group = json!({"property": "Status", "status": {"equals": "To-do"}});
-    let not_started = titles_v(
-        &sb,
-        V2025,
-        json!({"property": "Status", "status": {"equals": "Not started"}}),
-    )
-    .await;
+    let not_started = sb
+        .titles_v(
+            V2025,
+            json!({"property": "Status", "status": {"equals": "Not started"}}),
+        )
+        .await;
     assert!(!not_started.is_empty());
-    assert_eq!(titles_v(&sb, V2025, group.clone()).await, not_started);
-    assert_eq!(titles_v(&sb, V2026, group.clone()).await, not_started);
+    assert_eq!(sb.titles_v(V2025, group.clone()).await, not_started);
+    assert_eq!(sb.titles_v(V2026, group.clone()).await, not_started);
     assert_eq!(
-        titles_v(&sb, V202612, group.clone()).await,
+        sb.titles_v(V202612, group.clone()).await,
         Vec::<String>::new()
     );
     let not_group = json!({"property": "Status", "status": {"does_not_equal": "To-do"}});
     assert_eq!(
-        titles_v(&sb, V2025, not_group.clone()).await.len(),
+        sb.titles_v(V2025, not_group.clone()).await.len(),
         19 - not_started.len()
     );
-    assert_eq!(titles_v(&sb, V202612, not_group).await.len(), 19);
+    assert_eq!(sb.titles_v(V202612, not_group).await.len(), 19);
     // An option's name names the option under every version ("In progress" is both).
     let option = json!({"property": "Status", "status": {"equals": "In progress"}});
-    let in_progress = titles_v(&sb, V2025, option.clone()).await;
-    assert_eq!(titles_v(&sb, V202612, option).await, in_progress);
+    let in_progress = sb.titles_v(V2025, option.clone()).await;
+    assert_eq!(sb.titles_v(V202612, option).await, in_progress);
 }
 
 /// The demo seed with a verification property, `Verified` (id `v%3Fr`), which page 2 has.

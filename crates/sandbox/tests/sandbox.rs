@@ -1657,7 +1657,16 @@ impl Sandbox {
 
     /// The titles of the pages a filter matches, sorted (the query's own order aside).
     async fn titles(&self, filter: Value) -> Vec<String> {
-        let r = self.query(json!({ "filter": filter })).await;
+        self.titles_v(V2025, filter).await
+    }
+
+    /// [`Sandbox::titles`] under `version`.
+    async fn titles_v(&self, version: &str, filter: Value) -> Vec<String> {
+        let r = self
+            .query_v(version, DATA_SOURCE, "", json!({ "filter": filter }))
+            .await;
+        assert_eq!(r.status, 200, "{version}: {}", r.text);
+        let r = r.json();
         let mut names: Vec<String> = r["results"]
             .as_array()
             .unwrap()
