@@ -407,11 +407,7 @@ async fn mappers(
     });
     let mut mappers = mappers.map_err(|e| format!("{}: {e}", input.path.display()));
     if let Ok((mapper, _)) = &mut mappers {
-        if mapper.has_files_columns() {
-            if let Some(bytes) = crate::scan::schema::file_limit(reads).await {
-                mapper.set_file_limit(bytes, crate::scan::schema::FILE_LIMIT_FROM);
-            }
-        }
+        crate::scan::schema::use_file_limit(mapper, reads).await;
     }
     Ok(mappers)
 }

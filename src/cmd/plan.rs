@@ -387,15 +387,8 @@ fn open(config: &PlanConfig, err: &mut dyn Write) -> anyhow::Result<Result<Opene
             return stop(err, &e, Some(closing));
         }
     };
-    if let Some(reads) = reads.as_ref().filter(|_| mapper.has_files_columns()) {
-        let limit = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .ok()
-            .and_then(|rt| rt.block_on(crate::scan::schema::file_limit(reads)));
-        if let Some(bytes) = limit {
-            mapper.set_file_limit(bytes, crate::scan::schema::FILE_LIMIT_FROM);
-        }
+    if let Some(reads) = &reads {
+        crate::scan::schema::use_file_limit_blocking(&mut mapper, reads);
     }
     let prepared = match input
         .selection

@@ -22,7 +22,7 @@ use tokio::sync::OnceCell;
 
 use crate::mapping::file::FileSource;
 use crate::notion::client::Reply;
-use crate::transport::{read_json, send, Sent, Shared};
+use crate::transport::{read_json, read_result, send, Sent, Shared};
 
 /// Largest file sent in one request (Notion: "≤ 20 MB" single part).
 pub const SINGLE_PART_MAX: u64 = 20 * 1024 * 1024;
@@ -85,6 +85,19 @@ pub enum UploadFailure {
         attempts: u32,
         message: String,
     },
+}
+
+impl From<crate::transport::ReadFailure> for UploadFailure {
+    fn from(f: crate::transport::ReadFailure) -> UploadFailure {
+        match f.stopped {
+            true => UploadFailure::Stopped,
+            false => UploadFailure::Failed {
+                message: f.answer(),
+                attempts: f.attempts,
+                reply: f.reply,
+            },
+        }
+    }
 }
 
 impl Uploads {
@@ -225,10 +238,7 @@ impl Uploads {
                 .get_or_try_init(|| self.make(shared, row, key, source))
                 .await?
                 .clone();
-            let expiring = made
-                .expiry
-                .is_some_and(|e| e - EXPIRY_MARGIN < chrono::Utc::now());
-            if !expiring || made.attached.load(Ordering::Relaxed) {
+            if !expires_soon(made.expiry) || made.attached.load(Ordering::Relaxed) {
                 return Ok(made);
             }
             // Expiring unattached: make it again.
@@ -290,11 +300,11 @@ impl Uploads {
             let path = format!("/v1/file_uploads/{}", earlier.id);
             if let Ok(upload) = read_json(shared, row, &path).await {
                 match upload["status"].as_str() {
-                    Some("uploaded") if !expiring(&upload) => {
+                    Some("uploaded") if !expires_soon(expiry_of(&upload)) => {
                         shared.stats.uploads_reused.fetch_add(1, Ordering::Relaxed);
                         return Ok(Arc::new(made_of(&upload, &earlier.id)));
                     }
-                    Some("pending") if !expiring(&upload) => {
+                    Some("pending") if !expires_soon(expiry_of(&upload)) => {
                         return self.finish(shared, row, key, source, upload).await;
                     }
                     _ => {}
@@ -359,7 +369,9 @@ impl Uploads {
                 upload
             }
             FileSource::Local { path, .. } => {
-                let upload = self.send_bytes(shared, row, &id, path, &upload).await?;
+                let upload = self
+                    .send_bytes(shared, row, &id, source, path, &upload)
+                    .await?;
                 shared
                     .stats
                     .bytes_uploaded
@@ -380,13 +392,14 @@ impl Uploads {
         shared: &Shared,
         row: u64,
         id: &str,
+        source: &FileSource,
         path: &Path,
         upload: &Value,
     ) -> Result<Value, UploadFailure> {
         let name = upload["filename"]
             .as_str()
             .map(str::to_owned)
-            .unwrap_or_else(|| file_name(path));
+            .unwrap_or_else(|| source.file_name());
         let kind = content_type(&name);
         let send_path = format!("/v1/file_uploads/{id}/send");
         let parts = upload["number_of_parts"]["total"].as_u64();
@@ -474,16 +487,7 @@ impl Uploads {
             }
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(Duration::from_secs(3));
-            upload = read_json(shared, row, &path)
-                .await
-                .map_err(|f| match f.stopped {
-                    true => UploadFailure::Stopped,
-                    false => UploadFailure::Failed {
-                        message: f.answer(),
-                        attempts: f.attempts,
-                        reply: f.reply,
-                    },
-                })?;
+            upload = read_json(shared, row, &path).await?;
         }
         Err(UploadFailure::Failed {
             reply: None,
@@ -561,44 +565,26 @@ fn shown(source: &FileSource) -> String {
 fn made_of(upload: &Value, id: &str) -> Made {
     Made {
         id: id.to_owned(),
-        expiry: upload["expiry_time"]
-            .as_str()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&chrono::Utc)),
+        expiry: expiry_of(upload),
         attached: AtomicBool::new(false),
     }
 }
 
-fn expiring(upload: &Value) -> bool {
-    made_of(upload, "")
-        .expiry
-        .is_some_and(|e| e - EXPIRY_MARGIN < chrono::Utc::now())
+/// When an upload expires unattached (`expiry_time`), if it does.
+fn expiry_of(upload: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    upload["expiry_time"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// Whether an upload expires before a row could be sent with it.
+fn expires_soon(expiry: Option<chrono::DateTime<chrono::Utc>>) -> bool {
+    expiry.is_some_and(|e| e - EXPIRY_MARGIN < chrono::Utc::now())
 }
 
 fn done(sent: Sent) -> Result<Value, UploadFailure> {
-    match sent {
-        Sent::Done(reply, _) => Ok(reply.body.unwrap_or(Value::Null)),
-        Sent::Never => Err(UploadFailure::Stopped),
-        Sent::Ended(_, reply, attempts, message) => {
-            let message = message
-                .or_else(|| {
-                    reply.as_ref().map(|r| {
-                        format!(
-                            "{:?} {}: {}",
-                            r.attempt,
-                            r.code.as_deref().unwrap_or(""),
-                            r.message.as_deref().unwrap_or("no message")
-                        )
-                    })
-                })
-                .unwrap_or_else(|| "no answer".into());
-            Err(UploadFailure::Failed {
-                reply: reply.map(Box::new),
-                attempts,
-                message,
-            })
-        }
-    }
+    read_result(sent).map_err(UploadFailure::from)
 }
 
 fn file_len(path: &Path) -> Result<u64, UploadFailure> {
@@ -643,12 +629,6 @@ fn sha256_of(path: &Path) -> std::io::Result<String> {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect())
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into())
 }
 
 /// The MIME type Notion is told, by the file's extension.

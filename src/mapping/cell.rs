@@ -648,14 +648,7 @@ fn external_file(url: &str) -> Result<FileItem, String> {
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
         .ok_or_else(|| format!("{url:?} is not an http(s) URL; files cells take links to files"))?;
     let host = parsed.host_str().unwrap_or_default();
-    let segment = parsed
-        .path_segments()
-        .and_then(|mut segments| segments.rfind(|s| !s.is_empty()))
-        .map(|s| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8_lossy()
-                .into_owned()
-        });
+    let segment = file::url_file_name(&parsed);
     let name = match segment {
         Some(name) if !name.trim().is_empty() && utf16_len(&name) <= MAX_NAME_UNITS => name,
         _ => truncate_units(host, MAX_NAME_UNITS).to_owned(),

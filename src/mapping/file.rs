@@ -58,15 +58,7 @@ impl FileSource {
                 .unwrap_or_else(|| "file".into()),
             FileSource::Import { url } => url::Url::parse(url)
                 .ok()
-                .and_then(|u| {
-                    u.path_segments()
-                        .and_then(|mut s| s.rfind(|s| !s.is_empty()).map(str::to_owned))
-                })
-                .map(|s| {
-                    percent_encoding::percent_decode_str(&s)
-                        .decode_utf8_lossy()
-                        .into_owned()
-                })
+                .and_then(|u| url_file_name(&u))
                 .unwrap_or_else(|| "file".into()),
         }
     }
@@ -97,6 +89,16 @@ impl FileSource {
             bytes: inner.get("bytes").and_then(Value::as_u64).unwrap_or(0),
         })
     }
+}
+
+/// A URL's last non-empty path segment, percent-decoded: the name of the file it links to.
+pub fn url_file_name(url: &url::Url) -> Option<String> {
+    let segment = url.path_segments()?.rfind(|s| !s.is_empty())?;
+    Some(
+        percent_encoding::percent_decode_str(segment)
+            .decode_utf8_lossy()
+            .into_owned(),
+    )
 }
 
 /// A files item marked `upload:`: the URL Notion is to copy, which must be https (Notion

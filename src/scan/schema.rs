@@ -59,20 +59,24 @@ pub fn load_schema_blocking(
             .map(|s| (s, None))
             .map_err(|e| e.to_string());
     }
+    block_on(load_schema(source, reads, version))
+        .map_err(|e| format!("cannot start the runtime to read the schema: {e}"))?
+        .map_err(|e| e.to_string())
+}
+
+/// Runs a read to its end on a current-thread runtime of its own, for synchronous callers.
+fn block_on<F: std::future::Future>(read: F) -> std::io::Result<F::Output> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime to read the schema: {e}"))?;
-    runtime
-        .block_on(load_schema(source, reads, version))
-        .map_err(|e| e.to_string())
+        .build()?;
+    Ok(runtime.block_on(read))
 }
 
 /// The largest file the workspace takes: `bot.workspace_limits.max_file_upload_size_in_bytes`
 /// of `GET /v1/users/me`, read once before the rows when a column is a files property, so
 /// that an oversized file is an invalid row before anything is uploaded. `None`: the answer
 /// does not say (the default limit stays, and Notion refuses a larger file when it is sent).
-pub async fn file_limit(reads: &Shared) -> Option<u64> {
+async fn file_limit(reads: &Shared) -> Option<u64> {
     let me = crate::transport::read_json(reads, 0, "/v1/users/me")
         .await
         .ok()?;
@@ -81,7 +85,24 @@ pub async fn file_limit(reads: &Shared) -> Option<u64> {
 }
 
 /// Where [`file_limit`]'s number comes from, for messages.
-pub const FILE_LIMIT_FROM: &str = "the workspace's limit, from GET /v1/users/me";
+const FILE_LIMIT_FROM: &str = "the workspace's limit, from GET /v1/users/me";
+
+/// When a column of the header is a files property: the workspace's largest file, read once,
+/// becomes the mapper's limit (else Notion's 5 GiB stays).
+pub async fn use_file_limit(mapper: &mut crate::mapping::Mapper, reads: &Shared) {
+    if !mapper.has_files_columns() {
+        return;
+    }
+    if let Some(bytes) = file_limit(reads).await {
+        mapper.set_file_limit(bytes, FILE_LIMIT_FROM);
+    }
+}
+
+/// [`use_file_limit`] for `plan`, which reads on one thread (a runtime that cannot start
+/// leaves the default limit).
+pub fn use_file_limit_blocking(mapper: &mut crate::mapping::Mapper, reads: &Shared) {
+    let _ = block_on(use_file_limit(mapper, reads));
+}
 
 /// Reads the schema of a data source or database once, each GET with the permits and
 /// retries of any other request (`reads`). Under 2022-06-28 the id is a database's; later,

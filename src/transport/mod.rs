@@ -10,7 +10,9 @@ pub mod redis;
 pub mod retry;
 mod send;
 
-pub use send::{query_json, read_json, read_page, read_property_items, send, ReadFailure, Sent};
+pub use send::{
+    query_json, read_json, read_page, read_property_items, read_result, send, ReadFailure, Sent,
+};
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;

@@ -104,7 +104,8 @@ pub async fn query_json(shared: &Shared, path: &str, body: &Value) -> Result<Val
     read_result(sent)
 }
 
-fn read_result(sent: Sent) -> Result<Value, ReadFailure> {
+/// A request's end as a read's: its JSON body, or why it did not succeed.
+pub fn read_result(sent: Sent) -> Result<Value, ReadFailure> {
     match sent {
         Sent::Done(reply, _) => Ok(reply.body.unwrap_or(Value::Null)),
         Sent::Never => Err(ReadFailure {
