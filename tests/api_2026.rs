@@ -110,6 +110,16 @@ async fn the_summary_counts_429s_by_the_limit_notion_named() {
         "429s by the limit Notion named: connection_limit: {connection}, workspace_limit: 1"
     );
     assert!(out.stderr.contains(&line), "{}", out.stderr);
+    // The row that waited out the workspace's 429 says so in its line.
+    let lines = read_report(&dir.path("r.jsonl"));
+    let row = lines.iter().find(|l| l.row == 3).unwrap();
+    let message = row.message.as_deref().unwrap_or_default();
+    assert!(
+        message.contains("waited out 429s from Notion first (limit named: ")
+            && message.contains("workspace_limit"),
+        "{row:?}"
+    );
+    assert_eq!(row.outcome, "ok");
 }
 
 /// What one version's runs gave: the keyed sync's report (row, outcome, action, code) and the

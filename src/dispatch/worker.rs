@@ -325,6 +325,15 @@ impl Job {
             Outcome::Ok => None,
             _ => message.or_else(|| reply.and_then(|r| r.message.clone())),
         };
+        // A request that waited out 429s says which of Notion's limits they named.
+        let waited = reply
+            .filter(|r| r.attempt != Attempt::Status(429))
+            .and_then(|r| r.rate_limit_reason.as_deref())
+            .map(|limits| format!("waited out 429s from Notion first (limit named: {limits})"));
+        let message = match (message, waited) {
+            (Some(m), Some(w)) => Some(format!("{m}; {w}")),
+            (m, w) => m.or(w),
+        };
         let message = match (message, &self.note) {
             (Some(m), Some(note)) => Some(format!("{m} ({note})")),
             (m, note) => m.or_else(|| note.clone()),

@@ -172,6 +172,8 @@ where
         .build();
     let mut attempts: u32 = 0;
     let mut last: Option<(Reply, bool)> = None;
+    // The limits Notion named in the 429s this request waited out, for its row's line.
+    let mut waited: Vec<String> = Vec::new();
     let mut stop = shared.stop.subscribe();
     loop {
         if let Some(reason) = shared.stop.reason() {
@@ -213,6 +215,10 @@ where
                 sent_at.elapsed().as_millis()
             ));
         }
+        let mut reply = reply;
+        if reply.attempt != Attempt::Status(429) && !waited.is_empty() {
+            reply.rate_limit_reason = Some(waited.join(", "));
+        }
         match classify(reply.attempt, reply.code.as_deref(), template) {
             Action::Done => {
                 shared.limiter.succeeded().await;
@@ -223,6 +229,10 @@ where
                 attempts -= 1;
                 shared.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
                 let stated = reply.rate_limit_reason.as_deref();
+                let named = stated.unwrap_or("unstated");
+                if reply.attempt == Attempt::Status(429) && !waited.iter().any(|w| w == named) {
+                    waited.push(named.to_owned());
+                }
                 if reply.attempt == Attempt::Status(429) {
                     let mut reasons = shared.stats.rate_limit_reasons.lock().expect("stats lock");
                     *reasons

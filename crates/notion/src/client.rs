@@ -58,7 +58,9 @@ pub struct Reply {
     pub request_id: Option<String>,
     pub retry_after: Option<Duration>,
     /// A 429's `additional_data.rate_limit_reason`: which of Notion's limits it was (the
-    /// connection's budget, the workspace's, …; Notion does not list the values).
+    /// connection's budget, the workspace's, …; Notion does not list the values). On the
+    /// answer that ends a request which waited out 429s first: the limits those named
+    /// (`unstated` for one that named none), joined by commas.
     pub rate_limit_reason: Option<String>,
     /// The parsed JSON body of a success.
     pub body: Option<Value>,
